@@ -1,0 +1,141 @@
+## Site
+site-name = Village Market
+site-tagline = Village goods from Datong, every fen traced to the household
+lang-switch = 中文
+nav-home = Home
+nav-products = All products
+nav-sign-in = Sign in
+nav-sign-out = Sign out
+nav-my-area = My workspace
+footer-text = Village Market · run by village work teams and households · Datong
+skip-to-content = Skip to content
+
+## Search and lists
+search-placeholder = Search millet, apricots, lamb…
+search-button = Search
+search-label = Search products
+products-title = All products
+products-found = { $total ->
+    [one] { $total } product
+   *[other] { $total } products
+}
+products-none = No products match.
+filter-category = Category
+filter-category-any = All categories
+filter-county = County
+filter-county-any = All counties
+filter-apply = Filter
+page-prev = Previous
+page-next = Next
+page-of = Page { $page } of { $pages }
+
+## Home
+home-villages-title = Villages by county
+home-featured-title = In season now
+home-featured-empty = Seasonal picks are on their way; browse the villages meanwhile.
+
+## Village
+village-in-county = { $county }
+village-products = From this village
+village-no-products = Nothing on sale from this village right now.
+
+## Product
+product-from-village = From
+product-price = Price
+product-per-unit = / { $unit }
+product-season = Season
+product-stock = Stock
+product-tiers = Bulk prices
+product-canteen-only = canteens only
+product-order-limits = At least { $min } per order
+product-order-max = At most { $max } per order
+product-paused = Not on sale right now
+product-supply = Supply
+tier-from = { $min } { $unit } or more
+supply-consignment = Consignment (paid to the household)
+supply-purchased = Bought in by the village collective
+stock-in_stock = In stock
+stock-low = Low stock
+stock-sold_out = Sold out
+season-all-year = All year
+season-months = In season: { $months }
+list-separator = ,{" "}
+month-1 = Jan
+month-2 = Feb
+month-3 = Mar
+month-4 = Apr
+month-5 = May
+month-6 = Jun
+month-7 = Jul
+month-8 = Aug
+month-9 = Sep
+month-10 = Oct
+month-11 = Nov
+month-12 = Dec
+
+## Categories
+category-grains = Small grains
+category-flour = Flour
+category-fruit = Fresh fruit
+category-dried = Dried goods
+category-preserves = Preserves
+category-pickles = Pickles
+category-meat = Meat
+category-poultry_eggs = Poultry and eggs
+category-liquor = Liquor
+category-vegetables = Vegetables
+category-gifts = Gift boxes
+category-herbs = Herbs
+
+## Sign-in
+login-title = Sign in
+login-intro = For work teams, canteens, cadres and administrators. Buying needs no account.
+login-email = Email
+login-password = Password
+login-submit = Sign in
+login-invalid = Wrong email or password.
+login-throttled = Too many failed attempts. Try again in { $minutes } minutes.
+
+## Workspaces
+area-welcome = Hello, { $name }
+admin-title = Administration
+admin-intro = The city office: villages, work teams, canteens and cadre accounts.
+admin-villages = Villages
+admin-organizations = Canteen organisations
+admin-users = Accounts
+admin-payment-terms = Pays within { $days } days
+admin-annual-target = Annual purchase target { $amount }
+team-title = Work-team workspace
+team-intro = Your villages. Their households, products and stock are visible to their work team only.
+team-households = { $count } households
+team-products = { $count } products
+team-no-villages = You are not bound to a village yet; ask an administrator.
+canteen-title = Canteen purchasing
+canteen-intro = Buy in bulk on your organisation's account, settled by invoice.
+canteen-invoice-title = Invoice title
+canteen-tax-id = Tax ID
+canteen-address = Address
+canteen-contact = Contact
+canteen-terms = Payment terms
+canteen-terms-days = { $days } days
+canteen-target = Annual purchase target
+canteen-browse = Browse products
+reports-title = Income reports
+reports-intro = Read-only. Household income and per-capita income added, by household, village and county.
+reports-scope = Scope: { $scope }
+reports-scope-city = the whole city
+reports-scope-county = your county
+reports-scope-village = your village
+
+## Errors
+error-title = Something went wrong ({ $status })
+error-home = Back to the home page
+error-not-found = This page does not exist.
+error-forbidden = Your account cannot open this page.
+error-sign-in-required = Please sign in first.
+error-bad-field = Please check this field: { $field }
+error-bad-request = The request was not in the expected form.
+error-csrf = This form has expired; reload the page and submit again.
+error-too-many-attempts = Too many attempts; please try again later.
+error-unavailable = The database cannot be reached right now; please try again shortly.
+error-internal = Something went wrong on our side; we will look into it.

@@ -1,0 +1,138 @@
+## 全站
+site-name = 村货集市
+site-tagline = 大同乡村好物，每一分钱都记到农户
+lang-switch = English
+nav-home = 首页
+nav-products = 全部商品
+nav-sign-in = 登录
+nav-sign-out = 退出
+nav-my-area = 我的工作台
+footer-text = 村货集市 · 驻村工作队与农户共同经营 · 大同
+skip-to-content = 跳到正文
+
+## 搜索与列表
+search-placeholder = 搜索小米、杏、羊肉……
+search-button = 搜索
+search-label = 搜索商品
+products-title = 全部商品
+products-found = 共 { $total } 件商品
+products-none = 没有找到符合条件的商品。
+filter-category = 分类
+filter-category-any = 全部分类
+filter-county = 区县
+filter-county-any = 全部区县
+filter-apply = 筛选
+page-prev = 上一页
+page-next = 下一页
+page-of = 第 { $page } / { $pages } 页
+
+## 首页
+home-villages-title = 按区县看村子
+home-featured-title = 当季推荐
+home-featured-empty = 当季推荐正在准备中，先逛逛各村吧。
+
+## 村子
+village-in-county = { $county }
+village-products = 本村商品
+village-no-products = 这个村暂时没有在售商品。
+
+## 商品
+product-from-village = 产地
+product-price = 价格
+product-per-unit = /{ $unit }
+product-season = 时令
+product-stock = 库存
+product-tiers = 批量价
+product-canteen-only = 仅限食堂
+product-order-limits = 每单 { $min } 起
+product-order-max = 每单最多 { $max }
+product-paused = 暂停销售
+product-supply = 供货方式
+tier-from = 满 { $min } { $unit }
+supply-consignment = 代卖（按户结算）
+supply-purchased = 统购（村集体收购）
+stock-in_stock = 有货
+stock-low = 库存紧张
+stock-sold_out = 已售罄
+season-all-year = 常年供应
+season-months = { $months }上市
+list-separator = 、
+month-1 = 1月
+month-2 = 2月
+month-3 = 3月
+month-4 = 4月
+month-5 = 5月
+month-6 = 6月
+month-7 = 7月
+month-8 = 8月
+month-9 = 9月
+month-10 = 10月
+month-11 = 11月
+month-12 = 12月
+
+## 分类
+category-grains = 小杂粮
+category-flour = 面粉
+category-fruit = 鲜果
+category-dried = 干货
+category-preserves = 果酱
+category-pickles = 腌菜
+category-meat = 肉类
+category-poultry_eggs = 禽蛋
+category-liquor = 酒
+category-vegetables = 蔬菜
+category-gifts = 礼盒
+category-herbs = 药材
+
+## 登录
+login-title = 登录
+login-intro = 工作队、食堂、干部和管理员请在这里登录。买东西不用登录。
+login-email = 邮箱
+login-password = 密码
+login-submit = 登录
+login-invalid = 邮箱或密码不对。
+login-throttled = 失败次数太多，请 { $minutes } 分钟后再试。
+
+## 工作台
+area-welcome = 你好，{ $name }
+admin-title = 管理后台
+admin-intro = 市级平台办公室：管理村子、工作队、食堂和干部账号。
+admin-villages = 村子
+admin-organizations = 食堂单位
+admin-users = 账号数
+admin-payment-terms = 账期 { $days } 天
+admin-annual-target = 年度采购目标 { $amount }
+team-title = 工作队工作台
+team-intro = 你负责的村子。农户、商品和入库记录只对本村的工作队可见。
+team-households = 农户 { $count } 户
+team-products = 商品 { $count } 种
+team-no-villages = 你还没有绑定村子，请联系管理员。
+canteen-title = 食堂采购
+canteen-intro = 以单位名义批量采购，凭发票结算。
+canteen-invoice-title = 发票抬头
+canteen-tax-id = 税号
+canteen-address = 地址
+canteen-contact = 联系人
+canteen-terms = 账期
+canteen-terms-days = { $days } 天
+canteen-target = 年度采购目标
+canteen-browse = 去选购
+reports-title = 收入报表
+reports-intro = 只读。按户、村、区县查看农户收入和人均增收。
+reports-scope = 查看范围：{ $scope }
+reports-scope-city = 全市
+reports-scope-county = 本区县
+reports-scope-village = 本村
+
+## 错误
+error-title = 出错了（{ $status }）
+error-home = 回到首页
+error-not-found = 没有找到这个页面。
+error-forbidden = 你的账号不能访问这里。
+error-sign-in-required = 请先登录。
+error-bad-field = 填写的内容有误：{ $field }
+error-bad-request = 请求的格式不对。
+error-csrf = 表单已过期，请刷新页面后再提交。
+error-too-many-attempts = 尝试次数太多，请稍后再试。
+error-unavailable = 数据库暂时连不上，请稍后再试。
+error-internal = 服务器出了点问题，我们会尽快处理。

@@ -1,0 +1,13 @@
+DROP TABLE audit_log;
+DROP TABLE login_failures;
+DROP TABLE organization_members;
+DROP TABLE organizations;
+DROP TABLE cadre_scopes;
+DROP TABLE team_villages;
+DROP TABLE users;
+DROP TABLE stock_lots;
+DROP TABLE price_tiers;
+DROP TABLE products;
+DROP TABLE households;
+DROP TABLE villages;
+DROP TABLE counties;

@@ -1,0 +1,219 @@
+//! Typed configuration, read once from the environment (and a `.env` file) and flags,
+//! validated at startup. Nothing reads the environment after this.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::db::{DatabaseUrl, DbSetupError};
+
+/// The settings of DESIGN §8. Each has a default that is safe for a local run.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// `sqlite://path` (embedded default) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/village-market.db"
+    )]
+    pub database_url: String,
+    /// Address and port to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// The public address of the site, for links in emails and payment redirects.
+    #[arg(long, env = "BASE_URL")]
+    pub base_url: Option<String>,
+    /// Folder for the generated session key, the demo password and mail files.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Signs and encrypts session cookies; at least 32 characters. Generated into the
+    /// data folder when unset.
+    #[arg(long, env = "SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+    #[arg(long, env = "STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
+    /// `smtp://host:port`; unset: mail is written to files under the data folder.
+    #[arg(long, env = "SMTP_URL")]
+    pub smtp_url: Option<String>,
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "村货集市 <noreply@village-market.local>"
+    )]
+    pub mail_from: String,
+    /// Minutes an unpaid order holds its stock.
+    #[arg(long, env = "RESERVATION_MINUTES", default_value_t = 30)]
+    pub reservation_minutes: u32,
+    /// The village collective's share of consignment sales, in basis points (1/100 %).
+    #[arg(long, env = "COLLECTIVE_SHARE_BP", default_value_t = 1000)]
+    pub collective_share_bp: u32,
+    /// Password of every demo account; generated into the data folder when unset.
+    #[arg(long, env = "DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<String>,
+    /// Database connections per process.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10)]
+    pub pool_size: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Database(#[from] DbSetupError),
+    #[error("{name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: String,
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    /// 64 bytes of key material for the cookie session store.
+    pub session_key: Vec<u8>,
+    pub stripe_secret_key: Option<String>,
+    pub stripe_webhook_secret: Option<String>,
+    pub stripe_api_base: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub reservation_minutes: u32,
+    pub collective_share_bp: u32,
+    pub demo_password: Option<String>,
+    pub pool_size: u32,
+    /// Whether session cookies require HTTPS (true when BASE_URL is https).
+    pub secure_cookies: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("bind", &self.bind)
+            .field("base_url", &self.base_url)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn from_args(args: ConfigArgs) -> Result<Self, ConfigError> {
+        let database_url = DatabaseUrl::parse(&args.database_url)?;
+        if args.collective_share_bp > 10_000 {
+            return Err(ConfigError::Invalid {
+                name: "COLLECTIVE_SHARE_BP",
+                reason: format!("{} is more than 10000 (100 %)", args.collective_share_bp),
+            });
+        }
+        if args.reservation_minutes == 0 {
+            return Err(ConfigError::Invalid {
+                name: "RESERVATION_MINUTES",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if args.pool_size == 0 {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_POOL_SIZE",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let session_key = match args.session_key {
+            Some(key) if key.len() < 32 => {
+                return Err(ConfigError::Invalid {
+                    name: "SESSION_KEY",
+                    reason: "must be at least 32 characters".into(),
+                });
+            }
+            Some(key) => stretch_key(key.as_bytes()),
+            None => load_or_create_secret(&args.data_dir, "session.key", 64)?,
+        };
+        let base_url = args
+            .base_url
+            .unwrap_or_else(|| format!("http://{}", args.bind))
+            .trim_end_matches('/')
+            .to_string();
+        if url::Url::parse(&base_url).is_err() {
+            return Err(ConfigError::Invalid {
+                name: "BASE_URL",
+                reason: format!("{base_url} is not a URL"),
+            });
+        }
+        Ok(Self {
+            database_url,
+            bind: args.bind,
+            secure_cookies: base_url.starts_with("https://"),
+            base_url,
+            data_dir: args.data_dir,
+            session_key,
+            stripe_secret_key: args.stripe_secret_key.filter(|s| !s.is_empty()),
+            stripe_webhook_secret: args.stripe_webhook_secret.filter(|s| !s.is_empty()),
+            stripe_api_base: args.stripe_api_base.filter(|s| !s.is_empty()),
+            smtp_url: args.smtp_url.filter(|s| !s.is_empty()),
+            mail_from: args.mail_from,
+            reservation_minutes: args.reservation_minutes,
+            collective_share_bp: args.collective_share_bp,
+            demo_password: args.demo_password.filter(|s| !s.is_empty()),
+            pool_size: args.pool_size,
+        })
+    }
+
+    /// The demo accounts' password: `DEMO_PASSWORD`, or one generated once into the data
+    /// folder so that it stays the same across restarts.
+    pub fn demo_password(&self) -> Result<String, ConfigError> {
+        if let Some(p) = &self.demo_password {
+            return Ok(p.clone());
+        }
+        let secret = load_or_create_secret(&self.data_dir, "demo-password", 6)?;
+        Ok(format!("demo-{}", hex::encode(secret)))
+    }
+}
+
+/// A key of any length ≥ 32 turned into the 64 bytes the cookie store needs.
+fn stretch_key(material: &[u8]) -> Vec<u8> {
+    actix_web::cookie::Key::derive_from(material)
+        .master()
+        .to_vec()
+}
+
+/// Reads `name` from the data folder, or writes `len` fresh random bytes there (mode 0600)
+/// on first use. Hex on disk so that an operator can copy it.
+fn load_or_create_secret(dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, ConfigError> {
+    let path = dir.join(name);
+    let io_err = |source| ConfigError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => hex::decode(text.trim()).map_err(|e| ConfigError::Invalid {
+            name: "data folder",
+            reason: format!("{} is not hex: {e}", path.display()),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(io_err)?;
+            let bytes = crate::util::random_bytes(len);
+            write_private(&path, hex::encode(&bytes).as_bytes()).map_err(io_err)?;
+            Ok(bytes)
+        }
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}

@@ -1,0 +1,225 @@
+//! Queries over accounts: users, their village bindings (team), scopes (cadre),
+//! canteen organisations and members, and failed sign-ins.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::{
+    cadre_scopes, login_failures, organization_members, organizations, team_villages, users,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub locale: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub locale: &'a str,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = cadre_scopes)]
+pub struct CadreScopeRow {
+    pub user_id: i64,
+    pub county_id: Option<i64>,
+    pub village_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: i64,
+    pub name: String,
+    /// 发票抬头: the name printed on invoices.
+    pub invoice_title: String,
+    /// 税号: the unified social credit code.
+    pub tax_id: String,
+    pub address: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub payment_terms_days: i32,
+    pub annual_target_fen: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = organizations)]
+pub struct NewOrganization<'a> {
+    pub name: &'a str,
+    pub invoice_title: &'a str,
+    pub tax_id: &'a str,
+    pub address: &'a str,
+    pub contact_name: &'a str,
+    pub contact_phone: &'a str,
+    pub payment_terms_days: i32,
+    pub annual_target_fen: i64,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn user_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_user(conn: &mut DbConn, new: &NewUser) -> QueryResult<i64> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(users::id)
+        .get_result(conn)
+}
+
+pub fn count_users(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+pub fn bind_team_village(conn: &mut DbConn, user_id: i64, village_id: i64) -> QueryResult<usize> {
+    diesel::insert_into(team_villages::table)
+        .values((
+            team_villages::user_id.eq(user_id),
+            team_villages::village_id.eq(village_id),
+        ))
+        .execute(conn)
+}
+
+pub fn team_village_ids(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<i64>> {
+    team_villages::table
+        .filter(team_villages::user_id.eq(user_id))
+        .order(team_villages::village_id)
+        .select(team_villages::village_id)
+        .load(conn)
+}
+
+pub fn set_cadre_scope(conn: &mut DbConn, row: &CadreScopeRow) -> QueryResult<usize> {
+    diesel::delete(cadre_scopes::table.filter(cadre_scopes::user_id.eq(row.user_id)))
+        .execute(conn)?;
+    diesel::insert_into(cadre_scopes::table)
+        .values((
+            cadre_scopes::user_id.eq(row.user_id),
+            cadre_scopes::county_id.eq(row.county_id),
+            cadre_scopes::village_id.eq(row.village_id),
+        ))
+        .execute(conn)
+}
+
+pub fn cadre_scope(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<CadreScopeRow>> {
+    cadre_scopes::table
+        .find(user_id)
+        .select(CadreScopeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn organization_by_name(conn: &mut DbConn, name: &str) -> QueryResult<Option<Organization>> {
+    organizations::table
+        .filter(organizations::name.eq(name))
+        .select(Organization::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn organization_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Organization>> {
+    organizations::table
+        .find(id)
+        .select(Organization::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn organizations(conn: &mut DbConn) -> QueryResult<Vec<Organization>> {
+    organizations::table
+        .order(organizations::name)
+        .select(Organization::as_select())
+        .load(conn)
+}
+
+pub fn insert_organization(conn: &mut DbConn, new: &NewOrganization) -> QueryResult<i64> {
+    diesel::insert_into(organizations::table)
+        .values(new)
+        .returning(organizations::id)
+        .get_result(conn)
+}
+
+pub fn add_member(conn: &mut DbConn, organization_id: i64, user_id: i64) -> QueryResult<usize> {
+    diesel::insert_into(organization_members::table)
+        .values((
+            organization_members::organization_id.eq(organization_id),
+            organization_members::user_id.eq(user_id),
+        ))
+        .execute(conn)
+}
+
+pub fn organization_of_member(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<i64>> {
+    organization_members::table
+        .find(user_id)
+        .select(organization_members::organization_id)
+        .first(conn)
+        .optional()
+}
+
+/// Failed sign-ins from `ip` since `since`: how many, and the oldest one's time.
+pub fn recent_failures(
+    conn: &mut DbConn,
+    ip: &str,
+    since: NaiveDateTime,
+) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+    login_failures::table
+        .filter(login_failures::ip.eq(ip))
+        .filter(login_failures::failed_at.ge(since))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(login_failures::failed_at),
+        ))
+        .first(conn)
+}
+
+pub fn record_failure(conn: &mut DbConn, ip: &str, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::insert_into(login_failures::table)
+        .values((login_failures::ip.eq(ip), login_failures::failed_at.eq(at)))
+        .execute(conn)
+}
+
+/// Forgets `ip`'s failures (after a successful sign-in) and everyone's old ones.
+pub fn clear_failures(
+    conn: &mut DbConn,
+    ip: &str,
+    older_than: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(
+        login_failures::table.filter(
+            login_failures::ip
+                .eq(ip)
+                .or(login_failures::failed_at.lt(older_than)),
+        ),
+    )
+    .execute(conn)
+}

@@ -1,0 +1,371 @@
+//! Queries over places and the catalogue: counties, villages, products, price tiers and
+//! the stock lots that feed products' stock.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::{counties, price_tiers, products, stock_lots, villages};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = counties)]
+pub struct County {
+    pub id: i64,
+    pub slug: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub sort_order: i32,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = counties)]
+pub struct NewCounty<'a> {
+    pub slug: &'a str,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub sort_order: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = villages)]
+pub struct Village {
+    pub id: i64,
+    pub county_id: i64,
+    pub slug: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub township_zh: Option<String>,
+    pub township_en: Option<String>,
+    pub story_zh: String,
+    pub story_en: String,
+    pub collective_share_bp: Option<i32>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = villages)]
+pub struct NewVillage<'a> {
+    pub county_id: i64,
+    pub slug: &'a str,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub township_zh: Option<&'a str>,
+    pub township_en: Option<&'a str>,
+    pub story_zh: &'a str,
+    pub story_en: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = products)]
+pub struct Product {
+    pub id: i64,
+    pub village_id: i64,
+    pub slug: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub description_zh: String,
+    pub description_en: String,
+    pub category: String,
+    pub sale_unit_zh: String,
+    pub sale_unit_en: String,
+    pub unit_price_fen: i64,
+    pub stock: i32,
+    pub min_per_order: i32,
+    pub max_per_order: Option<i32>,
+    pub season_months: String,
+    pub status: String,
+    pub supply_mode: String,
+    pub featured: bool,
+    pub low_stock_threshold: i32,
+    pub image: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = products)]
+pub struct NewProduct<'a> {
+    pub village_id: i64,
+    pub slug: &'a str,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub description_zh: &'a str,
+    pub description_en: &'a str,
+    pub category: &'a str,
+    pub sale_unit_zh: &'a str,
+    pub sale_unit_en: &'a str,
+    pub unit_price_fen: i64,
+    pub stock: i32,
+    pub min_per_order: i32,
+    pub max_per_order: Option<i32>,
+    pub season_months: &'a str,
+    pub status: &'a str,
+    pub supply_mode: &'a str,
+    pub featured: bool,
+    pub low_stock_threshold: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = price_tiers)]
+pub struct PriceTier {
+    pub id: i64,
+    pub product_id: i64,
+    pub min_quantity: i32,
+    pub unit_price_fen: i64,
+    pub canteen_only: bool,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = price_tiers)]
+pub struct NewPriceTier {
+    pub product_id: i64,
+    pub min_quantity: i32,
+    pub unit_price_fen: i64,
+    pub canteen_only: bool,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = stock_lots)]
+pub struct NewStockLot {
+    pub product_id: i64,
+    pub household_id: i64,
+    pub quantity: i32,
+    pub remaining: i32,
+    pub received_on: NaiveDate,
+    pub purchase_price_fen: Option<i64>,
+    pub recorded_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// What the storefront search filters on. Empty strings mean "any".
+#[derive(Debug, Default, Clone)]
+pub struct ProductFilter<'a> {
+    pub query: &'a str,
+    pub category: &'a str,
+    pub county_slug: &'a str,
+    pub village_id: Option<i64>,
+}
+
+pub const STATUS_ON_SALE: &str = "on_sale";
+pub const STATUS_PAUSED: &str = "paused";
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+pub fn counties(conn: &mut DbConn) -> QueryResult<Vec<County>> {
+    counties::table
+        .order((counties::sort_order, counties::id))
+        .select(County::as_select())
+        .load(conn)
+}
+
+pub fn villages(conn: &mut DbConn) -> QueryResult<Vec<Village>> {
+    villages::table
+        .order(villages::id)
+        .select(Village::as_select())
+        .load(conn)
+}
+
+pub fn county_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<County>> {
+    counties::table
+        .filter(counties::slug.eq(slug))
+        .select(County::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_county(conn: &mut DbConn, new: &NewCounty) -> QueryResult<i64> {
+    diesel::insert_into(counties::table)
+        .values(new)
+        .returning(counties::id)
+        .get_result(conn)
+}
+
+pub fn village_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<(Village, County)>> {
+    villages::table
+        .inner_join(counties::table)
+        .filter(villages::slug.eq(slug))
+        .select((Village::as_select(), County::as_select()))
+        .first(conn)
+        .optional()
+}
+
+pub fn villages_by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Village>> {
+    villages::table
+        .filter(villages::id.eq_any(ids))
+        .order(villages::id)
+        .select(Village::as_select())
+        .load(conn)
+}
+
+pub fn villages_of_county(conn: &mut DbConn, county_id: i64) -> QueryResult<Vec<Village>> {
+    villages::table
+        .filter(villages::county_id.eq(county_id))
+        .order(villages::id)
+        .select(Village::as_select())
+        .load(conn)
+}
+
+pub fn insert_village(conn: &mut DbConn, new: &NewVillage) -> QueryResult<i64> {
+    diesel::insert_into(villages::table)
+        .values(new)
+        .returning(villages::id)
+        .get_result(conn)
+}
+
+/// A product that the public may see (on sale or paused) with its village and county.
+pub fn visible_product(
+    conn: &mut DbConn,
+    id: i64,
+) -> QueryResult<Option<(Product, Village, County)>> {
+    products::table
+        .inner_join(villages::table.inner_join(counties::table))
+        .filter(products::id.eq(id))
+        .filter(products::status.eq_any([STATUS_ON_SALE, STATUS_PAUSED]))
+        .select((
+            Product::as_select(),
+            Village::as_select(),
+            County::as_select(),
+        ))
+        .first(conn)
+        .optional()
+}
+
+pub fn product_by_slug(
+    conn: &mut DbConn,
+    village_id: i64,
+    slug: &str,
+) -> QueryResult<Option<Product>> {
+    products::table
+        .filter(products::village_id.eq(village_id))
+        .filter(products::slug.eq(slug))
+        .select(Product::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_product(conn: &mut DbConn, new: &NewProduct) -> QueryResult<i64> {
+    diesel::insert_into(products::table)
+        .values(new)
+        .returning(products::id)
+        .get_result(conn)
+}
+
+pub fn add_stock(conn: &mut DbConn, product_id: i64, quantity: i32) -> QueryResult<usize> {
+    diesel::update(products::table.filter(products::id.eq(product_id)))
+        .set(products::stock.eq(products::stock + quantity))
+        .execute(conn)
+}
+
+/// Featured products on sale, with their villages, newest first.
+pub fn featured_products(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(Product, Village)>> {
+    products::table
+        .inner_join(villages::table)
+        .filter(products::status.eq(STATUS_ON_SALE))
+        .filter(products::featured.eq(true))
+        .order(products::id)
+        .limit(limit)
+        .select((Product::as_select(), Village::as_select()))
+        .load(conn)
+}
+
+/// One page of on-sale products matching `filter`, and how many match in all.
+pub fn search_products(
+    conn: &mut DbConn,
+    filter: &ProductFilter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<(Product, Village)>, i64)> {
+    macro_rules! filtered {
+        () => {{
+            let mut q = products::table
+                .inner_join(villages::table.inner_join(counties::table))
+                .filter(products::status.eq(STATUS_ON_SALE))
+                .into_boxed();
+            if !filter.query.is_empty() {
+                let pattern = format!("%{}%", escape_like(&filter.query.to_lowercase()));
+                q = q.filter(
+                    lower(products::name_zh)
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(lower(products::name_en).like(pattern.clone()).escape('\\'))
+                        .or(lower(villages::name_zh).like(pattern.clone()).escape('\\'))
+                        .or(lower(villages::name_en).like(pattern).escape('\\')),
+                );
+            }
+            if !filter.category.is_empty() {
+                q = q.filter(products::category.eq(filter.category.to_string()));
+            }
+            if !filter.county_slug.is_empty() {
+                q = q.filter(counties::slug.eq(filter.county_slug.to_string()));
+            }
+            if let Some(village_id) = filter.village_id {
+                q = q.filter(products::village_id.eq(village_id));
+            }
+            q
+        }};
+    }
+    let total: i64 = filtered!().count().get_result(conn)?;
+    let rows = filtered!()
+        .order((products::featured.desc(), products::id))
+        .offset(offset)
+        .limit(limit)
+        .select((Product::as_select(), Village::as_select()))
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// The product categories that have something on sale, in a stable order.
+pub fn categories_on_sale(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    products::table
+        .filter(products::status.eq(STATUS_ON_SALE))
+        .select(products::category)
+        .distinct()
+        .order(products::category)
+        .load(conn)
+}
+
+pub fn price_tiers(conn: &mut DbConn, product_id: i64) -> QueryResult<Vec<PriceTier>> {
+    price_tiers::table
+        .filter(price_tiers::product_id.eq(product_id))
+        .order((price_tiers::canteen_only, price_tiers::min_quantity))
+        .select(PriceTier::as_select())
+        .load(conn)
+}
+
+pub fn insert_price_tier(conn: &mut DbConn, new: &NewPriceTier) -> QueryResult<usize> {
+    diesel::insert_into(price_tiers::table)
+        .values(new)
+        .execute(conn)
+}
+
+pub fn insert_stock_lot(conn: &mut DbConn, new: &NewStockLot) -> QueryResult<i64> {
+    diesel::insert_into(stock_lots::table)
+        .values(new)
+        .returning(stock_lots::id)
+        .get_result(conn)
+}
+
+pub fn count_products_by_village(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+) -> QueryResult<Vec<(i64, i64)>> {
+    products::table
+        .filter(products::village_id.eq_any(village_ids))
+        .group_by(products::village_id)
+        .select((products::village_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,330 @@
+//! Database access: one connection type over SQLite and PostgreSQL, the pool, the
+//! embedded migrations, and the few places where the two backends must differ.
+//!
+//! Everything below `db::` runs queries and knows nothing of HTTP. Query modules are
+//! grouped by table: `catalog` (places, products), `accounts` (users and their scopes),
+//! `audit`.
+
+pub mod accounts;
+pub mod audit;
+pub mod catalog;
+pub mod households;
+pub mod schema;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sql_types;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// One connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A parsed `DATABASE_URL`. Its `Display` hides the password, so it can be logged.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    raw: String,
+    backend: Backend,
+    sqlite_path: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("DATABASE_URL {url}: unknown scheme (use sqlite://path or postgres://…)")]
+    UnknownScheme { url: String },
+    #[error("cannot open database {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("migrations failed on {url}: {reason}")]
+    Migrate { url: String, reason: String },
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, DbSetupError> {
+        let raw = raw.trim().to_string();
+        if let Some(rest) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() {
+                return Err(DbSetupError::UnknownScheme { url: raw });
+            }
+            let path = PathBuf::from(rest);
+            return Ok(Self {
+                raw,
+                backend: Backend::Sqlite,
+                sqlite_path: Some(path),
+            });
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self {
+                raw,
+                backend: Backend::Postgres,
+                sqlite_path: None,
+            });
+        }
+        Err(DbSetupError::UnknownScheme { url: redact(&raw) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn sqlite_path(&self) -> Option<&PathBuf> {
+        self.sqlite_path.as_ref()
+    }
+
+    /// The URL as given, password included: for connecting only, never for logs.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.raw))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+fn redact(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+/// Opens connections for the pool on the backend the URL names, and nothing else:
+/// an unreachable PostgreSQL must never fall back to creating a SQLite file.
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConn, ConnectionError> {
+        match self.url.backend {
+            Backend::Sqlite => {
+                let path = self
+                    .url
+                    .sqlite_path
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned());
+                let mut conn =
+                    diesel::SqliteConnection::establish(path.as_deref().unwrap_or_default())?;
+                // Every SQLite connection: enforce foreign keys, let readers run beside the
+                // one writer, and wait for a busy writer instead of failing at once.
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            Backend::Postgres => Ok(DbConn::Pg(diesel::PgConnection::establish(&self.url.raw)?)),
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        self.open().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Opens the database (creating a SQLite file's folder if needed), runs pending
+/// migrations, and returns a pool. Fails with one line naming the URL.
+pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbSetupError> {
+    if let Some(parent) = url.sqlite_path.as_ref().and_then(|p| p.parent()) {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| DbSetupError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    let manager = Manager { url: url.clone() };
+    let mut first = manager.open().map_err(|e| DbSetupError::Connect {
+        url: url.to_string(),
+        reason: e.to_string().trim().replace('\n', " "),
+    })?;
+    run_migrations(&mut first).map_err(|e| DbSetupError::Migrate {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    drop(first);
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| DbSetupError::Connect {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    }
+}
+
+pub fn backend_of(conn: &DbConn) -> Backend {
+    match conn {
+        DbConn::Sqlite(_) => Backend::Sqlite,
+        DbConn::Pg(_) => Backend::Postgres,
+    }
+}
+
+/// Runs `f` in a transaction that takes the write lock at its start. On SQLite that is
+/// `BEGIN IMMEDIATE`, so two writers queue on `busy_timeout` instead of failing when a
+/// read lock would have to be upgraded; PostgreSQL's ordinary transaction already does.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    // Inside an open transaction the lock is already held: nest as a savepoint.
+    if matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
+        Ok(Some(_))
+    ) {
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConn::Sqlite(sqlite) = conn else {
+        unreachable!("the connection's backend does not change inside a transaction")
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(e) => {
+            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            Err(e)
+        }
+    }
+}
+
+/// Answers whether the database is reachable right now.
+pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
+}
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = sql_types::Text)]
+    table_name: String,
+    #[diesel(sql_type = sql_types::Text)]
+    column_name: String,
+    #[diesel(sql_type = sql_types::Text)]
+    data_type: String,
+    #[diesel(sql_type = sql_types::Bool)]
+    not_null: bool,
+}
+
+/// Every application table's columns as `(table, column, type class, not null)`, sorted,
+/// in terms both backends share: used to prove the two migration sets agree.
+pub fn table_columns(conn: &mut DbConn) -> QueryResult<Vec<(String, String, &'static str, bool)>> {
+    let sql = match conn {
+        DbConn::Sqlite(_) => {
+            "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type, \
+                    (p.\"notnull\" = 1 OR p.pk > 0) AS not_null \
+             FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+               AND m.name <> '__diesel_schema_migrations'"
+        }
+        DbConn::Pg(_) => {
+            "SELECT table_name::text AS table_name, column_name::text AS column_name, \
+                    data_type::text AS data_type, (is_nullable = 'NO') AS not_null \
+             FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name <> '__diesel_schema_migrations'"
+        }
+    };
+    let rows: Vec<ColumnRow> = diesel::sql_query(sql).load(conn)?;
+    let mut out: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.table_name,
+                r.column_name,
+                type_class(&r.data_type),
+                r.not_null,
+            )
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn type_class(declared: &str) -> &'static str {
+    let t = declared.to_ascii_lowercase();
+    if t.contains("int") {
+        "integer"
+    } else if t.contains("bool") {
+        "bool"
+    } else if t.starts_with("timestamp") {
+        "timestamp"
+    } else if t == "date" {
+        "date"
+    } else if t.contains("text") || t.contains("char") {
+        "text"
+    } else {
+        "other"
+    }
+}

@@ -1,0 +1,197 @@
+//! One diesel schema for both backends; only portable column types (DESIGN §3).
+
+diesel::table! {
+    counties (id) {
+        id -> BigInt,
+        slug -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    villages (id) {
+        id -> BigInt,
+        county_id -> BigInt,
+        slug -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        township_zh -> Nullable<Text>,
+        township_en -> Nullable<Text>,
+        story_zh -> Text,
+        story_en -> Text,
+        collective_share_bp -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    households (id) {
+        id -> BigInt,
+        village_id -> BigInt,
+        code -> Text,
+        head_name -> Text,
+        resident_members -> Integer,
+        category -> Text,
+        phone -> Nullable<Text>,
+        payout_method -> Text,
+        payout_account -> Nullable<Text>,
+        archived -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        village_id -> BigInt,
+        slug -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        description_zh -> Text,
+        description_en -> Text,
+        category -> Text,
+        sale_unit_zh -> Text,
+        sale_unit_en -> Text,
+        unit_price_fen -> BigInt,
+        stock -> Integer,
+        min_per_order -> Integer,
+        max_per_order -> Nullable<Integer>,
+        season_months -> Text,
+        status -> Text,
+        supply_mode -> Text,
+        featured -> Bool,
+        low_stock_threshold -> Integer,
+        image -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    price_tiers (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        min_quantity -> Integer,
+        unit_price_fen -> BigInt,
+        canteen_only -> Bool,
+    }
+}
+
+diesel::table! {
+    stock_lots (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        household_id -> BigInt,
+        quantity -> Integer,
+        remaining -> Integer,
+        received_on -> Date,
+        purchase_price_fen -> Nullable<BigInt>,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        locale -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    team_villages (user_id, village_id) {
+        user_id -> BigInt,
+        village_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    cadre_scopes (user_id) {
+        user_id -> BigInt,
+        county_id -> Nullable<BigInt>,
+        village_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> BigInt,
+        name -> Text,
+        invoice_title -> Text,
+        tax_id -> Text,
+        address -> Text,
+        contact_name -> Text,
+        contact_phone -> Text,
+        payment_terms_days -> Integer,
+        annual_target_fen -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organization_members (user_id) {
+        user_id -> BigInt,
+        organization_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        ip -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        actor_label -> Text,
+        action -> Text,
+        entity -> Text,
+        entity_id -> BigInt,
+        village_id -> Nullable<BigInt>,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(villages -> counties (county_id));
+diesel::joinable!(households -> villages (village_id));
+diesel::joinable!(products -> villages (village_id));
+diesel::joinable!(price_tiers -> products (product_id));
+diesel::joinable!(stock_lots -> products (product_id));
+diesel::joinable!(stock_lots -> households (household_id));
+diesel::joinable!(team_villages -> users (user_id));
+diesel::joinable!(team_villages -> villages (village_id));
+diesel::joinable!(cadre_scopes -> users (user_id));
+diesel::joinable!(organization_members -> users (user_id));
+diesel::joinable!(organization_members -> organizations (organization_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    counties,
+    villages,
+    households,
+    products,
+    price_tiers,
+    stock_lots,
+    users,
+    team_villages,
+    cadre_scopes,
+    organizations,
+    organization_members,
+    login_failures,
+    audit_log,
+);

@@ -1,0 +1,384 @@
+//! Accounts and who may reach what: roles, password hashing, sign-in with throttling,
+//! and the `Actor` — a signed-in user with the villages, organisation or reporting
+//! scope that every query they run is filtered by (DESIGN §2).
+
+use std::sync::OnceLock;
+
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use chrono::{Duration, NaiveDateTime};
+use diesel::QueryResult;
+
+use crate::db::accounts::{self as q, CadreScopeRow, NewUser, UserRow};
+use crate::db::audit::{self, NewAuditEntry};
+use crate::db::{DbConn, catalog, write_transaction};
+use crate::i18n::Lang;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The city office that runs the platform.
+    Admin,
+    /// A work-team member (驻村工作队), bound to villages.
+    Team,
+    /// A buyer at a canteen organisation (食堂).
+    Canteen,
+    /// A read-only official (干部).
+    Cadre,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Team, Role::Canteen, Role::Cadre];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Team => "team",
+            Role::Canteen => "canteen",
+            Role::Cadre => "cadre",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The page a user of this role lands on after signing in.
+    pub fn home(self) -> &'static str {
+        match self {
+            Role::Admin => "/admin",
+            Role::Team => "/team",
+            Role::Canteen => "/canteen",
+            Role::Cadre => "/reports",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub lang: Lang,
+}
+
+impl User {
+    fn from_row(row: UserRow) -> Option<User> {
+        Some(User {
+            id: row.id,
+            role: Role::parse(&row.role)?,
+            lang: Lang::parse(&row.locale).unwrap_or_default(),
+            email: row.email,
+            display_name: row.display_name,
+        })
+    }
+}
+
+/// What a cadre may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportScope {
+    City,
+    County(i64),
+    Village(i64),
+}
+
+/// The rows a signed-in user's queries are limited to.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Admin,
+    Team { village_ids: Vec<i64> },
+    Canteen { organization_id: i64 },
+    Cadre(ReportScope),
+}
+
+/// A signed-in, enabled user with their scope, loaded afresh for each request to a
+/// signed-in area so that a disabled account or a changed binding takes effect at once.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: User,
+    pub scope: Scope,
+}
+
+/// `None` when the user is gone, disabled, or lacks the binding their role needs.
+pub fn load_actor(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<Actor>> {
+    let Some(row) = q::user_by_id(conn, user_id)? else {
+        return Ok(None);
+    };
+    if row.disabled {
+        return Ok(None);
+    }
+    let Some(user) = User::from_row(row) else {
+        return Ok(None);
+    };
+    let scope = match user.role {
+        Role::Admin => Scope::Admin,
+        Role::Team => Scope::Team {
+            village_ids: q::team_village_ids(conn, user.id)?,
+        },
+        Role::Canteen => match q::organization_of_member(conn, user.id)? {
+            Some(organization_id) => Scope::Canteen { organization_id },
+            None => return Ok(None),
+        },
+        Role::Cadre => match q::cadre_scope(conn, user.id)? {
+            Some(CadreScopeRow {
+                village_id: Some(v),
+                ..
+            }) => Scope::Cadre(ReportScope::Village(v)),
+            Some(CadreScopeRow {
+                county_id: Some(c), ..
+            }) => Scope::Cadre(ReportScope::County(c)),
+            Some(_) => Scope::Cadre(ReportScope::City),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Actor { user, scope }))
+}
+
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash to check against when the email is unknown, so that an unknown email costs
+/// the same time as a wrong password and the answer gives nothing away.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password never matches").unwrap_or_default())
+}
+
+/// Failed sign-ins from one address within `FAILURE_WINDOW` before it must wait.
+pub const MAX_FAILURES: i64 = 5;
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong password, unknown email or disabled account: deliberately one answer.
+    #[error("email or password is wrong")]
+    Invalid,
+    #[error("too many failed attempts")]
+    Throttled { retry_after_secs: u64 },
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+pub fn sign_in(
+    conn: &mut DbConn,
+    email: &str,
+    password: &str,
+    ip: &str,
+    now: NaiveDateTime,
+) -> Result<User, SignInError> {
+    let window_start = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let (failures, oldest) = q::recent_failures(conn, ip, window_start)?;
+    if failures >= MAX_FAILURES {
+        let free_at = oldest.unwrap_or(now) + Duration::minutes(FAILURE_WINDOW_MINUTES);
+        let retry_after_secs = (free_at - now).num_seconds().max(1) as u64;
+        return Err(SignInError::Throttled { retry_after_secs });
+    }
+    let email = normalize_email(email);
+    let row = q::user_by_email(conn, &email)?;
+    let matched = match &row {
+        Some(r) => verify_password(password, &r.password_hash) && !r.disabled,
+        None => {
+            verify_password(password, decoy_hash());
+            false
+        }
+    };
+    match row.and_then(User::from_row) {
+        Some(user) if matched => {
+            q::clear_failures(conn, ip, window_start)?;
+            Ok(user)
+        }
+        _ => {
+            q::record_failure(conn, ip, now)?;
+            Err(SignInError::Invalid)
+        }
+    }
+}
+
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// What `village-market user add` and the admin area need to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password: String,
+    pub lang: Lang,
+    /// Team: the villages (by slug) the member works for.
+    pub village_slugs: Vec<String>,
+    /// Cadre: a county slug, or none for the whole city (a village slug in
+    /// `village_slugs` narrows it to one village).
+    pub county_slug: Option<String>,
+    /// Canteen: the organisation's name.
+    pub organization: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> AccountError {
+    AccountError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Creates an account with its bindings in one transaction, and records it in the
+/// audit log as done by `actor_label`.
+pub fn create_account(
+    conn: &mut DbConn,
+    new: &NewAccount,
+    actor_label: &str,
+    now: NaiveDateTime,
+) -> Result<i64, AccountError> {
+    let email = normalize_email(&new.email);
+    if !is_plausible_email(&email) {
+        return Err(invalid(
+            "email",
+            format!("{email:?} is not an email address"),
+        ));
+    }
+    if new.display_name.trim().is_empty() {
+        return Err(invalid("name", "must not be empty"));
+    }
+    if new.password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(invalid(
+            "password",
+            format!("must have at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let hash = hash_password(&new.password).map_err(|e| invalid("password", e.to_string()))?;
+    write_transaction(conn, |conn| {
+        if q::user_by_email(conn, &email)?.is_some() {
+            return Err(invalid("email", format!("{email} already has an account")));
+        }
+        let mut village_ids = Vec::new();
+        for slug in &new.village_slugs {
+            let (village, _) = catalog::village_by_slug(conn, slug)?
+                .ok_or_else(|| invalid("village", format!("no village {slug:?}")))?;
+            village_ids.push(village.id);
+        }
+        let county_id = match &new.county_slug {
+            Some(slug) => Some(
+                catalog::county_by_slug(conn, slug)?
+                    .ok_or_else(|| invalid("county", format!("no county {slug:?}")))?
+                    .id,
+            ),
+            None => None,
+        };
+        let organization_id = match &new.organization {
+            Some(name) => Some(
+                q::organization_by_name(conn, name)?
+                    .ok_or_else(|| invalid("organization", format!("no organisation {name:?}")))?
+                    .id,
+            ),
+            None => None,
+        };
+        match new.role {
+            Role::Team if village_ids.is_empty() => {
+                return Err(invalid("village", "a team member needs a village"));
+            }
+            Role::Canteen if organization_id.is_none() => {
+                return Err(invalid(
+                    "organization",
+                    "a canteen buyer needs an organisation",
+                ));
+            }
+            Role::Cadre if village_ids.len() > 1 => {
+                return Err(invalid("village", "a cadre's scope is one village at most"));
+            }
+            _ => {}
+        }
+        let user_id = q::insert_user(
+            conn,
+            &NewUser {
+                email: &email,
+                display_name: new.display_name.trim(),
+                password_hash: &hash,
+                role: new.role.as_str(),
+                locale: new.lang.code(),
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        match new.role {
+            Role::Team => {
+                for village_id in &village_ids {
+                    q::bind_team_village(conn, user_id, *village_id)?;
+                }
+            }
+            Role::Canteen => {
+                if let Some(org) = organization_id {
+                    q::add_member(conn, org, user_id)?;
+                }
+            }
+            Role::Cadre => {
+                let row = CadreScopeRow {
+                    user_id,
+                    county_id,
+                    village_id: village_ids.first().copied(),
+                };
+                q::set_cadre_scope(conn, &row)?;
+            }
+            Role::Admin => {}
+        }
+        let after = serde_json::json!({
+            "email": email, "role": new.role.as_str(), "villages": new.village_slugs,
+            "county": new.county_slug, "organization": new.organization,
+        });
+        audit::record(
+            conn,
+            &NewAuditEntry {
+                actor_user_id: None,
+                actor_label,
+                action: "create",
+                entity: "user",
+                entity_id: user_id,
+                village_id: None,
+                before_json: None,
+                after_json: Some(after.to_string()),
+                created_at: now,
+            },
+        )?;
+        Ok(user_id)
+    })
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,29 @@
+//! The rules of the marketplace, free of HTTP: what the storefront shows, who may sign
+//! in and what they may reach, money and business dates, the demo data.
+
+pub mod accounts;
+pub mod admin;
+pub mod canteen;
+pub mod catalog;
+pub mod demo;
+pub mod money;
+pub mod reports;
+pub mod team;
+
+use chrono::{Datelike, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+
+/// Now, in UTC, as stored in every timestamp column.
+pub fn now_utc() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// The business date (China time, UTC+8, no daylight saving) of a UTC instant.
+pub fn china_date(utc: NaiveDateTime) -> NaiveDate {
+    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    utc.and_utc().with_timezone(&offset).date_naive()
+}
+
+/// The month (1–12) it is in China at `utc`.
+pub fn china_month(utc: NaiveDateTime) -> u32 {
+    china_date(utc).month()
+}

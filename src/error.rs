@@ -1,0 +1,106 @@
+//! `AppError`: the one error type handlers return. Each variant knows its HTTP status;
+//! `web::errors` turns it into a page in the visitor's language, or JSON under `/api/`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    /// Signed in, but this is another role's area.
+    #[error("forbidden")]
+    Forbidden,
+    /// Not signed in: the visitor is sent to the sign-in page and back to `next` after.
+    #[error("sign-in required")]
+    SignInRequired { next: String },
+    /// A field of the request is missing or malformed; `field` names it.
+    #[error("bad value for {field}: {reason}")]
+    BadField { field: String, reason: String },
+    /// The request could not be read at all (wrong content type, unreadable body).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("the form's csrf_token is missing or does not match this session")]
+    Csrf,
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn bad_field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AppError::BadField {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        AppError::Internal(e.to_string())
+    }
+
+    /// The fluent key of the message shown to people.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "error-not-found",
+            AppError::Forbidden => "error-forbidden",
+            AppError::SignInRequired { .. } => "error-sign-in-required",
+            AppError::BadField { .. } => "error-bad-field",
+            AppError::BadRequest(_) => "error-bad-request",
+            AppError::Csrf => "error-csrf",
+            AppError::TooManyAttempts { .. } => "error-too-many-attempts",
+            AppError::Unavailable(_) => "error-unavailable",
+            AppError::Database(_) | AppError::Internal(_) => "error-internal",
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        AppError::Unavailable(e.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::BadField { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A bare response; `web::errors` replaces its body with a page or JSON, since only
+    /// it can see the request's language.
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        if let AppError::SignInRequired { next } = self {
+            let target = format!("/login?next={}", crate::web::url_encode(next));
+            res.insert_header((actix_web::http::header::LOCATION, target));
+        }
+        if let AppError::TooManyAttempts { retry_after_secs } = self {
+            res.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                retry_after_secs.to_string(),
+            ));
+        }
+        res.finish()
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,167 @@
+//! The `village-market` command: parse the command line, load the configuration,
+//! start tracing, and hand over to the library.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use village_market::config::{Config, ConfigArgs};
+use village_market::domain::accounts::{self, NewAccount, Role};
+use village_market::domain::{demo, now_utc};
+use village_market::i18n::Lang;
+use village_market::{AppState, db, start_server};
+
+#[derive(Parser)]
+#[command(name = "village-market", version, about = "村货集市 Village Market")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve {
+        /// Load the demo data first when the database has none.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Load the demo data (nothing changes when it is already there).
+    Demo,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["admin", "team", "canteen", "cadre"])]
+        role: String,
+        /// Shown in the page header; defaults to the email.
+        #[arg(long)]
+        name: Option<String>,
+        /// A village (slug) the account is bound to; repeat for several (team).
+        #[arg(long = "village")]
+        villages: Vec<String>,
+        /// A cadre's county (slug); without it and --village, the whole city.
+        #[arg(long)]
+        county: Option<String>,
+        /// A canteen buyer's organisation, by name.
+        #[arg(long)]
+        organization: Option<String>,
+        /// zh-CN or en.
+        #[arg(long, default_value = "zh-CN")]
+        locale: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn")),
+        )
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("village-market: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::from_args(cli.config).map_err(|e| e.to_string())?;
+    let pool = db::open_pool(&config.database_url, config.pool_size).map_err(|e| e.to_string())?;
+    let conn = || {
+        pool.get()
+            .map_err(|e| format!("database {}: {e}", config.database_url))
+    };
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Migrate => {
+            println!("migrations are up to date on {}", config.database_url);
+            Ok(())
+        }
+        Command::Demo => load_demo(&config, &mut *conn()?),
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    role,
+                    name,
+                    villages,
+                    county,
+                    organization,
+                    locale,
+                },
+        } => {
+            let role = Role::parse(&role).ok_or("role: unknown")?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| format!("password: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let new = NewAccount {
+                display_name: name.unwrap_or_else(|| email.clone()),
+                email,
+                role,
+                password,
+                lang: Lang::parse(&locale).ok_or("locale: use zh-CN or en")?,
+                village_slugs: villages,
+                county_slug: county,
+                organization,
+            };
+            let id = accounts::create_account(&mut *conn()?, &new, "command line", now_utc())
+                .map_err(|e| e.to_string())?;
+            println!("created {} account {} (id {id})", role.as_str(), new.email);
+            Ok(())
+        }
+        Command::Serve { demo } => {
+            if demo {
+                load_demo(&config, &mut *conn()?)?;
+            }
+            serve(config, pool)
+        }
+    }
+}
+
+fn load_demo(config: &Config, conn: &mut db::DbConn) -> Result<(), String> {
+    let password = config.demo_password().map_err(|e| e.to_string())?;
+    let report = demo::load(conn, &password, now_utc()).map_err(|e| format!("demo data: {e}"))?;
+    if report.is_empty() {
+        println!("demo data: already loaded, nothing changed");
+    } else {
+        println!("demo data: loaded {report:?}");
+    }
+    if config.demo_password.is_none() {
+        println!("demo accounts (admin@, team@, canteen@, cadre@example.com) password: {password}");
+    }
+    Ok(())
+}
+
+fn serve(config: Config, pool: db::Pool) -> Result<(), String> {
+    let bind = config.bind.clone();
+    let listener = TcpListener::bind(&bind).map_err(|e| format!("BIND {bind}: {e}"))?;
+    let database = config.database_url.to_string();
+    let state = AppState::new(config, pool).map_err(|e| e.to_string())?;
+    actix_web::rt::System::new().block_on(async move {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let server = start_server(state, listener, workers).map_err(|e| e.to_string())?;
+        tracing::info!("serving on http://{bind} with {database}");
+        server.await.map_err(|e| e.to_string())
+    })
+}

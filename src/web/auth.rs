@@ -1,0 +1,285 @@
+//! Signing in and out, and the extractors that admit a request to a signed-in area.
+//! Each area extractor loads the user's `Actor` — their villages, organisation or
+//! reporting scope — so scoping happens here, once, and handlers receive it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+use super::csrf::{self, CsrfForm};
+use super::render::{Ctx, LANG_KEY};
+use crate::domain::accounts::{self, Actor, ReportScope, Role, Scope, SignInError};
+use crate::domain::now_utc;
+use crate::error::{AppError, AppResult};
+
+const USER_KEY: &str = "user";
+
+/// Who is signed in, as the session remembers it: enough to draw the page's header
+/// without a database round trip. Areas still load the full `Actor`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i64,
+    #[serde(with = "role_str")]
+    pub role: Role,
+    pub name: String,
+}
+
+mod role_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::domain::accounts::Role;
+
+    pub fn serialize<S: Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(role.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
+        let s = String::deserialize(d)?;
+        Role::parse(&s).ok_or_else(|| serde::de::Error::custom("unknown role"))
+    }
+}
+
+impl SessionUser {
+    pub fn from_session(session: &Session) -> Option<SessionUser> {
+        session.get::<SessionUser>(USER_KEY).ok().flatten()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// Only a path on this site may be a redirect target after sign-in.
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(String::from)
+}
+
+pub async fn login_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    query: web::Query<NextParam>,
+) -> AppResult<HttpResponse> {
+    if let Some(user) = &ctx.user {
+        return Ok(redirect(user.role.home()));
+    }
+    render_login(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        "",
+        safe_next(query.next.as_deref()),
+        None,
+    )
+}
+
+fn render_login(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    email: &str,
+    next: Option<String>,
+    error: Option<String>,
+) -> AppResult<HttpResponse> {
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "email": email,
+        "next": next,
+        "error": error,
+    });
+    ctx.page(&state.templates, status, "pages/login", data)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login_submit(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    req: HttpRequest,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let (email, password) = (form.email.clone(), form.password);
+    let outcome = state
+        .db(move |conn| {
+            Ok::<_, AppError>(accounts::sign_in(conn, &email, &password, &ip, now_utc()))
+        })
+        .await?;
+    let next = safe_next(form.next.as_deref());
+    match outcome {
+        Ok(user) => {
+            let session = &ctx.session;
+            session.renew();
+            csrf::rotate(session);
+            let remembered = SessionUser {
+                id: user.id,
+                role: user.role,
+                name: user.display_name.clone(),
+            };
+            session
+                .insert(USER_KEY, &remembered)
+                .map_err(AppError::internal)?;
+            if session.get::<String>(LANG_KEY).ok().flatten().is_none() {
+                session
+                    .insert(LANG_KEY, user.lang.code())
+                    .map_err(AppError::internal)?;
+            }
+            Ok(redirect(next.as_deref().unwrap_or(user.role.home())))
+        }
+        Err(SignInError::Invalid) => {
+            let message = ctx.lang.t("login-invalid");
+            render_login(
+                &state,
+                &ctx,
+                StatusCode::UNAUTHORIZED,
+                &form.email,
+                next,
+                Some(message),
+            )
+        }
+        Err(SignInError::Throttled { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60).to_string();
+            let message = ctx.lang.t_args("login-throttled", &[("minutes", minutes)]);
+            let mut res = render_login(
+                &state,
+                &ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                &form.email,
+                next,
+                Some(message),
+            )?;
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(retry_after_secs),
+            );
+            Ok(res)
+        }
+        Err(SignInError::Database(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(ctx: Ctx, CsrfForm(_): CsrfForm<Empty>) -> HttpResponse {
+    let lang = ctx.lang;
+    ctx.session.purge();
+    // Signing out keeps the visitor's language.
+    let _ = ctx.session.insert(LANG_KEY, lang.code());
+    redirect("/")
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, to.to_string()))
+        .finish()
+}
+
+/// Loads the signed-in actor and lets `admit` decide whether this area is theirs.
+fn admit<T: 'static>(
+    req: &HttpRequest,
+    admit: fn(Actor) -> Option<T>,
+) -> Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>> {
+    let session = req.get_session();
+    let next = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    Box::pin(async move {
+        let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;
+        let Some(remembered) = SessionUser::from_session(&session) else {
+            return Err(AppError::SignInRequired { next }.into());
+        };
+        let Some(actor) = state
+            .db(move |conn| accounts::load_actor(conn, remembered.id))
+            .await?
+        else {
+            // Disabled, deleted or unbound since signing in: the session ends here.
+            session.purge();
+            return Err(AppError::SignInRequired { next }.into());
+        };
+        admit(actor).ok_or_else(|| AppError::Forbidden.into())
+    })
+}
+
+macro_rules! area_extractor {
+    ($ty:ident, $admit:expr) => {
+        impl FromRequest for $ty {
+            type Error = actix_web::Error;
+            type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                admit(req, $admit)
+            }
+        }
+    };
+}
+
+/// `/admin`: the city office.
+pub struct AdminArea {
+    pub actor: Actor,
+}
+area_extractor!(AdminArea, |actor| matches!(actor.scope, Scope::Admin)
+    .then_some(AdminArea { actor }));
+
+/// `/team`: a work-team member, with the villages every query of theirs is limited to.
+pub struct TeamArea {
+    pub actor: Actor,
+    pub village_ids: Vec<i64>,
+}
+area_extractor!(TeamArea, |actor| match &actor.scope {
+    Scope::Team { village_ids } => Some(TeamArea {
+        village_ids: village_ids.clone(),
+        actor
+    }),
+    _ => None,
+});
+
+/// `/canteen`: a canteen buyer and their organisation.
+pub struct CanteenArea {
+    pub actor: Actor,
+    pub organization_id: i64,
+}
+area_extractor!(CanteenArea, |actor| match actor.scope {
+    Scope::Canteen { organization_id } => Some(CanteenArea {
+        organization_id,
+        actor
+    }),
+    _ => None,
+});
+
+/// `/reports`: cadres within their scope; admins read the whole city.
+pub struct ReportsArea {
+    pub actor: Actor,
+    pub scope: ReportScope,
+}
+area_extractor!(ReportsArea, |actor| match &actor.scope {
+    Scope::Cadre(scope) => Some(ReportsArea {
+        scope: scope.clone(),
+        actor
+    }),
+    Scope::Admin => Some(ReportsArea {
+        scope: ReportScope::City,
+        actor
+    }),
+    _ => None,
+});

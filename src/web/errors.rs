@@ -1,0 +1,119 @@
+//! Turns every error response into something a person or a client can read: a page in
+//! the visitor's language, in the site's layout, or JSON under `/api/`.
+
+use actix_session::SessionExt;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError, web};
+use serde_json::json;
+
+use super::AppState;
+use super::auth::SessionUser;
+use super::render::request_lang;
+use crate::error::AppError;
+use crate::i18n::Lang;
+
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let Some(error) = res.response().error() else {
+        return Ok(res.map_into_boxed_body());
+    };
+    if res.status().is_redirection() {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (key, field, detail) = match error.as_error::<AppError>() {
+        Some(e) => {
+            if e.status_code().is_server_error() {
+                tracing::error!(error = %e, path = %res.request().path(), "request failed");
+            }
+            let field = match e {
+                AppError::BadField { field, .. } => Some(field.clone()),
+                _ => None,
+            };
+            let detail = match e {
+                AppError::BadField { reason, .. } | AppError::BadRequest(reason) => {
+                    Some(reason.clone())
+                }
+                _ => None,
+            };
+            (e.message_key(), field, detail)
+        }
+        // actix's own refusals (payload too large, wrong method…): say what it said.
+        None => ("error-bad-request", None, Some(error.to_string())),
+    };
+    let status = res.status();
+    let (req, res) = res.into_parts();
+    let session = req.get_session();
+    let (lang, _) = request_lang(&req, &session);
+    let message = match &field {
+        Some(f) => lang.t_args(key, &[("field", f.clone())]),
+        None => lang.t(key),
+    };
+    let mut out = if req.path().starts_with("/api/") {
+        HttpResponse::build(status).json(json!({
+            "error": key.trim_start_matches("error-"),
+            "message": message,
+            "field": field,
+            "detail": detail,
+        }))
+    } else {
+        let html = req.app_data::<web::Data<AppState>>().and_then(|state| {
+            error_page(
+                state,
+                lang,
+                &session,
+                status.as_u16(),
+                &message,
+                detail.as_deref(),
+            )
+            .ok()
+        });
+        match html {
+            Some(html) => HttpResponse::build(status)
+                .content_type(mime_html())
+                .body(html),
+            None => HttpResponse::build(status)
+                .content_type(mime_text())
+                .body(message),
+        }
+    };
+    for (name, value) in res.headers() {
+        if name == header::RETRY_AFTER || name == header::SET_COOKIE {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(req, out))
+}
+
+fn error_page(
+    state: &AppState,
+    lang: Lang,
+    session: &actix_session::Session,
+    status: u16,
+    message: &str,
+    detail: Option<&str>,
+) -> Result<String, AppError> {
+    let user = SessionUser::from_session(session)
+        .map(|u| json!({ "name": u.name, "home": u.role.home() }));
+    let data = json!({
+        "lang": lang.code(),
+        "chrome": { "user": user, "switch_url": format!("/?lang={}", lang.other().code()) },
+        "status": status,
+        "message": message,
+        "detail": detail,
+    });
+    state.templates.render("pages/error", &data)
+}
+
+fn mime_html() -> HeaderValue {
+    HeaderValue::from_static("text/html; charset=utf-8")
+}
+
+fn mime_text() -> HeaderValue {
+    HeaderValue::from_static("text/plain; charset=utf-8")
+}

@@ -1,0 +1,136 @@
+//! HTTP: routes, extractors, rendering. Handlers parse, authorise, call one domain
+//! function and render; they never build SQL.
+
+pub mod admin;
+pub mod assets;
+pub mod auth;
+pub mod canteen;
+pub mod csrf;
+pub mod errors;
+pub mod health;
+pub mod render;
+pub mod reports;
+pub mod storefront;
+pub mod team;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::CookieContentSecurity;
+use actix_session::storage::CookieSessionStore;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{self, from_fn};
+use actix_web::{App, web};
+
+use crate::config::Config;
+use crate::db::{Backend, DbConn, Pool};
+use crate::error::AppError;
+
+pub use render::Templates;
+
+/// Everything a handler may need, shared by all workers. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub backend: Backend,
+    pub templates: Arc<Templates>,
+    pub pages: render::PageCache,
+}
+
+impl AppState {
+    pub fn new(config: Config, pool: Pool) -> Result<Self, crate::web::render::TemplateSetupError> {
+        Ok(Self {
+            backend: config.database_url.backend(),
+            config: Arc::new(config),
+            pool,
+            templates: Arc::new(Templates::load()?),
+            pages: render::PageCache::new(Duration::from_secs(1)),
+        })
+    }
+
+    /// Runs blocking database work on actix's thread pool with a pooled connection.
+    pub async fn db<T, E, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn).map_err(Into::into)
+        })
+        .await?
+    }
+}
+
+/// The whole application: used by `main` and by the tests alike.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let key = Key::from(&state.config.session_key);
+    let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key)
+        .cookie_name("vm_session".into())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .cookie_secure(state.config.secure_cookies)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_http_only(true)
+        .build();
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|e, _| AppError::NotFound.into_actix(e)))
+        .configure(routes)
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+        }))
+        .wrap(from_fn(errors::render_errors))
+        .wrap(sessions)
+        .wrap(middleware::Compress::default())
+        .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+        .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/healthz"))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(storefront::home))
+        .route("/products", web::get().to(storefront::search))
+        .route("/products/{id}", web::get().to(storefront::product))
+        .route("/villages/{slug}", web::get().to(storefront::village))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login_submit))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/admin", web::get().to(admin::home))
+        .route("/team", web::get().to(team::home))
+        .route("/canteen", web::get().to(canteen::home))
+        .route("/reports", web::get().to(reports::home))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/static/{path:.*}", web::get().to(assets::serve));
+}
+
+/// Percent-encodes a value for a URL query.
+pub fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl AppError {
+    /// Keeps actix's own error for the log while answering with this one.
+    fn into_actix(self, cause: impl std::fmt::Display) -> actix_web::Error {
+        tracing::debug!(%cause, "request refused");
+        self.into()
+    }
+}
