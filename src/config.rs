@@ -18,26 +18,31 @@ pub struct ConfigArgs {
     )]
     pub database_url: String,
     /// Address and port to listen on.
-    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, global = true, env = "BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
     /// The public address of the site, for links in emails and payment redirects.
-    #[arg(long, env = "BASE_URL")]
+    #[arg(long, global = true, env = "BASE_URL")]
     pub base_url: Option<String>,
     /// Folder for the generated session key, the demo password and mail files.
-    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    #[arg(long, global = true, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// Signs and encrypts session cookies; at least 32 characters. Generated into the
     /// data folder when unset.
-    #[arg(long, env = "SESSION_KEY", hide_env_values = true)]
+    #[arg(long, global = true, env = "SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
-    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    #[arg(long, global = true, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<String>,
-    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
     pub stripe_webhook_secret: Option<String>,
-    #[arg(long, env = "STRIPE_API_BASE")]
+    #[arg(long, global = true, env = "STRIPE_API_BASE")]
     pub stripe_api_base: Option<String>,
     /// `smtp://host:port`; unset: mail is written to files under the data folder.
-    #[arg(long, env = "SMTP_URL")]
+    #[arg(long, global = true, env = "SMTP_URL")]
     pub smtp_url: Option<String>,
     #[arg(
         long,
@@ -46,16 +51,21 @@ pub struct ConfigArgs {
     )]
     pub mail_from: String,
     /// Minutes an unpaid order holds its stock.
-    #[arg(long, env = "RESERVATION_MINUTES", default_value_t = 30)]
+    #[arg(long, global = true, env = "RESERVATION_MINUTES", default_value_t = 30)]
     pub reservation_minutes: u32,
     /// The village collective's share of consignment sales, in basis points (1/100 %).
-    #[arg(long, env = "COLLECTIVE_SHARE_BP", default_value_t = 1000)]
+    #[arg(
+        long,
+        global = true,
+        env = "COLLECTIVE_SHARE_BP",
+        default_value_t = 1000
+    )]
     pub collective_share_bp: u32,
     /// Password of every demo account; generated into the data folder when unset.
-    #[arg(long, env = "DEMO_PASSWORD", hide_env_values = true)]
+    #[arg(long, global = true, env = "DEMO_PASSWORD", hide_env_values = true)]
     pub demo_password: Option<String>,
     /// Database connections per process.
-    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10)]
+    #[arg(long, global = true, env = "DATABASE_POOL_SIZE", default_value_t = 10)]
     pub pool_size: u32,
 }
 

@@ -1,0 +1,10 @@
+//! Integration tests: the real server over HTTP on a fresh database per test, every
+//! database-touching test on SQLite and on PostgreSQL (DESIGN §9).
+
+mod support;
+
+mod auth;
+mod cli;
+mod demo;
+mod schema;
+mod storefront;
