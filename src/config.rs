@@ -145,6 +145,15 @@ impl Config {
             Some(key) => stretch_key(key.as_bytes()),
             None => load_or_create_secret(&args.data_dir, "session.key", 64)?,
         };
+        if session_key.len() < 64 {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_KEY",
+                reason: format!(
+                    "{} holds fewer than 64 bytes",
+                    args.data_dir.join("session.key").display()
+                ),
+            });
+        }
         let base_url = args
             .base_url
             .unwrap_or_else(|| format!("http://{}", args.bind))

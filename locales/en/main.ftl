@@ -40,15 +40,16 @@ village-products = From this village
 village-no-products = Nothing on sale from this village right now.
 
 ## Product
-product-from-village = From
+product-from-village = From:{" "}
 product-price = Price
 product-per-unit = / { $unit }
 product-season = Season
 product-stock = Stock
 product-tiers = Bulk prices
 product-canteen-only = canteens only
-product-order-limits = At least { $min } per order
-product-order-max = At most { $max } per order
+product-order-quantity = Per order
+product-order-limits = at least { $min }
+product-order-max = at most { $max }
 product-paused = Not on sale right now
 product-supply = Supply
 tier-from = { $min } { $unit } or more

@@ -37,15 +37,16 @@ village-products = 本村商品
 village-no-products = 这个村暂时没有在售商品。
 
 ## 商品
-product-from-village = 产地
+product-from-village = 产地：
 product-price = 价格
 product-per-unit = /{ $unit }
 product-season = 时令
 product-stock = 库存
 product-tiers = 批量价
 product-canteen-only = 仅限食堂
-product-order-limits = 每单 { $min } 起
-product-order-max = 每单最多 { $max }
+product-order-quantity = 每单数量
+product-order-limits = { $min } 起
+product-order-max = 最多 { $max }
 product-paused = 暂停销售
 product-supply = 供货方式
 tier-from = 满 { $min } { $unit }

@@ -4,7 +4,9 @@
 mod support;
 
 mod auth;
+mod browser;
 mod cli;
 mod demo;
+mod locales;
 mod schema;
 mod storefront;

@@ -143,6 +143,15 @@ both_databases! {
         assert!(html.contains("This page does not exist."));
     }
 
+    fn api_errors_are_json(app) {
+        let res = app.browser().get("/api/v1/no-such-thing?lang=en");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(res.headers()["content-type"].to_str().expect("type").starts_with("application/json"));
+        let body: serde_json::Value = res.json().expect("json");
+        assert_eq!(body["error"], "not-found");
+        assert_eq!(body["message"], "This page does not exist.");
+    }
+
     fn healthz_reports_the_database(app) {
         let res = app.browser().get("/healthz");
         assert_eq!(res.status(), StatusCode::OK);

@@ -1,0 +1,242 @@
+//! Pages people use, in a real headless Chromium at a phone's size, driven through
+//! chromedriver's WebDriver protocol: links, the search form, the sign-in form, cookies.
+//! No JavaScript of ours is needed for any of it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, both_databases};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// One Chromium session behind its own chromedriver; both end when this is dropped.
+struct Chromium {
+    driver: Child,
+    http: reqwest::blocking::Client,
+    session: String,
+    base: String,
+    _profile: tempdir::Profile,
+}
+
+mod tempdir {
+    /// A fresh `--user-data-dir`, removed afterwards.
+    pub struct Profile(pub std::path::PathBuf);
+    impl Drop for Profile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Chromium {
+    fn start(width: u32, height: u32) -> Chromium {
+        let driver_path = std::env::var("VM_TEST_CHROMEDRIVER")
+            .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("chromedriver at {driver_path} (apt-get install chromium-driver): {e}")
+            });
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let started = Instant::now();
+        while http.get(format!("{base}/status")).send().is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profile = std::env::temp_dir().join(format!("vm-chromium-{port}"));
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            format!("--user-data-dir={}", profile.display()),
+            format!("--window-size={width},{height}"),
+        ])
+        .collect::<Vec<_>>();
+        let binary =
+            std::env::var("VM_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": binary, "args": args},
+        }}});
+        let mut browser = Chromium {
+            driver,
+            http,
+            session: String::new(),
+            base,
+            _profile: tempdir::Profile(profile),
+        };
+        let created = browser.call("POST", "/session", caps);
+        browser.session = created["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_string();
+        browser
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let req = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let res: Value = req
+            .send()
+            .expect("webdriver answers")
+            .json()
+            .expect("webdriver json");
+        if let Some(error) = res["value"]["error"].as_str() {
+            panic!(
+                "webdriver {method} {path}: {error}: {}",
+                res["value"]["message"]
+            );
+        }
+        res["value"].clone()
+    }
+
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", json!({"url": url}));
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn source(&self) -> String {
+        self.call("GET", "/source", Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn find(&self, css: &str) -> String {
+        let found = self.call(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("element {css}"))
+            .to_string()
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.call("POST", &format!("/element/{id}/click"), json!({}));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
+    }
+
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+    }
+
+    /// The page fits the screen's width: nothing to scroll sideways on a phone.
+    fn fits_width(&self) -> bool {
+        self.script("return document.documentElement.scrollWidth <= window.innerWidth;")
+            == json!(true)
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self
+                .http
+                .delete(format!("{}/session/{}", self.base, self.session))
+                .send();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+both_databases! {
+    fn a_phone_visitor_browses_searches_and_switches_language(app) {
+        let phone = Chromium::start(390, 844);
+        phone.open(&format!("{}/", app.base));
+        assert!(phone.source().contains("当季推荐"));
+        assert!(phone.fits_width(), "front page fits a phone's width");
+
+        phone.click("a.lang");
+        assert!(phone.source().contains("In season now"), "switched to English");
+        phone.type_into("#q", "millet");
+        phone.click("form.search button");
+        assert!(phone.url().contains("/products?q=millet"));
+        let results = phone.source();
+        assert!(results.contains("Yellow millet cake flour"));
+        assert!(phone.fits_width(), "results fit a phone's width");
+
+        phone.click("a[href^='/products/'] .card-name");
+        assert!(phone.url().contains("/products/"));
+        let product = phone.source();
+        assert!(product.contains("class=\"price\""), "a product page with its price");
+        phone.click(".where a");
+        assert!(phone.url().contains("/villages/"), "on to the village");
+        assert!(phone.source().contains("From this village"), "English is remembered across pages");
+        assert!(phone.fits_width());
+    }
+
+    fn a_team_member_signs_in_and_out_with_the_forms(app) {
+        let phone = Chromium::start(390, 844);
+        phone.open(&format!("{}/team", app.base));
+        assert!(phone.url().ends_with("/login?next=%2Fteam"), "sent to sign in: {}", phone.url());
+        phone.type_into("#email", "team@example.com");
+        phone.type_into("#password", "wrong password");
+        phone.click("form.stack button");
+        assert!(phone.source().contains("邮箱或密码不对"));
+        phone.type_into("#password", PASSWORD);
+        phone.click("form.stack button");
+        assert!(phone.url().ends_with("/team"), "back where they were going: {}", phone.url());
+        let html = phone.source();
+        assert!(html.contains("工作队工作台") && html.contains("谢店村"));
+        phone.click("form[action='/logout'] button");
+        assert!(phone.url().ends_with('/'));
+        assert!(phone.source().contains("href=\"/login\""), "signed out");
+    }
+}
