@@ -176,6 +176,20 @@ impl Chromium {
         )
     }
 
+    /// Waits (up to ten seconds) for `ready` to hold: a click that submits a form or
+    /// follows a link may return before the next page has arrived.
+    fn wait_for(&self, what: &str, ready: impl Fn(&Self) -> bool) {
+        let started = Instant::now();
+        while !ready(self) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "waited in vain for {what}; at {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The page fits the screen's width: nothing to scroll sideways on a phone.
     fn fits_width(&self) -> bool {
         self.script("return document.documentElement.scrollWidth <= window.innerWidth;")
@@ -204,20 +218,17 @@ both_databases! {
         assert!(phone.fits_width(), "front page fits a phone's width");
 
         phone.click("a.lang");
-        assert!(phone.source().contains("In season now"), "switched to English");
+        phone.wait_for("the English front page", |p| p.source().contains("In season now"));
         phone.type_into("#q", "millet");
         phone.click("form.search button");
-        assert!(phone.url().contains("/products?q=millet"));
-        let results = phone.source();
-        assert!(results.contains("Yellow millet cake flour"));
+        phone.wait_for("search results", |p| p.url().contains("/products?q=millet"));
+        assert!(phone.source().contains("Yellow millet cake flour"));
         assert!(phone.fits_width(), "results fit a phone's width");
 
         phone.click("a[href^='/products/'] .card-name");
-        assert!(phone.url().contains("/products/"));
-        let product = phone.source();
-        assert!(product.contains("class=\"price\""), "a product page with its price");
+        phone.wait_for("a product page", |p| p.source().contains("class=\"price\""));
         phone.click(".where a");
-        assert!(phone.url().contains("/villages/"), "on to the village");
+        phone.wait_for("the village page", |p| p.url().contains("/villages/"));
         assert!(phone.source().contains("From this village"), "English is remembered across pages");
         assert!(phone.fits_width());
     }
@@ -229,14 +240,14 @@ both_databases! {
         phone.type_into("#email", "team@example.com");
         phone.type_into("#password", "wrong password");
         phone.click("form.stack button");
-        assert!(phone.source().contains("邮箱或密码不对"));
+        phone.wait_for("the refusal", |p| p.source().contains("邮箱或密码不对"));
         phone.type_into("#password", PASSWORD);
         phone.click("form.stack button");
-        assert!(phone.url().ends_with("/team"), "back where they were going: {}", phone.url());
+        phone.wait_for("the team's home", |p| p.url().ends_with("/team"));
         let html = phone.source();
         assert!(html.contains("工作队工作台") && html.contains("谢店村"));
         phone.click("form[action='/logout'] button");
-        assert!(phone.url().ends_with('/'));
+        phone.wait_for("the front page", |p| p.url().ends_with('/'));
         assert!(phone.source().contains("href=\"/login\""), "signed out");
     }
 }
