@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use village_market::config::{Config, ConfigArgs};
 use village_market::domain::accounts::{self, NewAccount, Role};
+use village_market::domain::audit::Who;
 use village_market::domain::{demo, now_utc};
 use village_market::i18n::Lang;
 use village_market::{AppState, db, start_server};
@@ -125,8 +126,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 county_slug: county,
                 organization,
             };
-            let id = accounts::create_account(&mut *conn()?, &new, "command line", now_utc())
-                .map_err(|e| e.to_string())?;
+            let id = accounts::create_account(
+                &mut *conn()?,
+                &new,
+                &Who::tool("command line"),
+                now_utc(),
+            )
+            .map_err(|e| e.to_string())?;
             println!("created {} account {} (id {id})", role.as_str(), new.email);
             Ok(())
         }

@@ -140,3 +140,69 @@ error-csrf = This form has expired; reload the page and submit again.
 error-too-many-attempts = Too many attempts; please try again later.
 error-unavailable = The database cannot be reached right now; please try again shortly.
 error-internal = Something went wrong on our side; we will look into it.
+
+## Households
+households-title = Household register
+households-new = Register a household
+households-import = Import a register
+households-search = Search code, head or phone
+households-archived = Archived only
+households-found = { $total ->
+    [one] { $total } household
+   *[other] { $total } households
+}
+households-sheet = Households
+household-village = Village
+household-code = Household code
+household-head-name = Head of household
+household-resident-members = Resident members
+household-category = Category
+household-phone = Phone
+household-payout-method = Payout method
+household-payout-account = Payout account
+household-members-count = { $count ->
+    [one] { $count } resident
+   *[other] { $count } residents
+}
+household-archive = Archive (hide from the register)
+household-restore = Restore
+household-is-archived = This household is archived.
+category-household-tuopin = Lifted out of poverty
+category-household-jiance = Monitored
+category-household-yiban = Ordinary
+payout-cash = Cash
+payout-bank = Bank card
+payout-wechat = WeChat
+payout-alipay = Alipay
+export-csv = Export CSV
+export-xlsx = Export Excel
+import-help = CSV (UTF-8 or GBK) or Excel (.xlsx). The first row holds the headers: household code, head of household, resident members and category are required; phone, payout method and payout account are optional. A household code already registered is updated, never duplicated.
+import-file = Register file
+import-submit = Import
+import-done = Imported: { $created } new, { $updated } updated, { $unchanged } unchanged.
+import-nothing-written = The file has problems, so nothing was imported. Correct each one below and upload it again.
+import-row = Row
+import-column = Column
+import-reason = Problem
+
+## Forms
+form-save = Save
+form-has-errors = A few fields need correcting; see below.
+invalid-required = Required
+invalid-too-long = At most { $max } characters
+invalid-whole-number = Enter a whole number
+invalid-range = Enter a whole number from { $min } to { $max }
+invalid-price = Enter an amount such as 12.50
+invalid-price-decimals = At most two decimals (fen)
+invalid-price-zero = The amount must be more than zero
+invalid-price-too-high = The amount is too large
+invalid-phone = Enter an 11-digit mobile number
+invalid-date = Enter a date as year-month-day, e.g. 2026-11-28
+invalid-choice = Choose one from the list
+invalid-code-taken = This village already has this household code
+invalid-code-repeated = Same household code as row { $row }
+invalid-missing-column = This column is missing
+invalid-encoding = Unknown text encoding (save the CSV as UTF-8 or GBK)
+invalid-csv = The CSV is malformed
+invalid-xlsx = This Excel file cannot be read
+invalid-empty-register = The file is empty

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::audit_log;
+use super::{DbConn, insert_batched};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -21,12 +21,36 @@ pub struct NewAuditEntry<'a> {
     pub created_at: NaiveDateTime,
 }
 
-pub fn record(conn: &mut DbConn, entry: &NewAuditEntry) -> QueryResult<usize> {
-    diesel::insert_into(audit_log::table)
-        .values(entry)
-        .execute(conn)
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor_label: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: i64,
+    pub village_id: Option<i64>,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+    pub created_at: NaiveDateTime,
 }
 
-pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
-    audit_log::table.count().get_result(conn)
+pub fn insert_many(conn: &mut DbConn, entries: &[NewAuditEntry]) -> QueryResult<()> {
+    insert_batched!(conn, audit_log::table, entries)
+}
+
+pub fn recent(
+    conn: &mut DbConn,
+    village_ids: Option<&[i64]>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    let mut query = audit_log::table
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .into_boxed();
+    if let Some(ids) = village_ids {
+        query = query.filter(audit_log::village_id.eq_any(ids.to_vec()));
+    }
+    query.load(conn)
 }

@@ -75,3 +75,110 @@ pub fn count_by_village(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<V
         .select((households::village_id, diesel::dsl::count_star()))
         .load(conn)
 }
+
+/// Which households a list shows. The village list is the caller's scope.
+pub struct HouseholdFilter<'a> {
+    pub village_ids: &'a [i64],
+    pub query: &'a str,
+    pub category: &'a str,
+    pub archived: bool,
+}
+
+/// A page of households in scope matching the filter, with how many match in all.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &HouseholdFilter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<Household>, i64)> {
+    macro_rules! filtered {
+        () => {{
+            let mut q = households::table
+                .filter(households::village_id.eq_any(filter.village_ids.to_vec()))
+                .filter(households::archived.eq(filter.archived))
+                .into_boxed();
+            if !filter.query.is_empty() {
+                let pattern = format!("%{}%", super::catalog::escape_like(filter.query));
+                q = q.filter(
+                    households::code
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(households::head_name.like(pattern.clone()).escape('\\'))
+                        .or(households::phone.like(pattern).escape('\\')),
+                );
+            }
+            if !filter.category.is_empty() {
+                q = q.filter(households::category.eq(filter.category.to_string()));
+            }
+            q
+        }};
+    }
+    let total = filtered!().count().get_result(conn)?;
+    let rows = filtered!()
+        .order((households::village_id, households::code))
+        .offset(offset)
+        .limit(limit)
+        .select(Household::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// The household, if it belongs to one of `village_ids`.
+pub fn in_villages(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+    id: i64,
+) -> QueryResult<Option<Household>> {
+    households::table
+        .filter(households::id.eq(id))
+        .filter(households::village_id.eq_any(village_ids.to_vec()))
+        .select(Household::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The fields a team edits.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = households, treat_none_as_null = true)]
+pub struct HouseholdChanges<'a> {
+    pub code: &'a str,
+    pub head_name: &'a str,
+    pub resident_members: i32,
+    pub category: &'a str,
+    pub phone: Option<&'a str>,
+    pub payout_method: &'a str,
+    pub payout_account: Option<&'a str>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn update(conn: &mut DbConn, id: i64, changes: &HouseholdChanges) -> QueryResult<usize> {
+    diesel::update(households::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+pub fn set_archived(
+    conn: &mut DbConn,
+    id: i64,
+    archived: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(households::table.find(id))
+        .set((
+            households::archived.eq(archived),
+            households::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Every household of a village, archived ones too: what an import matches codes against.
+pub fn all_of_village(conn: &mut DbConn, village_id: i64) -> QueryResult<Vec<Household>> {
+    households::table
+        .filter(households::village_id.eq(village_id))
+        .select(Household::as_select())
+        .load(conn)
+}
+
+pub fn insert_many(conn: &mut DbConn, rows: &[NewHousehold]) -> QueryResult<()> {
+    super::insert_batched!(conn, households::table, rows)
+}

@@ -261,6 +261,25 @@ where
     }
 }
 
+/// Inserts many rows in batches of a few hundred. A multi-row `INSERT` is where the
+/// backends' diesel types differ, so each gets its own arm; the SQL is the same.
+macro_rules! insert_batched {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        for chunk in $rows.chunks(500) {
+            match $conn {
+                $crate::db::DbConn::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?;
+                }
+                $crate::db::DbConn::Pg(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?;
+                }
+            }
+        }
+        Ok(())
+    }};
+}
+pub(crate) use insert_batched;
+
 /// Answers whether the database is reachable right now.
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")

@@ -12,8 +12,8 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::db::accounts::{self as q, CadreScopeRow, NewUser, UserRow};
-use crate::db::audit::{self, NewAuditEntry};
 use crate::db::{DbConn, catalog, write_transaction};
+use crate::domain::audit::{self, Change, Who};
 use crate::i18n::Lang;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,11 +249,11 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> AccountError {
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Creates an account with its bindings in one transaction, and records it in the
-/// audit log as done by `actor_label`.
+/// audit log as done by `who`.
 pub fn create_account(
     conn: &mut DbConn,
     new: &NewAccount,
-    actor_label: &str,
+    who: &Who,
     now: NaiveDateTime,
 ) -> Result<i64, AccountError> {
     let email = normalize_email(&new.email);
@@ -352,20 +352,15 @@ pub fn create_account(
             "email": email, "role": new.role.as_str(), "villages": new.village_slugs,
             "county": new.county_slug, "organization": new.organization,
         });
-        audit::record(
-            conn,
-            &NewAuditEntry {
-                actor_user_id: None,
-                actor_label,
-                action: "create",
-                entity: "user",
-                entity_id: user_id,
-                village_id: None,
-                before_json: None,
-                after_json: Some(after.to_string()),
-                created_at: now,
-            },
-        )?;
+        let change = Change {
+            action: "create",
+            entity: "user",
+            entity_id: user_id,
+            village_id: None,
+            before: None,
+            after: Some(after),
+        };
+        audit::record(conn, who, change, now)?;
         Ok(user_id)
     })
 }

@@ -6,13 +6,13 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::db::accounts as acc;
-use crate::db::audit::{self, NewAuditEntry};
 use crate::db::catalog::{
     self as cat, NewCounty, NewPriceTier, NewProduct, NewStockLot, NewVillage,
 };
 use crate::db::households::{self as hh, NewHousehold};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::accounts::{AccountError, NewAccount, Role, create_account};
+use crate::domain::audit::{self, Change, Who};
 use crate::domain::china_date;
 use crate::i18n::Lang;
 
@@ -851,21 +851,16 @@ fn audit_create(
     village_id: i64,
     after: serde_json::Value,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
-    audit::record(
-        conn,
-        &NewAuditEntry {
-            actor_user_id: None,
-            actor_label: ACTOR,
-            action: "create",
-            entity,
-            entity_id: id,
-            village_id: Some(village_id),
-            before_json: None,
-            after_json: Some(after.to_string()),
-            created_at: now,
-        },
-    )
+) -> QueryResult<()> {
+    let change = Change {
+        action: "create",
+        entity,
+        entity_id: id,
+        village_id: Some(village_id),
+        before: None,
+        after: Some(after),
+    };
+    audit::record(conn, &Who::tool(ACTOR), change, now)
 }
 
 fn load_places(conn: &mut DbConn, now: NaiveDateTime, report: &mut DemoReport) -> QueryResult<()> {
@@ -1074,7 +1069,7 @@ fn load_accounts(
             county_slug: None,
             organization: organization.map(String::from),
         };
-        create_account(conn, &new, ACTOR, now)?;
+        create_account(conn, &new, &Who::tool(ACTOR), now)?;
         report.users += 1;
     }
     Ok(())

@@ -3,12 +3,16 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
 pub mod canteen;
 pub mod catalog;
 pub mod demo;
+pub mod households;
 pub mod money;
+pub mod register;
 pub mod reports;
 pub mod team;
+pub mod validation;
 
 use chrono::{Datelike, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 

@@ -32,6 +32,17 @@ pub fn rotate(session: &Session) {
     let _ = session.insert(KEY, random_token(32));
 }
 
+/// Refuses unless `sent` is this session's token.
+pub fn check(session: &Session, sent: Option<&str>) -> Result<(), AppError> {
+    let expected = session.get::<String>(KEY).ok().flatten();
+    match (sent, expected) {
+        (Some(sent), Some(expected)) if constant_time_eq(sent.as_bytes(), expected.as_bytes()) => {
+            Ok(())
+        }
+        _ => Err(AppError::Csrf),
+    }
+}
+
 /// A URL-encoded form whose `csrf_token` matched the session's, deserialised as `T`.
 pub struct CsrfForm<T>(pub T);
 

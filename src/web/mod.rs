@@ -7,11 +7,14 @@ pub mod auth;
 pub mod canteen;
 pub mod csrf;
 pub mod errors;
+pub mod forms;
 pub mod health;
+pub mod households;
 pub mod render;
 pub mod reports;
 pub mod storefront;
 pub mod team;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,6 +119,30 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(auth::logout))
         .route("/admin", web::get().to(admin::home))
         .route("/team", web::get().to(team::home))
+        .route("/team/households", web::get().to(households::list))
+        .route("/team/households", web::post().to(households::create))
+        .route("/team/households/new", web::get().to(households::new_form))
+        .route(
+            "/team/households/import",
+            web::get().to(households::import_form),
+        )
+        .route(
+            "/team/households/import",
+            web::post().to(households::import),
+        )
+        .route(
+            "/team/households/export.{format}",
+            web::get().to(households::export),
+        )
+        .route(
+            "/team/households/{id}",
+            web::get().to(households::edit_form),
+        )
+        .route("/team/households/{id}", web::post().to(households::update))
+        .route(
+            "/team/households/{id}/archive",
+            web::post().to(households::archive),
+        )
         .route("/canteen", web::get().to(canteen::home))
         .route("/reports", web::get().to(reports::home))
         .route("/healthz", web::get().to(health::healthz))

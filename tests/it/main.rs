@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod cli;
 mod demo;
+mod households;
 mod locales;
 mod schema;
 mod storefront;

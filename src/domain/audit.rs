@@ -1,0 +1,83 @@
+//! The audit log (DESIGN §5): every change to money, stock and households, with who
+//! made it and the record before → after.
+
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+use serde_json::Value;
+
+use crate::db::DbConn;
+use crate::db::audit::{self as q, AuditEntry, NewAuditEntry};
+use crate::domain::accounts::Actor;
+
+/// Who made a change: a signed-in user, or a named tool (`demo loader`, `command line`).
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub user_id: Option<i64>,
+    pub label: String,
+}
+
+impl Who {
+    pub fn tool(label: &str) -> Who {
+        Who {
+            user_id: None,
+            label: label.to_string(),
+        }
+    }
+}
+
+impl From<&Actor> for Who {
+    fn from(actor: &Actor) -> Who {
+        Who {
+            user_id: Some(actor.user.id),
+            label: actor.user.email.clone(),
+        }
+    }
+}
+
+/// One change to record: `before` is `None` for a creation.
+pub struct Change<'a> {
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: i64,
+    pub village_id: Option<i64>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub fn record(conn: &mut DbConn, who: &Who, change: Change, now: NaiveDateTime) -> QueryResult<()> {
+    q::insert_many(conn, &[entry(who, change, now)])
+}
+
+/// Records many changes at once (an import), in batches.
+pub fn record_many(
+    conn: &mut DbConn,
+    who: &Who,
+    changes: Vec<Change>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let entries: Vec<NewAuditEntry> = changes.into_iter().map(|c| entry(who, c, now)).collect();
+    q::insert_many(conn, &entries)
+}
+
+fn entry<'a>(who: &'a Who, change: Change<'a>, now: NaiveDateTime) -> NewAuditEntry<'a> {
+    NewAuditEntry {
+        actor_user_id: who.user_id,
+        actor_label: &who.label,
+        action: change.action,
+        entity: change.entity,
+        entity_id: change.entity_id,
+        village_id: change.village_id,
+        before_json: change.before.map(|v| v.to_string()),
+        after_json: change.after.map(|v| v.to_string()),
+        created_at: now,
+    }
+}
+
+/// The newest entries about the given villages (`None`: all, for admins).
+pub fn recent(
+    conn: &mut DbConn,
+    village_ids: Option<&[i64]>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    q::recent(conn, village_ids, limit)
+}

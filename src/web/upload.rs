@@ -1,0 +1,101 @@
+//! `multipart/form-data` forms (file uploads) with the same CSRF check as `CsrfForm`:
+//! text fields and files read into memory, each within its limit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_multipart::Multipart;
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+
+use super::csrf;
+use crate::error::AppError;
+
+/// The largest file a form may carry (a 10,000-household register is about 1 MB).
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+pub struct UploadedFile {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A multipart form whose `csrf_token` matched the session's.
+pub struct Upload {
+    pub fields: HashMap<String, String>,
+    pub files: HashMap<String, UploadedFile>,
+}
+
+impl Upload {
+    pub fn text(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The named file, refused (naming the field) when it is missing or empty.
+    pub fn file(&self, name: &str) -> Result<&UploadedFile, AppError> {
+        self.files
+            .get(name)
+            .filter(|f| !f.bytes.is_empty())
+            .ok_or_else(|| AppError::bad_field(name, "no file was chosen"))
+    }
+}
+
+impl FromRequest for Upload {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = req.get_session();
+        let multipart = Multipart::from_request(req, payload);
+        Box::pin(async move {
+            let mut multipart = multipart.await?;
+            let mut upload = Upload {
+                fields: HashMap::new(),
+                files: HashMap::new(),
+            };
+            while let Some(field) = multipart.next().await {
+                let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
+                let name = field.name().unwrap_or_default().to_string();
+                let filename = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename())
+                    .map(str::to_string);
+                let limit = if filename.is_some() {
+                    MAX_FILE_BYTES
+                } else {
+                    MAX_TEXT_BYTES
+                };
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
+                    if bytes.len() + chunk.len() > limit {
+                        return Err(AppError::bad_field(
+                            name,
+                            format!("larger than {} MB", limit / 1024 / 1024),
+                        )
+                        .into());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                match filename {
+                    Some(filename) => {
+                        upload.files.insert(name, UploadedFile { filename, bytes });
+                    }
+                    None => {
+                        let text = String::from_utf8(bytes)
+                            .map_err(|_| AppError::bad_field(name.clone(), "not UTF-8 text"))?;
+                        upload.fields.insert(name, text);
+                    }
+                }
+            }
+            csrf::check(&session, upload.fields.get(csrf::FIELD).map(String::as_str))?;
+            Ok(upload)
+        })
+    }
+}
