@@ -1,11 +1,11 @@
 //! Queries over places and the catalogue: counties, villages, products, price tiers and
-//! the stock lots that feed products' stock.
+//! the products' own fields. Stock lots live in `db::stock`.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::schema::{counties, price_tiers, products, stock_lots, villages};
+use super::schema::{counties, price_tiers, products, villages};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = counties)]
@@ -127,19 +127,6 @@ pub struct NewPriceTier {
     pub canteen_only: bool,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = stock_lots)]
-pub struct NewStockLot {
-    pub product_id: i64,
-    pub household_id: i64,
-    pub quantity: i32,
-    pub remaining: i32,
-    pub received_on: NaiveDate,
-    pub purchase_price_fen: Option<i64>,
-    pub recorded_by: Option<i64>,
-    pub created_at: NaiveDateTime,
-}
-
 /// What the storefront search filters on. Empty strings mean "any".
 #[derive(Debug, Default, Clone)]
 pub struct ProductFilter<'a> {
@@ -253,12 +240,6 @@ pub fn insert_product(conn: &mut DbConn, new: &NewProduct) -> QueryResult<i64> {
         .get_result(conn)
 }
 
-pub fn add_stock(conn: &mut DbConn, product_id: i64, quantity: i32) -> QueryResult<usize> {
-    diesel::update(products::table.filter(products::id.eq(product_id)))
-        .set(products::stock.eq(products::stock + quantity))
-        .execute(conn)
-}
-
 /// Featured products on sale, with their villages, newest first.
 pub fn featured_products(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(Product, Village)>> {
     products::table
@@ -339,13 +320,6 @@ pub fn insert_price_tier(conn: &mut DbConn, new: &NewPriceTier) -> QueryResult<u
     diesel::insert_into(price_tiers::table)
         .values(new)
         .execute(conn)
-}
-
-pub fn insert_stock_lot(conn: &mut DbConn, new: &NewStockLot) -> QueryResult<i64> {
-    diesel::insert_into(stock_lots::table)
-        .values(new)
-        .returning(stock_lots::id)
-        .get_result(conn)
 }
 
 pub fn count_products_by_village(

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalog;
 pub mod households;
 pub mod schema;
+pub mod stock;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -95,6 +95,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    stock_write_offs (id) {
+        id -> BigInt,
+        lot_id -> BigInt,
+        product_id -> BigInt,
+        quantity -> Integer,
+        reason -> Text,
+        written_off_on -> Date,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> BigInt,
         email -> Text,
@@ -174,6 +187,7 @@ diesel::joinable!(products -> villages (village_id));
 diesel::joinable!(price_tiers -> products (product_id));
 diesel::joinable!(stock_lots -> products (product_id));
 diesel::joinable!(stock_lots -> households (household_id));
+diesel::joinable!(stock_write_offs -> stock_lots (lot_id));
 diesel::joinable!(team_villages -> users (user_id));
 diesel::joinable!(team_villages -> villages (village_id));
 diesel::joinable!(cadre_scopes -> users (user_id));
@@ -187,6 +201,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     price_tiers,
     stock_lots,
+    stock_write_offs,
     users,
     team_villages,
     cadre_scopes,

@@ -6,14 +6,14 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::db::accounts as acc;
-use crate::db::catalog::{
-    self as cat, NewCounty, NewPriceTier, NewProduct, NewStockLot, NewVillage,
-};
+use crate::db::catalog::{self as cat, NewCounty, NewPriceTier, NewProduct, NewVillage};
 use crate::db::households::{self as hh, NewHousehold};
+use crate::db::stock::NewStockLot;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::accounts::{AccountError, NewAccount, Role, create_account};
 use crate::domain::audit::{self, Change, Who};
 use crate::domain::china_date;
+use crate::domain::stock::receive_lot;
 use crate::i18n::Lang;
 
 const ACTOR: &str = "demo loader";
@@ -1005,10 +1005,7 @@ fn load_products(
                 recorded_by: None,
                 created_at: now,
             };
-            let lot_id = cat::insert_stock_lot(conn, &lot)?;
-            cat::add_stock(conn, product_id, quantity)?;
-            let after = serde_json::json!({"product_id": product_id, "household_id": household.id, "quantity": quantity});
-            audit_create(conn, "stock_lot", lot_id, village.id, after, now)?;
+            receive_lot(conn, &Who::tool(ACTOR), village.id, &lot, now)?;
             report.lots += 1;
         }
     }

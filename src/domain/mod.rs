@@ -11,6 +11,7 @@ pub mod households;
 pub mod money;
 pub mod register;
 pub mod reports;
+pub mod stock;
 pub mod team;
 pub mod validation;
 

@@ -10,8 +10,10 @@ pub mod errors;
 pub mod forms;
 pub mod health;
 pub mod households;
+pub mod products;
 pub mod render;
 pub mod reports;
+pub mod stock;
 pub mod storefront;
 pub mod team;
 pub mod upload;
@@ -142,6 +144,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/team/households/{id}/archive",
             web::post().to(households::archive),
+        )
+        .route("/team/products", web::get().to(products::list))
+        .route("/team/products/{id}", web::get().to(products::show))
+        .route("/team/stock", web::get().to(stock::list))
+        .route("/team/stock", web::post().to(stock::record))
+        .route("/team/stock/lots/{id}", web::get().to(stock::show_lot))
+        .route(
+            "/team/stock/lots/{id}/write-off",
+            web::post().to(stock::write_off),
         )
         .route("/canteen", web::get().to(canteen::home))
         .route("/reports", web::get().to(reports::home))

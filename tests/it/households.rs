@@ -26,32 +26,15 @@ pub fn taer_member(app: &TestApp) -> Browser {
 }
 
 pub fn village_id(app: &TestApp, slug: &str) -> i64 {
-    app.count(&format!("villages WHERE slug = '{slug}'"));
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
-    let row: Id = diesel::RunQueryDsl::get_result(
-        diesel::sql_query(format!("SELECT id FROM villages WHERE slug = '{slug}'")),
-        &mut *app.conn() as &mut village_market::db::DbConn,
-    )
-    .expect("village");
-    row.id
+    app.scalar(&format!(
+        "SELECT id AS n FROM villages WHERE slug = '{slug}'"
+    ))
 }
 
-fn household_id(app: &TestApp, code: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
-    let row: Id = diesel::RunQueryDsl::get_result(
-        diesel::sql_query(format!("SELECT id FROM households WHERE code = '{code}'")),
-        &mut *app.conn() as &mut village_market::db::DbConn,
-    )
-    .expect("household");
-    row.id
+pub fn household_id(app: &TestApp, code: &str) -> i64 {
+    app.scalar(&format!(
+        "SELECT id AS n FROM households WHERE code = '{code}'"
+    ))
 }
 
 fn upload(browser: &Browser, village: i64, filename: &str, bytes: Vec<u8>) -> (StatusCode, String) {

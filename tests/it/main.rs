@@ -10,4 +10,5 @@ mod demo;
 mod households;
 mod locales;
 mod schema;
+mod stock;
 mod storefront;

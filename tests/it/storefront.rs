@@ -199,15 +199,7 @@ fn healthz_answers_503_when_postgres_is_gone() {
 }
 
 pub fn product_id(app: &crate::support::TestApp, slug: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
-    let row: Id = diesel::RunQueryDsl::get_result(
-        diesel::sql_query(format!("SELECT id FROM products WHERE slug = '{slug}'")),
-        &mut *app.conn() as &mut village_market::db::DbConn,
-    )
-    .expect("product exists");
-    row.id
+    app.scalar(&format!(
+        "SELECT id AS n FROM products WHERE slug = '{slug}'"
+    ))
 }

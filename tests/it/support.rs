@@ -200,14 +200,19 @@ impl TestApp {
     }
 
     pub fn count(&self, sql_table: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) AS n FROM {sql_table}"))
+    }
+
+    /// The one whole number a query answers as `n` (cast to BIGINT where needed).
+    pub fn scalar(&self, sql: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct N {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let row: N = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {sql_table}"))
+        let row: N = diesel::sql_query(sql)
             .get_result(&mut *self.conn() as &mut DbConn)
-            .expect("count");
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         row.n
     }
 

@@ -1,0 +1,207 @@
+//! Stock received from households (入库) and written off. Receiving a lot adds to the
+//! product's stock; a write-off takes from a lot and from the stock, with a reason.
+//! Every movement is in the audit log, so that sold + available + reserved = received −
+//! written off can be checked per product.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::json;
+
+use crate::db::catalog::Product;
+use crate::db::households::{self as hh, Household};
+use crate::db::stock::{self as q, NewStockLot, NewWriteOff, StockLot};
+use crate::db::{DbConn, write_transaction};
+use crate::domain::audit::{self, Change, Who};
+use crate::domain::china_date;
+use crate::domain::validation::{self as v, FieldErrors};
+
+/// The most one lot or write-off may hold: far past a village's harvest, short of overflow.
+pub const MAX_LOT_QUANTITY: i32 = 1_000_000;
+
+/// A lot as typed into the form.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct LotForm {
+    pub product_id: String,
+    pub household_id: String,
+    pub quantity: String,
+    pub received_on: String,
+    /// Yuan per sale unit, for 统购 goods only.
+    pub purchase_price: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StockError {
+    #[error("invalid stock movement")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+impl From<FieldErrors> for StockError {
+    fn from(e: FieldErrors) -> Self {
+        StockError::Invalid(e)
+    }
+}
+
+/// Records a lot in one transaction: the lot, the product's stock, the audit entry.
+/// Used by the team's form (after its checks) and by the demo loader.
+pub fn receive_lot(
+    conn: &mut DbConn,
+    who: &Who,
+    village_id: i64,
+    lot: &NewStockLot,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<i64> {
+    write_transaction(conn, |conn| {
+        let id = q::insert_lot(conn, lot)?;
+        q::add_to_product(conn, lot.product_id, lot.quantity, now)?;
+        let after = json!({
+            "product_id": lot.product_id, "household_id": lot.household_id, "quantity": lot.quantity,
+            "received_on": lot.received_on, "purchase_price_fen": lot.purchase_price_fen,
+        });
+        let change = Change {
+            action: "receive",
+            entity: "stock_lot",
+            entity_id: id,
+            village_id: Some(village_id),
+            before: None,
+            after: Some(after),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(id)
+    })
+}
+
+/// Checks a lot typed by a team member of `village_ids` and records it.
+pub fn record_lot(
+    conn: &mut DbConn,
+    who: &Who,
+    village_ids: &[i64],
+    form: &LotForm,
+    now: NaiveDateTime,
+) -> Result<i64, StockError> {
+    let mut errors = FieldErrors::default();
+    let product = match form.product_id.trim().parse::<i64>() {
+        Ok(id) => q::product_in_villages(conn, village_ids, id)?,
+        Err(_) => None,
+    };
+    if product.is_none() {
+        errors.add("product_id", "invalid-choice");
+    }
+    let household = match form.household_id.trim().parse::<i64>() {
+        Ok(id) => hh::in_villages(conn, village_ids, id)?,
+        Err(_) => None,
+    };
+    match (&product, &household) {
+        (_, None) => errors.add("household_id", "invalid-choice"),
+        (_, Some(h)) if h.archived => errors.add("household_id", "invalid-household-archived"),
+        (Some(p), Some(h)) if h.village_id != p.village_id => {
+            errors.add("household_id", "invalid-household-village")
+        }
+        _ => {}
+    }
+    let quantity = v::whole_number(&mut errors, "quantity", &form.quantity, 1, MAX_LOT_QUANTITY);
+    let received_on = v::date(&mut errors, "received_on", &form.received_on);
+    if let Some(day) = received_on {
+        if day > china_date(now) || day < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(day) {
+            errors.add("received_on", "invalid-date-range");
+        }
+    }
+    let purchase_price_fen = match &product {
+        Some(p) if p.supply_mode == "purchased" => {
+            v::price_yuan(&mut errors, "purchase_price", &form.purchase_price)
+        }
+        Some(_) if !form.purchase_price.trim().is_empty() => {
+            errors.add("purchase_price", "invalid-price-consignment");
+            None
+        }
+        _ => None,
+    };
+    let (Some(product), Some(household), Some(quantity), Some(received_on)) =
+        (product, household, quantity, received_on)
+    else {
+        return Err(errors.into());
+    };
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let lot = NewStockLot {
+        product_id: product.id,
+        household_id: household.id,
+        quantity,
+        remaining: quantity,
+        received_on,
+        purchase_price_fen,
+        recorded_by: who.user_id,
+        created_at: now,
+    };
+    Ok(receive_lot(conn, who, product.village_id, &lot, now)?)
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct WriteOffForm {
+    pub quantity: String,
+    pub reason: String,
+}
+
+/// Writes off part of a lot the caller found in their scope: from the lot's remainder
+/// and from the product's stock, both conditionally, so a write-off can never take
+/// goods that are no longer there.
+pub fn write_off(
+    conn: &mut DbConn,
+    who: &Who,
+    lot: &StockLot,
+    product: &Product,
+    form: &WriteOffForm,
+    now: NaiveDateTime,
+) -> Result<i64, StockError> {
+    let mut errors = FieldErrors::default();
+    let quantity = v::whole_number(
+        &mut errors,
+        "quantity",
+        &form.quantity,
+        1,
+        lot.remaining.max(1),
+    );
+    let reason = v::required_text(&mut errors, "reason", &form.reason, 200);
+    let Some(quantity) = quantity.filter(|_| errors.is_empty()) else {
+        return Err(errors.into());
+    };
+    write_transaction(conn, |conn| {
+        if !q::take_from_lot(conn, lot.id, quantity)?
+            || !q::take_from_product(conn, product.id, quantity, now)?
+        {
+            // Sold or written off meanwhile; nothing of this transaction stays.
+            return Err(StockError::Invalid(FieldErrors::single(
+                "quantity",
+                "invalid-not-enough-stock",
+            )));
+        }
+        let new = NewWriteOff {
+            lot_id: lot.id,
+            product_id: product.id,
+            quantity,
+            reason: &reason,
+            written_off_on: china_date(now),
+            recorded_by: who.user_id,
+            created_at: now,
+        };
+        let id = q::insert_write_off(conn, &new)?;
+        let change = Change {
+            action: "write_off",
+            entity: "stock_lot",
+            entity_id: lot.id,
+            village_id: Some(product.village_id),
+            before: Some(json!({ "remaining": lot.remaining, "product_stock": product.stock })),
+            after: Some(json!({ "write_off_id": id, "quantity": quantity, "reason": reason })),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(id)
+    })
+}
+
+/// The households of the product's village a lot may come from.
+pub fn suppliers(conn: &mut DbConn, product: &Product) -> diesel::QueryResult<Vec<Household>> {
+    hh::of_village(conn, product.village_id)
+}

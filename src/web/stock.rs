@@ -1,0 +1,262 @@
+//! `/team/stock`: goods received from households as lots, per product and per
+//! household, with what remains of each; recording a lot; writing off part of one.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::{TeamArea, redirect};
+use super::csrf::{self, CsrfForm};
+use super::forms::errors_json;
+use super::render::Ctx;
+use crate::db::catalog::Product;
+use crate::db::households::{self as hh, Household};
+use crate::db::stock::{self as q, StockLot};
+use crate::domain::audit::Who;
+use crate::domain::money::format_fen;
+use crate::domain::stock::{self, LotForm, StockError, WriteOffForm};
+use crate::domain::validation::FieldErrors;
+use crate::domain::{china_date, now_utc};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+
+/// How many lots a list shows; older ones are reached by product or household.
+const LOTS_SHOWN: i64 = 200;
+
+pub fn lot_row(lang: Lang, lot: &StockLot, product: &Product, household: &Household) -> Value {
+    json!({
+        "id": lot.id,
+        "product": lang.pick(&product.name_zh, &product.name_en),
+        "product_id": product.id,
+        "unit": lang.pick(&product.sale_unit_zh, &product.sale_unit_en),
+        "household": format!("{} {}", household.code, household.head_name),
+        "household_id": household.id,
+        "received_on": lot.received_on.to_string(),
+        "quantity": lot.quantity,
+        "remaining": lot.remaining,
+        "purchase_price": lot.purchase_price_fen.map(format_fen),
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct LotFilter {
+    product: Option<String>,
+    household: Option<String>,
+}
+
+fn id_param(field: &str, value: Option<&str>) -> AppResult<Option<i64>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::bad_field(field, v)),
+    }
+}
+
+struct StockPage {
+    products: Vec<Product>,
+    households: Vec<Household>,
+    lots: Vec<(StockLot, Product, Household)>,
+}
+
+async fn load_page(
+    state: &AppState,
+    area: &TeamArea,
+    product: Option<i64>,
+    household: Option<i64>,
+) -> AppResult<StockPage> {
+    let ids = area.village_ids.clone();
+    state
+        .db(move |conn| {
+            Ok::<_, AppError>(StockPage {
+                products: q::products_of_villages(conn, &ids)?,
+                households: hh::list(
+                    conn,
+                    &hh::HouseholdFilter {
+                        village_ids: &ids,
+                        query: "",
+                        category: "",
+                        archived: false,
+                    },
+                    0,
+                    10_000,
+                )?
+                .0,
+                lots: q::lots(conn, &ids, product, household, LOTS_SHOWN)?,
+            })
+        })
+        .await
+}
+
+fn render(
+    ctx: &Ctx,
+    state: &AppState,
+    status: StatusCode,
+    page: &StockPage,
+    form: &LotForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let lang = ctx.lang;
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "lots": page.lots.iter().map(|(l, p, h)| lot_row(lang, l, p, h)).collect::<Vec<_>>(),
+        "products": page.products.iter().map(|p| json!({
+            "value": p.id,
+            "label": format!("{}（{}）", lang.pick(&p.name_zh, &p.name_en), lang.t(&format!("supply-{}", p.supply_mode))),
+            "selected": p.id.to_string() == form.product_id,
+        })).collect::<Vec<_>>(),
+        "households": page.households.iter().map(|h| json!({
+            "value": h.id,
+            "label": format!("{} {}", h.code, h.head_name),
+            "selected": h.id.to_string() == form.household_id,
+        })).collect::<Vec<_>>(),
+        "values": form,
+        "errors": errors_json(lang, errors),
+        "has_errors": !errors.is_empty(),
+    });
+    ctx.page(&state.templates, status, "pages/team/stock", data)
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    filter: web::Query<LotFilter>,
+) -> AppResult<HttpResponse> {
+    let product = id_param("product", filter.product.as_deref())?;
+    let household = id_param("household", filter.household.as_deref())?;
+    let page = load_page(&state, &area, product, household).await?;
+    let form = LotForm {
+        product_id: product.map(|p| p.to_string()).unwrap_or_default(),
+        household_id: household.map(|h| h.to_string()).unwrap_or_default(),
+        received_on: china_date(now_utc()).to_string(),
+        ..Default::default()
+    };
+    render(
+        &ctx,
+        &state,
+        StatusCode::OK,
+        &page,
+        &form,
+        &FieldErrors::default(),
+    )
+}
+
+pub async fn record(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    CsrfForm(form): CsrfForm<LotForm>,
+) -> AppResult<HttpResponse> {
+    let who = Who::from(&area.actor);
+    let (ids, f) = (area.village_ids.clone(), form.clone());
+    let result = state
+        .db(move |conn| Ok::<_, AppError>(stock::record_lot(conn, &who, &ids, &f, now_utc())))
+        .await?;
+    match result {
+        Ok(id) => Ok(redirect(&format!("/team/stock/lots/{id}"))),
+        Err(StockError::Invalid(errors)) => {
+            let page = load_page(&state, &area, None, None).await?;
+            render(
+                &ctx,
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &page,
+                &form,
+                &errors,
+            )
+        }
+        Err(StockError::Database(e)) => Err(e.into()),
+    }
+}
+
+async fn find_lot(
+    state: &AppState,
+    area: &TeamArea,
+    id: i64,
+) -> AppResult<(StockLot, Product, Household)> {
+    let ids = area.village_ids.clone();
+    state
+        .db(move |conn| q::lot_in_villages(conn, &ids, id))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn render_lot(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    (lot, product, household): &(StockLot, Product, Household),
+    form: &WriteOffForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let lot_id = lot.id;
+    let write_offs = state
+        .db(move |conn| q::write_offs_of_lot(conn, lot_id))
+        .await?;
+    let lang = ctx.lang;
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "lot": lot_row(lang, lot, product, household),
+        "write_offs": write_offs.iter().map(|w| json!({
+            "quantity": w.quantity, "reason": w.reason, "on": w.written_off_on.to_string(),
+        })).collect::<Vec<_>>(),
+        "values": form,
+        "errors": errors_json(lang, errors),
+        "has_errors": !errors.is_empty(),
+    });
+    ctx.page(&state.templates, status, "pages/team/lot", data)
+}
+
+pub async fn show_lot(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let found = find_lot(&state, &area, id.into_inner()).await?;
+    render_lot(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &found,
+        &WriteOffForm::default(),
+        &FieldErrors::default(),
+    )
+    .await
+}
+
+pub async fn write_off(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<WriteOffForm>,
+) -> AppResult<HttpResponse> {
+    let found = find_lot(&state, &area, id.into_inner()).await?;
+    let who = Who::from(&area.actor);
+    let (lot, product, f) = (found.0.clone(), found.1.clone(), form.clone());
+    let result = state
+        .db(move |conn| {
+            Ok::<_, AppError>(stock::write_off(conn, &who, &lot, &product, &f, now_utc()))
+        })
+        .await?;
+    match result {
+        Ok(_) => Ok(redirect(&format!("/team/stock/lots/{}", found.0.id))),
+        Err(StockError::Invalid(errors)) => {
+            render_lot(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &found,
+                &form,
+                &errors,
+            )
+            .await
+        }
+        Err(StockError::Database(e)) => Err(e.into()),
+    }
+}
