@@ -238,3 +238,25 @@ invalid-household-village = This household is not of the product's village
 invalid-date-range = The date cannot be after today
 invalid-price-consignment = Consignment goods have no purchase price
 invalid-not-enough-stock = Not that much is left
+
+## Audit log
+audit-title = Change log
+audit-none = Nothing recorded yet.
+audit-when = When (China time)
+audit-who = By
+audit-what = Change
+audit-before = Before
+audit-after = After
+audit-action-create = created
+audit-action-update = changed
+audit-action-archive = archived
+audit-action-restore = restored
+audit-action-import = imported
+audit-action-receive = received
+audit-action-write_off = written off
+audit-entity-household = household
+audit-entity-product = product
+audit-entity-stock_lot = stock lot
+audit-entity-user = account
+audit-entity-village = village
+audit-entity-organization = canteen organisation

@@ -229,3 +229,25 @@ invalid-household-village = 这户不是这个商品所在村的
 invalid-date-range = 日期不能晚于今天
 invalid-price-consignment = 代卖商品不填收购价
 invalid-not-enough-stock = 剩余数量不够
+
+## 操作记录
+audit-title = 操作记录
+audit-none = 还没有记录。
+audit-when = 时间（北京时间）
+audit-who = 操作人
+audit-what = 操作
+audit-before = 改前
+audit-after = 改后
+audit-action-create = 新建
+audit-action-update = 修改
+audit-action-archive = 归档
+audit-action-restore = 恢复
+audit-action-import = 导入
+audit-action-receive = 入库
+audit-action-write_off = 报损
+audit-entity-household = 农户
+audit-entity-product = 商品
+audit-entity-stock_lot = 入库批次
+audit-entity-user = 账号
+audit-entity-village = 村
+audit-entity-organization = 食堂单位

@@ -28,6 +28,11 @@ pub fn china_date(utc: NaiveDateTime) -> NaiveDate {
     utc.and_utc().with_timezone(&offset).date_naive()
 }
 
+/// A UTC instant as the wall-clock time in China, for display.
+pub fn china_time(utc: NaiveDateTime) -> NaiveDateTime {
+    utc + chrono::Duration::hours(8)
+}
+
 /// The month (1–12) it is in China at `utc`.
 pub fn china_month(utc: NaiveDateTime) -> u32 {
     china_date(utc).month()

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod canteen;
 pub mod csrf;
@@ -154,6 +155,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/team/stock/lots/{id}/write-off",
             web::post().to(stock::write_off),
         )
+        .route("/team/audit", web::get().to(audit::team))
+        .route("/admin/audit", web::get().to(audit::admin))
         .route("/canteen", web::get().to(canteen::home))
         .route("/reports", web::get().to(reports::home))
         .route("/healthz", web::get().to(health::healthz))

@@ -148,3 +148,17 @@ both_databases! {
         assert!(!list.contains("黄米糕面") && list.contains("散养鸡蛋"));
     }
 }
+
+both_databases! {
+    fn the_change_log_shows_a_team_its_own_villages_only(app) {
+        let taer = taer_member(app);
+        let html = taer.text("/team/audit").1;
+        assert!(html.contains("张建国") && html.contains("散养鸡蛋"), "塔儿村's households and products");
+        assert!(!html.contains("谢永富") && !html.contains("黄米糕面"), "nothing of other villages");
+        let html = app.signed_in("admin@example.com").text("/admin/audit").1;
+        assert!(html.contains("张建国") && html.contains("谢永富"));
+        let cadre = app.signed_in("cadre@example.com");
+        assert_eq!(cadre.get("/team/audit").status(), StatusCode::FORBIDDEN);
+        assert_eq!(cadre.get("/admin/audit").status(), StatusCode::FORBIDDEN);
+    }
+}
