@@ -260,3 +260,26 @@ audit-entity-stock_lot = stock lot
 audit-entity-user = account
 audit-entity-village = village
 audit-entity-organization = canteen organisation
+
+## Product editing
+product-new = List a new product
+product-edit = Edit product
+product-name-zh = Name in Chinese
+product-name-en = Name in English
+product-description-zh = Description in Chinese
+product-description-en = Description in English
+product-sale-unit-zh = Sale unit (Chinese)
+product-sale-unit-en = Sale unit (English)
+product-unit-price = Unit price (yuan)
+product-min-per-order = Minimum per order
+product-max-per-order = Maximum per order (optional)
+product-low-stock-threshold = Warn when stock falls to
+tiers-help = Cheaper in bulk: a larger quantity needs a lower price, and every tier is below the unit price. A tier may be for canteens only.
+tier-min = From
+tier-price = Unit price (yuan)
+season-help = Tick none for all year.
+invalid-tier-not-cheaper = A bulk price must be below the unit price
+invalid-tier-order = A larger quantity needs a lower price
+invalid-tier-repeated = There is already a tier for this quantity
+invalid-max-below-min = Cannot be less than the minimum per order
+invalid-supply-mode-fixed = Stock has been received, so the supply mode is fixed

@@ -251,3 +251,26 @@ audit-entity-stock_lot = 入库批次
 audit-entity-user = 账号
 audit-entity-village = 村
 audit-entity-organization = 食堂单位
+
+## 商品编辑
+product-new = 上架新商品
+product-edit = 编辑商品
+product-name-zh = 中文名
+product-name-en = 英文名
+product-description-zh = 中文介绍
+product-description-en = 英文介绍
+product-sale-unit-zh = 销售单位（中文）
+product-sale-unit-en = 销售单位（英文）
+product-unit-price = 单价（元）
+product-min-per-order = 每单最少
+product-max-per-order = 每单最多（可不填）
+product-low-stock-threshold = 库存低于多少时提醒
+tiers-help = 买得越多越便宜：数量越大，单价要越低，而且都要低于单价。可只对食堂开放。
+tier-min = 满
+tier-price = 单价（元）
+season-help = 都不勾表示常年供应。
+invalid-tier-not-cheaper = 批量价要低于单价
+invalid-tier-order = 数量更多的一档，价格要更低
+invalid-tier-repeated = 这个数量已经有一档了
+invalid-max-below-min = 不能少于每单最少数量
+invalid-supply-mode-fixed = 已有入库记录，供货方式不能再改

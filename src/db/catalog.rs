@@ -343,3 +343,41 @@ pub(crate) fn escape_like(s: &str) -> String {
     }
     out
 }
+
+/// The fields a team edits on a product.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = products, treat_none_as_null = true)]
+pub struct ProductChanges<'a> {
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub description_zh: &'a str,
+    pub description_en: &'a str,
+    pub category: &'a str,
+    pub sale_unit_zh: &'a str,
+    pub sale_unit_en: &'a str,
+    pub unit_price_fen: i64,
+    pub min_per_order: i32,
+    pub max_per_order: Option<i32>,
+    pub season_months: &'a str,
+    pub status: &'a str,
+    pub supply_mode: &'a str,
+    pub low_stock_threshold: i32,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn update_product(conn: &mut DbConn, id: i64, changes: &ProductChanges) -> QueryResult<usize> {
+    diesel::update(products::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+pub fn delete_price_tiers(conn: &mut DbConn, product_id: i64) -> QueryResult<usize> {
+    diesel::delete(price_tiers::table.filter(price_tiers::product_id.eq(product_id))).execute(conn)
+}
+
+pub fn slugs_of_village(conn: &mut DbConn, village_id: i64) -> QueryResult<Vec<String>> {
+    products::table
+        .filter(products::village_id.eq(village_id))
+        .select(products::slug)
+        .load(conn)
+}

@@ -205,3 +205,10 @@ pub fn product_in_villages(
         .first(conn)
         .optional()
 }
+
+pub fn has_lots(conn: &mut DbConn, product_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        stock_lots::table.filter(stock_lots::product_id.eq(product_id)),
+    ))
+    .get_result(conn)
+}

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod demo;
 pub mod households;
 pub mod money;
+pub mod products;
 pub mod register;
 pub mod reports;
 pub mod stock;

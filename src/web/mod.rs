@@ -147,7 +147,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(households::archive),
         )
         .route("/team/products", web::get().to(products::list))
+        .route("/team/products", web::post().to(products::create))
+        .route("/team/products/new", web::get().to(products::new_form))
         .route("/team/products/{id}", web::get().to(products::show))
+        .route("/team/products/{id}", web::post().to(products::update))
+        .route(
+            "/team/products/{id}/edit",
+            web::get().to(products::edit_form),
+        )
         .route("/team/stock", web::get().to(stock::list))
         .route("/team/stock", web::post().to(stock::record))
         .route("/team/stock/lots/{id}", web::get().to(stock::show_lot))

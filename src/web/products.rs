@@ -6,13 +6,23 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::AppState;
-use super::auth::TeamArea;
+use super::auth::{TeamArea, redirect};
+use super::csrf::{self, CsrfForm};
+use super::forms::errors_json;
 use super::render::Ctx;
 use super::stock::lot_row;
+use crate::db::catalog::{Village, price_tiers, villages_by_ids};
 use crate::db::stock as q;
+use crate::domain::audit::Who;
 use crate::domain::catalog::StockState;
 use crate::domain::money::format_fen;
+use crate::domain::now_utc;
+use crate::domain::products::{
+    self, CATEGORIES, ProductError, ProductForm, STATUSES, SUPPLY_MODES, TIER_ROWS,
+};
+use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
 
 pub async fn list(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
     let ids = area.village_ids.clone();
@@ -71,4 +81,177 @@ pub async fn show(
         "lots": lots.iter().map(|(l, p, h)| lot_row(lang, l, p, h)).collect::<Vec<_>>(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/team/product", data)
+}
+
+fn options(lang: Lang, codes: &[&str], prefix: &str, selected: &str) -> Vec<serde_json::Value> {
+    codes.iter().map(|c| json!({ "value": c, "label": lang.t(&format!("{prefix}{c}")), "selected": *c == selected })).collect()
+}
+
+/// The create/edit form with the values typed so far and a message at each wrong field.
+fn render_form(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    villages: &[Village],
+    product_id: Option<i64>,
+    form: &ProductForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let lang = ctx.lang;
+    let messages = errors_json(lang, errors);
+    let mut tiers = form.tiers.clone();
+    tiers.resize(TIER_ROWS.max(tiers.len()), Default::default());
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "product_id": product_id,
+        "action": product_id.map_or("/team/products".to_string(), |id| format!("/team/products/{id}")),
+        "values": form,
+        "errors": messages,
+        "has_errors": !errors.is_empty(),
+        "villages": villages.iter().map(|v| json!({
+            "value": v.id, "label": lang.pick(&v.name_zh, &v.name_en), "selected": v.id.to_string() == form.village_id,
+        })).collect::<Vec<_>>(),
+        "categories": options(lang, &CATEGORIES, "category-", &form.category),
+        "statuses": options(lang, &STATUSES, "product-status-", &form.status),
+        "supply_modes": options(lang, &SUPPLY_MODES, "supply-", &form.supply_mode),
+        "months": (1..=12).map(|m| json!({
+            "value": m, "label": lang.t(&format!("month-{m}")), "checked": form.season.contains(&m.to_string()),
+        })).collect::<Vec<_>>(),
+        "tiers": tiers.iter().enumerate().map(|(i, t)| json!({
+            "n": i + 1, "min_quantity": t.min_quantity, "price": t.price, "canteen_only": t.canteen_only,
+            "min_error": messages.get(format!("tier_min_{}", i + 1)),
+            "price_error": messages.get(format!("tier_price_{}", i + 1)),
+        })).collect::<Vec<_>>(),
+    });
+    ctx.page(&state.templates, status, "pages/team/product_form", data)
+}
+
+async fn team_villages(state: &AppState, area: &TeamArea) -> AppResult<Vec<Village>> {
+    let ids = area.village_ids.clone();
+    state.db(move |conn| villages_by_ids(conn, &ids)).await
+}
+
+pub async fn new_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+) -> AppResult<HttpResponse> {
+    let villages = team_villages(&state, &area).await?;
+    let form = ProductForm {
+        village_id: villages
+            .first()
+            .map(|v| v.id.to_string())
+            .unwrap_or_default(),
+        min_per_order: "1".into(),
+        status: "draft".into(),
+        supply_mode: "consignment".into(),
+        low_stock_threshold: "10".into(),
+        ..Default::default()
+    };
+    render_form(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &villages,
+        None,
+        &form,
+        &FieldErrors::default(),
+    )
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let form = ProductForm::from_pairs(&pairs);
+    let who = Who::from(&area.actor);
+    let (ids, f) = (area.village_ids.clone(), form.clone());
+    let result = state
+        .db(move |conn| Ok::<_, AppError>(products::create(conn, &who, &ids, &f, now_utc())))
+        .await?;
+    match result {
+        Ok(id) => Ok(redirect(&format!("/team/products/{id}"))),
+        Err(ProductError::Invalid(errors)) => {
+            let villages = team_villages(&state, &area).await?;
+            render_form(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &villages,
+                None,
+                &form,
+                &errors,
+            )
+        }
+        Err(ProductError::Database(e)) => Err(e.into()),
+    }
+}
+
+async fn find(
+    state: &AppState,
+    area: &TeamArea,
+    id: i64,
+) -> AppResult<crate::db::catalog::Product> {
+    let ids = area.village_ids.clone();
+    state
+        .db(move |conn| q::product_in_villages(conn, &ids, id))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let product = find(&state, &area, id.into_inner()).await?;
+    let product_id = product.id;
+    let tiers = state.db(move |conn| price_tiers(conn, product_id)).await?;
+    let villages = team_villages(&state, &area).await?;
+    let form = ProductForm::of(&product, &tiers);
+    render_form(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &villages,
+        Some(product.id),
+        &form,
+        &FieldErrors::default(),
+    )
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let product = find(&state, &area, id.into_inner()).await?;
+    let mut form = ProductForm::from_pairs(&pairs);
+    form.village_id = product.village_id.to_string();
+    let who = Who::from(&area.actor);
+    let (p, f) = (product.clone(), form.clone());
+    let result = state
+        .db(move |conn| Ok::<_, AppError>(products::update(conn, &who, &p, &f, now_utc())))
+        .await?;
+    match result {
+        Ok(()) => Ok(redirect(&format!("/team/products/{}", product.id))),
+        Err(ProductError::Invalid(errors)) => {
+            let villages = team_villages(&state, &area).await?;
+            render_form(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &villages,
+                Some(product.id),
+                &form,
+                &errors,
+            )
+        }
+        Err(ProductError::Database(e)) => Err(e.into()),
+    }
 }

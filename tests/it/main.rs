@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod households;
 mod locales;
+mod products;
 mod schema;
 mod stock;
 mod storefront;
