@@ -132,7 +132,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 &Who::tool("command line"),
                 now_utc(),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.describe(Lang::En))?;
             println!("created {} account {} (id {id})", role.as_str(), new.email);
             Ok(())
         }

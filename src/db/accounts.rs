@@ -223,3 +223,77 @@ pub fn clear_failures(
     )
     .execute(conn)
 }
+
+pub fn users(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .order((users::role, users::email))
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+pub fn update_user(
+    conn: &mut DbConn,
+    id: i64,
+    display_name: &str,
+    disabled: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::display_name.eq(display_name),
+            users::disabled.eq(disabled),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConn,
+    id: i64,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+pub fn unbind_team_villages(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(team_villages::table.filter(team_villages::user_id.eq(user_id))).execute(conn)
+}
+
+pub fn remove_member(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(organization_members::table.filter(organization_members::user_id.eq(user_id)))
+        .execute(conn)
+}
+
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = organizations)]
+pub struct OrganizationChanges<'a> {
+    pub name: &'a str,
+    pub invoice_title: &'a str,
+    pub tax_id: &'a str,
+    pub address: &'a str,
+    pub contact_name: &'a str,
+    pub contact_phone: &'a str,
+    pub payment_terms_days: i32,
+    pub annual_target_fen: i64,
+}
+
+pub fn update_organization(
+    conn: &mut DbConn,
+    id: i64,
+    changes: &OrganizationChanges,
+) -> QueryResult<usize> {
+    diesel::update(organizations::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+/// Members of each organisation: `(organization_id, user)`.
+pub fn members(conn: &mut DbConn) -> QueryResult<Vec<(i64, UserRow)>> {
+    organization_members::table
+        .inner_join(users::table)
+        .select((organization_members::organization_id, UserRow::as_select()))
+        .load(conn)
+}

@@ -53,6 +53,7 @@ pub struct NewVillage<'a> {
     pub township_en: Option<&'a str>,
     pub story_zh: &'a str,
     pub story_en: &'a str,
+    pub collective_share_bp: Option<i32>,
     pub created_at: NaiveDateTime,
 }
 
@@ -380,4 +381,31 @@ pub fn slugs_of_village(conn: &mut DbConn, village_id: i64) -> QueryResult<Vec<S
         .filter(products::village_id.eq(village_id))
         .select(products::slug)
         .load(conn)
+}
+
+pub fn village_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Village>> {
+    villages::table
+        .find(id)
+        .select(Village::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = villages, treat_none_as_null = true)]
+pub struct VillageChanges<'a> {
+    pub county_id: i64,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub township_zh: Option<&'a str>,
+    pub township_en: Option<&'a str>,
+    pub story_zh: &'a str,
+    pub story_en: &'a str,
+    pub collective_share_bp: Option<i32>,
+}
+
+pub fn update_village(conn: &mut DbConn, id: i64, changes: &VillageChanges) -> QueryResult<usize> {
+    diesel::update(villages::table.find(id))
+        .set(changes)
+        .execute(conn)
 }

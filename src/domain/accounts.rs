@@ -14,6 +14,7 @@ use diesel::QueryResult;
 use crate::db::accounts::{self as q, CadreScopeRow, NewUser, UserRow};
 use crate::db::{DbConn, catalog, write_transaction};
 use crate::domain::audit::{self, Change, Who};
+use crate::domain::validation::FieldErrors;
 use crate::i18n::Lang;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,16 +234,28 @@ pub struct NewAccount {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    #[error("invalid account: {}", .0.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))]
+    Invalid(FieldErrors),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> AccountError {
-    AccountError::Invalid {
-        field,
-        reason: reason.into(),
+fn invalid(field: &str, key: &'static str) -> AccountError {
+    AccountError::Invalid(FieldErrors::single(field, key))
+}
+
+impl AccountError {
+    /// One line per problem, in `lang`: for the command line.
+    pub fn describe(&self, lang: Lang) -> String {
+        match self {
+            AccountError::Invalid(errors) => errors
+                .0
+                .iter()
+                .map(|e| format!("{}: {}", e.field, lang.t_args(e.key, &e.args)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AccountError::Database(e) => e.to_string(),
+        }
     }
 }
 
@@ -257,36 +270,33 @@ pub fn create_account(
     now: NaiveDateTime,
 ) -> Result<i64, AccountError> {
     let email = normalize_email(&new.email);
+    let mut errors = FieldErrors::default();
     if !is_plausible_email(&email) {
-        return Err(invalid(
-            "email",
-            format!("{email:?} is not an email address"),
-        ));
+        errors.add("email", "invalid-email");
     }
     if new.display_name.trim().is_empty() {
-        return Err(invalid("name", "must not be empty"));
+        errors.add("display_name", "invalid-required");
     }
-    if new.password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(invalid(
-            "password",
-            format!("must have at least {MIN_PASSWORD_CHARS} characters"),
-        ));
+    check_password(&mut errors, &new.password);
+    if !errors.is_empty() {
+        return Err(AccountError::Invalid(errors));
     }
-    let hash = hash_password(&new.password).map_err(|e| invalid("password", e.to_string()))?;
+    let hash =
+        hash_password(&new.password).map_err(|_| invalid("password", "invalid-password-short"))?;
     write_transaction(conn, |conn| {
         if q::user_by_email(conn, &email)?.is_some() {
-            return Err(invalid("email", format!("{email} already has an account")));
+            return Err(invalid("email", "invalid-email-taken"));
         }
         let mut village_ids = Vec::new();
         for slug in &new.village_slugs {
             let (village, _) = catalog::village_by_slug(conn, slug)?
-                .ok_or_else(|| invalid("village", format!("no village {slug:?}")))?;
+                .ok_or_else(|| invalid("village", "invalid-choice"))?;
             village_ids.push(village.id);
         }
         let county_id = match &new.county_slug {
             Some(slug) => Some(
                 catalog::county_by_slug(conn, slug)?
-                    .ok_or_else(|| invalid("county", format!("no county {slug:?}")))?
+                    .ok_or_else(|| invalid("county", "invalid-choice"))?
                     .id,
             ),
             None => None,
@@ -294,23 +304,23 @@ pub fn create_account(
         let organization_id = match &new.organization {
             Some(name) => Some(
                 q::organization_by_name(conn, name)?
-                    .ok_or_else(|| invalid("organization", format!("no organisation {name:?}")))?
+                    .ok_or_else(|| invalid("organization", "invalid-choice"))?
                     .id,
             ),
             None => None,
         };
         match new.role {
             Role::Team if village_ids.is_empty() => {
-                return Err(invalid("village", "a team member needs a village"));
+                return Err(invalid("village", "invalid-team-needs-village"));
             }
             Role::Canteen if organization_id.is_none() => {
                 return Err(invalid(
                     "organization",
-                    "a canteen buyer needs an organisation",
+                    "invalid-canteen-needs-organization",
                 ));
             }
             Role::Cadre if village_ids.len() > 1 => {
-                return Err(invalid("village", "a cadre's scope is one village at most"));
+                return Err(invalid("village", "invalid-cadre-one-village"));
             }
             _ => {}
         }
@@ -363,6 +373,16 @@ pub fn create_account(
         audit::record(conn, who, change, now)?;
         Ok(user_id)
     })
+}
+
+pub fn check_password(errors: &mut FieldErrors, password: &str) {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        errors.add_with(
+            "password",
+            "invalid-password-short",
+            vec![("min", MIN_PASSWORD_CHARS.to_string())],
+        );
+    }
 }
 
 fn is_plausible_email(email: &str) -> bool {

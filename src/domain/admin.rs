@@ -1,10 +1,18 @@
-//! The city office's view of the whole platform.
+//! The city office's area: the whole platform at a glance, and setting up villages,
+//! canteen organisations and accounts. Every change is audited.
 
+use chrono::NaiveDateTime;
 use diesel::QueryResult;
+use serde_json::json;
 
-use crate::db::DbConn;
-use crate::db::accounts::{self as acc, Organization};
-use crate::db::catalog::{self as cat, County, Village};
+use crate::db::accounts::{
+    self as acc, CadreScopeRow, NewOrganization, Organization, OrganizationChanges, UserRow,
+};
+use crate::db::catalog::{self as cat, County, NewVillage, Village, VillageChanges};
+use crate::db::{DbConn, write_transaction};
+use crate::domain::accounts::{AccountError, Role, check_password, hash_password};
+use crate::domain::audit::{self, Change, Who};
+use crate::domain::validation::{self as v, FieldErrors};
 
 pub struct Overview {
     pub counties: Vec<County>,
@@ -19,5 +27,407 @@ pub fn overview(conn: &mut DbConn) -> QueryResult<Overview> {
         villages: cat::villages(conn)?,
         organizations: acc::organizations(conn)?,
         users: acc::count_users(conn)?,
+    })
+}
+
+/// A village as the admin types it.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct VillageForm {
+    pub county_id: String,
+    pub slug: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub township_zh: String,
+    pub township_en: String,
+    pub story_zh: String,
+    pub story_en: String,
+    /// The village collective's share of consignment sales in basis points; empty:
+    /// the platform's default.
+    pub collective_share_bp: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("invalid form")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+impl From<FieldErrors> for AdminError {
+    fn from(e: FieldErrors) -> Self {
+        AdminError::Invalid(e)
+    }
+}
+
+impl From<AccountError> for AdminError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(errors) => AdminError::Invalid(errors),
+            AccountError::Database(e) => AdminError::Database(e),
+        }
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 48
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Saves a village: a new one when `existing` is `None`. The slug (its address) is
+/// chosen once, at creation.
+pub fn save_village(
+    conn: &mut DbConn,
+    who: &Who,
+    existing: Option<&Village>,
+    form: &VillageForm,
+    now: NaiveDateTime,
+) -> Result<i64, AdminError> {
+    let mut errors = FieldErrors::default();
+    let name_zh = v::required_text(&mut errors, "name_zh", &form.name_zh, 40);
+    let name_en = v::required_text(&mut errors, "name_en", &form.name_en, 60);
+    let township_zh = v::optional_text(&mut errors, "township_zh", &form.township_zh, 40);
+    let township_en = v::optional_text(&mut errors, "township_en", &form.township_en, 60);
+    let story_zh = v::required_text(&mut errors, "story_zh", &form.story_zh, 2000);
+    let story_en =
+        v::optional_text(&mut errors, "story_en", &form.story_en, 3000).unwrap_or_default();
+    let share = match form.collective_share_bp.trim() {
+        "" => None,
+        bp => v::whole_number(&mut errors, "collective_share_bp", bp, 0, 10_000),
+    };
+    let slug = form.slug.trim().to_string();
+    if existing.is_none() && !is_slug(&slug) {
+        errors.add("slug", "invalid-slug");
+    }
+    let county_id = form.county_id.trim().parse::<i64>().ok();
+    write_transaction(conn, |conn| {
+        let county = match county_id {
+            Some(id) => cat::counties(conn)?.into_iter().find(|c| c.id == id),
+            None => None,
+        };
+        if county.is_none() {
+            errors.add("county_id", "invalid-choice");
+        }
+        if existing.is_none() && cat::village_by_slug(conn, &slug)?.is_some() {
+            errors.add("slug", "invalid-slug-taken");
+        }
+        let Some(county) = county.filter(|_| errors.is_empty()) else {
+            return Err(AdminError::Invalid(errors.clone()));
+        };
+        let after = json!({
+            "county_id": county.id, "name_zh": name_zh, "name_en": name_en, "township_zh": township_zh,
+            "story_zh": story_zh, "collective_share_bp": share,
+        });
+        let (id, action, before) = match existing {
+            Some(village) => {
+                let changes = VillageChanges {
+                    county_id: county.id,
+                    name_zh: &name_zh,
+                    name_en: &name_en,
+                    township_zh: township_zh.as_deref(),
+                    township_en: township_en.as_deref(),
+                    story_zh: &story_zh,
+                    story_en: &story_en,
+                    collective_share_bp: share,
+                };
+                cat::update_village(conn, village.id, &changes)?;
+                let before = json!({
+                    "county_id": village.county_id, "name_zh": village.name_zh, "name_en": village.name_en,
+                    "township_zh": village.township_zh, "story_zh": village.story_zh,
+                    "collective_share_bp": village.collective_share_bp,
+                });
+                (village.id, "update", Some(before))
+            }
+            None => {
+                let new = NewVillage {
+                    county_id: county.id,
+                    slug: &slug,
+                    name_zh: &name_zh,
+                    name_en: &name_en,
+                    township_zh: township_zh.as_deref(),
+                    township_en: township_en.as_deref(),
+                    story_zh: &story_zh,
+                    story_en: &story_en,
+                    collective_share_bp: share,
+                    created_at: now,
+                };
+                let id = cat::insert_village(conn, &new)?;
+                (id, "create", None)
+            }
+        };
+        let change = Change {
+            action,
+            entity: "village",
+            entity_id: id,
+            village_id: Some(id),
+            before,
+            after: Some(after),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(id)
+    })
+}
+
+/// A canteen organisation as the admin types it.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct OrganizationForm {
+    pub name: String,
+    pub invoice_title: String,
+    pub tax_id: String,
+    pub address: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub payment_terms_days: String,
+    /// Yuan; empty for none.
+    pub annual_target: String,
+}
+
+/// 统一社会信用代码: 18 characters of digits and capital letters.
+fn is_tax_id(s: &str) -> bool {
+    s.len() == 18
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+}
+
+pub fn save_organization(
+    conn: &mut DbConn,
+    who: &Who,
+    existing: Option<&Organization>,
+    form: &OrganizationForm,
+    now: NaiveDateTime,
+) -> Result<i64, AdminError> {
+    let mut errors = FieldErrors::default();
+    let name = v::required_text(&mut errors, "name", &form.name, 80);
+    let invoice_title = v::required_text(&mut errors, "invoice_title", &form.invoice_title, 100);
+    let tax_id = form.tax_id.trim().to_ascii_uppercase();
+    if !is_tax_id(&tax_id) {
+        errors.add("tax_id", "invalid-tax-id");
+    }
+    let address = v::required_text(&mut errors, "address", &form.address, 200);
+    let contact_name = v::required_text(&mut errors, "contact_name", &form.contact_name, 40);
+    let contact_phone = v::required_text(&mut errors, "contact_phone", &form.contact_phone, 30);
+    let terms = v::whole_number(
+        &mut errors,
+        "payment_terms_days",
+        &form.payment_terms_days,
+        0,
+        365,
+    );
+    let target = match form.annual_target.trim() {
+        "" | "0" => Some(0),
+        t => v::price_yuan(&mut errors, "annual_target", t),
+    };
+    write_transaction(conn, |conn| {
+        if let Some(other) = acc::organization_by_name(conn, &name)? {
+            if existing.map(|o| o.id) != Some(other.id) {
+                errors.add("name", "invalid-name-taken");
+            }
+        }
+        let (Some(payment_terms_days), Some(annual_target_fen)) = (terms, target) else {
+            return Err(AdminError::Invalid(errors.clone()));
+        };
+        if !errors.is_empty() {
+            return Err(AdminError::Invalid(errors.clone()));
+        }
+        let after = json!({
+            "name": name, "invoice_title": invoice_title, "tax_id": tax_id, "address": address,
+            "contact_name": contact_name, "contact_phone": contact_phone,
+            "payment_terms_days": payment_terms_days, "annual_target_fen": annual_target_fen,
+        });
+        let (id, action, before) = match existing {
+            Some(org) => {
+                let changes = OrganizationChanges {
+                    name: &name,
+                    invoice_title: &invoice_title,
+                    tax_id: &tax_id,
+                    address: &address,
+                    contact_name: &contact_name,
+                    contact_phone: &contact_phone,
+                    payment_terms_days,
+                    annual_target_fen,
+                };
+                acc::update_organization(conn, org.id, &changes)?;
+                let before = json!({
+                    "name": org.name, "invoice_title": org.invoice_title, "tax_id": org.tax_id,
+                    "payment_terms_days": org.payment_terms_days, "annual_target_fen": org.annual_target_fen,
+                });
+                (org.id, "update", Some(before))
+            }
+            None => {
+                let new = NewOrganization {
+                    name: &name,
+                    invoice_title: &invoice_title,
+                    tax_id: &tax_id,
+                    address: &address,
+                    contact_name: &contact_name,
+                    contact_phone: &contact_phone,
+                    payment_terms_days,
+                    annual_target_fen,
+                    created_at: now,
+                };
+                (acc::insert_organization(conn, &new)?, "create", None)
+            }
+        };
+        let change = Change {
+            action,
+            entity: "organization",
+            entity_id: id,
+            village_id: None,
+            before,
+            after: Some(after),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(id)
+    })
+}
+
+/// What the admin changes on an account: its name, whether it may sign in, and its
+/// binding (a team's villages, a cadre's scope, a canteen buyer's organisation).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct UserEditForm {
+    pub display_name: String,
+    pub disabled: bool,
+    pub village_slugs: Vec<String>,
+    pub county_slug: String,
+    pub organization: String,
+}
+
+pub fn update_user(
+    conn: &mut DbConn,
+    who: &Who,
+    user: &UserRow,
+    form: &UserEditForm,
+    now: NaiveDateTime,
+) -> Result<(), AdminError> {
+    let mut errors = FieldErrors::default();
+    let display_name = v::required_text(&mut errors, "display_name", &form.display_name, 60);
+    let role =
+        Role::parse(&user.role).ok_or_else(|| FieldErrors::single("role", "invalid-choice"))?;
+    write_transaction(conn, |conn| {
+        let mut village_ids = Vec::new();
+        for slug in &form.village_slugs {
+            match cat::village_by_slug(conn, slug)? {
+                Some((village, _)) => village_ids.push(village.id),
+                None => errors.add("village", "invalid-choice"),
+            }
+        }
+        let county_id = match form.county_slug.trim() {
+            "" => None,
+            slug => match cat::county_by_slug(conn, slug)? {
+                Some(c) => Some(c.id),
+                None => {
+                    errors.add("county", "invalid-choice");
+                    None
+                }
+            },
+        };
+        let organization_id = match form.organization.trim() {
+            "" => None,
+            name => match acc::organization_by_name(conn, name)? {
+                Some(o) => Some(o.id),
+                None => {
+                    errors.add("organization", "invalid-choice");
+                    None
+                }
+            },
+        };
+        match role {
+            Role::Team if village_ids.is_empty() => {
+                errors.add("village", "invalid-team-needs-village")
+            }
+            Role::Canteen if organization_id.is_none() => {
+                errors.add("organization", "invalid-canteen-needs-organization")
+            }
+            Role::Cadre if village_ids.len() > 1 => {
+                errors.add("village", "invalid-cadre-one-village")
+            }
+            _ => {}
+        }
+        if who.user_id == Some(user.id) && form.disabled {
+            errors.add("disabled", "invalid-disable-self");
+        }
+        if !errors.is_empty() {
+            return Err(AdminError::Invalid(errors.clone()));
+        }
+        let before = json!({
+            "display_name": user.display_name, "disabled": user.disabled,
+            "villages": acc::team_village_ids(conn, user.id)?,
+            "cadre_scope": acc::cadre_scope(conn, user.id)?.map(|s| json!([s.county_id, s.village_id])),
+            "organization_id": acc::organization_of_member(conn, user.id)?,
+        });
+        acc::update_user(conn, user.id, &display_name, form.disabled, now)?;
+        match role {
+            Role::Team => {
+                acc::unbind_team_villages(conn, user.id)?;
+                for id in &village_ids {
+                    acc::bind_team_village(conn, user.id, *id)?;
+                }
+            }
+            Role::Cadre => {
+                let row = CadreScopeRow {
+                    user_id: user.id,
+                    county_id,
+                    village_id: village_ids.first().copied(),
+                };
+                acc::set_cadre_scope(conn, &row)?;
+            }
+            Role::Canteen => {
+                acc::remove_member(conn, user.id)?;
+                if let Some(org) = organization_id {
+                    acc::add_member(conn, org, user.id)?;
+                }
+            }
+            Role::Admin => {}
+        }
+        let after = json!({
+            "display_name": display_name, "disabled": form.disabled, "villages": village_ids,
+            "cadre_scope": (role == Role::Cadre).then(|| json!([county_id, village_ids.first()])),
+            "organization_id": organization_id,
+        });
+        let change = Change {
+            action: "update",
+            entity: "user",
+            entity_id: user.id,
+            village_id: None,
+            before: Some(before),
+            after: Some(after),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(())
+    })
+}
+
+/// Sets a new password the admin typed (the person changes it after). The log records
+/// that it happened, never the password.
+pub fn reset_password(
+    conn: &mut DbConn,
+    who: &Who,
+    user: &UserRow,
+    password: &str,
+    now: NaiveDateTime,
+) -> Result<(), AdminError> {
+    let mut errors = FieldErrors::default();
+    check_password(&mut errors, password);
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let hash = hash_password(password)
+        .map_err(|_| FieldErrors::single("password", "invalid-password-short"))?;
+    write_transaction(conn, |conn| {
+        acc::set_password_hash(conn, user.id, &hash, now)?;
+        let change = Change {
+            action: "reset_password",
+            entity: "user",
+            entity_id: user.id,
+            village_id: None,
+            before: None,
+            after: None,
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(())
     })
 }

@@ -892,6 +892,7 @@ fn load_places(conn: &mut DbConn, now: NaiveDateTime, report: &mut DemoReport) -
                     township_en: None,
                     story_zh: v.story_zh,
                     story_en: v.story_en,
+                    collective_share_bp: None,
                     created_at: now,
                 };
                 cat::insert_village(conn, &new)?

@@ -121,6 +121,38 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))
         .route("/admin", web::get().to(admin::home))
+        .route("/admin/villages", web::post().to(admin::create_village))
+        .route("/admin/villages/new", web::get().to(admin::new_village))
+        .route("/admin/villages/{id}", web::get().to(admin::edit_village))
+        .route(
+            "/admin/villages/{id}",
+            web::post().to(admin::update_village),
+        )
+        .route(
+            "/admin/organizations",
+            web::post().to(admin::create_organization),
+        )
+        .route(
+            "/admin/organizations/new",
+            web::get().to(admin::new_organization),
+        )
+        .route(
+            "/admin/organizations/{id}",
+            web::get().to(admin::edit_organization),
+        )
+        .route(
+            "/admin/organizations/{id}",
+            web::post().to(admin::update_organization),
+        )
+        .route("/admin/users", web::get().to(admin::users))
+        .route("/admin/users", web::post().to(admin::create_user))
+        .route("/admin/users/new", web::get().to(admin::new_user))
+        .route("/admin/users/{id}", web::get().to(admin::edit_user))
+        .route("/admin/users/{id}", web::post().to(admin::update_user))
+        .route(
+            "/admin/users/{id}/password",
+            web::post().to(admin::reset_password),
+        )
         .route("/team", web::get().to(team::home))
         .route("/team/households", web::get().to(households::list))
         .route("/team/households", web::post().to(households::create))
