@@ -359,7 +359,8 @@ pub async fn update(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ArchiveForm {
     archived: String,
 }
@@ -470,6 +471,7 @@ pub async fn import(
     upload: Upload,
 ) -> AppResult<HttpResponse> {
     let villages = team_villages(&state, &area).await?;
+    let upload = upload.verified()?;
     let village_text = upload.text("village_id").to_string();
     let Some(village_id) = village_text
         .trim()

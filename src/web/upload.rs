@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_multipart::Multipart;
-use actix_session::SessionExt;
+use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
@@ -24,12 +24,23 @@ pub struct UploadedFile {
 }
 
 /// A multipart form whose `csrf_token` matched the session's.
-pub struct Upload {
+pub struct UploadForm {
     pub fields: HashMap<String, String>,
     pub files: HashMap<String, UploadedFile>,
 }
 
+/// The extractor: it never refuses by itself, so that the area extractor beside it
+/// decides first who may post here; the handler then calls `verified`.
+pub struct Upload(Result<UploadForm, AppError>);
+
 impl Upload {
+    /// The form, or why it was refused (wrong CSRF token, not multipart, too large).
+    pub fn verified(self) -> Result<UploadForm, AppError> {
+        self.0
+    }
+}
+
+impl UploadForm {
     pub fn text(&self, name: &str) -> &str {
         self.fields
             .get(name)
@@ -53,49 +64,55 @@ impl FromRequest for Upload {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = req.get_session();
         let multipart = Multipart::from_request(req, payload);
-        Box::pin(async move {
-            let mut multipart = multipart.await?;
-            let mut upload = Upload {
-                fields: HashMap::new(),
-                files: HashMap::new(),
-            };
-            while let Some(field) = multipart.next().await {
-                let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
-                let name = field.name().unwrap_or_default().to_string();
-                let filename = field
-                    .content_disposition()
-                    .and_then(|cd| cd.get_filename())
-                    .map(str::to_string);
-                let limit = if filename.is_some() {
-                    MAX_FILE_BYTES
-                } else {
-                    MAX_TEXT_BYTES
-                };
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
-                    if bytes.len() + chunk.len() > limit {
-                        return Err(AppError::bad_field(
-                            name,
-                            format!("larger than {} MB", limit / 1024 / 1024),
-                        )
-                        .into());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                match filename {
-                    Some(filename) => {
-                        upload.files.insert(name, UploadedFile { filename, bytes });
-                    }
-                    None => {
-                        let text = String::from_utf8(bytes)
-                            .map_err(|_| AppError::bad_field(name.clone(), "not UTF-8 text"))?;
-                        upload.fields.insert(name, text);
-                    }
-                }
-            }
-            csrf::check(&session, upload.fields.get(csrf::FIELD).map(String::as_str))?;
-            Ok(upload)
-        })
+        Box::pin(async move { Ok(Upload(read(multipart, session).await)) })
     }
+}
+
+async fn read(
+    multipart: impl Future<Output = Result<Multipart, actix_web::Error>>,
+    session: Session,
+) -> Result<UploadForm, AppError> {
+    let mut multipart = multipart
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let mut upload = UploadForm {
+        fields: HashMap::new(),
+        files: HashMap::new(),
+    };
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        let limit = if filename.is_some() {
+            MAX_FILE_BYTES
+        } else {
+            MAX_TEXT_BYTES
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(AppError::bad_field(
+                    name,
+                    format!("larger than {} MB", limit / 1024 / 1024),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match filename {
+            Some(filename) => {
+                upload.files.insert(name, UploadedFile { filename, bytes });
+            }
+            None => {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| AppError::bad_field(name.clone(), "not UTF-8 text"))?;
+                upload.fields.insert(name, text);
+            }
+        }
+    }
+    csrf::check(&session, upload.fields.get(csrf::FIELD).map(String::as_str))?;
+    Ok(upload)
 }

@@ -12,5 +12,6 @@ mod households;
 mod locales;
 mod products;
 mod schema;
+mod scoping;
 mod stock;
 mod storefront;

@@ -1,0 +1,179 @@
+//! The access matrix: every `/team` and `/admin` route, as every role and as a team
+//! member of another village. A team's records of another village answer 404, as if
+//! they did not exist; other roles are refused (403); guests are sent to sign in.
+
+use reqwest::StatusCode;
+
+use crate::households::{household_id, taer_member};
+use crate::storefront::product_id;
+use crate::support::{Browser, TestApp, both_databases, csrf_token};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Area {
+    Team,
+    Admin,
+}
+
+/// `(method, path, area, names a record of 谢店村/杨州窑村)`
+fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
+    let household = household_id(app, "XD-001");
+    let product = product_id(app, "xiaomi");
+    let lot = app.scalar(&format!(
+        "SELECT MIN(id) AS n FROM stock_lots WHERE product_id = {product}"
+    ));
+    let village = app.scalar("SELECT id AS n FROM villages WHERE slug = 'xiedian'");
+    let org = app.scalar("SELECT MIN(id) AS n FROM organizations");
+    let user = app.scalar("SELECT id AS n FROM users WHERE email = 'team@example.com'");
+    vec![
+        ("GET", "/team".into(), Area::Team, false),
+        ("GET", "/team/households".into(), Area::Team, false),
+        ("POST", "/team/households".into(), Area::Team, false),
+        ("GET", "/team/households/new".into(), Area::Team, false),
+        ("GET", "/team/households/import".into(), Area::Team, false),
+        ("POST", "/team/households/import".into(), Area::Team, false),
+        (
+            "GET",
+            "/team/households/export.csv".into(),
+            Area::Team,
+            false,
+        ),
+        (
+            "GET",
+            "/team/households/export.xlsx".into(),
+            Area::Team,
+            false,
+        ),
+        (
+            "GET",
+            format!("/team/households/{household}"),
+            Area::Team,
+            true,
+        ),
+        (
+            "POST",
+            format!("/team/households/{household}"),
+            Area::Team,
+            true,
+        ),
+        (
+            "POST",
+            format!("/team/households/{household}/archive"),
+            Area::Team,
+            true,
+        ),
+        ("GET", "/team/products".into(), Area::Team, false),
+        ("POST", "/team/products".into(), Area::Team, false),
+        ("GET", "/team/products/new".into(), Area::Team, false),
+        ("GET", format!("/team/products/{product}"), Area::Team, true),
+        (
+            "POST",
+            format!("/team/products/{product}"),
+            Area::Team,
+            true,
+        ),
+        (
+            "GET",
+            format!("/team/products/{product}/edit"),
+            Area::Team,
+            true,
+        ),
+        ("GET", "/team/stock".into(), Area::Team, false),
+        ("POST", "/team/stock".into(), Area::Team, false),
+        ("GET", format!("/team/stock/lots/{lot}"), Area::Team, true),
+        (
+            "POST",
+            format!("/team/stock/lots/{lot}/write-off"),
+            Area::Team,
+            true,
+        ),
+        ("GET", "/team/audit".into(), Area::Team, false),
+        ("GET", "/admin".into(), Area::Admin, false),
+        ("GET", "/admin/audit".into(), Area::Admin, false),
+        ("POST", "/admin/villages".into(), Area::Admin, false),
+        ("GET", "/admin/villages/new".into(), Area::Admin, false),
+        (
+            "GET",
+            format!("/admin/villages/{village}"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "POST",
+            format!("/admin/villages/{village}"),
+            Area::Admin,
+            false,
+        ),
+        ("POST", "/admin/organizations".into(), Area::Admin, false),
+        ("GET", "/admin/organizations/new".into(), Area::Admin, false),
+        (
+            "GET",
+            format!("/admin/organizations/{org}"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "POST",
+            format!("/admin/organizations/{org}"),
+            Area::Admin,
+            false,
+        ),
+        ("GET", "/admin/users".into(), Area::Admin, false),
+        ("POST", "/admin/users".into(), Area::Admin, false),
+        ("GET", "/admin/users/new".into(), Area::Admin, false),
+        ("GET", format!("/admin/users/{user}"), Area::Admin, false),
+        ("POST", format!("/admin/users/{user}"), Area::Admin, false),
+        (
+            "POST",
+            format!("/admin/users/{user}/password"),
+            Area::Admin,
+            false,
+        ),
+    ]
+}
+
+/// Sends the request as the browser would: posts carry the visitor's own CSRF token
+/// and nothing else, so an admitted post is refused for its empty fields, never written.
+fn request(browser: &Browser, method: &str, path: &str) -> StatusCode {
+    match method {
+        "GET" => browser.get(path).status(),
+        _ => {
+            let token = csrf_token(&browser.text("/").1).unwrap_or_default();
+            browser.post_form(path, &[("csrf_token", &token)]).status()
+        }
+    }
+}
+
+both_databases! {
+    fn every_route_answers_each_role_as_it_should(app) {
+        let visitors = [
+            ("guest", app.browser()),
+            ("admin", app.signed_in("admin@example.com")),
+            ("team", app.signed_in("team@example.com")),
+            ("other team", taer_member(app)),
+            ("canteen", app.signed_in("canteen@example.com")),
+            ("cadre", app.signed_in("cadre@example.com")),
+        ];
+        let before = (app.count("households"), app.count("products"), app.count("stock_lots"), app.count("villages"), app.count("users"));
+        let mut wrong = Vec::new();
+        for (method, path, area, owned) in routes(app) {
+            for (who, browser) in &visitors {
+                let status = request(browser, method, &path);
+                let ok = match (*who, area) {
+                    ("guest", _) => status == StatusCode::SEE_OTHER,
+                    ("team", Area::Team) | ("admin", Area::Admin) => {
+                        !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) && status.as_u16() < 500
+                    }
+                    ("other team", Area::Team) if owned => status == StatusCode::NOT_FOUND,
+                    ("other team", Area::Team) => !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) && status.as_u16() < 500,
+                    _ => status == StatusCode::FORBIDDEN,
+                };
+                if !ok {
+                    wrong.push(format!("{method} {path} as {who}: {status}"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "unexpected answers:\n{}", wrong.join("\n"));
+        let after = (app.count("households"), app.count("products"), app.count("stock_lots"), app.count("villages"), app.count("users"));
+        assert_eq!(before, after, "no empty form wrote anything");
+    }
+}
