@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::schema::{counties, price_tiers, products, villages};
+use super::schema::{counties, price_tiers, product_images, products, villages};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = counties)]
@@ -407,5 +407,58 @@ pub struct VillageChanges<'a> {
 pub fn update_village(conn: &mut DbConn, id: i64, changes: &VillageChanges) -> QueryResult<usize> {
     diesel::update(villages::table.find(id))
         .set(changes)
+        .execute(conn)
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = product_images)]
+pub struct NewProductImage<'a> {
+    pub product_id: i64,
+    pub content_hash: &'a str,
+    pub display_jpeg_b64: &'a str,
+    pub thumb_jpeg_b64: &'a str,
+    pub width: i32,
+    pub height: i32,
+    pub uploaded_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_image(conn: &mut DbConn, new: &NewProductImage) -> QueryResult<usize> {
+    diesel::insert_into(product_images::table)
+        .values(new)
+        .execute(conn)
+}
+
+pub fn image_exists(conn: &mut DbConn, hash: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        product_images::table.filter(product_images::content_hash.eq(hash)),
+    ))
+    .get_result(conn)
+}
+
+/// One size of an image, base64 JPEG: `thumb` or `display`.
+pub fn image_b64(conn: &mut DbConn, hash: &str, thumb: bool) -> QueryResult<Option<String>> {
+    let query = product_images::table.filter(product_images::content_hash.eq(hash));
+    if thumb {
+        query
+            .select(product_images::thumb_jpeg_b64)
+            .first(conn)
+            .optional()
+    } else {
+        query
+            .select(product_images::display_jpeg_b64)
+            .first(conn)
+            .optional()
+    }
+}
+
+pub fn set_product_image(
+    conn: &mut DbConn,
+    product_id: i64,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(products::table.find(product_id))
+        .set((products::image.eq(hash), products::updated_at.eq(now)))
         .execute(conn)
 }

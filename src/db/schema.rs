@@ -44,6 +44,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_images (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        content_hash -> Text,
+        display_jpeg_b64 -> Text,
+        thumb_jpeg_b64 -> Text,
+        width -> Integer,
+        height -> Integer,
+        uploaded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     products (id) {
         id -> BigInt,
         village_id -> BigInt,
@@ -185,6 +199,7 @@ diesel::joinable!(villages -> counties (county_id));
 diesel::joinable!(households -> villages (village_id));
 diesel::joinable!(products -> villages (village_id));
 diesel::joinable!(price_tiers -> products (product_id));
+diesel::joinable!(product_images -> products (product_id));
 diesel::joinable!(stock_lots -> products (product_id));
 diesel::joinable!(stock_lots -> households (household_id));
 diesel::joinable!(stock_write_offs -> stock_lots (lot_id));
@@ -200,6 +215,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     households,
     products,
     price_tiers,
+    product_images,
     stock_lots,
     stock_write_offs,
     users,

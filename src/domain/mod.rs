@@ -8,6 +8,7 @@ pub mod canteen;
 pub mod catalog;
 pub mod demo;
 pub mod households;
+pub mod images;
 pub mod money;
 pub mod products;
 pub mod register;

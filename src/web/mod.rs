@@ -11,6 +11,7 @@ pub mod errors;
 pub mod forms;
 pub mod health;
 pub mod households;
+pub mod images;
 pub mod products;
 pub mod render;
 pub mod reports;
@@ -187,6 +188,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/team/products/{id}/edit",
             web::get().to(products::edit_form),
         )
+        .route(
+            "/team/products/{id}/image",
+            web::post().to(products::upload_image),
+        )
         .route("/team/stock", web::get().to(stock::list))
         .route("/team/stock", web::post().to(stock::record))
         .route("/team/stock/lots/{id}", web::get().to(stock::show_lot))
@@ -198,6 +203,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/audit", web::get().to(audit::admin))
         .route("/canteen", web::get().to(canteen::home))
         .route("/reports", web::get().to(reports::home))
+        .route("/images/{hash}/{size}", web::get().to(images::serve))
         .route("/healthz", web::get().to(health::healthz))
         .route("/static/{path:.*}", web::get().to(assets::serve));
 }

@@ -11,10 +11,12 @@ use super::csrf::{self, CsrfForm};
 use super::forms::errors_json;
 use super::render::Ctx;
 use super::stock::lot_row;
+use super::upload::Upload;
 use crate::db::catalog::{Village, price_tiers, villages_by_ids};
 use crate::db::stock as q;
 use crate::domain::audit::Who;
 use crate::domain::catalog::StockState;
+use crate::domain::images;
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
 use crate::domain::products::{
@@ -55,7 +57,27 @@ pub async fn show(
     area: TeamArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (ids, id) = (area.village_ids.clone(), id.into_inner());
+    render_show(
+        &state,
+        &ctx,
+        &area,
+        id.into_inner(),
+        StatusCode::OK,
+        &FieldErrors::default(),
+    )
+    .await
+}
+
+/// The product's workspace page: stock, lots, photo, with any problem of an upload.
+async fn render_show(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &TeamArea,
+    id: i64,
+    status: StatusCode,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let ids = area.village_ids.clone();
     let (product, lots) = state
         .db(move |conn| {
             let Some(product) = q::product_in_villages(conn, &ids, id)? else {
@@ -67,6 +89,7 @@ pub async fn show(
         .await?;
     let lang = ctx.lang;
     let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
         "product": {
             "id": product.id,
             "name": lang.pick(&product.name_zh, &product.name_en),
@@ -77,10 +100,44 @@ pub async fn show(
             "low": StockState::of(&product) != StockState::InStock,
             "supply_mode": lang.t(&format!("supply-{}", product.supply_mode)),
             "status": lang.t(&format!("product-status-{}", product.status)),
+            "image": product.image,
         },
         "lots": lots.iter().map(|(l, p, h)| lot_row(lang, l, p, h)).collect::<Vec<_>>(),
+        "errors": errors_json(lang, errors),
     });
-    ctx.page(&state.templates, StatusCode::OK, "pages/team/product", data)
+    ctx.page(&state.templates, status, "pages/team/product", data)
+}
+
+pub async fn upload_image(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+    upload: Upload,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let product = find(&state, &area, id).await?;
+    let upload = upload.verified()?;
+    let file = upload.file("image")?;
+    let prepared = match images::prepare("image", &file.bytes) {
+        Ok(prepared) => prepared,
+        Err(errors) => {
+            return render_show(
+                &state,
+                &ctx,
+                &area,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &errors,
+            )
+            .await;
+        }
+    };
+    let who = Who::from(&area.actor);
+    state
+        .db(move |conn| images::attach(conn, &who, &product, &prepared, now_utc()))
+        .await?;
+    Ok(redirect(&format!("/team/products/{id}")))
 }
 
 fn options(lang: Lang, codes: &[&str], prefix: &str, selected: &str) -> Vec<serde_json::Value> {

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod demo;
 mod households;
+mod images;
 mod locales;
 mod products;
 mod schema;

@@ -1,0 +1,127 @@
+//! Product photos: checked by content (JPEG, PNG or WebP, whatever the file is called),
+//! at most 5 MB, decoded within limits, and re-encoded as a display size and a
+//! thumbnail. Re-encoding also drops whatever else the file carried (EXIF, GPS).
+
+use std::io::Cursor;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::NaiveDateTime;
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::db::catalog::{self as q, NewProductImage, Product};
+use crate::db::{DbConn, write_transaction};
+use crate::domain::audit::{self, Change, Who};
+use crate::domain::validation::FieldErrors;
+
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+const DISPLAY_EDGE: u32 = 1200;
+const THUMB_EDGE: u32 = 400;
+/// Larger than any phone camera, small enough that decoding cannot exhaust memory.
+const MAX_PIXELS_EDGE: u32 = 10_000;
+
+/// A photo ready to store: its content hash (its address) and both sizes as JPEG.
+pub struct PreparedImage {
+    pub hash: String,
+    pub display_jpeg: Vec<u8>,
+    pub thumb_jpeg: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+fn jpeg(image: &DynamicImage) -> Result<Vec<u8>, image::ImageError> {
+    let mut out = Cursor::new(Vec::new());
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82);
+    image.to_rgb8().write_with_encoder(encoder)?;
+    Ok(out.into_inner())
+}
+
+/// Checks and resizes an uploaded photo; problems are reported against `field`.
+pub fn prepare(field: &str, bytes: &[u8]) -> Result<PreparedImage, FieldErrors> {
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(FieldErrors::single(field, "invalid-image-too-large"));
+    }
+    let format = image::guess_format(bytes)
+        .ok()
+        .filter(|f| matches!(f, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP));
+    let Some(format) = format else {
+        return Err(FieldErrors::single(field, "invalid-image-type"));
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_PIXELS_EDGE);
+    limits.max_image_height = Some(MAX_PIXELS_EDGE);
+    reader.limits(limits);
+    let image = reader
+        .decode()
+        .map_err(|_| FieldErrors::single(field, "invalid-image-unreadable"))?;
+    let display = image.resize(
+        DISPLAY_EDGE,
+        DISPLAY_EDGE,
+        image::imageops::FilterType::Triangle,
+    );
+    let thumb = display.resize(
+        THUMB_EDGE,
+        THUMB_EDGE,
+        image::imageops::FilterType::Triangle,
+    );
+    let encode_failed = |_| FieldErrors::single(field, "invalid-image-unreadable");
+    Ok(PreparedImage {
+        hash: hex::encode(&Sha256::digest(bytes)[..16]),
+        display_jpeg: jpeg(&display).map_err(encode_failed)?,
+        thumb_jpeg: jpeg(&thumb).map_err(encode_failed)?,
+        width: display.width(),
+        height: display.height(),
+    })
+}
+
+/// Makes the photo the product's picture, keeping earlier ones (they may be in use by
+/// pages already sent).
+pub fn attach(
+    conn: &mut DbConn,
+    who: &Who,
+    product: &Product,
+    image: &PreparedImage,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    write_transaction(conn, |conn| {
+        if !q::image_exists(conn, &image.hash)? {
+            let (display, thumb) = (
+                BASE64.encode(&image.display_jpeg),
+                BASE64.encode(&image.thumb_jpeg),
+            );
+            let new = NewProductImage {
+                product_id: product.id,
+                content_hash: &image.hash,
+                display_jpeg_b64: &display,
+                thumb_jpeg_b64: &thumb,
+                width: image.width as i32,
+                height: image.height as i32,
+                uploaded_by: who.user_id,
+                created_at: now,
+            };
+            q::insert_image(conn, &new)?;
+        }
+        q::set_product_image(conn, product.id, &image.hash, now)?;
+        let change = Change {
+            action: "update",
+            entity: "product",
+            entity_id: product.id,
+            village_id: Some(product.village_id),
+            before: Some(json!({ "image": product.image })),
+            after: Some(json!({ "image": image.hash })),
+        };
+        audit::record(conn, who, change, now)
+    })
+}
+
+/// One size of a stored photo as JPEG bytes.
+pub fn jpeg_bytes(
+    conn: &mut DbConn,
+    hash: &str,
+    thumb: bool,
+) -> diesel::QueryResult<Option<Vec<u8>>> {
+    Ok(q::image_b64(conn, hash, thumb)?.and_then(|b64| BASE64.decode(b64).ok()))
+}
