@@ -251,3 +251,35 @@ both_databases! {
         assert!(phone.source().contains("href=\"/login\""), "signed out");
     }
 }
+
+both_databases! {
+    fn a_team_member_on_a_phone_imports_the_register_and_records_a_lot(app) {
+        let register = app.database.dir.join("花名册.csv");
+        std::fs::write(&register, "户编号,户主姓名,常住人口,类别,电话\nXD-501,谢春生,3,脱贫户,13803525010\n").expect("register file");
+        let phone = Chromium::start(390, 844);
+        phone.open(&format!("{}/login", app.base));
+        phone.type_into("#email", "team@example.com");
+        phone.type_into("#password", PASSWORD);
+        phone.click("form.stack button");
+        phone.wait_for("the team's home", |p| p.url().ends_with("/team"));
+
+        phone.open(&format!("{}/team/households/import", app.base));
+        assert!(phone.fits_width(), "the import page fits a phone");
+        phone.type_into("#file", &register.display().to_string());
+        phone.click("form.stack button");
+        phone.wait_for("the import summary", |p| p.source().contains("导入完成"));
+        assert!(phone.source().contains("新登记 1 户"));
+
+        phone.open(&format!("{}/team/stock", app.base));
+        assert!(phone.fits_width(), "the stock page fits a phone");
+        let millet = app.scalar("SELECT id AS n FROM products WHERE slug = 'xiaomi'");
+        let household = app.scalar("SELECT id AS n FROM households WHERE code = 'XD-501'");
+        phone.click(&format!("#product_id option[value='{millet}']"));
+        phone.click(&format!("#household_id option[value='{household}']"));
+        phone.type_into("#quantity", "12");
+        phone.click("form.stack button");
+        phone.wait_for("the new lot", |p| p.url().contains("/team/stock/lots/"));
+        assert!(phone.source().contains("XD-501 谢春生"));
+        assert_eq!(app.count(&format!("stock_lots WHERE household_id = {household} AND quantity = 12")), 1);
+    }
+}

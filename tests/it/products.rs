@@ -101,6 +101,28 @@ both_databases! {
         assert_eq!((app.count("products"), app.count("price_tiers"), app.count("audit_log")), before);
     }
 
+    fn names_with_markup_are_shown_escaped_everywhere(app) {
+        let team = app.signed_in("team@example.com");
+        let xiedian = village_id(app, "xiedian").to_string();
+        let res = team.submit("/team/products/new", "/team/products", &fields(&xiedian, &[
+            ("name_zh", "<script>alert('x')</script>豆"), ("name_en", "<b>beans</b>"), ("description_zh", "<img src=x onerror=alert(1)>"),
+        ]));
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let id = new_product_id(app);
+        for (browser, path) in [
+            (&team, format!("/team/products/{id}")),
+            (&team, format!("/team/products/{id}/edit")),
+            (&team, "/team/products".to_string()),
+            (&app.browser(), format!("/products/{id}")),
+            (&app.browser(), "/villages/xiedian".to_string()),
+            (&app.browser(), "/products?q=%E8%B1%86&lang=en".to_string()),
+        ] {
+            let html = browser.text(&path).1;
+            assert!(!html.contains("<script>alert") && !html.contains("<img src=x") && !html.contains("<b>beans"), "{path}");
+            assert!(html.contains("&lt;script&gt;") || html.contains("&lt;b&gt;beans"), "{path} shows the name, escaped");
+        }
+    }
+
     fn the_supply_mode_is_fixed_once_stock_arrived(app) {
         let team = app.signed_in("team@example.com");
         let millet = product_id(app, "xiaomi");
