@@ -188,14 +188,6 @@ pub fn villages_by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Villag
         .load(conn)
 }
 
-pub fn villages_of_county(conn: &mut DbConn, county_id: i64) -> QueryResult<Vec<Village>> {
-    villages::table
-        .filter(villages::county_id.eq(county_id))
-        .order(villages::id)
-        .select(Village::as_select())
-        .load(conn)
-}
-
 pub fn insert_village(conn: &mut DbConn, new: &NewVillage) -> QueryResult<i64> {
     diesel::insert_into(villages::table)
         .values(new)

@@ -98,15 +98,6 @@ impl DatabaseUrl {
     pub fn backend(&self) -> Backend {
         self.backend
     }
-
-    pub fn sqlite_path(&self) -> Option<&PathBuf> {
-        self.sqlite_path.as_ref()
-    }
-
-    /// The URL as given, password included: for connecting only, never for logs.
-    pub fn expose(&self) -> &str {
-        &self.raw
-    }
 }
 
 impl fmt::Display for DatabaseUrl {
@@ -215,13 +206,6 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error
     match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-    }
-}
-
-pub fn backend_of(conn: &DbConn) -> Backend {
-    match conn {
-        DbConn::Sqlite(_) => Backend::Sqlite,
-        DbConn::Pg(_) => Backend::Postgres,
     }
 }
 

@@ -59,46 +59,6 @@ pub struct ProductForm {
 }
 
 impl ProductForm {
-    /// Reads the form's fields (`tier_min_1`, `season` repeated…) as the browser sent them.
-    pub fn from_pairs(pairs: &[(String, String)]) -> ProductForm {
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let tiers = (1..=TIER_ROWS)
-            .map(|i| TierForm {
-                min_quantity: get(&format!("tier_min_{i}")),
-                price: get(&format!("tier_price_{i}")),
-                canteen_only: !get(&format!("tier_canteen_{i}")).is_empty(),
-            })
-            .collect();
-        ProductForm {
-            village_id: get("village_id"),
-            name_zh: get("name_zh"),
-            name_en: get("name_en"),
-            description_zh: get("description_zh"),
-            description_en: get("description_en"),
-            category: get("category"),
-            sale_unit_zh: get("sale_unit_zh"),
-            sale_unit_en: get("sale_unit_en"),
-            unit_price: get("unit_price"),
-            min_per_order: get("min_per_order"),
-            max_per_order: get("max_per_order"),
-            season: pairs
-                .iter()
-                .filter(|(k, _)| k == "season")
-                .map(|(_, v)| v.clone())
-                .collect(),
-            status: get("status"),
-            supply_mode: get("supply_mode"),
-            low_stock_threshold: get("low_stock_threshold"),
-            tiers,
-        }
-    }
-
     /// The form filled in from a saved product, for editing.
     pub fn of(p: &Product, tiers: &[PriceTier]) -> ProductForm {
         let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);

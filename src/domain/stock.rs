@@ -7,7 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::json;
 
 use crate::db::catalog::Product;
-use crate::db::households::{self as hh, Household};
+use crate::db::households as hh;
 use crate::db::stock::{self as q, NewStockLot, NewWriteOff, StockLot};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::audit::{self, Change, Who};
@@ -199,9 +199,4 @@ pub fn write_off(
         audit::record(conn, who, change, now)?;
         Ok(id)
     })
-}
-
-/// The households of the product's village a lot may come from.
-pub fn suppliers(conn: &mut DbConn, product: &Product) -> diesel::QueryResult<Vec<Household>> {
-    hh::of_village(conn, product.village_id)
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{AdminArea, redirect};
 use super::csrf::{self, CsrfForm};
-use super::forms::errors_json;
+use super::forms::{all, errors_json, field};
 use super::render::Ctx;
 use crate::db::accounts::{self as acc, Organization, UserRow};
 use crate::db::catalog::{self as cat, County, Village};
@@ -402,23 +402,12 @@ async fn binding_options(state: &AppState, lang: Lang, form: &UserEditForm) -> A
 
 /// An account form as the browser sent it: villages are repeated checkboxes.
 fn user_edit_form(pairs: &[(String, String)]) -> UserEditForm {
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
     UserEditForm {
-        display_name: get("display_name"),
-        disabled: get("disabled") == "1",
-        village_slugs: pairs
-            .iter()
-            .filter(|(k, _)| k == "village")
-            .map(|(_, v)| v.clone())
-            .collect(),
-        county_slug: get("county"),
-        organization: get("organization"),
+        display_name: field(pairs, "display_name"),
+        disabled: field(pairs, "disabled") == "1",
+        village_slugs: all(pairs, "village"),
+        county_slug: field(pairs, "county"),
+        organization: field(pairs, "organization"),
     }
 }
 
@@ -430,13 +419,7 @@ async fn render_new_user(
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
     let form = user_edit_form(pairs);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |name: &str| field(pairs, name);
     let role = get("role");
     let data = json!({
         "csrf_token": csrf::token(&ctx.session),
@@ -473,13 +456,7 @@ pub async fn create_user(
     area: AdminArea,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |name: &str| field(&pairs, name);
     let Some(role) = Role::parse(&get("role")) else {
         return render_new_user(
             &state,

@@ -16,6 +16,7 @@ use serde_json::json;
 use super::AppState;
 use super::csrf::{self, CsrfForm};
 use super::render::{Ctx, LANG_KEY};
+use crate::db::catalog::{Village, villages_by_ids};
 use crate::domain::accounts::{self, Actor, ReportScope, Role, Scope, SignInError};
 use crate::domain::now_utc;
 use crate::error::{AppError, AppResult};
@@ -246,6 +247,14 @@ pub struct TeamArea {
     pub actor: Actor,
     pub village_ids: Vec<i64>,
 }
+impl TeamArea {
+    /// The member's villages, for the forms that ask which one.
+    pub async fn villages(&self, state: &AppState) -> AppResult<Vec<Village>> {
+        let ids = self.village_ids.clone();
+        state.db(move |conn| villages_by_ids(conn, &ids)).await
+    }
+}
+
 area_extractor!(TeamArea, |actor| match &actor.scope {
     Scope::Team { village_ids } => Some(TeamArea {
         village_ids: village_ids.clone(),

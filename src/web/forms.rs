@@ -15,3 +15,21 @@ pub fn errors_json(lang: Lang, errors: &FieldErrors) -> Value {
     }
     Value::Object(map)
 }
+
+/// The first value of a form field sent as `(name, value)` pairs, or empty.
+pub fn field(pairs: &[(String, String)], name: &str) -> String {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// Every value of a repeated field (checkboxes of one name).
+pub fn all(pairs: &[(String, String)], name: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .collect()
+}

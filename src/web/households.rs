@@ -139,11 +139,6 @@ pub async fn list(
     )
 }
 
-async fn team_villages(state: &AppState, area: &TeamArea) -> AppResult<Vec<Village>> {
-    let ids = area.village_ids.clone();
-    state.db(move |conn| villages_by_ids(conn, &ids)).await
-}
-
 /// What the create/edit form shows: the values typed so far and any problems.
 struct FormPage<'a> {
     villages: &'a [Village],
@@ -186,7 +181,7 @@ pub async fn new_form(
     ctx: Ctx,
     area: TeamArea,
 ) -> AppResult<HttpResponse> {
-    let villages = team_villages(&state, &area).await?;
+    let villages = area.villages(&state).await?;
     let first = villages
         .first()
         .map(|v| v.id.to_string())
@@ -224,7 +219,7 @@ pub async fn create(
     area: TeamArea,
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> AppResult<HttpResponse> {
-    let villages = team_villages(&state, &area).await?;
+    let villages = area.villages(&state).await?;
     // A village outside the member's scope is refused like any wrong choice.
     let Some(village_id) = form
         .village_id
@@ -305,7 +300,7 @@ pub async fn edit_form(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let household = find(&state, &area, id.into_inner()).await?;
-    let villages = team_villages(&state, &area).await?;
+    let villages = area.villages(&state).await?;
     let village_id = household.village_id.to_string();
     render_form(
         &state,
@@ -340,7 +335,7 @@ pub async fn update(
             household.id
         ))),
         Err(HouseholdError::Invalid(errors)) => {
-            let villages = team_villages(&state, &area).await?;
+            let villages = area.villages(&state).await?;
             let village_id = household.village_id.to_string();
             render_form(
                 &state,
@@ -456,7 +451,7 @@ pub async fn import_form(
     ctx: Ctx,
     area: TeamArea,
 ) -> AppResult<HttpResponse> {
-    let villages = team_villages(&state, &area).await?;
+    let villages = area.villages(&state).await?;
     let first = villages
         .first()
         .map(|v| v.id.to_string())
@@ -470,7 +465,7 @@ pub async fn import(
     area: TeamArea,
     upload: Upload,
 ) -> AppResult<HttpResponse> {
-    let villages = team_villages(&state, &area).await?;
+    let villages = area.villages(&state).await?;
     let upload = upload.verified()?;
     let village_text = upload.text("village_id").to_string();
     let Some(village_id) = village_text

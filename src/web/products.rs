@@ -8,11 +8,11 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
-use super::forms::errors_json;
+use super::forms::{all, errors_json, field};
 use super::render::Ctx;
 use super::stock::lot_row;
 use super::upload::Upload;
-use crate::db::catalog::{Village, price_tiers, villages_by_ids};
+use crate::db::catalog::{Village, price_tiers};
 use crate::db::stock as q;
 use crate::domain::audit::Who;
 use crate::domain::catalog::StockState;
@@ -20,7 +20,7 @@ use crate::domain::images;
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
 use crate::domain::products::{
-    self, CATEGORIES, ProductError, ProductForm, STATUSES, SUPPLY_MODES, TIER_ROWS,
+    self, CATEGORIES, ProductError, ProductForm, STATUSES, SUPPLY_MODES, TIER_ROWS, TierForm,
 };
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
@@ -183,9 +183,33 @@ fn render_form(
     ctx.page(&state.templates, status, "pages/team/product_form", data)
 }
 
-async fn team_villages(state: &AppState, area: &TeamArea) -> AppResult<Vec<Village>> {
-    let ids = area.village_ids.clone();
-    state.db(move |conn| villages_by_ids(conn, &ids)).await
+/// Reads the product form (`tier_min_1`…, `season` repeated) as the browser sent it.
+fn product_form(pairs: &[(String, String)]) -> ProductForm {
+    let get = |name: &str| field(pairs, name);
+    ProductForm {
+        village_id: get("village_id"),
+        name_zh: get("name_zh"),
+        name_en: get("name_en"),
+        description_zh: get("description_zh"),
+        description_en: get("description_en"),
+        category: get("category"),
+        sale_unit_zh: get("sale_unit_zh"),
+        sale_unit_en: get("sale_unit_en"),
+        unit_price: get("unit_price"),
+        min_per_order: get("min_per_order"),
+        max_per_order: get("max_per_order"),
+        season: all(pairs, "season"),
+        status: get("status"),
+        supply_mode: get("supply_mode"),
+        low_stock_threshold: get("low_stock_threshold"),
+        tiers: (1..=TIER_ROWS)
+            .map(|i| TierForm {
+                min_quantity: get(&format!("tier_min_{i}")),
+                price: get(&format!("tier_price_{i}")),
+                canteen_only: !get(&format!("tier_canteen_{i}")).is_empty(),
+            })
+            .collect(),
+    }
 }
 
 pub async fn new_form(
@@ -193,7 +217,7 @@ pub async fn new_form(
     ctx: Ctx,
     area: TeamArea,
 ) -> AppResult<HttpResponse> {
-    let villages = team_villages(&state, &area).await?;
+    let villages = area.villages(&state).await?;
     let form = ProductForm {
         village_id: villages
             .first()
@@ -222,7 +246,7 @@ pub async fn create(
     area: TeamArea,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
-    let form = ProductForm::from_pairs(&pairs);
+    let form = product_form(&pairs);
     let who = Who::from(&area.actor);
     let (ids, f) = (area.village_ids.clone(), form.clone());
     let result = state
@@ -231,7 +255,7 @@ pub async fn create(
     match result {
         Ok(id) => Ok(redirect(&format!("/team/products/{id}"))),
         Err(ProductError::Invalid(errors)) => {
-            let villages = team_villages(&state, &area).await?;
+            let villages = area.villages(&state).await?;
             render_form(
                 &state,
                 &ctx,
@@ -267,7 +291,7 @@ pub async fn edit_form(
     let product = find(&state, &area, id.into_inner()).await?;
     let product_id = product.id;
     let tiers = state.db(move |conn| price_tiers(conn, product_id)).await?;
-    let villages = team_villages(&state, &area).await?;
+    let villages = area.villages(&state).await?;
     let form = ProductForm::of(&product, &tiers);
     render_form(
         &state,
@@ -288,7 +312,7 @@ pub async fn update(
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     let product = find(&state, &area, id.into_inner()).await?;
-    let mut form = ProductForm::from_pairs(&pairs);
+    let mut form = product_form(&pairs);
     form.village_id = product.village_id.to_string();
     let who = Who::from(&area.actor);
     let (p, f) = (product.clone(), form.clone());
@@ -298,7 +322,7 @@ pub async fn update(
     match result {
         Ok(()) => Ok(redirect(&format!("/team/products/{}", product.id))),
         Err(ProductError::Invalid(errors)) => {
-            let villages = team_villages(&state, &area).await?;
+            let villages = area.villages(&state).await?;
             render_form(
                 &state,
                 &ctx,
