@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod jobs;
 pub mod util;
 pub mod web;
 
@@ -14,12 +15,14 @@ use std::net::TcpListener;
 
 pub use web::{AppState, build_app};
 
-/// Starts serving `state` on an already bound listener (tests bind port 0).
+/// Starts serving `state` on an already bound listener (tests bind port 0), with the
+/// background loops. Call it inside an actix runtime.
 pub fn start_server(
     state: AppState,
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
+    jobs::spawn(state.clone());
     Ok(actix_web::HttpServer::new(move || build_app(state.clone()))
         .workers(workers)
         .listen(listener)?

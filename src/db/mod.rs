@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod households;
+pub mod orders;
 pub mod schema;
 pub mod stock;
 

@@ -151,6 +151,58 @@ diesel::table! {
 }
 
 diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        number -> Text,
+        channel -> Text,
+        organization_id -> Nullable<BigInt>,
+        buyer_user_id -> Nullable<BigInt>,
+        buyer_name -> Text,
+        buyer_phone -> Text,
+        buyer_email -> Nullable<Text>,
+        delivery_address -> Text,
+        note -> Text,
+        payment_method -> Text,
+        status -> Text,
+        total_fen -> BigInt,
+        token -> Text,
+        idempotency_key -> Text,
+        reserved_until -> Nullable<Timestamp>,
+        business_date -> Date,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_lines (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        product_id -> BigInt,
+        village_id -> BigInt,
+        quantity -> Integer,
+        unit_price_fen -> BigInt,
+        line_total_fen -> BigInt,
+        product_name_zh -> Text,
+        product_name_en -> Text,
+        sale_unit_zh -> Text,
+        sale_unit_en -> Text,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_label -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> BigInt,
         name -> Text,
@@ -207,6 +259,9 @@ diesel::joinable!(team_villages -> users (user_id));
 diesel::joinable!(team_villages -> villages (village_id));
 diesel::joinable!(cadre_scopes -> users (user_id));
 diesel::joinable!(organization_members -> users (user_id));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(order_lines -> products (product_id));
+diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(organization_members -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -223,6 +278,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     cadre_scopes,
     organizations,
     organization_members,
+    orders,
+    order_lines,
+    order_events,
     login_failures,
     audit_log,
 );

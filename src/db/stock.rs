@@ -212,3 +212,10 @@ pub fn has_lots(conn: &mut DbConn, product_id: i64) -> QueryResult<bool> {
     ))
     .get_result(conn)
 }
+
+pub fn product_stock(conn: &mut DbConn, product_id: i64) -> QueryResult<i32> {
+    products::table
+        .find(product_id)
+        .select(products::stock)
+        .first(conn)
+}

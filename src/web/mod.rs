@@ -6,12 +6,14 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod canteen;
+pub mod cart;
 pub mod csrf;
 pub mod errors;
 pub mod forms;
 pub mod health;
 pub mod households;
 pub mod images;
+pub mod orders;
 pub mod products;
 pub mod render;
 pub mod reports;
@@ -118,6 +120,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/products", web::get().to(storefront::search))
         .route("/products/{id}", web::get().to(storefront::product))
         .route("/villages/{slug}", web::get().to(storefront::village))
+        .route("/cart", web::get().to(cart::show))
+        .route("/cart", web::post().to(cart::add))
+        .route("/cart/update", web::post().to(cart::update))
+        .route("/checkout", web::get().to(cart::checkout_form))
+        .route("/checkout", web::post().to(cart::checkout))
+        .route("/orders/{token}", web::get().to(orders::show))
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))

@@ -227,20 +227,43 @@ impl PageCache {
     where
         F: Future<Output = AppResult<String>>,
     {
-        let html = if ctx.user.is_some() {
-            Bytes::from(render.await?)
-        } else {
-            let key = format!("{}|{}", ctx.lang.code(), ctx.uri);
-            self.pages
-                .try_get_with(key, async { render.await.map(Bytes::from) })
-                .await
-                .map_err(AppError::shared)?
-        };
+        let html = self.bytes(ctx, render).await?;
         Ok(HttpResponse::Ok()
             .content_type(ContentType::html())
             .body(html))
     }
+
+    /// Like `html`, for pages with a form: the cached page holds `CSRF_PLACEHOLDER`,
+    /// and each visitor gets their own session's token in its place.
+    pub async fn html_with_form<F>(&self, ctx: &Ctx, render: F) -> AppResult<HttpResponse>
+    where
+        F: Future<Output = AppResult<String>>,
+    {
+        let html = self.bytes(ctx, render).await?;
+        let page = String::from_utf8_lossy(&html)
+            .replace(CSRF_PLACEHOLDER, &super::csrf::token(&ctx.session));
+        Ok(HttpResponse::Ok()
+            .content_type(ContentType::html())
+            .body(page))
+    }
+
+    async fn bytes<F>(&self, ctx: &Ctx, render: F) -> AppResult<Bytes>
+    where
+        F: Future<Output = AppResult<String>>,
+    {
+        if ctx.user.is_some() {
+            return Ok(Bytes::from(render.await?));
+        }
+        let key = format!("{}|{}", ctx.lang.code(), ctx.uri);
+        self.pages
+            .try_get_with(key, async { render.await.map(Bytes::from) })
+            .await
+            .map_err(AppError::shared)
+    }
 }
+
+/// Stands for the visitor's CSRF token in a cached page (see `PageCache::html_with_form`).
+pub const CSRF_PLACEHOLDER: &str = "__csrf_token__";
 
 impl AppError {
     /// An error that several waiters on one cache entry share.

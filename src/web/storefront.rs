@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::render::Ctx;
+use super::render::{CSRF_PLACEHOLDER, Ctx};
 use crate::db::catalog::{County, PriceTier, Product, ProductFilter, Village};
 use crate::domain::catalog::{self, StockState};
 use crate::domain::money::format_fen;
@@ -72,7 +72,7 @@ pub async fn product(
 ) -> AppResult<HttpResponse> {
     state
         .pages
-        .html(&ctx, async {
+        .html_with_form(&ctx, async {
             let id = id.into_inner();
             let page = state
                 .db(move |conn| catalog::product_page(conn, id))
@@ -111,7 +111,7 @@ pub async fn product(
             ctx.render(
                 &state.templates,
                 "pages/product",
-                json!({ "product": card }),
+                json!({ "product": card, "csrf_token": CSRF_PLACEHOLDER }),
             )
         })
         .await

@@ -11,6 +11,7 @@ mod demo;
 mod households;
 mod images;
 mod locales;
+mod orders;
 mod products;
 mod schema;
 mod scoping;

@@ -1,0 +1,152 @@
+//! The cart: what a buyer has picked, priced by quantity (bulk tiers, and canteen-only
+//! tiers for canteen buyers), with every line checked against what is on sale now.
+
+use diesel::QueryResult;
+use serde::{Deserialize, Serialize};
+
+use crate::db::DbConn;
+use crate::db::catalog::{self as q, PriceTier, Product, Village};
+use crate::domain::validation::{self as v, FieldErrors};
+
+/// The most of one product a single order may hold, whatever the product allows.
+pub const MAX_LINE_QUANTITY: i32 = 100_000;
+/// Lines a cart may hold.
+pub const MAX_LINES: usize = 50;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CartItem {
+    pub product_id: i64,
+    pub quantity: i32,
+}
+
+/// The unit price at `quantity`: the cheapest tier reached, or the product's price.
+pub fn unit_price(product: &Product, tiers: &[PriceTier], quantity: i32, canteen: bool) -> i64 {
+    tiers
+        .iter()
+        .filter(|t| t.min_quantity <= quantity && (canteen || !t.canteen_only))
+        .map(|t| t.unit_price_fen)
+        .chain([product.unit_price_fen])
+        .min()
+        .unwrap_or(product.unit_price_fen)
+}
+
+/// Why a line cannot be bought as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineProblem {
+    NotOnSale,
+    BelowMinimum(i32),
+    AboveMaximum(i32),
+    /// Only this many are left.
+    Short(i32),
+}
+
+#[derive(Debug, Clone)]
+pub struct PricedLine {
+    pub product: Product,
+    pub village: Village,
+    pub quantity: i32,
+    pub unit_price_fen: i64,
+    pub line_total_fen: i64,
+    pub problem: Option<LineProblem>,
+}
+
+/// Prices every line as it would be bought now. Lines whose product is gone entirely
+/// are dropped.
+pub fn price(conn: &mut DbConn, items: &[CartItem], canteen: bool) -> QueryResult<Vec<PricedLine>> {
+    let mut lines = Vec::with_capacity(items.len());
+    for item in items {
+        let Some((product, village, _)) = q::visible_product(conn, item.product_id)? else {
+            continue;
+        };
+        let tiers = q::price_tiers(conn, product.id)?;
+        let unit_price_fen = unit_price(&product, &tiers, item.quantity, canteen);
+        let problem = if product.status != q::STATUS_ON_SALE {
+            Some(LineProblem::NotOnSale)
+        } else if item.quantity < product.min_per_order {
+            Some(LineProblem::BelowMinimum(product.min_per_order))
+        } else if product.max_per_order.is_some_and(|max| item.quantity > max) {
+            Some(LineProblem::AboveMaximum(
+                product.max_per_order.unwrap_or(MAX_LINE_QUANTITY),
+            ))
+        } else if item.quantity > product.stock {
+            Some(LineProblem::Short(product.stock))
+        } else {
+            None
+        };
+        lines.push(PricedLine {
+            line_total_fen: unit_price_fen * i64::from(item.quantity),
+            unit_price_fen,
+            quantity: item.quantity,
+            product,
+            village,
+            problem,
+        });
+    }
+    Ok(lines)
+}
+
+/// Adds `quantity` (as typed) of a product, or sets it when `replace`; 0 removes the
+/// line when setting.
+pub fn change(
+    items: &mut Vec<CartItem>,
+    product_id: i64,
+    quantity: &str,
+    replace: bool,
+) -> Result<(), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let min = if replace { 0 } else { 1 };
+    let Some(quantity) = v::whole_number(&mut errors, "quantity", quantity, min, MAX_LINE_QUANTITY)
+    else {
+        return Err(errors);
+    };
+    match items.iter_mut().find(|i| i.product_id == product_id) {
+        Some(item) if replace => item.quantity = quantity,
+        Some(item) => {
+            item.quantity = item
+                .quantity
+                .saturating_add(quantity)
+                .min(MAX_LINE_QUANTITY)
+        }
+        None if quantity > 0 => {
+            if items.len() >= MAX_LINES {
+                return Err(FieldErrors::single("quantity", "invalid-cart-full"));
+            }
+            items.push(CartItem {
+                product_id,
+                quantity,
+            });
+        }
+        None => {}
+    }
+    items.retain(|i| i.quantity > 0);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_are_added_set_and_removed() {
+        let mut items = Vec::new();
+        change(&mut items, 1, "2", false).expect("add");
+        change(&mut items, 1, "3", false).expect("add more");
+        assert_eq!(
+            items,
+            [CartItem {
+                product_id: 1,
+                quantity: 5
+            }]
+        );
+        change(&mut items, 1, "1", true).expect("set");
+        assert_eq!(items[0].quantity, 1);
+        assert!(change(&mut items, 1, "1.5", true).is_err());
+        assert!(change(&mut items, 1, "-1", false).is_err());
+        assert!(
+            change(&mut items, 2, "0", false).is_err(),
+            "adding nothing is a mistake"
+        );
+        change(&mut items, 1, "0", true).expect("remove");
+        assert!(items.is_empty());
+    }
+}

@@ -1,0 +1,276 @@
+//! Placing orders (DESIGN §6.1): the order and its stock reservation are one
+//! transaction, every line's stock taken with a conditional update, so that no amount
+//! of concurrent checkouts can sell what is not there. Unpaid orders give their stock
+//! back when the reservation runs out.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::result::{DatabaseErrorKind, Error as DbError};
+
+use crate::db::orders::{self as q, NewOrder, NewOrderLine, Order};
+use crate::db::stock::{add_to_product, take_from_product};
+use crate::db::{DbConn, write_transaction};
+use crate::domain::cart::{self, CartItem, LineProblem};
+use crate::domain::china_date;
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::util::random_token;
+
+pub const PAYMENT_METHODS: [&str; 2] = ["bank_transfer", "cash_on_delivery"];
+
+/// The checkout form as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct CheckoutForm {
+    pub name: String,
+    pub phone: String,
+    pub address: String,
+    pub email: String,
+    pub note: String,
+    pub payment_method: String,
+    /// Set once per checkout page, so that a double submit places one order.
+    pub idempotency_key: String,
+}
+
+/// Who is buying: a guest, or a signed-in user (a canteen buyer gets canteen prices).
+#[derive(Debug, Clone, Default)]
+pub struct Buyer {
+    pub user_id: Option<i64>,
+    pub organization_id: Option<i64>,
+}
+
+/// A line that could not be bought, named for the buyer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedLine {
+    pub product_id: i64,
+    pub name_zh: String,
+    pub name_en: String,
+    pub problem: LineProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("invalid checkout")]
+    Invalid(FieldErrors),
+    #[error("some lines cannot be bought")]
+    Lines(Vec<RefusedLine>),
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+struct ValidCheckout {
+    name: String,
+    phone: String,
+    address: String,
+    email: Option<String>,
+    note: String,
+    payment_method: String,
+    key: String,
+}
+
+fn validate(form: &CheckoutForm, items: &[CartItem]) -> Result<ValidCheckout, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    if items.is_empty() {
+        errors.add("cart", "invalid-cart-empty");
+    }
+    let name = v::required_text(&mut errors, "name", &form.name, 40);
+    let phone = v::mobile_phone(&mut errors, "phone", &form.phone);
+    if phone.is_none() && !errors.has("phone") {
+        errors.add("phone", "invalid-required");
+    }
+    let address = v::required_text(&mut errors, "address", &form.address, 200);
+    let email = v::optional_text(&mut errors, "email", &form.email, 120);
+    if email
+        .as_deref()
+        .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
+    {
+        errors.add("email", "invalid-email");
+    }
+    let note = v::optional_text(&mut errors, "note", &form.note, 200).unwrap_or_default();
+    let payment_method = v::one_of(
+        &mut errors,
+        "payment_method",
+        &form.payment_method,
+        &PAYMENT_METHODS,
+    );
+    let key = form.idempotency_key.trim().to_string();
+    if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        errors.add("idempotency_key", "invalid-stale-form");
+    }
+    match (phone, payment_method) {
+        (Some(phone), Some(payment_method)) if errors.is_empty() => Ok(ValidCheckout {
+            name,
+            phone,
+            address,
+            email,
+            note,
+            payment_method,
+            key,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Places the order and reserves its stock, all or nothing. A repeated submit of the
+/// same checkout (same idempotency key) returns the order placed the first time.
+pub fn place(
+    conn: &mut DbConn,
+    items: &[CartItem],
+    buyer: &Buyer,
+    form: &CheckoutForm,
+    reservation_minutes: u32,
+    now: NaiveDateTime,
+) -> Result<Order, OrderError> {
+    // A repeated submit finds its order even though the cart was emptied by the first.
+    if let Some(order) = q::by_idempotency_key(conn, form.idempotency_key.trim())? {
+        return Ok(order);
+    }
+    let valid = validate(form, items).map_err(OrderError::Invalid)?;
+    let result = write_transaction(conn, |conn| {
+        place_in_transaction(conn, items, buyer, &valid, reservation_minutes, now)
+    });
+    match result {
+        // Two submits raced past the look-up: the loser finds the winner's order.
+        Err(OrderError::Database(DbError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => {
+            q::by_idempotency_key(conn, &valid.key)?.ok_or(OrderError::Database(DbError::NotFound))
+        }
+        other => other,
+    }
+}
+
+fn place_in_transaction(
+    conn: &mut DbConn,
+    items: &[CartItem],
+    buyer: &Buyer,
+    valid: &ValidCheckout,
+    reservation_minutes: u32,
+    now: NaiveDateTime,
+) -> Result<Order, OrderError> {
+    if let Some(order) = q::by_idempotency_key(conn, &valid.key)? {
+        return Ok(order);
+    }
+    let canteen = buyer.organization_id.is_some();
+    let lines = cart::price(conn, items, canteen)?;
+    let mut refused = Vec::new();
+    for line in &lines {
+        let problem = match &line.problem {
+            Some(LineProblem::Short(_)) | None => {
+                if take_from_product(conn, line.product.id, line.quantity, now)? {
+                    None
+                } else {
+                    Some(LineProblem::Short(crate::db::stock::product_stock(
+                        conn,
+                        line.product.id,
+                    )?))
+                }
+            }
+            Some(other) => Some(other.clone()),
+        };
+        if let Some(problem) = problem {
+            refused.push(RefusedLine {
+                product_id: line.product.id,
+                name_zh: line.product.name_zh.clone(),
+                name_en: line.product.name_en.clone(),
+                problem,
+            });
+        }
+    }
+    if lines.len() != items.len() || lines.is_empty() {
+        return Err(OrderError::Invalid(FieldErrors::single(
+            "cart",
+            "invalid-cart-changed",
+        )));
+    }
+    if !refused.is_empty() {
+        // Returning the error rolls back every reservation this checkout made.
+        return Err(OrderError::Lines(refused));
+    }
+    let total_fen: i64 = lines.iter().map(|l| l.line_total_fen).sum();
+    let today = china_date(now);
+    let number = format!(
+        "{}-{}",
+        today.format("%Y%m%d"),
+        random_token(3).to_uppercase()
+    );
+    let token = random_token(24);
+    let new = NewOrder {
+        number: &number,
+        channel: if canteen { "canteen" } else { "store" },
+        organization_id: buyer.organization_id,
+        buyer_user_id: buyer.user_id,
+        buyer_name: &valid.name,
+        buyer_phone: &valid.phone,
+        buyer_email: valid.email.as_deref(),
+        delivery_address: &valid.address,
+        note: &valid.note,
+        payment_method: &valid.payment_method,
+        status: "pending_payment",
+        total_fen,
+        token: &token,
+        idempotency_key: &valid.key,
+        reserved_until: Some(now + Duration::minutes(i64::from(reservation_minutes))),
+        business_date: today,
+        created_at: now,
+        updated_at: now,
+    };
+    let order_id = q::insert(conn, &new)?;
+    let new_lines: Vec<NewOrderLine> = lines
+        .iter()
+        .map(|l| NewOrderLine {
+            order_id,
+            product_id: l.product.id,
+            village_id: l.village.id,
+            quantity: l.quantity,
+            unit_price_fen: l.unit_price_fen,
+            line_total_fen: l.line_total_fen,
+            product_name_zh: l.product.name_zh.clone(),
+            product_name_en: l.product.name_en.clone(),
+            sale_unit_zh: l.product.sale_unit_zh.clone(),
+            sale_unit_en: l.product.sale_unit_en.clone(),
+        })
+        .collect();
+    q::insert_lines(conn, &new_lines)?;
+    q::record_event(conn, order_id, None, "pending_payment", "buyer", None, now)?;
+    q::by_token(conn, &token)?.ok_or(OrderError::Database(DbError::NotFound))
+}
+
+/// Expires unpaid orders whose reservation ran out and returns their stock. Safe to run
+/// in several processes at once (see `db::orders::take_expired`). Returns how many.
+pub fn expire_reservations(conn: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<usize> {
+    write_transaction(conn, |conn| {
+        let mut expired = 0;
+        for order in q::take_expired(conn, now, 200)? {
+            if !q::transition(conn, order.id, "pending_payment", "expired", now)? {
+                continue;
+            }
+            for line in q::lines(conn, order.id)? {
+                add_to_product(conn, line.product_id, line.quantity, now)?;
+            }
+            q::record_event(
+                conn,
+                order.id,
+                Some("pending_payment"),
+                "expired",
+                "reservation expiry",
+                None,
+                now,
+            )?;
+            expired += 1;
+        }
+        Ok(expired)
+    })
+}
+
+pub struct OrderView {
+    pub order: Order,
+    pub lines: Vec<crate::db::orders::OrderLine>,
+}
+
+pub fn by_token(conn: &mut DbConn, token: &str) -> diesel::QueryResult<Option<OrderView>> {
+    let Some(order) = q::by_token(conn, token)? else {
+        return Ok(None);
+    };
+    let lines = q::lines(conn, order.id)?;
+    Ok(Some(OrderView { order, lines }))
+}

@@ -1,0 +1,221 @@
+//! Buying: the cart, checkout with stock reserved in the same transaction, double
+//! submits, short stock, concurrency, and reservations that run out.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use village_market::domain::now_utc;
+use village_market::domain::orders::expire_reservations;
+
+use crate::storefront::product_id;
+use crate::support::{Browser, TestApp, both_databases, csrf_token, location};
+
+fn add(browser: &Browser, product: i64, quantity: &str) -> StatusCode {
+    let page = browser.text(&format!("/products/{product}")).1;
+    let token = csrf_token(&page).expect("the product page has a cart form");
+    browser
+        .post_form(
+            "/cart",
+            &[
+                ("csrf_token", &token),
+                ("product_id", &product.to_string()),
+                ("quantity", quantity),
+            ],
+        )
+        .status()
+}
+
+fn checkout_fields(page: &str) -> (String, String) {
+    let token = csrf_token(page).expect("csrf");
+    let at = page.find("name=\"idempotency_key\" value=\"").expect("key")
+        + "name=\"idempotency_key\" value=\"".len();
+    let key = page[at..].split('"').next().expect("key").to_string();
+    (token, key)
+}
+
+fn place(browser: &Browser, token: &str, key: &str) -> reqwest::blocking::Response {
+    browser.post_form(
+        "/checkout",
+        &[
+            ("csrf_token", token),
+            ("idempotency_key", key),
+            ("name", "李大姐"),
+            ("phone", "13912345678"),
+            ("address", "大同市平城区某小区 3 号楼"),
+            ("email", ""),
+            ("note", ""),
+            ("payment_method", "bank_transfer"),
+        ],
+    )
+}
+
+fn stock(app: &TestApp, product: i64) -> i64 {
+    app.scalar(&format!(
+        "SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}"
+    ))
+}
+
+both_databases! {
+    fn a_guest_buys_from_two_villages_with_bulk_prices(app) {
+        let buyer = app.browser();
+        let flour = product_id(app, "huangmi-gaomian");
+        let eggs = product_id(app, "jidan");
+        let (flour_before, eggs_before) = (stock(app, flour), stock(app, eggs));
+        assert_eq!(add(&buyer, flour, "10"), StatusCode::SEE_OTHER);
+        assert_eq!(add(&buyer, eggs, "1"), StatusCode::SEE_OTHER);
+        assert_eq!(add(&buyer, eggs, "1"), StatusCode::SEE_OTHER, "adding again adds up");
+        let cart = buyer.text("/cart").1;
+        assert!(cart.contains("¥35.00") && cart.contains("¥350.00"), "the 10-bag tier applies: {cart}");
+        assert!(cart.contains("¥45.00") && cart.contains("¥90.00"));
+        assert!(cart.contains("¥440.00"), "total");
+
+        let page = buyer.text("/checkout").1;
+        let (token, key) = checkout_fields(&page);
+        let res = place(&buyer, &token, &key);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let order_path = location(&res);
+        assert!(order_path.starts_with("/orders/"));
+        assert_eq!(stock(app, flour), flour_before - 10, "reserved");
+        assert_eq!(stock(app, eggs), eggs_before - 2);
+
+        // The same form submitted again: one order, reserved once.
+        let again = place(&buyer, &token, &key);
+        assert_eq!(location(&again), order_path);
+        assert_eq!(app.count("orders"), 1);
+        assert_eq!(stock(app, flour), flour_before - 10);
+        assert_eq!(app.count("order_lines"), 2);
+        assert_eq!(app.count("orders WHERE total_fen = 44000 AND status = 'pending_payment' AND channel = 'store'"), 1);
+
+        let (status, html) = app.browser().text(&order_path);
+        assert_eq!(status, StatusCode::OK, "the link works without signing in");
+        assert!(html.contains("待付款") && html.contains("黄米糕面") && html.contains("¥440.00"));
+        assert_eq!(app.browser().get("/orders/0000").status(), StatusCode::NOT_FOUND);
+        assert!(buyer.text("/cart").1.contains("购物车是空的"), "the cart is emptied");
+    }
+
+    fn a_canteen_buyer_gets_canteen_tiers(app) {
+        let canteen = app.signed_in("canteen@example.com");
+        let flour = product_id(app, "huangmi-gaomian");
+        assert_eq!(add(&canteen, flour, "40"), StatusCode::SEE_OTHER);
+        assert!(canteen.text("/cart").1.contains("¥32.00"), "the canteen-only 40-bag tier");
+        assert_eq!(add(&app.browser(), flour, "40"), StatusCode::SEE_OTHER);
+        let guest = app.browser();
+        add(&guest, flour, "40");
+        let cart = guest.text("/cart").1;
+        assert!(cart.contains("¥35.00") && !cart.contains("¥32.00"), "guests do not get it");
+    }
+
+    fn bad_quantities_and_products_are_refused(app) {
+        let buyer = app.browser();
+        let flour = product_id(app, "huangmi-gaomian");
+        for quantity in ["0", "-1", "1.5", "99999999999", "abc", ""] {
+            assert_eq!(add(&buyer, flour, quantity), StatusCode::BAD_REQUEST, "{quantity:?}");
+        }
+        let page = buyer.text(&format!("/products/{flour}")).1;
+        let token = csrf_token(&page).expect("token");
+        let res = buyer.post_form("/cart", &[("csrf_token", &token), ("product_id", "999999"), ("quantity", "1")]);
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().expect("page").contains("product_id"));
+        // A price field sent along is ignored: prices come from the catalogue.
+        let res = buyer.post_form("/cart", &[
+            ("csrf_token", &token), ("product_id", &flour.to_string()), ("quantity", "1"), ("unit_price_fen", "1"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert!(buyer.text("/cart").1.contains("¥38.00"));
+        // Without the session's token nothing changes.
+        let res = buyer.post_form("/cart", &[("product_id", &flour.to_string()), ("quantity", "5")]);
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        // A product taken off sale after it was put in the cart cannot be checked out.
+        let page = buyer.text("/checkout").1;
+        let (token, key) = checkout_fields(&page);
+        app.execute(&format!("UPDATE products SET status = 'paused' WHERE id = {flour}"));
+        let before = stock(app, flour);
+        let res = place(&buyer, &token, &key);
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().expect("page").contains("已暂停销售"));
+        assert_eq!((app.count("orders"), stock(app, flour)), (0, before));
+        // Bad delivery details are named and nothing is written.
+        app.execute(&format!("UPDATE products SET status = 'on_sale' WHERE id = {flour}"));
+        let res = buyer.post_form("/checkout", &[
+            ("csrf_token", &token), ("idempotency_key", &key), ("name", ""), ("phone", "123"), ("address", ""),
+            ("payment_method", "gold bars"),
+        ]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = res.text().expect("page");
+        assert!(html.contains("请填 11 位手机号") && html.contains("请从列表中选择") && html.contains("必填"));
+        assert_eq!(app.count("orders"), 0);
+    }
+
+    fn a_short_line_reserves_nothing_and_says_how_many_are_left(app) {
+        let buyer = app.browser();
+        let flour = product_id(app, "huangmi-gaomian");
+        let liquor = product_id(app, "yuanjiang-jiu");
+        add(&buyer, flour, "5");
+        add(&buyer, liquor, "3");
+        let page = buyer.text("/checkout").1;
+        let (token, key) = checkout_fields(&page);
+        app.execute(&format!("UPDATE products SET stock = 2 WHERE id = {liquor}"));
+        let flour_before = stock(app, flour);
+        let res = place(&buyer, &token, &key);
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let html = res.text().expect("page");
+        assert!(html.contains("原浆酒") && html.contains("只剩 2 了"), "{html}");
+        assert_eq!(stock(app, flour), flour_before, "the flour line was not reserved either");
+        assert_eq!(stock(app, liquor), 2);
+        assert_eq!(app.count("orders"), 0);
+    }
+
+    fn an_unpaid_order_expires_and_gives_its_stock_back(app) {
+        let buyer = app.browser();
+        let eggs = product_id(app, "jidan");
+        let before = stock(app, eggs);
+        add(&buyer, eggs, "4");
+        let page = buyer.text("/checkout").1;
+        let (token, key) = checkout_fields(&page);
+        let order_path = location(&place(&buyer, &token, &key));
+        assert_eq!(stock(app, eggs), before - 4);
+        assert_eq!(expire_reservations(&mut app.conn(), now_utc()).expect("expiry"), 0, "not yet");
+        let later = now_utc() + chrono::Duration::minutes(31);
+        assert_eq!(expire_reservations(&mut app.conn(), later).expect("expiry"), 1);
+        assert_eq!(stock(app, eggs), before, "stock returned");
+        assert_eq!(expire_reservations(&mut app.conn(), later).expect("expiry"), 0, "once only");
+        assert_eq!(stock(app, eggs), before);
+        assert!(app.browser().text(&order_path).1.contains("已过期"));
+        assert_eq!(app.count("order_events WHERE to_status = 'expired'"), 1);
+    }
+
+    fn two_hundred_buyers_race_for_fifty_units(app) {
+        let flour = product_id(app, "huangmi-gaomian");
+        app.execute(&format!("UPDATE products SET stock = 50 WHERE id = {flour}"));
+        // Each buyer fills a cart and opens the checkout page first…
+        let buyers: Vec<(Browser, String, String)> = (0..200)
+            .map(|_| {
+                let buyer = app.browser();
+                assert_eq!(add(&buyer, flour, "1"), StatusCode::SEE_OTHER);
+                let (token, key) = checkout_fields(&buyer.text("/checkout").1);
+                (buyer, token, key)
+            })
+            .collect();
+        // …then all of them press "place order" at once.
+        let buyers = Arc::new(buyers);
+        let threads: Vec<_> = (0..20)
+            .map(|t| {
+                let buyers = Arc::clone(&buyers);
+                std::thread::spawn(move || {
+                    (t..200).step_by(20).map(|i| {
+                        let (buyer, token, key) = &buyers[i];
+                        place(buyer, token, key).status()
+                    }).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let statuses: Vec<StatusCode> = threads.into_iter().flat_map(|t| t.join().expect("thread")).collect();
+        let placed = statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
+        let refused = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+        assert_eq!((placed, refused), (50, 150), "{statuses:?}");
+        assert_eq!(stock(app, flour), 0);
+        assert_eq!(app.count("orders"), 50);
+        let reserved = app.scalar(&format!("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM order_lines WHERE product_id = {flour}"));
+        assert_eq!(stock(app, flour) + reserved, 50, "stock + reserved = what was there");
+    }
+}
