@@ -168,6 +168,17 @@ impl Chromium {
         );
     }
 
+    /// Replaces what a field holds, as a person selecting it and typing would.
+    fn fill(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call("POST", &format!("/element/{id}/clear"), json!({}));
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
+    }
+
     fn script(&self, script: &str) -> Value {
         self.call(
             "POST",
@@ -281,5 +292,28 @@ both_databases! {
         phone.wait_for("the new lot", |p| p.url().contains("/team/stock/lots/"));
         assert!(phone.source().contains("XD-501 谢春生"));
         assert_eq!(app.count(&format!("stock_lots WHERE household_id = {household} AND quantity = 12")), 1);
+    }
+}
+
+both_databases! {
+    fn a_livestream_viewer_buys_on_a_phone_without_an_account(app) {
+        let flour = app.scalar("SELECT id AS n FROM products WHERE slug = 'huangmi-gaomian'");
+        let phone = Chromium::start(390, 844);
+        phone.open(&format!("{}/products/{flour}", app.base));
+        assert!(phone.fits_width(), "the product page fits a phone");
+        phone.fill("#quantity", "2");
+        phone.click("form.buy button");
+        phone.wait_for("the cart", |p| p.url().ends_with("/cart"));
+        assert!(phone.source().contains("¥76.00"), "two bags at ¥38.00");
+        phone.click("a.button[href='/checkout']");
+        phone.wait_for("the checkout form", |p| p.url().ends_with("/checkout"));
+        assert!(phone.fits_width(), "the checkout fits a phone");
+        phone.type_into("#name", "王女士");
+        phone.type_into("#phone", "13912345678");
+        phone.type_into("#address", "大同市平城区");
+        phone.click("form.stack button[type='submit']");
+        phone.wait_for("the order page", |p| p.url().contains("/orders/"));
+        assert!(phone.source().contains("待付款"));
+        assert_eq!(app.count("orders WHERE buyer_name = '王女士'"), 1);
     }
 }
