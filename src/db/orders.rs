@@ -174,3 +174,50 @@ pub fn transition(
         .execute(conn)?;
     Ok(rows == 1)
 }
+
+/// Orders with a line from one of `village_ids`, newest first, optionally in one status.
+pub fn touching_villages(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+    status: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Order>> {
+    let with_lines = order_lines::table
+        .filter(order_lines::village_id.eq_any(village_ids.to_vec()))
+        .select(order_lines::order_id);
+    let mut query = orders::table
+        .filter(orders::id.eq_any(with_lines))
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(orders::status.eq(status.to_string()));
+    }
+    query
+        .order(orders::id.desc())
+        .limit(limit)
+        .select(Order::as_select())
+        .load(conn)
+}
+
+/// The order, if one of its lines is from `village_ids`.
+pub fn touching_villages_by_id(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+    id: i64,
+) -> QueryResult<Option<Order>> {
+    let with_lines = order_lines::table
+        .filter(order_lines::village_id.eq_any(village_ids.to_vec()))
+        .select(order_lines::order_id);
+    orders::table
+        .filter(orders::id.eq(id))
+        .filter(orders::id.eq_any(with_lines))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Clears an order's reservation deadline once it is paid.
+pub fn clear_reservation(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::update(orders::table.find(id))
+        .set(orders::reserved_until.eq(None::<NaiveDateTime>))
+        .execute(conn)
+}

@@ -5,10 +5,12 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DbError};
+use serde_json::json;
 
 use crate::db::orders::{self as q, NewOrder, NewOrderLine, Order};
 use crate::db::stock::{add_to_product, take_from_product};
 use crate::db::{DbConn, write_transaction};
+use crate::domain::audit::{self, Change, Who};
 use crate::domain::cart::{self, CartItem, LineProblem};
 use crate::domain::china_date;
 use crate::domain::validation::{self as v, FieldErrors};
@@ -273,4 +275,53 @@ pub fn by_token(conn: &mut DbConn, token: &str) -> diesel::QueryResult<Option<Or
     };
     let lines = q::lines(conn, order.id)?;
     Ok(Some(OrderView { order, lines }))
+}
+
+/// Records a manual payment (bank transfer seen on the account, or cash taken on
+/// delivery) of an order awaiting payment: once only, with who and the reference.
+pub fn mark_paid(
+    conn: &mut DbConn,
+    who: &Who,
+    order: &Order,
+    reference: &str,
+    now: NaiveDateTime,
+) -> Result<(), OrderError> {
+    let mut errors = FieldErrors::default();
+    let reference = v::optional_text(&mut errors, "reference", reference, 64);
+    if order.payment_method == "bank_transfer" && reference.is_none() && errors.is_empty() {
+        errors.add("reference", "invalid-required");
+    }
+    if !errors.is_empty() {
+        return Err(OrderError::Invalid(errors));
+    }
+    write_transaction(conn, |conn| {
+        if !q::transition(conn, order.id, "pending_payment", "paid", now)? {
+            return Err(OrderError::Invalid(FieldErrors::single(
+                "status",
+                "invalid-order-not-pending",
+            )));
+        }
+        q::clear_reservation(conn, order.id)?;
+        q::record_event(
+            conn,
+            order.id,
+            Some("pending_payment"),
+            "paid",
+            &who.label,
+            reference.as_deref(),
+            now,
+        )?;
+        let change = Change {
+            action: "mark_paid",
+            entity: "order",
+            entity_id: order.id,
+            village_id: None,
+            before: Some(json!({ "status": order.status })),
+            after: Some(
+                json!({ "status": "paid", "total_fen": order.total_fen, "reference": reference }),
+            ),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(())
+    })
 }

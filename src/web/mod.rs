@@ -207,6 +207,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/team/stock/lots/{id}/write-off",
             web::post().to(stock::write_off),
         )
+        .route("/team/orders", web::get().to(orders::team_list))
+        .route("/team/orders/{id}", web::get().to(orders::team_show))
+        .route("/team/orders/{id}/paid", web::post().to(orders::mark_paid))
         .route("/team/audit", web::get().to(audit::team))
         .route("/admin/audit", web::get().to(audit::admin))
         .route("/canteen", web::get().to(canteen::home))

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use village_market::domain::now_utc;
 use village_market::domain::orders::expire_reservations;
 
+use crate::households::taer_member;
 use crate::storefront::product_id;
 use crate::support::{Browser, TestApp, both_databases, csrf_token, location};
 
@@ -218,4 +219,66 @@ both_databases! {
         let reserved = app.scalar(&format!("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM order_lines WHERE product_id = {flour}"));
         assert_eq!(stock(app, flour) + reserved, 50, "stock + reserved = what was there");
     }
+}
+
+pub fn placed_order(app: &TestApp, slug: &str, quantity: &str) -> i64 {
+    let buyer = app.browser();
+    add(&buyer, product_id(app, slug), quantity);
+    let (token, key) = checkout_fields(&buyer.text("/checkout").1);
+    assert_eq!(place(&buyer, &token, &key).status(), StatusCode::SEE_OTHER);
+    app.scalar("SELECT MAX(id) AS n FROM orders")
+}
+
+both_databases! {
+    fn a_team_records_a_bank_transfer_once(app) {
+        let order = placed_order(app, "huangmi-gaomian", "3");
+        let team = app.signed_in("team@example.com");
+        let list = team.text("/team/orders").1;
+        assert!(list.contains(&format!("/team/orders/{order}")) && list.contains("¥114.00"));
+        let page = format!("/team/orders/{order}");
+        let html = team.text(&page).1;
+        assert!(html.contains("黄米糕面") && html.contains("13912345678"));
+        let res = team.submit(&page, &format!("{page}/paid"), &[("reference", "")]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a bank transfer needs its reference");
+        let res = team.submit(&page, &format!("{page}/paid"), &[("reference", "ICBC 2026112800017")]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.count(&format!("orders WHERE id = {order} AND status = 'paid' AND reserved_until IS NULL")), 1);
+        assert_eq!(app.count(&format!("order_events WHERE order_id = {order} AND to_status = 'paid' AND actor_label = 'team@example.com' AND note = 'ICBC 2026112800017'")), 1);
+        assert_eq!(app.count(&format!("audit_log WHERE entity = 'order' AND entity_id = {order} AND action = 'mark_paid'")), 1);
+        // Paid once: a second time is refused, and expiry leaves it alone.
+        let res = team.post_form(&format!("{page}/paid"), &[("csrf_token", &csrf_token(&team.text(&page).1).expect("token")), ("reference", "again")]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.count(&format!("order_events WHERE order_id = {order} AND to_status = 'paid'")), 1);
+        let later = now_utc() + chrono::Duration::hours(2);
+        assert_eq!(expire_reservations(&mut app.conn(), later).expect("expiry"), 0);
+        assert!(app.browser().text(&format!("/orders/{}", app_token(app, order))).1.contains("已付款"));
+        assert!(team.text("/team/orders?status=paid").1.contains(&format!("/team/orders/{order}")));
+        assert_eq!(team.get("/team/orders?status=nonsense").status(), StatusCode::BAD_REQUEST);
+    }
+
+    fn another_villages_team_does_not_see_the_order(app) {
+        let order = placed_order(app, "huangmi-gaomian", "1");
+        let taer = taer_member(app);
+        assert!(!taer.text("/team/orders").1.contains(&format!("/team/orders/{order}")));
+        assert_eq!(taer.get(&format!("/team/orders/{order}")).status(), StatusCode::NOT_FOUND);
+        let token = csrf_token(&taer.text("/team/orders").1).expect("token");
+        let res = taer.post_form(&format!("/team/orders/{order}/paid"), &[("csrf_token", &token), ("reference", "x")]);
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(app.count(&format!("orders WHERE id = {order} AND status = 'pending_payment'")), 1);
+        assert_eq!(app.signed_in("cadre@example.com").get("/team/orders").status(), StatusCode::FORBIDDEN);
+    }
+}
+
+fn app_token(app: &TestApp, order: i64) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Token {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        token: String,
+    }
+    let row: Token = diesel::RunQueryDsl::get_result(
+        diesel::sql_query(format!("SELECT token FROM orders WHERE id = {order}")),
+        &mut *app.conn() as &mut village_market::db::DbConn,
+    )
+    .expect("order");
+    row.token
 }

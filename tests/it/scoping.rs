@@ -24,6 +24,7 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
     let village = app.scalar("SELECT id AS n FROM villages WHERE slug = 'xiedian'");
     let org = app.scalar("SELECT MIN(id) AS n FROM organizations");
     let user = app.scalar("SELECT id AS n FROM users WHERE email = 'team@example.com'");
+    let order = crate::orders::placed_order(app, "xiaomi", "1");
     vec![
         ("GET", "/team".into(), Area::Team, false),
         ("GET", "/team/households".into(), Area::Team, false),
@@ -87,6 +88,14 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             true,
         ),
         ("GET", "/team/audit".into(), Area::Team, false),
+        ("GET", "/team/orders".into(), Area::Team, false),
+        ("GET", format!("/team/orders/{order}"), Area::Team, true),
+        (
+            "POST",
+            format!("/team/orders/{order}/paid"),
+            Area::Team,
+            true,
+        ),
         ("GET", "/admin".into(), Area::Admin, false),
         ("GET", "/admin/audit".into(), Area::Admin, false),
         ("POST", "/admin/villages".into(), Area::Admin, false),
