@@ -211,7 +211,10 @@ fn place_in_transaction(
         total_fen,
         token: &token,
         idempotency_key: &valid.key,
-        reserved_until: Some(now + Duration::minutes(i64::from(reservation_minutes))),
+        // Cash on delivery is paid when the goods arrive: its stock stays reserved
+        // instead of running out with the payment window.
+        reserved_until: (valid.payment_method != "cash_on_delivery")
+            .then(|| now + Duration::minutes(i64::from(reservation_minutes))),
         business_date: today,
         created_at: now,
         updated_at: now,

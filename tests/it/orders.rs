@@ -185,6 +185,21 @@ both_databases! {
         assert_eq!(app.count("order_events WHERE to_status = 'expired'"), 1);
     }
 
+    fn cash_on_delivery_keeps_its_reservation(app) {
+        let buyer = app.browser();
+        let eggs = product_id(app, "jidan");
+        add(&buyer, eggs, "2");
+        let (token, key) = checkout_fields(&buyer.text("/checkout").1);
+        let res = buyer.post_form("/checkout", &[
+            ("csrf_token", &token), ("idempotency_key", &key), ("name", "赵师傅"), ("phone", "13912345678"),
+            ("address", "大同市云州区"), ("payment_method", "cash_on_delivery"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let later = now_utc() + chrono::Duration::days(2);
+        assert_eq!(expire_reservations(&mut app.conn(), later).expect("expiry"), 0);
+        assert_eq!(app.count("orders WHERE payment_method = 'cash_on_delivery' AND status = 'pending_payment' AND reserved_until IS NULL"), 1);
+    }
+
     fn two_hundred_buyers_race_for_fifty_units(app) {
         let flour = product_id(app, "huangmi-gaomian");
         app.execute(&format!("UPDATE products SET stock = 50 WHERE id = {flour}"));
