@@ -387,3 +387,5 @@ team-orders-our-lines = Our villages' goods
 team-orders-mark-paid = Record payment received
 team-orders-reference = Transfer reference (may be empty for cash on delivery)
 invalid-order-not-pending = This order is no longer awaiting payment
+nav-my-orders = My orders
+my-orders-none = No orders yet.

@@ -378,3 +378,5 @@ team-orders-our-lines = 本村的商品
 team-orders-mark-paid = 登记已收款
 team-orders-reference = 转账流水号（货到付款可不填）
 invalid-order-not-pending = 这笔订单已不是待付款状态
+nav-my-orders = 我的订单
+my-orders-none = 还没有订单。

@@ -221,3 +221,13 @@ pub fn clear_reservation(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
         .set(orders::reserved_until.eq(None::<NaiveDateTime>))
         .execute(conn)
 }
+
+/// A signed-in buyer's own orders, newest first.
+pub fn of_buyer(conn: &mut DbConn, user_id: i64, limit: i64) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(orders::buyer_user_id.eq(user_id))
+        .order(orders::id.desc())
+        .limit(limit)
+        .select(Order::as_select())
+        .load(conn)
+}

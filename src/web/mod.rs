@@ -126,6 +126,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/checkout", web::get().to(cart::checkout_form))
         .route("/checkout", web::post().to(cart::checkout))
         .route("/orders/{token}", web::get().to(orders::show))
+        .route("/my/orders", web::get().to(orders::history))
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))

@@ -207,3 +207,24 @@ pub async fn mark_paid(
         Err(OrderError::Database(e)) => Err(e.into()),
     }
 }
+
+/// `/my/orders`: a signed-in buyer's order history, each linking to its order page.
+pub async fn history(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResponse> {
+    let Some(user) = ctx.user.as_ref() else {
+        return Err(AppError::SignInRequired {
+            next: ctx.uri.clone(),
+        });
+    };
+    let id = user.id;
+    let mine = state
+        .db(move |conn| db_orders::of_buyer(conn, id, 200))
+        .await?;
+    let lang = ctx.lang;
+    let data = json!({
+        "orders": mine.iter().map(|o| json!({
+            "token": o.token, "number": o.number, "status": lang.t(&format!("order-status-{}", o.status)),
+            "total": format_fen(o.total_fen), "placed": china_time(o.created_at).format("%Y-%m-%d %H:%M").to_string(),
+        })).collect::<Vec<_>>(),
+    });
+    ctx.page(&state.templates, StatusCode::OK, "pages/my_orders", data)
+}

@@ -94,6 +94,21 @@ both_databases! {
         assert!(buyer.text("/cart").1.contains("购物车是空的"), "the cart is emptied");
     }
 
+    fn signed_in_buyers_see_their_order_history(app) {
+        let canteen = app.signed_in("canteen@example.com");
+        add(&canteen, product_id(app, "yancai"), "20");
+        let (token, key) = checkout_fields(&canteen.text("/checkout").1);
+        let order_path = location(&place(&canteen, &token, &key));
+        assert_eq!(app.count("orders WHERE channel = 'canteen' AND organization_id IS NOT NULL AND total_fen = 50000"), 1, "20 jars at the canteen tier");
+        let history = canteen.text("/my/orders").1;
+        assert!(history.contains(&order_path) && history.contains("¥500.00"));
+        // A guest's order is nobody's history; others do not see this one.
+        placed_order(app, "jidan", "1");
+        assert_eq!(canteen.text("/my/orders").1.matches("href=\"/orders/").count(), 1, "only the canteen's own order");
+        assert!(!app.signed_in("cadre@example.com").text("/my/orders").1.contains(&order_path));
+        assert_eq!(app.browser().get("/my/orders").status(), StatusCode::SEE_OTHER);
+    }
+
     fn a_canteen_buyer_gets_canteen_tiers(app) {
         let canteen = app.signed_in("canteen@example.com");
         let flour = product_id(app, "huangmi-gaomian");
