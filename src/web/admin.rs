@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{AdminArea, redirect};
 use super::csrf::{self, CsrfForm};
-use super::forms::{all, errors_json, field};
+use super::forms::{all, coded_options, errors_json, field};
 use super::render::Ctx;
 use crate::db::accounts::{self as acc, Organization, UserRow};
 use crate::db::catalog::{self as cat, County, Village};
@@ -425,9 +425,7 @@ async fn render_new_user(
         "csrf_token": csrf::token(&ctx.session),
         "email": get("email"),
         "values": form,
-        "roles": Role::ALL.iter().map(|r| json!({
-            "value": r.as_str(), "label": ctx.lang.t(&format!("role-{}", r.as_str())), "selected": r.as_str() == role,
-        })).collect::<Vec<_>>(),
+        "roles": coded_options(ctx.lang, &Role::ALL.map(Role::as_str), "role-", &role),
         "options": binding_options(state, ctx.lang, &form).await?,
         "errors": errors_json(ctx.lang, errors),
         "has_errors": !errors.is_empty(),

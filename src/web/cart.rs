@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::redirect;
 use super::csrf::{self, CsrfForm};
-use super::forms::errors_json;
+use super::forms::{coded_options, errors_json};
 use super::render::Ctx;
 use crate::domain::accounts::{self, Role, Scope};
 use crate::domain::cart::{self, CartItem, LineProblem, PricedLine};
@@ -183,10 +183,12 @@ fn render_checkout(
         .iter()
         .map(|r| json!({ "name": lang.pick(&r.name_zh, &r.name_en), "problem": problem_text(lang, &r.problem) }))
         .collect::<Vec<_>>());
-    data["payment_methods"] = json!(PAYMENT_METHODS
-        .iter()
-        .map(|m| json!({ "value": m, "label": lang.t(&format!("payment-{m}")), "selected": *m == form.payment_method }))
-        .collect::<Vec<_>>());
+    data["payment_methods"] = json!(coded_options(
+        lang,
+        &PAYMENT_METHODS,
+        "payment-",
+        &form.payment_method
+    ));
     ctx.page(&state.templates, status, "pages/checkout", data)
 }
 

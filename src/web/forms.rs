@@ -1,7 +1,9 @@
 //! Showing what was wrong with a form: each message in the visitor's language, keyed
 //! by the field it belongs next to.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+
+use crate::db::catalog::Village;
 
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Lang;
@@ -31,5 +33,19 @@ pub fn all(pairs: &[(String, String)], name: &str) -> Vec<String> {
         .iter()
         .filter(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// `<select>` options for a list of codes, each labelled by the fluent key
+/// `{prefix}{code}` (`category-household-tuopin`, `payment-bank_transfer`…).
+pub fn coded_options(lang: Lang, codes: &[&str], prefix: &str, selected: &str) -> Vec<Value> {
+    codes.iter().map(|c| json!({ "value": c, "label": lang.t(&format!("{prefix}{c}")), "selected": *c == selected })).collect()
+}
+
+/// `<select>` options for villages, by id.
+pub fn village_options(lang: Lang, villages: &[Village], selected: &str) -> Vec<Value> {
+    villages
+        .iter()
+        .map(|v| json!({ "value": v.id, "label": lang.pick(&v.name_zh, &v.name_en), "selected": v.id.to_string() == selected }))
         .collect()
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
-use super::forms::errors_json;
+use super::forms::{coded_options, errors_json, village_options};
 use super::render::Ctx;
 use super::upload::Upload;
 use crate::db::catalog::{Village, villages_by_ids};
@@ -71,20 +71,6 @@ fn household_row(lang: Lang, h: &Household, villages: &[Village]) -> Value {
     })
 }
 
-fn choices(lang: Lang, codes: &[&str], prefix: &str, selected: &str) -> Vec<Value> {
-    codes
-        .iter()
-        .map(|c| json!({ "value": c, "label": lang.t(&format!("{prefix}{c}")), "selected": *c == selected }))
-        .collect()
-}
-
-fn village_choices(lang: Lang, villages: &[Village], selected: &str) -> Vec<Value> {
-    villages
-        .iter()
-        .map(|v| json!({ "value": v.id, "label": lang.pick(&v.name_zh, &v.name_en), "selected": v.id.to_string() == selected }))
-        .collect()
-}
-
 pub async fn list(
     state: web::Data<AppState>,
     ctx: Ctx,
@@ -124,7 +110,7 @@ pub async fn list(
         "total": total,
         "q": params.q,
         "archived": params.archived == "1",
-        "categories": choices(lang, &CATEGORIES, "category-household-", &params.category),
+        "categories": coded_options(lang, &CATEGORIES, "category-household-", &params.category),
         "page": page,
         "pages": pages,
         "prev": (page > 1).then(|| format!("/team/households?{}", query(page - 1))),
@@ -169,9 +155,9 @@ fn render_form(
         "values": form,
         "errors": errors_json(lang, errors),
         "has_errors": !errors.is_empty(),
-        "villages": village_choices(lang, villages, village_id),
-        "categories": choices(lang, &CATEGORIES, "category-household-", &form.category),
-        "payout_methods": choices(lang, &PAYOUT_METHODS, "payout-", &form.payout_method),
+        "villages": village_options(lang, villages, village_id),
+        "categories": coded_options(lang, &CATEGORIES, "category-household-", &form.category),
+        "payout_methods": coded_options(lang, &PAYOUT_METHODS, "payout-", &form.payout_method),
     });
     ctx.page(&state.templates, status, "pages/team/household_form", data)
 }
@@ -430,7 +416,7 @@ fn render_import(
     let lang = ctx.lang;
     let data = json!({
         "csrf_token": csrf::token(&ctx.session),
-        "villages": village_choices(lang, villages, village_id),
+        "villages": village_options(lang, villages, village_id),
         "problems": problems.iter().map(|p| json!({
             "row": p.row,
             "column": if p.column.is_empty() { String::new() } else { lang.t(&format!("household-{}", p.column.replace('_', "-"))) },

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
-use super::forms::errors_json;
+use super::forms::{coded_options, errors_json};
 use super::render::Ctx;
 use crate::db::orders as db_orders;
 use crate::domain::audit::Who;
@@ -58,13 +58,6 @@ pub async fn show(
     ctx.page(&state.templates, StatusCode::OK, "pages/order", data)
 }
 
-fn status_options(lang: crate::i18n::Lang, selected: &str) -> Vec<serde_json::Value> {
-    ORDER_STATUSES
-        .iter()
-        .map(|s| json!({ "value": s, "label": lang.t(&format!("order-status-{s}")), "selected": *s == selected }))
-        .collect()
-}
-
 const ORDER_STATUSES: [&str; 4] = ["pending_payment", "paid", "expired", "cancelled"];
 
 #[derive(serde::Deserialize, Default)]
@@ -97,7 +90,7 @@ pub async fn team_list(
             "total": format_fen(o.total_fen), "name": o.buyer_name,
             "placed": china_time(o.created_at).format("%m-%d %H:%M").to_string(),
         })).collect::<Vec<_>>(),
-        "statuses": status_options(lang, &status),
+        "statuses": coded_options(lang, &ORDER_STATUSES, "order-status-", &status),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/team/orders", data)
 }

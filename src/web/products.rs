@@ -8,7 +8,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
-use super::forms::{all, errors_json, field};
+use super::forms::{all, coded_options, errors_json, field, village_options};
 use super::render::Ctx;
 use super::stock::lot_row;
 use super::upload::Upload;
@@ -24,7 +24,6 @@ use crate::domain::products::{
 };
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
-use crate::i18n::Lang;
 
 pub async fn list(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
     let ids = area.village_ids.clone();
@@ -140,10 +139,6 @@ pub async fn upload_image(
     Ok(redirect(&format!("/team/products/{id}")))
 }
 
-fn options(lang: Lang, codes: &[&str], prefix: &str, selected: &str) -> Vec<serde_json::Value> {
-    codes.iter().map(|c| json!({ "value": c, "label": lang.t(&format!("{prefix}{c}")), "selected": *c == selected })).collect()
-}
-
 /// The create/edit form with the values typed so far and a message at each wrong field.
 fn render_form(
     state: &AppState,
@@ -165,12 +160,10 @@ fn render_form(
         "values": form,
         "errors": messages,
         "has_errors": !errors.is_empty(),
-        "villages": villages.iter().map(|v| json!({
-            "value": v.id, "label": lang.pick(&v.name_zh, &v.name_en), "selected": v.id.to_string() == form.village_id,
-        })).collect::<Vec<_>>(),
-        "categories": options(lang, &CATEGORIES, "category-", &form.category),
-        "statuses": options(lang, &STATUSES, "product-status-", &form.status),
-        "supply_modes": options(lang, &SUPPLY_MODES, "supply-", &form.supply_mode),
+        "villages": village_options(lang, villages, &form.village_id),
+        "categories": coded_options(lang, &CATEGORIES, "category-", &form.category),
+        "statuses": coded_options(lang, &STATUSES, "product-status-", &form.status),
+        "supply_modes": coded_options(lang, &SUPPLY_MODES, "supply-", &form.supply_mode),
         "months": (1..=12).map(|m| json!({
             "value": m, "label": lang.t(&format!("month-{m}")), "checked": form.season.contains(&m.to_string()),
         })).collect::<Vec<_>>(),

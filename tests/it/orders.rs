@@ -8,6 +8,7 @@ use village_market::domain::now_utc;
 use village_market::domain::orders::expire_reservations;
 
 use crate::households::taer_member;
+use crate::stock::stock_of;
 use crate::storefront::product_id;
 use crate::support::{Browser, TestApp, both_databases, csrf_token, location};
 
@@ -50,18 +51,12 @@ fn place(browser: &Browser, token: &str, key: &str) -> reqwest::blocking::Respon
     )
 }
 
-fn stock(app: &TestApp, product: i64) -> i64 {
-    app.scalar(&format!(
-        "SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}"
-    ))
-}
-
 both_databases! {
     fn a_guest_buys_from_two_villages_with_bulk_prices(app) {
         let buyer = app.browser();
         let flour = product_id(app, "huangmi-gaomian");
         let eggs = product_id(app, "jidan");
-        let (flour_before, eggs_before) = (stock(app, flour), stock(app, eggs));
+        let (flour_before, eggs_before) = (stock_of(app, flour), stock_of(app, eggs));
         assert_eq!(add(&buyer, flour, "10"), StatusCode::SEE_OTHER);
         assert_eq!(add(&buyer, eggs, "1"), StatusCode::SEE_OTHER);
         assert_eq!(add(&buyer, eggs, "1"), StatusCode::SEE_OTHER, "adding again adds up");
@@ -76,14 +71,14 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let order_path = location(&res);
         assert!(order_path.starts_with("/orders/"));
-        assert_eq!(stock(app, flour), flour_before - 10, "reserved");
-        assert_eq!(stock(app, eggs), eggs_before - 2);
+        assert_eq!(stock_of(app, flour), flour_before - 10, "reserved");
+        assert_eq!(stock_of(app, eggs), eggs_before - 2);
 
         // The same form submitted again: one order, reserved once.
         let again = place(&buyer, &token, &key);
         assert_eq!(location(&again), order_path);
         assert_eq!(app.count("orders"), 1);
-        assert_eq!(stock(app, flour), flour_before - 10);
+        assert_eq!(stock_of(app, flour), flour_before - 10);
         assert_eq!(app.count("order_lines"), 2);
         assert_eq!(app.count("orders WHERE total_fen = 44000 AND status = 'pending_payment' AND channel = 'store'"), 1);
 
@@ -145,11 +140,11 @@ both_databases! {
         let page = buyer.text("/checkout").1;
         let (token, key) = checkout_fields(&page);
         app.execute(&format!("UPDATE products SET status = 'paused' WHERE id = {flour}"));
-        let before = stock(app, flour);
+        let before = stock_of(app, flour);
         let res = place(&buyer, &token, &key);
         assert_eq!(res.status(), StatusCode::CONFLICT);
         assert!(res.text().expect("page").contains("已暂停销售"));
-        assert_eq!((app.count("orders"), stock(app, flour)), (0, before));
+        assert_eq!((app.count("orders"), stock_of(app, flour)), (0, before));
         // Bad delivery details are named and nothing is written.
         app.execute(&format!("UPDATE products SET status = 'on_sale' WHERE id = {flour}"));
         let res = buyer.post_form("/checkout", &[
@@ -171,31 +166,31 @@ both_databases! {
         let page = buyer.text("/checkout").1;
         let (token, key) = checkout_fields(&page);
         app.execute(&format!("UPDATE products SET stock = 2 WHERE id = {liquor}"));
-        let flour_before = stock(app, flour);
+        let flour_before = stock_of(app, flour);
         let res = place(&buyer, &token, &key);
         assert_eq!(res.status(), StatusCode::CONFLICT);
         let html = res.text().expect("page");
         assert!(html.contains("原浆酒") && html.contains("只剩 2 了"), "{html}");
-        assert_eq!(stock(app, flour), flour_before, "the flour line was not reserved either");
-        assert_eq!(stock(app, liquor), 2);
+        assert_eq!(stock_of(app, flour), flour_before, "the flour line was not reserved either");
+        assert_eq!(stock_of(app, liquor), 2);
         assert_eq!(app.count("orders"), 0);
     }
 
     fn an_unpaid_order_expires_and_gives_its_stock_back(app) {
         let buyer = app.browser();
         let eggs = product_id(app, "jidan");
-        let before = stock(app, eggs);
+        let before = stock_of(app, eggs);
         add(&buyer, eggs, "4");
         let page = buyer.text("/checkout").1;
         let (token, key) = checkout_fields(&page);
         let order_path = location(&place(&buyer, &token, &key));
-        assert_eq!(stock(app, eggs), before - 4);
+        assert_eq!(stock_of(app, eggs), before - 4);
         assert_eq!(expire_reservations(&mut app.conn(), now_utc()).expect("expiry"), 0, "not yet");
         let later = now_utc() + chrono::Duration::minutes(31);
         assert_eq!(expire_reservations(&mut app.conn(), later).expect("expiry"), 1);
-        assert_eq!(stock(app, eggs), before, "stock returned");
+        assert_eq!(stock_of(app, eggs), before, "stock returned");
         assert_eq!(expire_reservations(&mut app.conn(), later).expect("expiry"), 0, "once only");
-        assert_eq!(stock(app, eggs), before);
+        assert_eq!(stock_of(app, eggs), before);
         assert!(app.browser().text(&order_path).1.contains("已过期"));
         assert_eq!(app.count("order_events WHERE to_status = 'expired'"), 1);
     }
@@ -244,10 +239,10 @@ both_databases! {
         let placed = statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
         let refused = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
         assert_eq!((placed, refused), (50, 150), "{statuses:?}");
-        assert_eq!(stock(app, flour), 0);
+        assert_eq!(stock_of(app, flour), 0);
         assert_eq!(app.count("orders"), 50);
         let reserved = app.scalar(&format!("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM order_lines WHERE product_id = {flour}"));
-        assert_eq!(stock(app, flour) + reserved, 50, "stock + reserved = what was there");
+        assert_eq!(stock_of(app, flour) + reserved, 50, "stock + reserved = what was there");
     }
 }
 

@@ -10,7 +10,7 @@ fn household(app: &TestApp, code: &str) -> String {
     household_id(app, code).to_string()
 }
 
-fn stock_of(app: &TestApp, product: i64) -> i64 {
+pub fn stock_of(app: &TestApp, product: i64) -> i64 {
     app.scalar(&format!(
         "SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}"
     ))
