@@ -41,15 +41,28 @@ pub struct ConfigArgs {
     pub stripe_webhook_secret: Option<String>,
     #[arg(long, global = true, env = "STRIPE_API_BASE")]
     pub stripe_api_base: Option<String>,
+    /// What Stripe Checkout offers, comma-separated: card, alipay, wechat_pay.
+    #[arg(
+        long,
+        global = true,
+        env = "STRIPE_PAYMENT_METHODS",
+        default_value = "card,alipay,wechat_pay"
+    )]
+    pub stripe_payment_methods: String,
     /// `smtp://host:port`; unset: mail is written to files under the data folder.
     #[arg(long, global = true, env = "SMTP_URL")]
     pub smtp_url: Option<String>,
     #[arg(
         long,
+        global = true,
         env = "MAIL_FROM",
         default_value = "村货集市 <noreply@village-market.local>"
     )]
     pub mail_from: String,
+    /// Seconds before the first retry of an email that could not be sent; each further
+    /// retry waits twice as long, up to an hour.
+    #[arg(long, global = true, env = "MAIL_RETRY_SECONDS", default_value_t = 30)]
+    pub mail_retry_seconds: u32,
     /// Minutes an unpaid order holds its stock.
     #[arg(long, global = true, env = "RESERVATION_MINUTES", default_value_t = 30)]
     pub reservation_minutes: u32,
@@ -93,8 +106,10 @@ pub struct Config {
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
     pub stripe_api_base: Option<String>,
+    pub stripe_methods: Vec<String>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    pub mail_retry_seconds: u32,
     pub reservation_minutes: u32,
     pub collective_share_bp: u32,
     pub demo_password: Option<String>,
@@ -175,8 +190,15 @@ impl Config {
             stripe_secret_key: args.stripe_secret_key.filter(|s| !s.is_empty()),
             stripe_webhook_secret: args.stripe_webhook_secret.filter(|s| !s.is_empty()),
             stripe_api_base: args.stripe_api_base.filter(|s| !s.is_empty()),
+            stripe_methods: args
+                .stripe_payment_methods
+                .split(',')
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect(),
             smtp_url: args.smtp_url.filter(|s| !s.is_empty()),
             mail_from: args.mail_from,
+            mail_retry_seconds: args.mail_retry_seconds.max(1),
             reservation_minutes: args.reservation_minutes,
             collective_share_bp: args.collective_share_bp,
             demo_password: args.demo_password.filter(|s| !s.is_empty()),

@@ -8,6 +8,9 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod jobs;
+pub mod mail;
+pub mod payments;
+pub mod templates;
 pub mod util;
 pub mod web;
 

@@ -297,3 +297,18 @@ pub fn members(conn: &mut DbConn) -> QueryResult<Vec<(i64, UserRow)>> {
         .select((organization_members::organization_id, UserRow::as_select()))
         .load(conn)
 }
+
+/// Email and language of the active team members bound to any of `village_ids`.
+pub fn team_recipients(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+) -> QueryResult<Vec<(i64, String, String)>> {
+    team_villages::table
+        .inner_join(users::table)
+        .filter(team_villages::village_id.eq_any(village_ids.to_vec()))
+        .filter(users::disabled.eq(false))
+        .filter(users::role.eq("team"))
+        .order((team_villages::village_id, users::id))
+        .select((team_villages::village_id, users::email, users::locale))
+        .load(conn)
+}

@@ -10,7 +10,10 @@ pub mod audit;
 pub mod catalog;
 pub mod households;
 pub mod orders;
+pub mod outbox;
+pub mod payments;
 pub mod schema;
+pub mod shipments;
 pub mod stock;
 
 use std::fmt;

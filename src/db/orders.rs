@@ -29,6 +29,17 @@ pub struct Order {
     pub business_date: NaiveDate,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The buyer's language, for the emails about this order.
+    pub locale: String,
+    /// The provider's checkout (a Stripe Checkout Session id).
+    pub provider_session_id: Option<String>,
+    /// The provider's payment (a Stripe PaymentIntent id), known once paid.
+    pub provider_payment_id: Option<String>,
+    pub paid_fen: i64,
+    pub refunded_fen: i64,
+    pub paid_at: Option<NaiveDateTime>,
+    /// Why the team must look at this order; `None` when nothing is wrong.
+    pub attention: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -52,6 +63,7 @@ pub struct NewOrder<'a> {
     pub business_date: NaiveDate,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub locale: &'a str,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -68,6 +80,7 @@ pub struct OrderLine {
     pub product_name_en: String,
     pub sale_unit_zh: String,
     pub sale_unit_en: String,
+    pub refunded_quantity: i32,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -175,11 +188,19 @@ pub fn transition(
     Ok(rows == 1)
 }
 
-/// Orders with a line from one of `village_ids`, newest first, optionally in one status.
+/// What the team's order list is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub day: Option<NaiveDate>,
+}
+
+/// Orders with a line from one of `village_ids`, newest first.
 pub fn touching_villages(
     conn: &mut DbConn,
     village_ids: &[i64],
-    status: Option<&str>,
+    filter: &OrderFilter,
     limit: i64,
 ) -> QueryResult<Vec<Order>> {
     let with_lines = order_lines::table
@@ -188,8 +209,14 @@ pub fn touching_villages(
     let mut query = orders::table
         .filter(orders::id.eq_any(with_lines))
         .into_boxed();
-    if let Some(status) = status {
-        query = query.filter(orders::status.eq(status.to_string()));
+    if let Some(status) = &filter.status {
+        query = query.filter(orders::status.eq(status.clone()));
+    }
+    if let Some(channel) = &filter.channel {
+        query = query.filter(orders::channel.eq(channel.clone()));
+    }
+    if let Some(day) = filter.day {
+        query = query.filter(orders::business_date.eq(day));
     }
     query
         .order(orders::id.desc())
@@ -229,5 +256,100 @@ pub fn of_buyer(conn: &mut DbConn, user_id: i64, limit: i64) -> QueryResult<Vec<
         .order(orders::id.desc())
         .limit(limit)
         .select(Order::as_select())
+        .load(conn)
+}
+
+pub fn by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Order>> {
+    orders::table
+        .find(id)
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn by_provider_payment(conn: &mut DbConn, payment_id: &str) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::provider_payment_id.eq(payment_id))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Records the provider checkout the buyer was sent to.
+pub fn set_provider_session(conn: &mut DbConn, id: i64, session_id: &str) -> QueryResult<usize> {
+    diesel::update(orders::table.find(id))
+        .set(orders::provider_session_id.eq(session_id))
+        .execute(conn)
+}
+
+/// The payment of an order that has just moved to `paid`.
+pub fn record_payment(
+    conn: &mut DbConn,
+    id: i64,
+    paid_fen: i64,
+    payment_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(orders::table.find(id))
+        .set((
+            orders::paid_fen.eq(paid_fen),
+            orders::provider_payment_id.eq(payment_id),
+            orders::paid_at.eq(Some(now)),
+            orders::reserved_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+}
+
+/// Marks an order for the team's attention with the reason (a fluent key's suffix).
+pub fn set_attention(conn: &mut DbConn, id: i64, reason: &str) -> QueryResult<usize> {
+    diesel::update(orders::table.find(id))
+        .set(orders::attention.eq(Some(reason)))
+        .execute(conn)
+}
+
+pub fn add_refunded(
+    conn: &mut DbConn,
+    id: i64,
+    amount_fen: i64,
+    status: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(orders::table.find(id))
+        .set((
+            orders::refunded_fen.eq(orders::refunded_fen + amount_fen),
+            orders::status.eq(status),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Counts `quantity` more of a line as refunded, only while it stays within what was
+/// bought; `false` when another refund got there first.
+pub fn refund_line_quantity(conn: &mut DbConn, line_id: i64, quantity: i32) -> QueryResult<bool> {
+    let rows = diesel::update(
+        order_lines::table
+            .find(line_id)
+            .filter(order_lines::refunded_quantity.le(order_lines::quantity - quantity)),
+    )
+    .set(order_lines::refunded_quantity.eq(order_lines::refunded_quantity + quantity))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = order_events)]
+pub struct OrderEvent {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor_label: String,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn events(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<OrderEvent>> {
+    order_events::table
+        .filter(order_events::order_id.eq(order_id))
+        .order(order_events::id)
+        .select(OrderEvent::as_select())
         .load(conn)
 }

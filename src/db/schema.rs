@@ -171,6 +171,13 @@ diesel::table! {
         business_date -> Date,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        locale -> Text,
+        provider_session_id -> Nullable<Text>,
+        provider_payment_id -> Nullable<Text>,
+        paid_fen -> BigInt,
+        refunded_fen -> BigInt,
+        paid_at -> Nullable<Timestamp>,
+        attention -> Nullable<Text>,
     }
 }
 
@@ -187,6 +194,7 @@ diesel::table! {
         product_name_en -> Text,
         sale_unit_zh -> Text,
         sale_unit_en -> Text,
+        refunded_quantity -> Integer,
     }
 }
 
@@ -259,7 +267,81 @@ diesel::joinable!(team_villages -> users (user_id));
 diesel::joinable!(team_villages -> villages (village_id));
 diesel::joinable!(cadre_scopes -> users (user_id));
 diesel::joinable!(organization_members -> users (user_id));
+diesel::table! {
+    shipments (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        village_id -> BigInt,
+        status -> Text,
+        carrier -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        packed_at -> Nullable<Timestamp>,
+        shipped_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        amount_fen -> BigInt,
+        provider_refund_id -> Nullable<Text>,
+        reason -> Text,
+        restock -> Bool,
+        actor_label -> Text,
+        business_date -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refund_lines (id) {
+        id -> BigInt,
+        refund_id -> BigInt,
+        order_line_id -> BigInt,
+        quantity -> Integer,
+        amount_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    payment_events (id) {
+        id -> BigInt,
+        provider -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        order_id -> Nullable<BigInt>,
+        outcome -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> BigInt,
+        recipient -> Text,
+        template -> Text,
+        locale -> Text,
+        data -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(shipments -> orders (order_id));
+diesel::joinable!(shipments -> villages (village_id));
+diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(refund_lines -> refunds (refund_id));
+diesel::joinable!(refund_lines -> order_lines (order_line_id));
+diesel::joinable!(payment_events -> orders (order_id));
 diesel::joinable!(order_lines -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(organization_members -> organizations (organization_id));
@@ -281,6 +363,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_lines,
     order_events,
+    shipments,
+    refunds,
+    refund_lines,
+    payment_events,
+    email_outbox,
     login_failures,
     audit_log,
 );

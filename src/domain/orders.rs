@@ -7,16 +7,18 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DbError};
 use serde_json::json;
 
-use crate::db::orders::{self as q, NewOrder, NewOrderLine, Order};
+use crate::db::catalog::{Village, villages_by_ids};
+use crate::db::orders::{self as q, NewOrder, NewOrderLine, Order, OrderEvent, OrderLine};
+use crate::db::payments::{Refund, refunds_of_order};
+use crate::db::shipments;
+use crate::db::shipments::Shipment;
 use crate::db::stock::{add_to_product, take_from_product};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::audit::{self, Change, Who};
 use crate::domain::cart::{self, CartItem, LineProblem};
-use crate::domain::china_date;
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::domain::{china_date, notify, payments};
 use crate::util::random_token;
-
-pub const PAYMENT_METHODS: [&str; 2] = ["bank_transfer", "cash_on_delivery"];
 
 /// The checkout form as typed.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -32,11 +34,13 @@ pub struct CheckoutForm {
     pub idempotency_key: String,
 }
 
-/// Who is buying: a guest, or a signed-in user (a canteen buyer gets canteen prices).
+/// Who is buying: a guest, or a signed-in user (a canteen buyer gets canteen prices),
+/// and the language they buy in, which their emails will speak.
 #[derive(Debug, Clone, Default)]
 pub struct Buyer {
     pub user_id: Option<i64>,
     pub organization_id: Option<i64>,
+    pub locale: String,
 }
 
 /// A line that could not be bought, named for the buyer.
@@ -68,7 +72,11 @@ struct ValidCheckout {
     key: String,
 }
 
-fn validate(form: &CheckoutForm, items: &[CartItem]) -> Result<ValidCheckout, FieldErrors> {
+fn validate(
+    form: &CheckoutForm,
+    items: &[CartItem],
+    methods: &[&str],
+) -> Result<ValidCheckout, FieldErrors> {
     let mut errors = FieldErrors::default();
     if items.is_empty() {
         errors.add("cart", "invalid-cart-empty");
@@ -87,12 +95,7 @@ fn validate(form: &CheckoutForm, items: &[CartItem]) -> Result<ValidCheckout, Fi
         errors.add("email", "invalid-email");
     }
     let note = v::optional_text(&mut errors, "note", &form.note, 200).unwrap_or_default();
-    let payment_method = v::one_of(
-        &mut errors,
-        "payment_method",
-        &form.payment_method,
-        &PAYMENT_METHODS,
-    );
+    let payment_method = v::one_of(&mut errors, "payment_method", &form.payment_method, methods);
     let key = form.idempotency_key.trim().to_string();
     if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
         errors.add("idempotency_key", "invalid-stale-form");
@@ -111,13 +114,15 @@ fn validate(form: &CheckoutForm, items: &[CartItem]) -> Result<ValidCheckout, Fi
     }
 }
 
-/// Places the order and reserves its stock, all or nothing. A repeated submit of the
-/// same checkout (same idempotency key) returns the order placed the first time.
+/// Places the order and reserves its stock, all or nothing, paid by one of `methods`
+/// (those the shop offers now). A repeated submit of the same checkout (same idempotency
+/// key) returns the order placed the first time.
 pub fn place(
     conn: &mut DbConn,
     items: &[CartItem],
     buyer: &Buyer,
     form: &CheckoutForm,
+    methods: &[&str],
     reservation_minutes: u32,
     now: NaiveDateTime,
 ) -> Result<Order, OrderError> {
@@ -125,7 +130,7 @@ pub fn place(
     if let Some(order) = q::by_idempotency_key(conn, form.idempotency_key.trim())? {
         return Ok(order);
     }
-    let valid = validate(form, items).map_err(OrderError::Invalid)?;
+    let valid = validate(form, items, methods).map_err(OrderError::Invalid)?;
     let result = write_transaction(conn, |conn| {
         place_in_transaction(conn, items, buyer, &valid, reservation_minutes, now)
     });
@@ -218,6 +223,7 @@ fn place_in_transaction(
         business_date: today,
         created_at: now,
         updated_at: now,
+        locale: &buyer.locale,
     };
     let order_id = q::insert(conn, &new)?;
     let new_lines: Vec<NewOrderLine> = lines
@@ -236,8 +242,73 @@ fn place_in_transaction(
         })
         .collect();
     q::insert_lines(conn, &new_lines)?;
+    let mut villages: Vec<i64> = new_lines.iter().map(|l| l.village_id).collect();
+    villages.sort_unstable();
+    villages.dedup();
+    shipments::create_for_order(conn, order_id, &villages, now)?;
     q::record_event(conn, order_id, None, "pending_payment", "buyer", None, now)?;
-    q::by_token(conn, &token)?.ok_or(OrderError::Database(DbError::NotFound))
+    let order = q::by_id(conn, order_id)?.ok_or(OrderError::Database(DbError::NotFound))?;
+    let lines = q::lines(conn, order_id)?;
+    notify::order_received(conn, &order, &lines, now)?;
+    Ok(order)
+}
+
+/// Ends an unpaid order (`expired` or `cancelled`) and returns its reserved stock;
+/// `false` if it was no longer awaiting payment.
+pub fn release(
+    conn: &mut DbConn,
+    order: &Order,
+    to: &str,
+    actor: &str,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<bool> {
+    write_transaction(conn, |conn| {
+        if !q::transition(conn, order.id, "pending_payment", to, now)? {
+            return Ok(false);
+        }
+        for line in q::lines(conn, order.id)? {
+            add_to_product(conn, line.product_id, line.quantity, now)?;
+        }
+        shipments::cancel_unshipped(conn, order.id, None, now)?;
+        q::clear_reservation(conn, order.id)?;
+        q::record_event(
+            conn,
+            order.id,
+            Some("pending_payment"),
+            to,
+            actor,
+            None,
+            now,
+        )?;
+        Ok(true)
+    })
+}
+
+/// Cancels an order that is still awaiting payment, by its buyer or its village team.
+pub fn cancel(
+    conn: &mut DbConn,
+    who: &Who,
+    order: &Order,
+    now: NaiveDateTime,
+) -> Result<(), OrderError> {
+    write_transaction(conn, |conn| {
+        if !release(conn, order, "cancelled", &who.label, now)? {
+            return Err(OrderError::Invalid(FieldErrors::single(
+                "status",
+                "invalid-order-not-pending",
+            )));
+        }
+        let change = Change {
+            action: "cancel_order",
+            entity: "order",
+            entity_id: order.id,
+            village_id: None,
+            before: Some(json!({ "status": order.status })),
+            after: Some(json!({ "status": "cancelled" })),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(())
+    })
 }
 
 /// Expires unpaid orders whose reservation ran out and returns their stock. Safe to run
@@ -246,38 +317,49 @@ pub fn expire_reservations(conn: &mut DbConn, now: NaiveDateTime) -> diesel::Que
     write_transaction(conn, |conn| {
         let mut expired = 0;
         for order in q::take_expired(conn, now, 200)? {
-            if !q::transition(conn, order.id, "pending_payment", "expired", now)? {
-                continue;
+            if release(conn, &order, "expired", "reservation expiry", now)? {
+                expired += 1;
             }
-            for line in q::lines(conn, order.id)? {
-                add_to_product(conn, line.product_id, line.quantity, now)?;
-            }
-            q::record_event(
-                conn,
-                order.id,
-                Some("pending_payment"),
-                "expired",
-                "reservation expiry",
-                None,
-                now,
-            )?;
-            expired += 1;
         }
         Ok(expired)
     })
 }
 
+/// An order with everything its pages show.
 pub struct OrderView {
     pub order: Order,
-    pub lines: Vec<crate::db::orders::OrderLine>,
+    pub lines: Vec<OrderLine>,
+    /// Each village's part of the delivery, with the village.
+    pub shipments: Vec<(Shipment, Village)>,
+    pub refunds: Vec<Refund>,
+    pub events: Vec<OrderEvent>,
+}
+
+pub fn view(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderView> {
+    let lines = q::lines(conn, order.id)?;
+    let shipments = shipments::of_order(conn, order.id)?;
+    let ids: Vec<i64> = shipments.iter().map(|s| s.village_id).collect();
+    let villages = villages_by_ids(conn, &ids)?;
+    let shipments = shipments
+        .into_iter()
+        .filter_map(|s| {
+            let village = villages.iter().find(|v| v.id == s.village_id)?.clone();
+            Some((s, village))
+        })
+        .collect();
+    Ok(OrderView {
+        refunds: refunds_of_order(conn, order.id)?,
+        events: q::events(conn, order.id)?,
+        order,
+        lines,
+        shipments,
+    })
 }
 
 pub fn by_token(conn: &mut DbConn, token: &str) -> diesel::QueryResult<Option<OrderView>> {
-    let Some(order) = q::by_token(conn, token)? else {
-        return Ok(None);
-    };
-    let lines = q::lines(conn, order.id)?;
-    Ok(Some(OrderView { order, lines }))
+    q::by_token(conn, token)?
+        .map(|order| view(conn, order))
+        .transpose()
 }
 
 /// Records a manual payment (bank transfer seen on the account, or cash taken on
@@ -294,37 +376,28 @@ pub fn mark_paid(
     if order.payment_method == "bank_transfer" && reference.is_none() && errors.is_empty() {
         errors.add("reference", "invalid-required");
     }
+    if order.payment_method == "stripe" {
+        // Card and wallet payments are confirmed by the provider, never by hand.
+        errors.add("status", "invalid-order-paid-online");
+    }
     if !errors.is_empty() {
         return Err(OrderError::Invalid(errors));
     }
-    write_transaction(conn, |conn| {
-        if !q::transition(conn, order.id, "pending_payment", "paid", now)? {
-            return Err(OrderError::Invalid(FieldErrors::single(
-                "status",
-                "invalid-order-not-pending",
-            )));
-        }
-        q::clear_reservation(conn, order.id)?;
-        q::record_event(
-            conn,
-            order.id,
-            Some("pending_payment"),
-            "paid",
-            &who.label,
-            reference.as_deref(),
-            now,
-        )?;
-        let change = Change {
-            action: "mark_paid",
-            entity: "order",
-            entity_id: order.id,
-            village_id: None,
-            before: Some(json!({ "status": order.status })),
-            after: Some(
-                json!({ "status": "paid", "total_fen": order.total_fen, "reference": reference }),
-            ),
-        };
-        audit::record(conn, who, change, now)?;
+    let paid = payments::settle(
+        conn,
+        who,
+        order,
+        order.total_fen,
+        None,
+        reference.as_deref(),
+        now,
+    )?;
+    if paid {
         Ok(())
-    })
+    } else {
+        Err(OrderError::Invalid(FieldErrors::single(
+            "status",
+            "invalid-order-not-pending",
+        )))
+    }
 }

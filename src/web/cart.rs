@@ -16,7 +16,7 @@ use crate::domain::accounts::{self, Role, Scope};
 use crate::domain::cart::{self, CartItem, LineProblem, PricedLine};
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
-use crate::domain::orders::{self, Buyer, CheckoutForm, OrderError, PAYMENT_METHODS, RefusedLine};
+use crate::domain::orders::{self, Buyer, CheckoutForm, OrderError, RefusedLine};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
@@ -38,13 +38,18 @@ fn save(session: &Session, items: &[CartItem]) -> AppResult<()> {
 
 /// The signed-in buyer, if any; a canteen buyer's organisation gets canteen prices.
 async fn buyer(state: &AppState, ctx: &Ctx) -> AppResult<Buyer> {
+    let locale = ctx.lang.code().to_string();
     let Some(user) = ctx.user.as_ref() else {
-        return Ok(Buyer::default());
+        return Ok(Buyer {
+            locale,
+            ..Buyer::default()
+        });
     };
     if user.role != Role::Canteen {
         return Ok(Buyer {
             user_id: Some(user.id),
             organization_id: None,
+            locale,
         });
     }
     let id = user.id;
@@ -56,6 +61,7 @@ async fn buyer(state: &AppState, ctx: &Ctx) -> AppResult<Buyer> {
     Ok(Buyer {
         user_id: Some(id),
         organization_id,
+        locale,
     })
 }
 
@@ -185,7 +191,7 @@ fn render_checkout(
         .collect::<Vec<_>>());
     data["payment_methods"] = json!(coded_options(
         lang,
-        &PAYMENT_METHODS,
+        &state.payments.methods(),
         "payment-",
         &form.payment_method
     ));
@@ -198,7 +204,7 @@ pub async fn checkout_form(state: web::Data<AppState>, ctx: Ctx) -> AppResult<Ht
         return Ok(redirect("/cart"));
     }
     let form = CheckoutForm {
-        payment_method: "bank_transfer".into(),
+        payment_method: state.payments.methods()[0].into(),
         idempotency_key: random_token(16),
         ..Default::default()
     };
@@ -221,14 +227,25 @@ pub async fn checkout(
     let buyer = buyer(&state, &ctx).await?;
     let items = items(&ctx.session);
     let minutes = state.config.reservation_minutes;
+    let methods = state.payments.methods();
     let (i, b, f) = (items.clone(), buyer.clone(), form.clone());
     let result = state
-        .db(move |conn| Ok::<_, AppError>(orders::place(conn, &i, &b, &f, minutes, now_utc())))
+        .db(move |conn| {
+            Ok::<_, AppError>(orders::place(
+                conn,
+                &i,
+                &b,
+                &f,
+                &methods,
+                minutes,
+                now_utc(),
+            ))
+        })
         .await?;
     match result {
         Ok(order) => {
             save(&ctx.session, &[])?;
-            Ok(redirect(&format!("/orders/{}", order.token)))
+            Ok(redirect(&super::payments::start(&state, &order).await?))
         }
         Err(OrderError::Invalid(errors)) => {
             let (lines, _) = priced(&state, &ctx).await?;

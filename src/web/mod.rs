@@ -14,6 +14,7 @@ pub mod health;
 pub mod households;
 pub mod images;
 pub mod orders;
+pub mod payments;
 pub mod products;
 pub mod render;
 pub mod reports;
@@ -34,9 +35,11 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{self, from_fn};
 use actix_web::{App, web};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::db::{Backend, DbConn, Pool};
 use crate::error::AppError;
+use crate::mail::Mailer;
+use crate::payments::Payments;
 
 pub use render::Templates;
 
@@ -48,15 +51,23 @@ pub struct AppState {
     pub backend: Backend,
     pub templates: Arc<Templates>,
     pub pages: render::PageCache,
+    pub payments: Payments,
+    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {
-    pub fn new(config: Config, pool: Pool) -> Result<Self, crate::web::render::TemplateSetupError> {
+    pub fn new(config: Config, pool: Pool) -> Result<Self, ConfigError> {
+        let templates = Templates::load().map_err(|e| ConfigError::Invalid {
+            name: "templates",
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             backend: config.database_url.backend(),
+            payments: Payments::from_config(&config)?,
+            mailer: Arc::new(Mailer::from_config(&config)?),
             config: Arc::new(config),
             pool,
-            templates: Arc::new(Templates::load()?),
+            templates: Arc::new(templates),
             pages: render::PageCache::new(Duration::from_secs(1)),
         })
     }
@@ -126,6 +137,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/checkout", web::get().to(cart::checkout_form))
         .route("/checkout", web::post().to(cart::checkout))
         .route("/orders/{token}", web::get().to(orders::show))
+        .route("/orders/{token}/pay", web::post().to(payments::pay))
+        .route(
+            "/orders/{token}/cancel",
+            web::post().to(orders::buyer_cancel),
+        )
+        .route("/webhooks/stripe", web::post().to(payments::stripe_webhook))
         .route("/my/orders", web::get().to(orders::history))
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login_submit))
@@ -211,6 +228,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/team/orders", web::get().to(orders::team_list))
         .route("/team/orders/{id}", web::get().to(orders::team_show))
         .route("/team/orders/{id}/paid", web::post().to(orders::mark_paid))
+        .route(
+            "/team/orders/{id}/cancel",
+            web::post().to(orders::team_cancel),
+        )
+        .route("/team/orders/{id}/refund", web::post().to(orders::refund))
+        .route(
+            "/team/orders/{id}/villages/{village}/{step}",
+            web::post().to(orders::advance),
+        )
+        .route("/team/packing", web::get().to(orders::packing_list))
         .route("/team/audit", web::get().to(audit::team))
         .route("/admin/audit", web::get().to(audit::admin))
         .route("/canteen", web::get().to(canteen::home))

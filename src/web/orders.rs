@@ -1,69 +1,187 @@
 //! Orders as people follow them: a buyer's own order by the secret token in its link
-//! (`/orders/{token}`), and a work team's orders touching its villages (`/team/orders`),
-//! where a manual payment is recorded.
+//! (`/orders/{token}`), a signed-in buyer's history, and a work team's orders touching
+//! its villages (`/team/orders`): payments recorded by hand, each village's packing,
+//! shipping and delivery, cancellations and refunds, and the day's packing list.
+
+use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use chrono::NaiveDate;
+use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
-use super::forms::{coded_options, errors_json};
+use super::forms::{coded_options, errors_json, village_options};
 use super::render::Ctx;
-use crate::db::orders as db_orders;
+use crate::db::orders::{self as db_orders, Order, OrderFilter};
 use crate::domain::audit::Who;
+use crate::domain::fulfilment::{self, ShipForm, Step};
 use crate::domain::money::format_fen;
-use crate::domain::orders::OrderError;
+use crate::domain::orders::{self, OrderError, OrderView};
+use crate::domain::refunds::{self, RefundRequest};
 use crate::domain::validation::FieldErrors;
-use crate::domain::{china_time, now_utc, orders};
+use crate::domain::{china_date, china_time, now_utc};
 use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+
+fn time(t: chrono::NaiveDateTime) -> String {
+    china_time(t).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The parts of an order both the buyer's and the team's pages show. `villages` limits
+/// lines and shipments to a team's own (`None`: all, for the buyer).
+fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
+    let o = &view.order;
+    let ours = |village: i64| villages.is_none_or(|vs| vs.contains(&village));
+    json!({
+        "order": {
+            "id": o.id, "number": o.number, "token": o.token, "status": o.status,
+            "status_label": lang.t(&format!("order-status-{}", o.status)),
+            "total": format_fen(o.total_fen),
+            "refunded": (o.refunded_fen > 0).then(|| format_fen(o.refunded_fen)),
+            "payment_method": lang.t(&format!("payment-{}", o.payment_method)),
+            "channel": lang.t(&format!("channel-{}", o.channel)),
+            "pending": o.status == "pending_payment",
+            "bank_transfer": o.payment_method == "bank_transfer" && o.status == "pending_payment",
+            "pay_online": o.payment_method == "stripe" && o.status == "pending_payment",
+            "reserved_until": o.reserved_until.map(time),
+            "paid_at": o.paid_at.map(time),
+            "attention": o.attention.as_ref().map(|a| lang.t(&format!("attention-{a}"))),
+            "name": o.buyer_name, "phone": o.buyer_phone, "email": o.buyer_email,
+            "address": o.delivery_address, "note": o.note,
+            "placed": time(o.created_at),
+        },
+        "lines": view.lines.iter().filter(|l| ours(l.village_id)).map(|l| json!({
+            "id": l.id,
+            "name": lang.pick(&l.product_name_zh, &l.product_name_en),
+            "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
+            "quantity": l.quantity,
+            "refunded_quantity": l.refunded_quantity,
+            "refundable": l.quantity - l.refunded_quantity,
+            "unit_price": format_fen(l.unit_price_fen),
+            "line_total": format_fen(l.line_total_fen),
+        })).collect::<Vec<_>>(),
+        "shipments": view.shipments.iter().filter(|(s, _)| ours(s.village_id)).map(|(s, v)| json!({
+            "village_id": v.id,
+            "village": lang.pick(&v.name_zh, &v.name_en),
+            "status": s.status,
+            "status_label": lang.t(&format!("shipment-status-{}", s.status)),
+            "carrier": s.carrier, "tracking_number": s.tracking_number,
+            "shipped_at": s.shipped_at.map(time), "delivered_at": s.delivered_at.map(time),
+            "can_pack": s.status == "pending", "can_ship": s.status == "packed",
+            "can_deliver": s.status == "shipped",
+        })).collect::<Vec<_>>(),
+        "refunds": view.refunds.iter().map(|r| json!({
+            "amount": format_fen(r.amount_fen), "reason": r.reason, "restock": r.restock,
+            "at": time(r.created_at),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn order_token(token: &str) -> AppResult<String> {
+    if token.len() != 48 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::NotFound);
+    }
+    Ok(token.to_string())
+}
+
+/// The order by its secret token.
+pub async fn by_token(state: &AppState, token: &str) -> AppResult<OrderView> {
+    let token = order_token(token)?;
+    state
+        .db(move |conn| orders::by_token(conn, &token))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The buyer's page, with `errors` from a form on it.
+pub async fn render_buyer_page(
+    state: &AppState,
+    ctx: &Ctx,
+    view: &OrderView,
+    status: StatusCode,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let mut data = order_json(ctx.lang, view, None);
+    let pending = view.order.status == "pending_payment";
+    data["retry"] = json!(pending && ctx.uri.contains("retry=1"));
+    data["confirming"] = json!(pending && ctx.uri.contains("paid=1"));
+    data["csrf_token"] = json!(csrf::token(&ctx.session));
+    data["errors"] = errors_json(ctx.lang, errors);
+    ctx.page(&state.templates, status, "pages/order", data)
+}
 
 pub async fn show(
     state: web::Data<AppState>,
     ctx: Ctx,
     token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let token = token.into_inner();
-    if token.len() != 48 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::NotFound);
-    }
-    let view = state
-        .db(move |conn| orders::by_token(conn, &token))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let lang = ctx.lang;
-    let o = &view.order;
-    let data = json!({
-        "order": {
-            "number": o.number,
-            "status": o.status,
-            "status_label": lang.t(&format!("order-status-{}", o.status)),
-            "total": format_fen(o.total_fen),
-            "payment_method": lang.t(&format!("payment-{}", o.payment_method)),
-            "bank_transfer": o.payment_method == "bank_transfer" && o.status == "pending_payment",
-            "reserved_until": o.reserved_until.map(|t| china_time(t).format("%Y-%m-%d %H:%M").to_string()),
-            "name": o.buyer_name,
-            "address": o.delivery_address,
-            "placed": china_time(o.created_at).format("%Y-%m-%d %H:%M").to_string(),
-        },
-        "lines": view.lines.iter().map(|l| json!({
-            "name": lang.pick(&l.product_name_zh, &l.product_name_en),
-            "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
-            "quantity": l.quantity,
-            "unit_price": format_fen(l.unit_price_fen),
-            "line_total": format_fen(l.line_total_fen),
-        })).collect::<Vec<_>>(),
-    });
-    ctx.page(&state.templates, StatusCode::OK, "pages/order", data)
+    let view = by_token(&state, &token).await?;
+    render_buyer_page(&state, &ctx, &view, StatusCode::OK, &FieldErrors::default()).await
 }
 
-const ORDER_STATUSES: [&str; 4] = ["pending_payment", "paid", "expired", "cancelled"];
+/// The buyer cancels their own order while it awaits payment.
+pub async fn buyer_cancel(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    token: web::Path<String>,
+    CsrfForm(_): CsrfForm<HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
+    let view = by_token(&state, &token).await?;
+    let order = view.order.clone();
+    let who = Who::tool("buyer");
+    let result = state
+        .db(move |conn| Ok::<_, AppError>(orders::cancel(conn, &who, &order, now_utc())))
+        .await?;
+    match result {
+        Ok(()) => Ok(redirect(&format!("/orders/{}", view.order.token))),
+        Err(e) => {
+            let errors = form_errors(e)?;
+            render_buyer_page(&state, &ctx, &view, StatusCode::CONFLICT, &errors).await
+        }
+    }
+}
+
+/// The field errors of a refused order action; anything else is a server error.
+fn form_errors(e: OrderError) -> AppResult<FieldErrors> {
+    match e {
+        OrderError::Invalid(errors) => Ok(errors),
+        OrderError::Lines(_) => Err(AppError::Internal("no lines to refuse here".into())),
+        OrderError::Database(e) => Err(e.into()),
+    }
+}
+
+const ORDER_STATUSES: [&str; 9] = [
+    "pending_payment",
+    "paid",
+    "packed",
+    "shipped",
+    "delivered",
+    "expired",
+    "cancelled",
+    "refunded",
+    "partially_refunded",
+];
+const CHANNELS: [&str; 3] = ["store", "canteen", "livestream"];
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct StatusFilter {
+pub struct ListFilter {
     status: String,
+    channel: String,
+    date: String,
+}
+
+fn parse_day(field: &str, raw: &str) -> AppResult<Option<NaiveDate>> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| AppError::bad_field(field, raw))
 }
 
 /// `/team/orders`: orders with a line from the member's villages.
@@ -71,31 +189,42 @@ pub async fn team_list(
     state: web::Data<AppState>,
     ctx: Ctx,
     area: TeamArea,
-    filter: web::Query<StatusFilter>,
+    filter: web::Query<ListFilter>,
 ) -> AppResult<HttpResponse> {
-    let status = filter.into_inner().status;
-    if !status.is_empty() && !ORDER_STATUSES.contains(&status.as_str()) {
-        return Err(AppError::bad_field("status", status));
-    }
-    let (ids, s) = (area.village_ids.clone(), status.clone());
+    let f = filter.into_inner();
+    let pick = |field: &str, value: &str, allowed: &[&str]| -> AppResult<Option<String>> {
+        match value {
+            "" => Ok(None),
+            v if allowed.contains(&v) => Ok(Some(v.to_string())),
+            v => Err(AppError::bad_field(field, v)),
+        }
+    };
+    let query = OrderFilter {
+        status: pick("status", &f.status, &ORDER_STATUSES)?,
+        channel: pick("channel", &f.channel, &CHANNELS)?,
+        day: parse_day("date", &f.date)?,
+    };
+    let ids = area.village_ids.clone();
     let found = state
-        .db(move |conn| {
-            db_orders::touching_villages(conn, &ids, (!s.is_empty()).then_some(s.as_str()), 200)
-        })
+        .db(move |conn| db_orders::touching_villages(conn, &ids, &query, 200))
         .await?;
     let lang = ctx.lang;
     let data = json!({
         "orders": found.iter().map(|o| json!({
             "id": o.id, "number": o.number, "status": lang.t(&format!("order-status-{}", o.status)),
             "total": format_fen(o.total_fen), "name": o.buyer_name,
+            "attention": o.attention.is_some(),
             "placed": china_time(o.created_at).format("%m-%d %H:%M").to_string(),
         })).collect::<Vec<_>>(),
-        "statuses": coded_options(lang, &ORDER_STATUSES, "order-status-", &status),
+        "statuses": coded_options(lang, &ORDER_STATUSES, "order-status-", &f.status),
+        "channels": coded_options(lang, &CHANNELS, "channel-", &f.channel),
+        "date": f.date,
+        "today": china_date(now_utc()).to_string(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/team/orders", data)
 }
 
-async fn team_order(state: &AppState, area: &TeamArea, id: i64) -> AppResult<db_orders::Order> {
+async fn team_order(state: &AppState, area: &TeamArea, id: i64) -> AppResult<Order> {
     let ids = area.village_ids.clone();
     state
         .db(move |conn| db_orders::touching_villages_by_id(conn, &ids, id))
@@ -107,32 +236,61 @@ async fn render_team_order(
     state: &AppState,
     ctx: &Ctx,
     area: &TeamArea,
-    order: &db_orders::Order,
+    id: i64,
     status: StatusCode,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let (ids, id) = (area.village_ids.clone(), order.id);
-    let lines = state.db(move |conn| db_orders::lines(conn, id)).await?;
+    let order = team_order(state, area, id).await?;
+    let view = state.db(move |conn| orders::view(conn, order)).await?;
     let lang = ctx.lang;
-    let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
-        "order": {
-            "id": order.id, "number": order.number, "status": order.status,
-            "status_label": lang.t(&format!("order-status-{}", order.status)),
-            "total": format_fen(order.total_fen), "name": order.buyer_name, "phone": order.buyer_phone,
-            "address": order.delivery_address, "note": order.note,
-            "payment_method": lang.t(&format!("payment-{}", order.payment_method)),
-            "pending": order.status == "pending_payment",
-        },
-        // Each team sees its own villages' lines only.
-        "lines": lines.iter().filter(|l| ids.contains(&l.village_id)).map(|l| json!({
-            "name": lang.pick(&l.product_name_zh, &l.product_name_en),
-            "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
-            "quantity": l.quantity, "line_total": format_fen(l.line_total_fen),
-        })).collect::<Vec<_>>(),
-        "errors": errors_json(lang, errors),
-    });
+    let mut data = order_json(lang, &view, Some(&area.village_ids));
+    data["csrf_token"] = json!(csrf::token(&ctx.session));
+    let errors = errors_json(lang, errors);
+    if let Some(lines) = data["lines"].as_array_mut() {
+        for line in lines {
+            line["error"] = errors[format!("qty_{}", line["id"])].clone();
+        }
+    }
+    data["errors"] = errors;
+    data["may_fulfil"] = json!(fulfilment::may_fulfil(&view.order));
+    data["manual_payment"] = json!(view.order.payment_method != "stripe");
+    data["refundable"] = json!(matches!(
+        view.order.status.as_str(),
+        "paid" | "packed" | "shipped" | "delivered" | "partially_refunded"
+    ));
+    data["events"] = json!(
+        view.events
+            .iter()
+            .map(|e| json!({
+                "at": time(e.created_at),
+                "to": lang.t(&format!("order-status-{}", e.to_status)),
+                "who": e.actor_label, "note": e.note,
+            }))
+            .collect::<Vec<_>>()
+    );
     ctx.page(&state.templates, status, "pages/team/order", data)
+}
+
+/// Renders the team's order page again after an action: its errors, or a redirect.
+async fn after_action(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &TeamArea,
+    id: i64,
+    result: Result<(), OrderError>,
+) -> AppResult<HttpResponse> {
+    match result {
+        Ok(()) => Ok(redirect(&format!("/team/orders/{id}"))),
+        Err(e) => {
+            let errors = form_errors(e)?;
+            let status = if errors.has("status") {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            render_team_order(state, ctx, area, id, status, &errors).await
+        }
+    }
 }
 
 pub async fn team_show(
@@ -141,16 +299,8 @@ pub async fn team_show(
     area: TeamArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let order = team_order(&state, &area, id.into_inner()).await?;
-    render_team_order(
-        &state,
-        &ctx,
-        &area,
-        &order,
-        StatusCode::OK,
-        &FieldErrors::default(),
-    )
-    .await
+    let none = FieldErrors::default();
+    render_team_order(&state, &ctx, &area, id.into_inner(), StatusCode::OK, &none).await
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -167,8 +317,7 @@ pub async fn mark_paid(
     CsrfForm(form): CsrfForm<PaidForm>,
 ) -> AppResult<HttpResponse> {
     let order = team_order(&state, &area, id.into_inner()).await?;
-    let who = Who::from(&area.actor);
-    let o = order.clone();
+    let (who, o) = (Who::from(&area.actor), order.clone());
     let result = state
         .db(move |conn| {
             Ok::<_, AppError>(orders::mark_paid(
@@ -180,25 +329,244 @@ pub async fn mark_paid(
             ))
         })
         .await?;
-    match result {
-        Ok(()) => Ok(redirect(&format!("/team/orders/{}", order.id))),
-        Err(OrderError::Invalid(errors)) => {
-            let fresh = team_order(&state, &area, order.id).await?;
-            render_team_order(
-                &state,
-                &ctx,
-                &area,
-                &fresh,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &errors,
-            )
-            .await
-        }
-        Err(OrderError::Lines(_)) => Err(AppError::Internal(
-            "a payment has no lines to refuse".into(),
-        )),
-        Err(OrderError::Database(e)) => Err(e.into()),
+    after_action(&state, &ctx, &area, order.id, result).await
+}
+
+/// Packs, ships or delivers one of the member's villages' part of an order.
+pub async fn advance(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    path: web::Path<(i64, i64, String)>,
+    CsrfForm(form): CsrfForm<ShipForm>,
+) -> AppResult<HttpResponse> {
+    let (id, village_id, step) = path.into_inner();
+    let step = Step::parse(&step).ok_or(AppError::NotFound)?;
+    if !area.village_ids.contains(&village_id) {
+        return Err(AppError::NotFound);
     }
+    let order = team_order(&state, &area, id).await?;
+    let who = Who::from(&area.actor);
+    let result = state
+        .db(move |conn| {
+            Ok::<_, AppError>(fulfilment::advance(
+                conn,
+                &who,
+                &order,
+                village_id,
+                step,
+                &form,
+                now_utc(),
+            ))
+        })
+        .await?;
+    after_action(&state, &ctx, &area, id, result).await
+}
+
+pub async fn team_cancel(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+    CsrfForm(_): CsrfForm<HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
+    let order = team_order(&state, &area, id.into_inner()).await?;
+    let (who, o) = (Who::from(&area.actor), order.clone());
+    let result = state
+        .db(move |conn| Ok::<_, AppError>(orders::cancel(conn, &who, &o, now_utc())))
+        .await?;
+    after_action(&state, &ctx, &area, order.id, result).await
+}
+
+/// Refunds lines of the member's villages, through the provider that took the money.
+pub async fn refund(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
+    let order = team_order(&state, &area, id.into_inner()).await?;
+    let id = order.id;
+    let request = RefundRequest {
+        quantities: form
+            .iter()
+            .filter_map(|(k, v)| {
+                let line: i64 = k.strip_prefix("qty_")?.parse().ok()?;
+                Some((line, v.clone()))
+            })
+            .collect(),
+        restock: form
+            .get("restock")
+            .is_some_and(|v| v == "on" || v == "true"),
+        reason: form.get("reason").cloned().unwrap_or_default(),
+    };
+    let villages = area.village_ids.clone();
+    let planned = state
+        .db(move |conn| Ok::<_, AppError>(refunds::plan(conn, &order, Some(&villages), &request)))
+        .await?;
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => return after_action(&state, &ctx, &area, id, Err(e)).await,
+    };
+    let provider = state
+        .payments
+        .provider(&plan.order.payment_method)
+        .ok_or_else(|| AppError::Internal("no provider for the order's method".into()))?;
+    let receipt = match provider
+        .refund(&plan.order, plan.amount_fen, &plan.idempotency_key())
+        .await
+    {
+        Ok(receipt) => receipt,
+        Err(e) => {
+            tracing::warn!(order = id, error = %e, "refund refused or failed at the provider");
+            let errors = FieldErrors::single("refund", "invalid-refund-provider");
+            let status = StatusCode::BAD_GATEWAY;
+            return render_team_order(&state, &ctx, &area, id, status, &errors).await;
+        }
+    };
+    let who = Who::from(&area.actor);
+    let result = state
+        .db(move |conn| {
+            Ok::<_, AppError>(
+                refunds::record(
+                    conn,
+                    &who,
+                    &plan,
+                    receipt.provider_refund_id.as_deref(),
+                    now_utc(),
+                )
+                .map(drop),
+            )
+        })
+        .await?;
+    after_action(&state, &ctx, &area, id, result).await
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct PackingQuery {
+    village: String,
+    date: String,
+    format: String,
+}
+
+/// `/team/packing`: what one village packs for the orders of one day, to print or as CSV.
+pub async fn packing_list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    query: web::Query<PackingQuery>,
+) -> AppResult<HttpResponse> {
+    let q = query.into_inner();
+    let villages = area.villages(&state).await?;
+    let village = match q.village.trim() {
+        "" => villages.first(),
+        raw => {
+            let id: i64 = raw
+                .parse()
+                .map_err(|_| AppError::bad_field("village", raw))?;
+            Some(
+                villages
+                    .iter()
+                    .find(|v| v.id == id)
+                    .ok_or(AppError::NotFound)?,
+            )
+        }
+    }
+    .ok_or(AppError::NotFound)?
+    .clone();
+    let day = parse_day("date", &q.date)?.unwrap_or_else(|| china_date(now_utc()));
+    let village_id = village.id;
+    let entries = state
+        .db(move |conn| fulfilment::packing_list(conn, village_id, day))
+        .await?;
+    let lang = ctx.lang;
+    let rows: Vec<Value> = entries
+        .iter()
+        .flat_map(|e| {
+            e.lines.iter().map(move |l| {
+                json!({
+                    "order_id": e.order.id, "number": e.order.number,
+                    "name": e.order.buyer_name, "phone": e.order.buyer_phone,
+                    "address": e.order.delivery_address, "note": e.order.note,
+                    "payment": lang.t(&format!("payment-{}", e.order.payment_method)),
+                    "product": lang.pick(&l.product_name_zh, &l.product_name_en),
+                    "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
+                    "quantity": l.quantity - l.refunded_quantity,
+                })
+            })
+        })
+        .collect();
+    match q.format.as_str() {
+        "" | "html" => {}
+        "csv" => return packing_csv(lang, &village, day, &rows),
+        other => return Err(AppError::bad_field("format", other)),
+    }
+    let mut totals: Vec<(String, String, i64)> = Vec::new();
+    for r in &rows {
+        let (product, unit) = (r["product"].as_str(), r["unit"].as_str());
+        let qty = r["quantity"].as_i64().unwrap_or(0);
+        match totals
+            .iter_mut()
+            .find(|(p, u, _)| Some(p.as_str()) == product && Some(u.as_str()) == unit)
+        {
+            Some(t) => t.2 += qty,
+            None => totals.push((
+                product.unwrap_or_default().into(),
+                unit.unwrap_or_default().into(),
+                qty,
+            )),
+        }
+    }
+    let data = json!({
+        "village": lang.pick(&village.name_zh, &village.name_en),
+        "village_id": village.id,
+        "villages": village_options(lang, &villages, &village.id.to_string()),
+        "date": day.to_string(),
+        "orders": entries.iter().map(|e| json!({
+            "id": e.order.id, "number": e.order.number, "name": e.order.buyer_name,
+            "phone": e.order.buyer_phone, "address": e.order.delivery_address, "note": e.order.note,
+            "payment": lang.t(&format!("payment-{}", e.order.payment_method)),
+            "lines": e.lines.iter().map(|l| json!({
+                "product": lang.pick(&l.product_name_zh, &l.product_name_en),
+                "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
+                "quantity": l.quantity - l.refunded_quantity,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "totals": totals.iter().map(|(p, u, q)| json!({"product": p, "unit": u, "quantity": q})).collect::<Vec<_>>(),
+    });
+    ctx.page(&state.templates, StatusCode::OK, "pages/team/packing", data)
+}
+
+fn packing_csv(
+    lang: Lang,
+    village: &crate::db::catalog::Village,
+    day: NaiveDate,
+    rows: &[Value],
+) -> AppResult<HttpResponse> {
+    let columns = [
+        "number", "name", "phone", "address", "product", "quantity", "unit", "payment", "note",
+    ];
+    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    out.write_record(columns.iter().map(|c| lang.t(&format!("packing-col-{c}"))))
+        .map_err(AppError::internal)?;
+    for r in rows {
+        out.write_record(columns.iter().map(|c| match &r[*c] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }))
+        .map_err(AppError::internal)?;
+    }
+    let bytes = out.into_inner().map_err(AppError::internal)?;
+    let file = format!("packing-{}-{day}.csv", village.slug);
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ))
+        .body(bytes))
 }
 
 /// `/my/orders`: a signed-in buyer's order history, each linking to its order page.
@@ -216,7 +584,7 @@ pub async fn history(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResp
     let data = json!({
         "orders": mine.iter().map(|o| json!({
             "token": o.token, "number": o.number, "status": lang.t(&format!("order-status-{}", o.status)),
-            "total": format_fen(o.total_fen), "placed": china_time(o.created_at).format("%Y-%m-%d %H:%M").to_string(),
+            "total": format_fen(o.total_fen), "placed": time(o.created_at),
         })).collect::<Vec<_>>(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/my_orders", data)

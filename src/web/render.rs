@@ -11,76 +11,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use fluent_templates::FluentLoader;
-use handlebars::{
-    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
-    ScopedJson,
-};
-use rust_embed::RustEmbed;
 use serde_json::{Map, Value, json};
 
 use super::auth::SessionUser;
 use crate::error::{AppError, AppResult};
-use crate::i18n::{LOCALES, Lang};
-
-#[derive(RustEmbed)]
-#[folder = "templates/"]
-#[include = "*.hbs"]
-struct TemplateFiles;
-
-#[derive(Debug, thiserror::Error)]
-#[error("templates: {0}")]
-pub struct TemplateSetupError(String);
-
-pub struct Templates {
-    registry: Handlebars<'static>,
-}
-
-impl Templates {
-    /// Registers every template under its path without the extension
-    /// (`pages/home`, `layouts/base`, `partials/product_card`).
-    pub fn load() -> Result<Self, TemplateSetupError> {
-        let mut registry = Handlebars::new();
-        registry.register_helper("fluent", Box::new(FluentLoader::new(&*LOCALES)));
-        registry.register_helper("t", Box::new(Translate));
-        registry
-            .register_embed_templates_with_extension::<TemplateFiles>(".hbs")
-            .map_err(|e| TemplateSetupError(e.to_string()))?;
-        Ok(Self { registry })
-    }
-
-    pub fn render(&self, name: &str, data: &Value) -> AppResult<String> {
-        self.registry
-            .render(name, data)
-            .map_err(|e| AppError::Internal(format!("template {name}: {e}")))
-    }
-}
-
-/// `(t "key")`: a string from `locales/` as a value, for passing into partials (the
-/// `fluent` helper only writes to the page).
-struct Translate;
-
-impl HelperDef for Translate {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let key = h
-            .param(0)
-            .and_then(|p| p.value().as_str())
-            .ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
-        let lang = ctx
-            .data()
-            .get("lang")
-            .and_then(Value::as_str)
-            .and_then(Lang::parse)
-            .unwrap_or_default();
-        Ok(ScopedJson::Derived(Value::String(lang.t(key))))
-    }
-}
+use crate::i18n::Lang;
+pub use crate::templates::Templates;
 
 /// Session key of the language a visitor chose.
 pub const LANG_KEY: &str = "lang";

@@ -12,7 +12,7 @@ use crate::stock::stock_of;
 use crate::storefront::product_id;
 use crate::support::{Browser, TestApp, both_databases, csrf_token, location};
 
-fn add(browser: &Browser, product: i64, quantity: &str) -> StatusCode {
+pub fn add(browser: &Browser, product: i64, quantity: &str) -> StatusCode {
     let page = browser.text(&format!("/products/{product}")).1;
     let token = csrf_token(&page).expect("the product page has a cart form");
     browser
@@ -27,7 +27,7 @@ fn add(browser: &Browser, product: i64, quantity: &str) -> StatusCode {
         .status()
 }
 
-fn checkout_fields(page: &str) -> (String, String) {
+pub fn checkout_fields(page: &str) -> (String, String) {
     let token = csrf_token(page).expect("csrf");
     let at = page.find("name=\"idempotency_key\" value=\"").expect("key")
         + "name=\"idempotency_key\" value=\"".len();
@@ -36,6 +36,16 @@ fn checkout_fields(page: &str) -> (String, String) {
 }
 
 fn place(browser: &Browser, token: &str, key: &str) -> reqwest::blocking::Response {
+    place_with(browser, token, key, "bank_transfer", "")
+}
+
+pub fn place_with(
+    browser: &Browser,
+    token: &str,
+    key: &str,
+    payment_method: &str,
+    email: &str,
+) -> reqwest::blocking::Response {
     browser.post_form(
         "/checkout",
         &[
@@ -44,11 +54,30 @@ fn place(browser: &Browser, token: &str, key: &str) -> reqwest::blocking::Respon
             ("name", "李大姐"),
             ("phone", "13912345678"),
             ("address", "大同市平城区某小区 3 号楼"),
-            ("email", ""),
+            ("email", email),
             ("note", ""),
-            ("payment_method", "bank_transfer"),
+            ("payment_method", payment_method),
         ],
     )
+}
+
+/// A new guest buys `items` (product slug, quantity) and pays by `payment_method`;
+/// returns the checkout's response (a redirect to the order or to the payment page).
+pub fn buy(
+    app: &TestApp,
+    items: &[(&str, &str)],
+    payment_method: &str,
+    email: &str,
+) -> reqwest::blocking::Response {
+    let buyer = app.browser();
+    for (slug, quantity) in items {
+        assert_eq!(
+            add(&buyer, product_id(app, slug), quantity),
+            StatusCode::SEE_OTHER
+        );
+    }
+    let (token, key) = checkout_fields(&buyer.text("/checkout").1);
+    place_with(&buyer, &token, &key, payment_method, email)
 }
 
 both_databases! {
@@ -269,10 +298,10 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(app.count(&format!("orders WHERE id = {order} AND status = 'paid' AND reserved_until IS NULL")), 1);
         assert_eq!(app.count(&format!("order_events WHERE order_id = {order} AND to_status = 'paid' AND actor_label = 'team@example.com' AND note = 'ICBC 2026112800017'")), 1);
-        assert_eq!(app.count(&format!("audit_log WHERE entity = 'order' AND entity_id = {order} AND action = 'mark_paid'")), 1);
+        assert_eq!(app.count(&format!("audit_log WHERE entity = 'order' AND entity_id = {order} AND action = 'order_paid'")), 1);
         // Paid once: a second time is refused, and expiry leaves it alone.
         let res = team.post_form(&format!("{page}/paid"), &[("csrf_token", &csrf_token(&team.text(&page).1).expect("token")), ("reference", "again")]);
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(res.status(), StatusCode::CONFLICT);
         assert_eq!(app.count(&format!("order_events WHERE order_id = {order} AND to_status = 'paid'")), 1);
         let later = now_utc() + chrono::Duration::hours(2);
         assert_eq!(expire_reservations(&mut app.conn(), later).expect("expiry"), 0);
@@ -294,7 +323,7 @@ both_databases! {
     }
 }
 
-fn app_token(app: &TestApp, order: i64) -> String {
+pub fn app_token(app: &TestApp, order: i64) -> String {
     #[derive(diesel::QueryableByName)]
     struct Token {
         #[diesel(sql_type = diesel::sql_types::Text)]

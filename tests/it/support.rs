@@ -104,8 +104,8 @@ impl Drop for FreshDatabase {
     }
 }
 
-pub fn test_config(database: &FreshDatabase) -> Config {
-    let args = ConfigArgs {
+pub fn test_args(database: &FreshDatabase) -> ConfigArgs {
+    ConfigArgs {
         database_url: database.url.clone(),
         bind: "127.0.0.1:0".into(),
         base_url: None,
@@ -114,14 +114,19 @@ pub fn test_config(database: &FreshDatabase) -> Config {
         stripe_secret_key: None,
         stripe_webhook_secret: None,
         stripe_api_base: None,
+        stripe_payment_methods: "card,alipay,wechat_pay".into(),
         smtp_url: None,
-        mail_from: "test@village-market.local".into(),
+        mail_from: "村货集市 <test@village-market.local>".into(),
+        mail_retry_seconds: 1,
         reservation_minutes: 30,
         collective_share_bp: 1000,
         demo_password: Some(PASSWORD.into()),
         pool_size: 4,
-    };
-    Config::from_args(args).expect("test config is valid")
+    }
+}
+
+pub fn test_config(database: &FreshDatabase) -> Config {
+    Config::from_args(test_args(database)).expect("test config is valid")
 }
 
 /// A running server over a fresh database that holds the demo data.
@@ -137,15 +142,27 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn start(backend: Backend) -> TestApp {
-        let app = TestApp::start_empty(backend);
+        TestApp::start_with(backend, |_| {})
+    }
+
+    /// A server over the demo data with settings changed by `configure` (Stripe keys,
+    /// an SMTP server…).
+    pub fn start_with(backend: Backend, configure: impl FnOnce(&mut ConfigArgs)) -> TestApp {
+        let app = TestApp::start_configured(backend, configure);
         let report = demo::load(&mut app.conn(), PASSWORD, now_utc()).expect("demo data loads");
         assert!(!report.is_empty());
         app
     }
 
     pub fn start_empty(backend: Backend) -> TestApp {
+        TestApp::start_configured(backend, |_| {})
+    }
+
+    fn start_configured(backend: Backend, configure: impl FnOnce(&mut ConfigArgs)) -> TestApp {
         let database = FreshDatabase::new(backend);
-        let config = test_config(&database);
+        let mut args = test_args(&database);
+        configure(&mut args);
+        let config = Config::from_args(args).expect("test config is valid");
         let pool = db::open_pool(&config.database_url, config.pool_size).expect("database opens");
         let state = AppState::new(config, pool.clone()).expect("templates load");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -293,4 +310,153 @@ pub fn location(res: &Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
+}
+
+/// Like `both_databases!`, for tests that start their own server (with Stripe or SMTP
+/// settings): the body gets the backend.
+macro_rules! both_backends {
+    ($( $(#[$meta:meta])* fn $name:ident($backend:ident) $body:block )*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                $(#[$meta])*
+                fn run($backend: village_market::db::Backend) $body
+                #[test]
+                fn sqlite() {
+                    run(village_market::db::Backend::Sqlite);
+                }
+                #[test]
+                fn postgres() {
+                    run(village_market::db::Backend::Postgres);
+                }
+            }
+        )*
+    };
+}
+pub(crate) use both_backends;
+
+/// A real SMTP server, aiosmtpd, delivering into a Maildir of its own; stopped when
+/// dropped. Its Python comes from `VM_TEST_PYTHON` (the venv `scripts/test` makes).
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        SmtpServer::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> SmtpServer {
+        let python = std::env::var("VM_TEST_PYTHON")
+            .expect("VM_TEST_PYTHON names a Python with aiosmtpd (run ./scripts/test)");
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let parent = std::env::temp_dir().join(format!("vm-smtp-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&parent);
+        std::fs::create_dir_all(&parent).expect("maildir parent");
+        // aiosmtpd's Mailbox creates the Maildir itself: it must not exist yet.
+        let maildir = parent.join("mail");
+        let child = std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        let server = SmtpServer {
+            port,
+            maildir,
+            child: Some(child),
+        };
+        wait_until(
+            "aiosmtpd listens",
+            std::time::Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message delivered so far, as raw RFC 5322 text.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .collect()
+    }
+
+    /// Waits until `n` messages have arrived and returns them decoded.
+    pub fn wait_for(&self, n: usize) -> Vec<Mail> {
+        wait_until(
+            &format!("{n} messages at the SMTP server"),
+            std::time::Duration::from_secs(30),
+            || self.messages().len() >= n,
+        );
+        self.messages().iter().map(|raw| Mail::parse(raw)).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(parent) = self.maildir.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}
+
+/// A delivered message, decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    pub fn parse(raw: &[u8]) -> Mail {
+        let message = mail_parser::MessageParser::default()
+            .parse(raw)
+            .expect("a readable message");
+        Mail {
+            to: message
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_string(),
+            subject: message.subject().unwrap_or_default().to_string(),
+            text: message.body_text(0).unwrap_or_default().to_string(),
+            html: message.body_html(0).unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// Polls `done` until it holds, failing the test after `limit`.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

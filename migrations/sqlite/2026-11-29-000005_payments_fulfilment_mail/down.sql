@@ -1,0 +1,15 @@
+DROP TABLE email_outbox;
+DROP TABLE payment_events;
+DROP TABLE refund_lines;
+DROP TABLE refunds;
+DROP TABLE shipments;
+DROP INDEX orders_provider_payment;
+DROP INDEX orders_provider_session;
+ALTER TABLE order_lines DROP COLUMN refunded_quantity;
+ALTER TABLE orders DROP COLUMN attention;
+ALTER TABLE orders DROP COLUMN paid_at;
+ALTER TABLE orders DROP COLUMN refunded_fen;
+ALTER TABLE orders DROP COLUMN paid_fen;
+ALTER TABLE orders DROP COLUMN provider_payment_id;
+ALTER TABLE orders DROP COLUMN provider_session_id;
+ALTER TABLE orders DROP COLUMN locale;

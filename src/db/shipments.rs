@@ -1,0 +1,159 @@
+//! Shipments: one per village of an order, so that each village team packs and ships
+//! its own lines; and the packing list that a team prints each day.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::{order_lines, orders, shipments};
+use super::{DbConn, insert_batched};
+use crate::db::orders::{Order, OrderLine};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = shipments)]
+pub struct Shipment {
+    pub id: i64,
+    pub order_id: i64,
+    pub village_id: i64,
+    pub status: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub packed_at: Option<NaiveDateTime>,
+    pub shipped_at: Option<NaiveDateTime>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = shipments)]
+struct NewShipment {
+    order_id: i64,
+    village_id: i64,
+    status: &'static str,
+    updated_at: NaiveDateTime,
+}
+
+/// One pending shipment for each village among `village_ids`.
+pub fn create_for_order(
+    conn: &mut DbConn,
+    order_id: i64,
+    village_ids: &[i64],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let rows: Vec<NewShipment> = village_ids
+        .iter()
+        .map(|&village_id| NewShipment {
+            order_id,
+            village_id,
+            status: "pending",
+            updated_at: now,
+        })
+        .collect();
+    insert_batched!(conn, shipments::table, rows)
+}
+
+pub fn of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<Shipment>> {
+    shipments::table
+        .filter(shipments::order_id.eq(order_id))
+        .order(shipments::village_id)
+        .select(Shipment::as_select())
+        .load(conn)
+}
+
+/// Moves one village's shipment from `from` to `to`, with the time of the step and, when
+/// shipping, the carrier and tracking number; `false` if it was no longer in `from`.
+pub fn advance(
+    conn: &mut DbConn,
+    order_id: i64,
+    village_id: i64,
+    from: &str,
+    to: &str,
+    tracking: Option<(&str, &str)>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let target = shipments::table
+        .filter(shipments::order_id.eq(order_id))
+        .filter(shipments::village_id.eq(village_id))
+        .filter(shipments::status.eq(from));
+    let rows = match to {
+        "packed" => diesel::update(target)
+            .set((
+                shipments::status.eq(to),
+                shipments::packed_at.eq(Some(now)),
+                shipments::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        "shipped" => diesel::update(target)
+            .set((
+                shipments::status.eq(to),
+                shipments::carrier.eq(tracking.map(|t| t.0)),
+                shipments::tracking_number.eq(tracking.map(|t| t.1)),
+                shipments::shipped_at.eq(Some(now)),
+                shipments::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        "delivered" => diesel::update(target)
+            .set((
+                shipments::status.eq(to),
+                shipments::delivered_at.eq(Some(now)),
+                shipments::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        _ => diesel::update(target)
+            .set((shipments::status.eq(to), shipments::updated_at.eq(now)))
+            .execute(conn)?,
+    };
+    Ok(rows == 1)
+}
+
+/// Cancels every shipment of an order that has not left the village.
+pub fn cancel_unshipped(
+    conn: &mut DbConn,
+    order_id: i64,
+    village_id: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let mut target = diesel::update(
+        shipments::table
+            .filter(shipments::order_id.eq(order_id))
+            .filter(shipments::status.eq_any(["pending", "packed"])),
+    )
+    .into_boxed();
+    if let Some(v) = village_id {
+        target = target.filter(shipments::village_id.eq(v));
+    }
+    target
+        .set((
+            shipments::status.eq("cancelled"),
+            shipments::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// What a village packs for one business day: its lines of the orders placed that day
+/// that are paid or paid on delivery, and still to be shipped or already packed.
+pub fn packing_list(
+    conn: &mut DbConn,
+    village_id: i64,
+    day: NaiveDate,
+) -> QueryResult<Vec<(Order, OrderLine)>> {
+    let to_pack = shipments::table
+        .filter(shipments::village_id.eq(village_id))
+        .filter(shipments::status.eq_any(["pending", "packed"]))
+        .select(shipments::order_id);
+    orders::table
+        .inner_join(order_lines::table)
+        .filter(orders::business_date.eq(day))
+        .filter(orders::id.eq_any(to_pack))
+        .filter(order_lines::village_id.eq(village_id))
+        .filter(order_lines::refunded_quantity.lt(order_lines::quantity))
+        .filter(
+            orders::status
+                .eq_any(["paid", "packed", "shipped", "partially_refunded"])
+                .or(orders::status
+                    .eq("pending_payment")
+                    .and(orders::payment_method.eq("cash_on_delivery"))),
+        )
+        .order((orders::id, order_lines::id))
+        .select((Order::as_select(), OrderLine::as_select()))
+        .load(conn)
+}

@@ -1,0 +1,160 @@
+//! Which emails an event sends, to whom and with what data (DESIGN §6.4). Every function
+//! here only writes to the outbox, inside the caller's transaction, so a message exists
+//! exactly when the event that causes it was committed; `mail` renders and sends it.
+
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+use serde_json::{Value, json};
+
+use crate::db::DbConn;
+use crate::db::orders::{Order, OrderLine};
+use crate::db::{accounts, outbox};
+use crate::domain::money::format_fen;
+use crate::i18n::Lang;
+
+fn lines_json(lang: Lang, lines: &[&OrderLine]) -> Value {
+    json!(
+        lines
+            .iter()
+            .map(|l| json!({
+                "name": lang.pick(&l.product_name_zh, &l.product_name_en),
+                "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
+                "quantity": l.quantity,
+                "line_total": format_fen(l.line_total_fen),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn order_json(order: &Order, lang: Lang, lines: &[&OrderLine]) -> Value {
+    json!({
+        "number": order.number,
+        "name": order.buyer_name,
+        "total": format_fen(order.total_fen),
+        "payment_method": lang.t(&format!("payment-{}", order.payment_method)),
+        "address": order.delivery_address,
+        "lines": lines_json(lang, lines),
+        "order_path": format!("/orders/{}", order.token),
+    })
+}
+
+/// To the buyer, when they gave an email, in the language they bought in.
+fn to_buyer(
+    conn: &mut DbConn,
+    order: &Order,
+    template: &str,
+    data: impl FnOnce(Lang) -> Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let Some(email) = order.buyer_email.as_deref() else {
+        return Ok(());
+    };
+    let lang = Lang::parse(&order.locale).unwrap_or_default();
+    outbox::enqueue(
+        conn,
+        email,
+        template,
+        lang.code(),
+        &data(lang).to_string(),
+        now,
+    )?;
+    Ok(())
+}
+
+pub fn order_received(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[OrderLine],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let all: Vec<&OrderLine> = lines.iter().collect();
+    to_buyer(
+        conn,
+        order,
+        "order_received",
+        |lang| order_json(order, lang, &all),
+        now,
+    )
+}
+
+/// To the buyer, and to the team of every village in the order with that village's
+/// lines only.
+pub fn order_paid(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[OrderLine],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let all: Vec<&OrderLine> = lines.iter().collect();
+    to_buyer(
+        conn,
+        order,
+        "order_paid",
+        |lang| order_json(order, lang, &all),
+        now,
+    )?;
+    let mut villages: Vec<i64> = lines.iter().map(|l| l.village_id).collect();
+    villages.sort_unstable();
+    villages.dedup();
+    for (village_id, email, locale) in accounts::team_recipients(conn, &villages)? {
+        let lang = Lang::parse(&locale).unwrap_or_default();
+        let theirs: Vec<&OrderLine> = lines
+            .iter()
+            .filter(|l| l.village_id == village_id)
+            .collect();
+        let mut data = order_json(order, lang, &theirs);
+        data["order_path"] = json!(format!("/team/orders/{}", order.id));
+        data["phone"] = json!(order.buyer_phone);
+        outbox::enqueue(
+            conn,
+            &email,
+            "team_new_order",
+            lang.code(),
+            &data.to_string(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+pub fn shipped(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[&OrderLine],
+    carrier: &str,
+    tracking_number: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    to_buyer(
+        conn,
+        order,
+        "order_shipped",
+        |lang| {
+            let mut data = order_json(order, lang, lines);
+            data["carrier"] = json!(carrier);
+            data["tracking_number"] = json!(tracking_number);
+            data
+        },
+        now,
+    )
+}
+
+pub fn refunded(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[&OrderLine],
+    amount_fen: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    to_buyer(
+        conn,
+        order,
+        "order_refunded",
+        |lang| {
+            let mut data = order_json(order, lang, lines);
+            data["amount"] = json!(format_fen(amount_fen));
+            data
+        },
+        now,
+    )
+}

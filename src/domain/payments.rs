@@ -1,0 +1,204 @@
+//! Being paid (DESIGN §6.2): an order moves to `paid` once, whether the confirmation is a
+//! provider's event, or a payment the team saw and records by hand. Provider events are
+//! recorded once each by id; a replayed, late or out-of-order event changes nothing, and
+//! one that cannot be applied (wrong amount, an order that already expired, a refund
+//! made outside the shop) is recorded and flags the order for the team.
+
+use chrono::NaiveDateTime;
+use diesel::result::{DatabaseErrorKind, Error as DbError};
+use serde_json::json;
+
+use crate::db::orders::{self as q, Order};
+use crate::db::payments as events;
+use crate::db::{DbConn, write_transaction};
+use crate::domain::audit::{self, Change, Who};
+use crate::domain::{fulfilment, notify, orders};
+
+/// What a provider's event means for an order, in the shop's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentEventKind {
+    /// The buyer paid this amount (fen) in this currency (lower-case ISO code).
+    Paid { amount_fen: i64, currency: String },
+    /// The checkout finished but the money is still on its way (a delayed method).
+    AwaitingFunds,
+    /// A delayed payment failed; the order stays unpaid until its reservation ends.
+    Failed,
+    /// The provider's checkout expired unpaid.
+    CheckoutExpired,
+    /// The payment has been refunded up to this total (fen), by whoever did it.
+    Refunded { total_refunded_fen: i64 },
+    /// Anything else the provider sends; recorded, nothing done.
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentEvent {
+    pub provider: &'static str,
+    pub event_id: String,
+    pub event_type: String,
+    pub kind: PaymentEventKind,
+    /// The order the checkout was made for (our id, carried in the provider's metadata).
+    pub order_id: Option<i64>,
+    /// The provider's payment id, which later refund events name.
+    pub payment_id: Option<String>,
+}
+
+/// Moves a `pending_payment` order to `paid` with what was received; `false` (and
+/// nothing written) if it was no longer awaiting payment.
+pub fn settle(
+    conn: &mut DbConn,
+    who: &Who,
+    order: &Order,
+    paid_fen: i64,
+    payment_id: Option<&str>,
+    reference: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    write_transaction(conn, |conn| {
+        if !q::transition(conn, order.id, "pending_payment", "paid", now)? {
+            return Ok(false);
+        }
+        q::record_payment(conn, order.id, paid_fen, payment_id, now)?;
+        q::record_event(
+            conn,
+            order.id,
+            Some("pending_payment"),
+            "paid",
+            &who.label,
+            reference,
+            now,
+        )?;
+        let change = Change {
+            action: "order_paid",
+            entity: "order",
+            entity_id: order.id,
+            village_id: None,
+            before: Some(json!({ "status": order.status, "paid_fen": order.paid_fen })),
+            after: Some(json!({
+                "status": "paid", "paid_fen": paid_fen, "payment_id": payment_id,
+                "reference": reference,
+            })),
+        };
+        audit::record(conn, who, change, now)?;
+        let lines = q::lines(conn, order.id)?;
+        notify::order_paid(conn, order, &lines, now)?;
+        // A cash-on-delivery order may already be on its way or delivered.
+        fulfilment::sync_order_status(conn, order.id, &who.label, now)?;
+        Ok(true)
+    })
+}
+
+/// Applies a provider's event once. Returns the outcome recorded with it (`duplicate`
+/// when this event id was seen before and nothing was done).
+pub fn apply_event(
+    conn: &mut DbConn,
+    event: &PaymentEvent,
+    now: NaiveDateTime,
+) -> Result<&'static str, DbError> {
+    let result = write_transaction(conn, |conn| {
+        if events::event_seen(conn, event.provider, &event.event_id)? {
+            return Ok("duplicate");
+        }
+        let order = match (event.order_id, event.payment_id.as_deref()) {
+            (Some(id), _) => q::by_id(conn, id)?,
+            (None, Some(payment)) => q::by_provider_payment(conn, payment)?,
+            (None, None) => None,
+        };
+        let outcome = match &order {
+            None if event.kind == PaymentEventKind::Other => "ignored",
+            None => "unknown_order",
+            Some(order) => act(conn, event, order, now)?,
+        };
+        events::record_event(
+            conn,
+            event.provider,
+            &event.event_id,
+            &event.event_type,
+            order.as_ref().map(|o| o.id),
+            outcome,
+            now,
+        )?;
+        Ok(outcome)
+    });
+    match result {
+        // The same event delivered twice at once: the other delivery applied it.
+        Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok("duplicate"),
+        other => other,
+    }
+}
+
+fn act(
+    conn: &mut DbConn,
+    event: &PaymentEvent,
+    order: &Order,
+    now: NaiveDateTime,
+) -> Result<&'static str, DbError> {
+    let who = Who::tool(&format!("{} webhook", event.provider));
+    let note = format!("{} {}", event.event_type, event.event_id);
+    let flag = |conn: &mut DbConn, reason: &'static str| -> Result<&'static str, DbError> {
+        q::set_attention(conn, order.id, reason)?;
+        q::record_event(
+            conn,
+            order.id,
+            Some(&order.status),
+            &order.status,
+            &who.label,
+            Some(&format!("attention-{reason}: {note}")),
+            now,
+        )?;
+        Ok(reason)
+    };
+    match &event.kind {
+        PaymentEventKind::Paid {
+            amount_fen,
+            currency,
+        } => {
+            if order.paid_at.is_some() {
+                Ok("already_paid")
+            } else if order.status != "pending_payment" {
+                flag(conn, "paid_after_close")
+            } else if *amount_fen != order.total_fen || currency != "cny" {
+                flag(conn, "amount_mismatch")
+            } else if settle(
+                conn,
+                &who,
+                order,
+                *amount_fen,
+                event.payment_id.as_deref(),
+                Some(&note),
+                now,
+            )? {
+                Ok("paid")
+            } else {
+                Ok("already_paid")
+            }
+        }
+        PaymentEventKind::AwaitingFunds => Ok("awaiting_funds"),
+        PaymentEventKind::Failed if order.status == "pending_payment" => {
+            q::record_event(
+                conn,
+                order.id,
+                Some(&order.status),
+                &order.status,
+                &who.label,
+                Some(&format!("payment failed: {note}")),
+                now,
+            )?;
+            Ok("payment_failed")
+        }
+        PaymentEventKind::CheckoutExpired if order.status == "pending_payment" => {
+            orders::release(conn, order, "expired", &who.label, now)?;
+            Ok("expired")
+        }
+        PaymentEventKind::Refunded { total_refunded_fen } => {
+            if *total_refunded_fen <= order.refunded_fen {
+                Ok("refund_known")
+            } else {
+                flag(conn, "refund_outside")
+            }
+        }
+        PaymentEventKind::Failed | PaymentEventKind::CheckoutExpired | PaymentEventKind::Other => {
+            Ok("ignored")
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Refunds, whole or by line: first planned against what the order still holds, then —
+//! once the provider has returned the money (or the team has, by hand) — recorded in one
+//! transaction with the goods returned to stock when asked.
+
+use chrono::NaiveDateTime;
+use serde_json::json;
+
+use crate::db::orders::{self as q, Order, OrderLine};
+use crate::db::payments::{self as p, NewRefund, NewRefundLine};
+use crate::db::shipments;
+use crate::db::stock::add_to_product;
+use crate::db::{DbConn, write_transaction};
+use crate::domain::audit::{self, Change, Who};
+use crate::domain::orders::OrderError;
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::domain::{china_date, notify};
+
+/// The refund form: a quantity per line (`qty_<line id>`), whether the goods go back on
+/// sale, and why.
+#[derive(Debug, Clone, Default)]
+pub struct RefundRequest {
+    pub quantities: Vec<(i64, String)>,
+    pub restock: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundPlan {
+    pub order: Order,
+    /// Each line refunded: the line, how many units, and their money.
+    pub lines: Vec<(OrderLine, i32, i64)>,
+    pub amount_fen: i64,
+    pub restock: bool,
+    pub reason: String,
+}
+
+impl RefundPlan {
+    /// The same refund asked twice gets one answer from the provider.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "refund-{}-{}-{}",
+            self.order.id, self.order.refunded_fen, self.amount_fen
+        )
+    }
+}
+
+/// The money of `quantity` more units of a line of which `already` were refunded: the
+/// shares are cut from the line's total cumulatively, so that refunding every unit, in
+/// any steps, gives back exactly the line's total and never a fen more.
+pub fn line_refund_fen(line: &OrderLine, already: i32, quantity: i32) -> i64 {
+    let total = i128::from(line.line_total_fen);
+    let units = i128::from(line.quantity);
+    let upto = |n: i32| total * i128::from(n) / units;
+    (upto(already + quantity) - upto(already)) as i64
+}
+
+/// Checks a refund against the order: refundable now, lines of `villages` only (`None`:
+/// any), each quantity a whole number within what is left of its line.
+pub fn plan(
+    conn: &mut DbConn,
+    order: &Order,
+    villages: Option<&[i64]>,
+    request: &RefundRequest,
+) -> Result<RefundPlan, OrderError> {
+    let mut errors = FieldErrors::default();
+    if !matches!(
+        order.status.as_str(),
+        "paid" | "packed" | "shipped" | "delivered" | "partially_refunded"
+    ) {
+        errors.add("status", "invalid-order-not-refundable");
+    }
+    let reason = v::required_text(&mut errors, "reason", &request.reason, 200);
+    let lines = q::lines(conn, order.id)?;
+    let mut planned = Vec::new();
+    for (line_id, raw) in &request.quantities {
+        let field = format!("qty_{line_id}");
+        let raw = raw.trim();
+        if raw.is_empty() || raw == "0" {
+            continue;
+        }
+        let Some(line) = lines
+            .iter()
+            .find(|l| l.id == *line_id && villages.is_none_or(|vs| vs.contains(&l.village_id)))
+        else {
+            errors.add(&field, "invalid-refund-line");
+            continue;
+        };
+        let left = line.quantity - line.refunded_quantity;
+        match raw.parse::<i32>() {
+            Ok(n) if n > 0 && n <= left => {
+                let fen = line_refund_fen(line, line.refunded_quantity, n);
+                planned.push((line.clone(), n, fen));
+            }
+            _ => errors.add(&field, "invalid-refund-quantity"),
+        }
+    }
+    if planned.is_empty() && errors.is_empty() {
+        errors.add("lines", "invalid-refund-nothing");
+    }
+    if !errors.is_empty() {
+        return Err(OrderError::Invalid(errors));
+    }
+    let amount_fen = planned.iter().map(|(_, _, fen)| fen).sum();
+    Ok(RefundPlan {
+        order: order.clone(),
+        lines: planned,
+        amount_fen,
+        restock: request.restock,
+        reason,
+    })
+}
+
+/// Records a refund the money of which has gone back to the buyer.
+pub fn record(
+    conn: &mut DbConn,
+    who: &Who,
+    plan: &RefundPlan,
+    provider_refund_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<i64, OrderError> {
+    let order = &plan.order;
+    write_transaction(conn, |conn| {
+        for (line, quantity, _) in &plan.lines {
+            if !q::refund_line_quantity(conn, line.id, *quantity)? {
+                return Err(OrderError::Invalid(FieldErrors::single(
+                    &format!("qty_{}", line.id),
+                    "invalid-refund-quantity",
+                )));
+            }
+            if plan.restock {
+                add_to_product(conn, line.product_id, *quantity, now)?;
+            }
+        }
+        let lines_after = q::lines(conn, order.id)?;
+        let all_refunded = lines_after
+            .iter()
+            .all(|l| l.refunded_quantity == l.quantity);
+        let status = if all_refunded {
+            "refunded"
+        } else {
+            "partially_refunded"
+        };
+        let mut villages: Vec<i64> = plan.lines.iter().map(|(l, _, _)| l.village_id).collect();
+        villages.dedup();
+        for village in villages {
+            let done = lines_after
+                .iter()
+                .filter(|l| l.village_id == village)
+                .all(|l| l.refunded_quantity == l.quantity);
+            if done {
+                shipments::cancel_unshipped(conn, order.id, Some(village), now)?;
+            }
+        }
+        let mut refund_lines: Vec<NewRefundLine> = plan
+            .lines
+            .iter()
+            .map(|(line, quantity, fen)| NewRefundLine {
+                refund_id: 0,
+                order_line_id: line.id,
+                quantity: *quantity,
+                amount_fen: *fen,
+            })
+            .collect();
+        let refund = NewRefund {
+            order_id: order.id,
+            amount_fen: plan.amount_fen,
+            provider_refund_id,
+            reason: &plan.reason,
+            restock: plan.restock,
+            actor_label: &who.label,
+            business_date: china_date(now),
+            created_at: now,
+        };
+        let refund_id = p::insert_refund(conn, &refund, &mut refund_lines)?;
+        let current = q::by_id(conn, order.id)?.map_or(order.status.clone(), |o| o.status);
+        q::add_refunded(conn, order.id, plan.amount_fen, status, now)?;
+        q::record_event(
+            conn,
+            order.id,
+            Some(&current),
+            status,
+            &who.label,
+            Some(&format!("refund {} · {}", plan.amount_fen, plan.reason)),
+            now,
+        )?;
+        let change = Change {
+            action: "refund",
+            entity: "order",
+            entity_id: order.id,
+            village_id: plan.lines.first().map(|(l, _, _)| l.village_id),
+            before: Some(json!({ "status": current, "refunded_fen": order.refunded_fen })),
+            after: Some(json!({
+                "status": status,
+                "refunded_fen": order.refunded_fen + plan.amount_fen,
+                "restock": plan.restock,
+                "provider_refund_id": provider_refund_id,
+                "lines": plan.lines.iter().map(|(l, q, f)| json!({"line": l.id, "quantity": q, "fen": f})).collect::<Vec<_>>(),
+            })),
+        };
+        audit::record(conn, who, change, now)?;
+        let refunded: Vec<&OrderLine> = plan.lines.iter().map(|(l, _, _)| l).collect();
+        notify::refunded(conn, order, &refunded, plan.amount_fen, now)?;
+        Ok(refund_id)
+    })
+}
