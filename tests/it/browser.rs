@@ -317,3 +317,50 @@ both_databases! {
         assert_eq!(app.count("orders WHERE buyer_name = '王女士'"), 1);
     }
 }
+
+crate::support::both_backends! {
+    fn a_phone_buys_from_two_villages_pays_through_stripe_and_follows_delivery(backend) {
+        let stripe = crate::stripe_server::StripeServer::start();
+        let app = crate::payments::shop(backend, &stripe, None);
+        stripe.send_events_to(&app.base);
+        let phone = Chromium::start(390, 844);
+        for (slug, quantity) in [("huangmi-gaomian", "2"), ("jidan", "1")] {
+            let id = app.scalar(&format!("SELECT id AS n FROM products WHERE slug = '{slug}'"));
+            phone.open(&format!("{}/products/{id}", app.base));
+            phone.fill("#quantity", quantity);
+            phone.click("form.buy button");
+            phone.wait_for("the cart", |p| p.url().ends_with("/cart"));
+        }
+        assert!(phone.source().contains("¥121.00"));
+        phone.click("a.button[href='/checkout']");
+        phone.wait_for("the checkout form", |p| p.url().ends_with("/checkout"));
+        assert!(phone.source().contains("value=\"stripe\" checked"), "online payment is offered first");
+        phone.type_into("#name", "王女士");
+        phone.type_into("#phone", "13912345678");
+        phone.type_into("#address", "大同市平城区");
+        phone.click("form.stack button[type='submit']");
+        phone.wait_for("Stripe's payment page", |p| p.url().starts_with(&stripe.base));
+        assert!(phone.source().contains("CNY 121.00"));
+        phone.click("#pay");
+        phone.wait_for("back on the order page", |p| p.url().contains("/orders/") && p.url().contains("paid=1"));
+        let page = phone.source();
+        assert!(page.contains("已付款"), "the webhook arrived before the buyer came back: {page}");
+        let order_url = phone.url();
+        let order = app.scalar("SELECT MAX(id) AS n FROM orders");
+
+        // Each village team ships its part.
+        let taer = crate::households::taer_member(&app);
+        for (team, slug, carrier) in [(app.signed_in("team@example.com"), "yangzhouyao", "SF100"), (taer, "taer", "EMS200")] {
+            let village = app.scalar(&format!("SELECT id AS n FROM villages WHERE slug = '{slug}'"));
+            let page = format!("/team/orders/{order}");
+            for (step, form) in [("pack", vec![]), ("ship", vec![("carrier", "快递"), ("tracking_number", carrier)]), ("deliver", vec![])] {
+                let res = team.submit(&page, &format!("{page}/villages/{village}/{step}"), &form);
+                assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER, "{slug} {step}");
+            }
+        }
+        phone.open(&order_url);
+        let page = phone.source();
+        assert!(page.contains("SF100") && page.contains("EMS200") && page.contains("已送达"));
+        assert!(phone.fits_width(), "the order page fits a phone");
+    }
+}

@@ -15,7 +15,7 @@ use crate::stripe_server::StripeServer;
 use crate::support::{SmtpServer, TestApp, both_backends, csrf_token, location};
 
 /// A server with Stripe keys pointing at `stripe`, and optionally a real SMTP server.
-fn shop(backend: Backend, stripe: &StripeServer, smtp: Option<&SmtpServer>) -> TestApp {
+pub fn shop(backend: Backend, stripe: &StripeServer, smtp: Option<&SmtpServer>) -> TestApp {
     TestApp::start_with(backend, |args| {
         args.stripe_secret_key = Some(stripe.secret_key.clone());
         args.stripe_webhook_secret = Some(stripe.webhook_secret.clone());
@@ -84,7 +84,7 @@ both_backends! {
         let to_buyer: Vec<_> = mails.iter().filter(|m| m.to == "buyer@example.com").collect();
         assert_eq!(to_buyer.len(), 2, "{mails:?}");
         assert!(to_buyer.iter().any(|m| m.subject.contains("已付款") && m.text.contains("¥121.00") && m.html.contains("散养鸡蛋")));
-        assert!(to_buyer.iter().any(|m| m.subject.contains("已收到您的订单") && m.text.contains(&token)));
+        assert!(to_buyer.iter().any(|m| m.subject.contains("已收到您的订单") && m.text.contains(&format!("{}/orders/{token}", app.base))));
         let team: Vec<_> = mails.iter().filter(|m| m.to == "team@example.com").collect();
         assert_eq!(team.len(), 1);
         assert!(team[0].text.contains("黄米糕面") && !team[0].text.contains("散养鸡蛋"), "{:?}", team[0]);

@@ -96,6 +96,26 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Team,
             true,
         ),
+        (
+            "POST",
+            format!("/team/orders/{order}/refund"),
+            Area::Team,
+            true,
+        ),
+        (
+            "POST",
+            format!("/team/orders/{order}/villages/{village}/pack"),
+            Area::Team,
+            true,
+        ),
+        ("GET", "/team/packing".into(), Area::Team, false),
+        // Last of the order's routes: admitted with no fields, it does cancel the order.
+        (
+            "POST",
+            format!("/team/orders/{order}/cancel"),
+            Area::Team,
+            true,
+        ),
         ("GET", "/admin".into(), Area::Admin, false),
         ("GET", "/admin/audit".into(), Area::Admin, false),
         ("POST", "/admin/villages".into(), Area::Admin, false),

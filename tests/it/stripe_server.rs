@@ -79,12 +79,57 @@ pub struct StripeServer {
 struct State {
     base: String,
     secret_key: String,
+    webhook_secret: String,
+    /// Where the hosted payment page sends its `checkout.session.completed` event.
+    webhook_target: Mutex<Option<String>>,
     inner: Mutex<Inner>,
 }
 
 impl State {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// See [`StripeServer::completed_session`].
+    fn complete(&self, id: &str, amount_total: Option<i64>) -> Value {
+        let mut inner = self.lock();
+        let session = inner
+            .session_mut(id)
+            .unwrap_or_else(|| panic!("no checkout session {id}"));
+        if let Some(amount) = amount_total {
+            session["amount_total"] = json!(amount);
+        }
+        let payment_intent = match session["payment_intent"].as_str() {
+            Some(pi) => pi.to_string(),
+            None => format!("pi_test_{}", next_n()),
+        };
+        session["payment_intent"] = json!(payment_intent);
+        session["status"] = json!("complete");
+        session["payment_status"] = json!("paid");
+        // The payment page is gone once the session is complete.
+        session["url"] = Value::Null;
+        // Who paid: the fixture's customer, with the email the session was created for.
+        let mut customer = fixture("checkout.session")["customer_details"].clone();
+        if let Some(email) = session["customer_email"].as_str() {
+            customer["email"] = json!(email);
+        }
+        session["customer_details"] = customer;
+        let session = session.clone();
+        let amount = session["amount_total"].as_i64().unwrap_or(0);
+        let currency = session["currency"].as_str().unwrap_or("cny").to_string();
+        let charge = match inner.payments.get(&payment_intent) {
+            Some(payment) => payment.charge.clone(),
+            None => format!("ch_test_{}", next_n()),
+        };
+        inner.payments.insert(
+            payment_intent,
+            Payment {
+                charge,
+                amount,
+                currency,
+            },
+        );
+        session
     }
 }
 
@@ -130,6 +175,8 @@ impl StripeServer {
         let state = Arc::new(State {
             base: base.clone(),
             secret_key: secret_key.clone(),
+            webhook_secret: webhook_secret.clone(),
+            webhook_target: Mutex::new(None),
             inner: Mutex::new(Inner::default()),
         });
         let data = web::Data::from(Arc::clone(&state));
@@ -193,44 +240,19 @@ impl StripeServer {
     ///
     /// Panics if there is no such session.
     pub fn completed_session(&self, id: &str, amount_total: Option<i64>) -> Value {
-        let mut inner = self.state.lock();
-        let session = inner
-            .session_mut(id)
-            .unwrap_or_else(|| panic!("no checkout session {id}"));
-        if let Some(amount) = amount_total {
-            session["amount_total"] = json!(amount);
-        }
-        let payment_intent = match session["payment_intent"].as_str() {
-            Some(pi) => pi.to_string(),
-            None => format!("pi_test_{}", next_n()),
-        };
-        session["payment_intent"] = json!(payment_intent);
-        session["status"] = json!("complete");
-        session["payment_status"] = json!("paid");
-        // The payment page is gone once the session is complete.
-        session["url"] = Value::Null;
-        // Who paid: the fixture's customer, with the email the session was created for.
-        let mut customer = fixture("checkout.session")["customer_details"].clone();
-        if let Some(email) = session["customer_email"].as_str() {
-            customer["email"] = json!(email);
-        }
-        session["customer_details"] = customer;
-        let session = session.clone();
-        let amount = session["amount_total"].as_i64().unwrap_or(0);
-        let currency = session["currency"].as_str().unwrap_or("cny").to_string();
-        let charge = match inner.payments.get(&payment_intent) {
-            Some(payment) => payment.charge.clone(),
-            None => format!("ch_test_{}", next_n()),
-        };
-        inner.payments.insert(
-            payment_intent,
-            Payment {
-                charge,
-                amount,
-                currency,
-            },
-        );
-        session
+        self.state.complete(id, amount_total)
+    }
+
+    /// Makes the hosted payment page (`{base}/pay/{id}`, where the app sends buyers)
+    /// work like Stripe's: paying there completes the session, posts a signed
+    /// `checkout.session.completed` to `{app_base}/webhooks/stripe` and sends the buyer
+    /// to the session's success URL.
+    pub fn send_events_to(&self, app_base: &str) {
+        *self
+            .state
+            .webhook_target
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(app_base.to_string());
     }
 
     /// The session as Stripe reports it once expired unpaid: status "expired",
@@ -318,9 +340,7 @@ impl StripeServer {
     /// `Stripe-Signature` header value: "t=<unix>,v1=<hex HMAC-SHA256(webhook_secret,
     /// "<t>.<body>")>".
     pub fn signature(&self, body: &str, unix_time: i64) -> String {
-        let signed = format!("{unix_time}.{body}");
-        let mac = hmac_sha256(self.webhook_secret.as_bytes(), signed.as_bytes());
-        format!("t={unix_time},v1={}", hex::encode(mac))
+        sign(&self.webhook_secret, body, unix_time)
     }
 
     /// POSTs the event to `{app_base}/webhooks/stripe` with content-type
@@ -359,6 +379,12 @@ impl Drop for StripeServer {
 }
 
 /// HMAC-SHA256 (RFC 2104) with a 64-byte block.
+fn sign(secret: &str, body: &str, unix_time: i64) -> String {
+    let signed = format!("{unix_time}.{body}");
+    let mac = hmac_sha256(secret.as_bytes(), signed.as_bytes());
+    format!("t={unix_time},v1={}", hex::encode(mac))
+}
+
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut block = [0u8; 64];
     if key.len() > block.len() {
@@ -447,6 +473,9 @@ impl ApiError {
 async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
     let method = req.method().as_str().to_string();
     let path = req.path().to_string();
+    if let Some(id) = path.strip_prefix("/pay/") {
+        return hosted_page(&state, &method, id).await;
+    }
     let raw: &[u8] = if method == "GET" || method == "DELETE" {
         req.query_string().as_bytes()
     } else {
@@ -514,6 +543,61 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
         Ok(object) => HttpResponse::Ok().json(object),
         Err(error) => error.response(),
     }
+}
+
+/// Stripe's hosted payment page, reduced to one button: GET shows the amount, POST pays,
+/// delivers the signed event to the app and redirects to the success URL.
+async fn hosted_page(state: &web::Data<State>, method: &str, id: &str) -> HttpResponse {
+    let session = state.lock().session_mut(id).map(|s| s.clone());
+    let Some(session) = session.filter(|s| s["status"] == "open") else {
+        return HttpResponse::NotFound().body("no open checkout session");
+    };
+    if method == "GET" {
+        let amount = session["amount_total"].as_i64().unwrap_or(0);
+        let page = format!(
+            "<!doctype html><meta name=viewport content=\"width=device-width\">\
+             <title>Stripe test checkout</title><p id=amount>CNY {}.{:02}</p>\
+             <form method=post><button id=pay type=submit>Pay</button></form>",
+            amount / 100,
+            amount % 100
+        );
+        return HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(page);
+    }
+    let completed = state.complete(id, None);
+    let target = state
+        .webhook_target
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    if let Some(app) = target {
+        let mut event = fixture("event");
+        event["id"] = json!(format!("evt_test_{}", next_n()));
+        event["type"] = json!("checkout.session.completed");
+        event["data"] = json!({ "object": completed });
+        event["created"] = json!(now());
+        let body = event.to_string();
+        let signature = sign(&state.webhook_secret, &body, now());
+        // Blocking HTTP off the server's async thread, as Stripe posts from elsewhere.
+        let delivered = web::block(move || {
+            reqwest::blocking::Client::new()
+                .post(format!("{app}/webhooks/stripe"))
+                .header("content-type", "application/json; charset=utf-8")
+                .header("stripe-signature", signature)
+                .body(body)
+                .send()
+                .map(|r| r.status().as_u16())
+        })
+        .await;
+        if !matches!(delivered, Ok(Ok(200))) {
+            return HttpResponse::BadGateway().body(format!("webhook delivery: {delivered:?}"));
+        }
+    }
+    let success = session["success_url"].as_str().unwrap_or("/").to_string();
+    HttpResponse::SeeOther()
+        .insert_header(("location", success))
+        .finish()
 }
 
 fn no_such_session(id: &str) -> ApiError {

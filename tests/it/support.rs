@@ -160,13 +160,15 @@ impl TestApp {
 
     fn start_configured(backend: Backend, configure: impl FnOnce(&mut ConfigArgs)) -> TestApp {
         let database = FreshDatabase::new(backend);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
         let mut args = test_args(&database);
+        // Links in mail and payment redirects lead back to this server.
+        args.base_url = Some(base.clone());
         configure(&mut args);
         let config = Config::from_args(args).expect("test config is valid");
         let pool = db::open_pool(&config.database_url, config.pool_size).expect("database opens");
-        let state = AppState::new(config, pool.clone()).expect("templates load");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let state = AppState::new(config, pool.clone()).expect("the state builds");
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
