@@ -5,7 +5,8 @@
 //! app at it with `STRIPE_API_BASE`. It answers the endpoints the app calls
 //! (`POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`,
 //! `POST /v1/checkout/sessions/{id}/expire`, `POST /v1/refunds`) with bodies built from
-//! Stripe's own example objects in `../shared/stripe/fixtures3.json`: each reply is the
+//! Stripe's own example objects in `tests/fixtures/stripe/fixtures3.json` (a copy of
+//! `../shared/stripe/fixtures3.json`): each reply is the
 //! fixture with only the fields that matter overwritten (ids, amounts, currency, status,
 //! metadata, urls), so async-stripe parses exactly what real Stripe sends. It also
 //! builds the events Stripe would send and posts them, signed with the webhook secret,
@@ -49,7 +50,7 @@ fn fixture(resource: &str) -> Value {
     let all = FIXTURES.get_or_init(|| {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/stripe/fixtures3.json"
+            "/tests/fixtures/stripe/fixtures3.json"
         );
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
