@@ -34,6 +34,9 @@ enum Command {
     Migrate,
     /// Load the demo data (nothing changes when it is already there).
     Demo,
+    /// Recompute every monthly total from the ledger and check that the money adds up;
+    /// prints each difference and exits non-zero if there is any.
+    Verify,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -98,6 +101,22 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Demo => load_demo(&config, &mut *conn()?),
+        Command::Verify => {
+            let problems = village_market::domain::ledger::verify(&mut *conn()?)
+                .map_err(|e| format!("verify: {e}"))?;
+            for p in &problems {
+                println!("{p}");
+            }
+            if problems.is_empty() {
+                println!("ledger and totals agree on {}", config.database_url);
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} difference(s) between the ledger and its totals",
+                    problems.len()
+                ))
+            }
+        }
         Command::User {
             command:
                 UserCommand::Add {
@@ -148,10 +167,13 @@ fn run(cli: Cli) -> Result<(), String> {
 fn load_demo(config: &Config, conn: &mut db::DbConn) -> Result<(), String> {
     let password = config.demo_password().map_err(|e| e.to_string())?;
     let report = demo::load(conn, &password, now_utc()).map_err(|e| format!("demo data: {e}"))?;
-    if report.is_empty() {
+    let history =
+        village_market::domain::demo_history::load(conn, config.collective_share_bp, now_utc())
+            .map_err(|e| format!("demo orders: {e}"))?;
+    if report.is_empty() && history.orders == 0 {
         println!("demo data: already loaded, nothing changed");
     } else {
-        println!("demo data: loaded {report:?}");
+        println!("demo data: loaded {report:?}, {history:?}");
     }
     if config.demo_password.is_none() {
         println!("demo accounts (admin@, team@, canteen@, cadre@example.com) password: {password}");

@@ -454,3 +454,11 @@ pub fn set_product_image(
         .set((products::image.eq(hash), products::updated_at.eq(now)))
         .execute(conn)
 }
+
+/// `(id, name_zh, name_en)` of the given products.
+pub fn product_names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
+    products::table
+        .filter(products::id.eq_any(ids.to_vec()))
+        .select((products::id, products::name_zh, products::name_en))
+        .load(conn)
+}

@@ -182,3 +182,24 @@ pub fn all_of_village(conn: &mut DbConn, village_id: i64) -> QueryResult<Vec<Hou
 pub fn insert_many(conn: &mut DbConn, rows: &[NewHousehold]) -> QueryResult<()> {
     super::insert_batched!(conn, households::table, rows)
 }
+
+/// Locks a household's row until the transaction ends (PostgreSQL), so that two payouts
+/// to it are checked against its balance one after the other. SQLite's write
+/// transaction already holds the only write lock.
+pub fn lock(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    let q = households::table.find(id).select(households::id);
+    match conn {
+        DbConn::Pg(c) => q.for_update().first::<i64>(c).map(drop),
+        DbConn::Sqlite(c) => q.first::<i64>(c).map(drop),
+    }
+}
+
+/// Active households of `village_ids`, by village and code.
+pub fn active_in_villages(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<Vec<Household>> {
+    households::table
+        .filter(households::village_id.eq_any(village_ids.to_vec()))
+        .filter(households::archived.eq(false))
+        .order((households::village_id, households::code))
+        .select(Household::as_select())
+        .load(conn)
+}

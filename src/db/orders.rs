@@ -323,12 +323,18 @@ pub fn add_refunded(
         .execute(conn)
 }
 
-/// Counts `quantity` more of a line as refunded, only while it stays within what was
-/// bought; `false` when another refund got there first.
-pub fn refund_line_quantity(conn: &mut DbConn, line_id: i64, quantity: i32) -> QueryResult<bool> {
+/// Counts `quantity` more of a line as refunded, if `already` were refunded until now
+/// and it stays within what was bought; `false` when another refund got there first.
+pub fn refund_line_quantity(
+    conn: &mut DbConn,
+    line_id: i64,
+    already: i32,
+    quantity: i32,
+) -> QueryResult<bool> {
     let rows = diesel::update(
         order_lines::table
             .find(line_id)
+            .filter(order_lines::refunded_quantity.eq(already))
             .filter(order_lines::refunded_quantity.le(order_lines::quantity - quantity)),
     )
     .set(order_lines::refunded_quantity.eq(order_lines::refunded_quantity + quantity))

@@ -335,6 +335,92 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    allocations (id) {
+        id -> BigInt,
+        order_line_id -> BigInt,
+        lot_id -> BigInt,
+        household_id -> BigInt,
+        first_unit -> Integer,
+        quantity -> Integer,
+        amount_fen -> BigInt,
+        collective_share_bp -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> BigInt,
+        household_id -> BigInt,
+        amount_fen -> BigInt,
+        method -> Text,
+        reference -> Text,
+        paid_on -> Date,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        kind -> Text,
+        village_id -> BigInt,
+        household_id -> Nullable<BigInt>,
+        channel -> Nullable<Text>,
+        product_id -> Nullable<BigInt>,
+        order_id -> Nullable<BigInt>,
+        order_line_id -> Nullable<BigInt>,
+        allocation_id -> Nullable<BigInt>,
+        lot_id -> Nullable<BigInt>,
+        refund_id -> Nullable<BigInt>,
+        payout_id -> Nullable<BigInt>,
+        quantity -> Integer,
+        amount_fen -> BigInt,
+        business_date -> Date,
+        business_month -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    household_month_totals (household_id, month) {
+        household_id -> BigInt,
+        village_id -> BigInt,
+        month -> Date,
+        income_fen -> BigInt,
+        payouts_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    village_month_totals (village_id, month, channel) {
+        village_id -> BigInt,
+        month -> Date,
+        channel -> Text,
+        sales_fen -> BigInt,
+        household_fen -> BigInt,
+        collective_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    product_month_totals (product_id, month) {
+        product_id -> BigInt,
+        village_id -> BigInt,
+        month -> Date,
+        quantity -> BigInt,
+        sales_fen -> BigInt,
+    }
+}
+
+diesel::joinable!(allocations -> order_lines (order_line_id));
+diesel::joinable!(allocations -> stock_lots (lot_id));
+diesel::joinable!(allocations -> households (household_id));
+diesel::joinable!(payouts -> households (household_id));
+diesel::joinable!(ledger_entries -> villages (village_id));
+diesel::joinable!(household_month_totals -> households (household_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(shipments -> orders (order_id));
 diesel::joinable!(shipments -> villages (village_id));
@@ -368,6 +454,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     refund_lines,
     payment_events,
     email_outbox,
+    allocations,
+    payouts,
+    ledger_entries,
+    household_month_totals,
+    village_month_totals,
+    product_month_totals,
     login_failures,
     audit_log,
 );

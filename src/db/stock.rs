@@ -219,3 +219,37 @@ pub fn product_stock(conn: &mut DbConn, product_id: i64) -> QueryResult<i32> {
         .select(products::stock)
         .first(conn)
 }
+
+/// The oldest lot of a product that still has goods (first in, first out):
+/// `(lot id, household id, remaining)`.
+pub fn oldest_lot_with_goods(
+    conn: &mut DbConn,
+    product_id: i64,
+) -> QueryResult<Option<(i64, i64, i32)>> {
+    stock_lots::table
+        .filter(stock_lots::product_id.eq(product_id))
+        .filter(stock_lots::remaining.gt(0))
+        .order((stock_lots::received_on, stock_lots::id))
+        .select((
+            stock_lots::id,
+            stock_lots::household_id,
+            stock_lots::remaining,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Puts refunded goods back into the lot they came from.
+pub fn return_to_lot(conn: &mut DbConn, lot_id: i64, quantity: i32) -> QueryResult<usize> {
+    diesel::update(stock_lots::table.find(lot_id))
+        .set(stock_lots::remaining.eq(stock_lots::remaining + quantity))
+        .execute(conn)
+}
+
+/// How a product is supplied (`consignment` or `purchased`) and its village.
+pub fn supply_of(conn: &mut DbConn, product_id: i64) -> QueryResult<(String, i64)> {
+    products::table
+        .find(product_id)
+        .select((products::supply_mode, products::village_id))
+        .first(conn)
+}

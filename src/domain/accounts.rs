@@ -83,6 +83,8 @@ pub enum ReportScope {
     City,
     County(i64),
     Village(i64),
+    /// A work team reads the reports of its own villages.
+    Villages(Vec<i64>),
 }
 
 /// The rows a signed-in user's queries are limited to.

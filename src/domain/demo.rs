@@ -802,7 +802,7 @@ const PRODUCTS: &[DemoProduct] = &[
     ),
 ];
 
-const ORGANIZATION: &str = "大同市直机关第一食堂";
+pub const ORGANIZATION: &str = "大同市直机关第一食堂";
 
 /// What a load did; all zero when the demo data was already there.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -827,6 +827,9 @@ pub enum DemoError {
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
     Account(#[from] AccountError),
+    /// A demo order, refund or payout that the shop's own rules refused.
+    #[error("demo data refused: {0}")]
+    Refused(String),
 }
 
 /// Loads whatever part of the demo data is missing, in one transaction.
@@ -988,7 +991,8 @@ fn load_products(
 
         let households = hh::of_village(conn, village.id)?;
         let first_lot = p.stock * 3 / 5;
-        let lots = [(0usize, first_lot, 21i64), (1, p.stock - first_lot, 7)];
+        // Received before the three months of demo orders (`demo_history`) began.
+        let lots = [(0usize, first_lot, 120i64), (1, p.stock - first_lot, 45)];
         for (which, quantity, days_ago) in lots {
             let Some(household) = households.get(which % households.len().max(1)) else {
                 continue;

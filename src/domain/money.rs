@@ -7,6 +7,24 @@ pub fn format_fen(fen: i64) -> String {
     format!("{sign}¥{}.{:02}", group_thousands(abs / 100), abs % 100)
 }
 
+/// `1250` → `12.50`, `-5` → `-0.05`: yuan for a spreadsheet cell, no symbol or commas.
+pub fn format_yuan_plain(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+/// A mobile number as reports show it: `13812341234` → `138****1234`.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
 fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -21,7 +39,15 @@ fn group_thousands(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::format_fen;
+    use super::{format_fen, format_yuan_plain, mask_phone};
+
+    #[test]
+    fn plain_yuan_and_masked_phones() {
+        assert_eq!(format_yuan_plain(1_234_550), "12345.50");
+        assert_eq!(format_yuan_plain(-5), "-0.05");
+        assert_eq!(mask_phone("13812341234"), "138****1234");
+        assert_eq!(mask_phone("123"), "***");
+    }
 
     #[test]
     fn formats_fen_as_yuan() {

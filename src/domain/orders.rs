@@ -369,6 +369,7 @@ pub fn mark_paid(
     who: &Who,
     order: &Order,
     reference: &str,
+    default_bp: u32,
     now: NaiveDateTime,
 ) -> Result<(), OrderError> {
     let mut errors = FieldErrors::default();
@@ -383,15 +384,12 @@ pub fn mark_paid(
     if !errors.is_empty() {
         return Err(OrderError::Invalid(errors));
     }
-    let paid = payments::settle(
-        conn,
-        who,
-        order,
-        order.total_fen,
-        None,
-        reference.as_deref(),
-        now,
-    )?;
+    let received = payments::Received {
+        paid_fen: order.total_fen,
+        payment_id: None,
+        reference: reference.as_deref(),
+    };
+    let paid = payments::settle(conn, who, order, &received, default_bp, now)?;
     if paid {
         Ok(())
     } else {

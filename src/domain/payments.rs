@@ -12,7 +12,7 @@ use crate::db::orders::{self as q, Order};
 use crate::db::payments as events;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::audit::{self, Change, Who};
-use crate::domain::{fulfilment, notify, orders};
+use crate::domain::{fulfilment, ledger, notify, orders};
 
 /// What a provider's event means for an order, in the shop's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,17 +43,31 @@ pub struct PaymentEvent {
     pub payment_id: Option<String>,
 }
 
-/// Moves a `pending_payment` order to `paid` with what was received; `false` (and
-/// nothing written) if it was no longer awaiting payment.
+/// A payment received for an order: how much, the provider's payment id, and the
+/// reference a person typed.
+pub struct Received<'a> {
+    pub paid_fen: i64,
+    pub payment_id: Option<&'a str>,
+    pub reference: Option<&'a str>,
+}
+
+/// Moves a `pending_payment` order to `paid` with what was received, allocates its
+/// lines to the households' lots and posts the money to the ledger (`default_bp`: the
+/// collective's share where the village has none); `false` (and nothing written) if it
+/// was no longer awaiting payment.
 pub fn settle(
     conn: &mut DbConn,
     who: &Who,
     order: &Order,
-    paid_fen: i64,
-    payment_id: Option<&str>,
-    reference: Option<&str>,
+    received: &Received,
+    default_bp: u32,
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
+    let Received {
+        paid_fen,
+        payment_id,
+        reference,
+    } = *received;
     write_transaction(conn, |conn| {
         if !q::transition(conn, order.id, "pending_payment", "paid", now)? {
             return Ok(false);
@@ -81,6 +95,7 @@ pub fn settle(
         };
         audit::record(conn, who, change, now)?;
         let lines = q::lines(conn, order.id)?;
+        ledger::allocate_order(conn, order, &lines, default_bp, now)?;
         notify::order_paid(conn, order, &lines, now)?;
         // A cash-on-delivery order may already be on its way or delivered.
         fulfilment::sync_order_status(conn, order.id, &who.label, now)?;
@@ -93,6 +108,7 @@ pub fn settle(
 pub fn apply_event(
     conn: &mut DbConn,
     event: &PaymentEvent,
+    default_bp: u32,
     now: NaiveDateTime,
 ) -> Result<&'static str, DbError> {
     let result = write_transaction(conn, |conn| {
@@ -107,7 +123,7 @@ pub fn apply_event(
         let outcome = match &order {
             None if event.kind == PaymentEventKind::Other => "ignored",
             None => "unknown_order",
-            Some(order) => act(conn, event, order, now)?,
+            Some(order) => act(conn, event, order, default_bp, now)?,
         };
         events::record_event(
             conn,
@@ -131,6 +147,7 @@ fn act(
     conn: &mut DbConn,
     event: &PaymentEvent,
     order: &Order,
+    default_bp: u32,
     now: NaiveDateTime,
 ) -> Result<&'static str, DbError> {
     let who = Who::tool(&format!("{} webhook", event.provider));
@@ -163,9 +180,12 @@ fn act(
                 conn,
                 &who,
                 order,
-                *amount_fen,
-                event.payment_id.as_deref(),
-                Some(&note),
+                &Received {
+                    paid_fen: *amount_fen,
+                    payment_id: event.payment_id.as_deref(),
+                    reference: Some(&note),
+                },
+                default_bp,
                 now,
             )? {
                 Ok("paid")

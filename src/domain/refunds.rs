@@ -13,7 +13,7 @@ use crate::db::{DbConn, write_transaction};
 use crate::domain::audit::{self, Change, Who};
 use crate::domain::orders::OrderError;
 use crate::domain::validation::{self as v, FieldErrors};
-use crate::domain::{china_date, notify};
+use crate::domain::{china_date, ledger, notify};
 
 /// The refund form: a quantity per line (`qty_<line id>`), whether the goods go back on
 /// sale, and why.
@@ -120,37 +120,6 @@ pub fn record(
 ) -> Result<i64, OrderError> {
     let order = &plan.order;
     write_transaction(conn, |conn| {
-        for (line, quantity, _) in &plan.lines {
-            if !q::refund_line_quantity(conn, line.id, *quantity)? {
-                return Err(OrderError::Invalid(FieldErrors::single(
-                    &format!("qty_{}", line.id),
-                    "invalid-refund-quantity",
-                )));
-            }
-            if plan.restock {
-                add_to_product(conn, line.product_id, *quantity, now)?;
-            }
-        }
-        let lines_after = q::lines(conn, order.id)?;
-        let all_refunded = lines_after
-            .iter()
-            .all(|l| l.refunded_quantity == l.quantity);
-        let status = if all_refunded {
-            "refunded"
-        } else {
-            "partially_refunded"
-        };
-        let mut villages: Vec<i64> = plan.lines.iter().map(|(l, _, _)| l.village_id).collect();
-        villages.dedup();
-        for village in villages {
-            let done = lines_after
-                .iter()
-                .filter(|l| l.village_id == village)
-                .all(|l| l.refunded_quantity == l.quantity);
-            if done {
-                shipments::cancel_unshipped(conn, order.id, Some(village), now)?;
-            }
-        }
         let mut refund_lines: Vec<NewRefundLine> = plan
             .lines
             .iter()
@@ -172,6 +141,47 @@ pub fn record(
             created_at: now,
         };
         let refund_id = p::insert_refund(conn, &refund, &mut refund_lines)?;
+        // Units [already, already + quantity) of each line go back, against the same
+        // households (see `domain::ledger`).
+        for (line, quantity, _) in &plan.lines {
+            if !q::refund_line_quantity(conn, line.id, line.refunded_quantity, *quantity)? {
+                return Err(OrderError::Invalid(FieldErrors::single(
+                    &format!("qty_{}", line.id),
+                    "invalid-refund-quantity",
+                )));
+            }
+            if plan.restock {
+                add_to_product(conn, line.product_id, *quantity, now)?;
+            }
+            let units = ledger::RefundedUnits {
+                first: line.refunded_quantity,
+                quantity: *quantity,
+                refund_id,
+                restock: plan.restock,
+            };
+            ledger::reverse_units(conn, order, line, &units, now)?;
+        }
+        let lines_after = q::lines(conn, order.id)?;
+        let all_refunded = lines_after
+            .iter()
+            .all(|l| l.refunded_quantity == l.quantity);
+        let status = if all_refunded {
+            "refunded"
+        } else {
+            "partially_refunded"
+        };
+        let mut villages: Vec<i64> = plan.lines.iter().map(|(l, _, _)| l.village_id).collect();
+        villages.sort_unstable();
+        villages.dedup();
+        for village in villages {
+            let done = lines_after
+                .iter()
+                .filter(|l| l.village_id == village)
+                .all(|l| l.refunded_quantity == l.quantity);
+            if done {
+                shipments::cancel_unshipped(conn, order.id, Some(village), now)?;
+            }
+        }
         let current = q::by_id(conn, order.id)?.map_or(order.status.clone(), |o| o.status);
         q::add_refunded(conn, order.id, plan.amount_fen, status, now)?;
         q::record_event(

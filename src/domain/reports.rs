@@ -1,10 +1,20 @@
-//! Reports for cadres (干部): what a reader's scope covers.
+//! Reports for cadres (干部), read from the monthly totals: sales by channel, household
+//! income, the village collective's income, how many households earned, and per-capita
+//! income added (人均增收 = household income ÷ resident members of the households in
+//! scope), for a range of months, drilled down county → village → household.
 
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
 use diesel::QueryResult;
 
 use crate::db::DbConn;
 use crate::db::catalog::{self as cat, County, Village};
+use crate::db::households::{self as hh, Household};
+use crate::db::reports::{self as q, MonthPoint, ProductSales};
 use crate::domain::accounts::ReportScope;
+
+pub const CHANNELS: [&str; 3] = ["store", "canteen", "livestream"];
 
 /// The counties and villages a scope may read, counties in their usual order.
 pub fn scope_villages(
@@ -17,6 +27,7 @@ pub fn scope_villages(
         ReportScope::City => true,
         ReportScope::County(c) => v.county_id == *c,
         ReportScope::Village(id) => v.id == *id,
+        ReportScope::Villages(ids) => ids.contains(&v.id),
     };
     Ok(counties
         .into_iter()
@@ -30,4 +41,237 @@ pub fn scope_villages(
         })
         .filter(|(_, v)| !v.is_empty())
         .collect())
+}
+
+/// Months `from..=to`, each as its first day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Months {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Months {
+    /// `YYYY-MM` to `YYYY-MM`; `None` when either is not a month or they are reversed.
+    pub fn parse(from: &str, to: &str) -> Option<Months> {
+        let month =
+            |s: &str| NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d").ok();
+        let (from, to) = (month(from)?, month(to)?);
+        (from <= to).then_some(Months { from, to })
+    }
+
+    /// This year so far (China time).
+    pub fn year_to_date(today: NaiveDate) -> Months {
+        Months {
+            from: NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today),
+            to: today.with_day(1).unwrap_or(today),
+        }
+    }
+
+    pub fn label(d: NaiveDate) -> String {
+        d.format("%Y-%m").to_string()
+    }
+}
+
+/// The figures of an area (the whole scope, a county, a village) for a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Sales by channel, in the order of `CHANNELS`.
+    pub sales_fen: [i64; 3],
+    pub household_fen: i64,
+    pub collective_fen: i64,
+    /// Households with income above zero in the period.
+    pub earners: i64,
+    pub households: i64,
+    /// 常住人口 of the households, the per-capita divisor.
+    pub residents: i64,
+}
+
+impl Figures {
+    pub fn sales_total(&self) -> i64 {
+        self.sales_fen.iter().sum()
+    }
+
+    /// Household income ÷ residents, rounded down to the fen; 0 with nobody resident.
+    pub fn per_capita_fen(&self) -> i64 {
+        if self.residents > 0 {
+            self.household_fen / self.residents
+        } else {
+            0
+        }
+    }
+
+    fn add(&mut self, other: &Figures) {
+        for (a, b) in self.sales_fen.iter_mut().zip(other.sales_fen) {
+            *a += b;
+        }
+        self.household_fen += other.household_fen;
+        self.collective_fen += other.collective_fen;
+        self.earners += other.earners;
+        self.households += other.households;
+        self.residents += other.residents;
+    }
+}
+
+/// A household with what it earned and was paid in the period.
+pub struct HouseholdRow {
+    pub household: Household,
+    pub income_fen: i64,
+    pub payouts_fen: i64,
+}
+
+impl HouseholdRow {
+    pub fn per_capita_fen(&self) -> i64 {
+        self.income_fen / i64::from(self.household.resident_members.max(1))
+    }
+}
+
+/// Everything the report pages show for a set of villages.
+pub struct VillageFigures {
+    pub by_village: HashMap<i64, Figures>,
+    pub households: Vec<HouseholdRow>,
+}
+
+/// The figures of each village of `villages`, and its households (every active one,
+/// those that earned nothing too: they are the ones cadres look for).
+pub fn village_figures(
+    conn: &mut DbConn,
+    villages: &[Village],
+    months: Months,
+) -> QueryResult<VillageFigures> {
+    let ids: Vec<i64> = villages.iter().map(|v| v.id).collect();
+    let mut by_village: HashMap<i64, Figures> =
+        ids.iter().map(|id| (*id, Figures::default())).collect();
+    for row in q::village_channels(conn, &ids, months.from, months.to)? {
+        let f = by_village.entry(row.village_id).or_default();
+        if let Some(i) = CHANNELS.iter().position(|c| *c == row.channel) {
+            f.sales_fen[i] += row.sales_fen;
+        }
+        f.collective_fen += row.collective_fen;
+    }
+    let incomes: HashMap<i64, (i64, i64)> =
+        q::household_incomes(conn, &ids, months.from, months.to)?
+            .into_iter()
+            .map(|r| (r.household_id, (r.income_fen, r.payouts_fen)))
+            .collect();
+    let mut households = Vec::new();
+    for household in hh::active_in_villages(conn, &ids)? {
+        let (income_fen, payouts_fen) = incomes.get(&household.id).copied().unwrap_or((0, 0));
+        let f = by_village.entry(household.village_id).or_default();
+        f.household_fen += income_fen;
+        f.households += 1;
+        f.residents += i64::from(household.resident_members);
+        if income_fen > 0 {
+            f.earners += 1;
+        }
+        households.push(HouseholdRow {
+            household,
+            income_fen,
+            payouts_fen,
+        });
+    }
+    Ok(VillageFigures {
+        by_village,
+        households,
+    })
+}
+
+/// The sum of the figures of `villages`.
+pub fn total(figures: &VillageFigures, villages: &[Village]) -> Figures {
+    let mut total = Figures::default();
+    for v in villages {
+        if let Some(f) = figures.by_village.get(&v.id) {
+            total.add(f);
+        }
+    }
+    total
+}
+
+pub fn trend(
+    conn: &mut DbConn,
+    villages: &[Village],
+    months: Months,
+) -> QueryResult<Vec<MonthPoint>> {
+    let ids: Vec<i64> = villages.iter().map(|v| v.id).collect();
+    q::months(conn, &ids, months.from, months.to)
+}
+
+pub fn top_products(
+    conn: &mut DbConn,
+    villages: &[Village],
+    months: Months,
+) -> QueryResult<Vec<ProductSales>> {
+    let ids: Vec<i64> = villages.iter().map(|v| v.id).collect();
+    q::top_products(conn, &ids, months.from, months.to, 10)
+}
+
+/// Every month of the period with its point (months without any sale at zero), and
+/// the chart of them as an SVG: household income and the collective's, stacked.
+pub fn trend_svg(points: &[MonthPoint], months: Months, labels: (&str, &str)) -> String {
+    let mut all = Vec::new();
+    let mut m = months.from;
+    while m <= months.to && all.len() < 120 {
+        let p = points.iter().find(|p| p.month == m);
+        all.push((
+            m,
+            p.map_or(0, |p| p.household_fen),
+            p.map_or(0, |p| p.collective_fen),
+        ));
+        m = m
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(NaiveDate::MAX);
+    }
+    let max = all
+        .iter()
+        .map(|(_, h, c)| (h + c).max(0))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (width, height, left, bottom) = (640.0_f64, 240.0_f64, 8.0_f64, 28.0_f64);
+    let step = (width - left) / all.len().max(1) as f64;
+    let bar = (step * 0.7).max(2.0);
+    let scale = |fen: i64| (fen.max(0) as f64) / (max as f64) * (height - bottom - 16.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" role=\"img\" class=\"chart\">"
+    );
+    for (i, (month, household, collective)) in all.iter().enumerate() {
+        let x = left + step * i as f64;
+        let (hh, ch) = (scale(*household), scale(*collective));
+        let base = height - bottom;
+        svg.push_str(&format!(
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hh:.1}\" fill=\"#b5471b\"><title>{} {}</title></rect>",
+            base - hh,
+            Months::label(*month),
+            crate::domain::money::format_fen(*household)
+        ));
+        svg.push_str(&format!(
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{ch:.1}\" fill=\"#e8b27a\"><title>{} {}</title></rect>",
+            base - hh - ch,
+            Months::label(*month),
+            crate::domain::money::format_fen(*collective)
+        ));
+        if all.len() <= 12 || i % 3 == 0 {
+            svg.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                x + bar / 2.0,
+                height - 10.0,
+                month.format("%y-%m")
+            ));
+        }
+    }
+    svg.push_str(&format!(
+        "<rect x=\"{left}\" y=\"2\" width=\"10\" height=\"10\" fill=\"#b5471b\"/><text x=\"{}\" y=\"11\" font-size=\"11\">{}</text>\
+         <rect x=\"{}\" y=\"2\" width=\"10\" height=\"10\" fill=\"#e8b27a\"/><text x=\"{}\" y=\"11\" font-size=\"11\">{}</text></svg>",
+        left + 14.0,
+        escape(labels.0),
+        left + 160.0,
+        left + 174.0,
+        escape(labels.1)
+    ));
+    svg
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

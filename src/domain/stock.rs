@@ -55,6 +55,7 @@ pub fn receive_lot(
     write_transaction(conn, |conn| {
         let id = q::insert_lot(conn, lot)?;
         q::add_to_product(conn, lot.product_id, lot.quantity, now)?;
+        crate::domain::ledger::post_purchase(conn, id, village_id, lot, now)?;
         let after = json!({
             "product_id": lot.product_id, "household_id": lot.household_id, "quantity": lot.quantity,
             "received_on": lot.received_on, "purchase_price_fen": lot.purchase_price_fen,

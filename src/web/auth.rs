@@ -290,5 +290,9 @@ area_extractor!(ReportsArea, |actor| match &actor.scope {
         scope: ReportScope::City,
         actor
     }),
+    Scope::Team { village_ids } => Some(ReportsArea {
+        scope: ReportScope::Villages(village_ids.clone()),
+        actor
+    }),
     _ => None,
 });

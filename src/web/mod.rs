@@ -8,6 +8,7 @@ pub mod auth;
 pub mod canteen;
 pub mod cart;
 pub mod csrf;
+pub mod download;
 pub mod errors;
 pub mod forms;
 pub mod health;
@@ -15,6 +16,7 @@ pub mod households;
 pub mod images;
 pub mod orders;
 pub mod payments;
+pub mod payouts;
 pub mod products;
 pub mod render;
 pub mod reports;
@@ -238,10 +240,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(orders::advance),
         )
         .route("/team/packing", web::get().to(orders::packing_list))
+        .route("/team/payouts", web::get().to(payouts::list))
+        .route("/team/payouts", web::post().to(payouts::record))
+        .route(
+            "/team/payouts/bank.{format}",
+            web::get().to(payouts::bank_list),
+        )
+        .route("/team/payouts/{id}", web::get().to(payouts::history))
+        .route(
+            "/team/households/{id}/statement",
+            web::get().to(payouts::statement),
+        )
         .route("/team/audit", web::get().to(audit::team))
         .route("/admin/audit", web::get().to(audit::admin))
         .route("/canteen", web::get().to(canteen::home))
         .route("/reports", web::get().to(reports::home))
+        .route("/reports/counties/{id}", web::get().to(reports::county))
+        .route("/reports/villages/{id}", web::get().to(reports::village))
+        .route(
+            "/reports/households/{id}/statement",
+            web::get().to(reports::household_statement),
+        )
         .route("/images/{hash}/{size}", web::get().to(images::serve))
         .route("/healthz", web::get().to(health::healthz))
         .route("/static/{path:.*}", web::get().to(assets::serve));

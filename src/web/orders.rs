@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
@@ -14,6 +13,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
+use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, village_options};
 use super::render::Ctx;
 use crate::db::orders::{self as db_orders, Order, OrderFilter};
@@ -318,6 +318,7 @@ pub async fn mark_paid(
 ) -> AppResult<HttpResponse> {
     let order = team_order(&state, &area, id.into_inner()).await?;
     let (who, o) = (Who::from(&area.actor), order.clone());
+    let bp = state.config.collective_share_bp;
     let result = state
         .db(move |conn| {
             Ok::<_, AppError>(orders::mark_paid(
@@ -325,6 +326,7 @@ pub async fn mark_paid(
                 &who,
                 &o,
                 &form.reference,
+                bp,
                 now_utc(),
             ))
         })
@@ -548,25 +550,31 @@ fn packing_csv(
     let columns = [
         "number", "name", "phone", "address", "product", "quantity", "unit", "payment", "note",
     ];
-    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    out.write_record(columns.iter().map(|c| lang.t(&format!("packing-col-{c}"))))
-        .map_err(AppError::internal)?;
-    for r in rows {
-        out.write_record(columns.iter().map(|c| match &r[*c] {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }))
-        .map_err(AppError::internal)?;
-    }
-    let bytes = out.into_inner().map_err(AppError::internal)?;
-    let file = format!("packing-{}-{day}.csv", village.slug);
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file}\""),
-        ))
-        .body(bytes))
+    let table = Table {
+        sheet: lang.t("packing-title"),
+        header: columns
+            .iter()
+            .map(|c| lang.t(&format!("packing-col-{c}")))
+            .collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| match &r[*c] {
+                        Value::Number(n) => Cell::Number(n.as_i64().unwrap_or(0)),
+                        Value::String(s) => Cell::Text(s.clone()),
+                        other => Cell::Text(other.to_string()),
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    download::respond(
+        &table,
+        Format::Csv,
+        &format!("packing-{}-{day}", village.slug),
+    )
 }
 
 /// `/my/orders`: a signed-in buyer's order history, each linking to its order page.

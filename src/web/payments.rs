@@ -90,8 +90,9 @@ pub async fn stripe_webhook(
         .verify_event(body, signature)
         .map_err(|e| AppError::bad_field("Stripe-Signature", e.to_string()))?;
     let (id, kind) = (event.event_id.clone(), event.event_type.clone());
+    let bp = state.config.collective_share_bp;
     let outcome = state
-        .db(move |conn| apply_event(conn, &event, now_utc()))
+        .db(move |conn| apply_event(conn, &event, bp, now_utc()))
         .await?;
     tracing::info!(event = %id, kind = %kind, outcome, "stripe event");
     Ok(HttpResponse::Ok().json(json!({ "received": id, "outcome": outcome })))

@@ -1,40 +1,433 @@
-//! `/reports`: read-only reports for cadres within their scope (admins: the city).
+//! `/reports`: read-only reports within the reader's scope — cadres their city, county
+//! or village, admins all, work teams their own villages. Every table is shown and
+//! downloaded (`?format=csv|xlsx`) from the same rows, so the numbers are the same; phone
+//! numbers are masked everywhere here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::ReportsArea;
+use super::download::{self, Cell, Format, Table};
+use super::payouts::{PeriodQuery, period, statement_json};
 use super::render::Ctx;
+use crate::db::catalog::{County, Village};
+use crate::db::households as hh;
 use crate::domain::accounts::ReportScope;
-use crate::domain::reports;
-use crate::error::AppResult;
+use crate::domain::money::{format_fen, mask_phone};
+use crate::domain::reports::{self, CHANNELS, Figures, HouseholdRow, Months};
+use crate::domain::{china_date, now_utc, statements};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
 
+#[derive(serde::Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct ReportQuery {
+    from: String,
+    to: String,
+    format: String,
+    category: String,
+    sort: String,
+    dir: String,
+}
+
+impl ReportQuery {
+    fn months(&self) -> AppResult<Months> {
+        if self.from.is_empty() && self.to.is_empty() {
+            return Ok(Months::year_to_date(china_date(now_utc())));
+        }
+        Months::parse(&self.from, &self.to).ok_or_else(|| AppError::bad_field("from", &self.from))
+    }
+
+    fn format(&self) -> AppResult<Option<Format>> {
+        match self.format.as_str() {
+            "" | "html" => Ok(None),
+            other => Format::parse(other).map(Some),
+        }
+    }
+}
+
+/// One table, as both the page and the download show it.
+struct ReportTable {
+    header: Vec<String>,
+    /// Each row: where its first cell links to, and its cells.
+    rows: Vec<(Option<String>, Vec<Cell>)>,
+}
+
+impl ReportTable {
+    fn json(&self) -> Value {
+        json!({
+            "header": self.header,
+            "rows": self.rows.iter().map(|(link, cells)| json!({
+                "link": link,
+                "cells": cells.iter().map(|c| match c {
+                    Cell::Text(s) => json!(s),
+                    Cell::Number(n) => json!(n.to_string()),
+                    Cell::Money(fen) => json!(format_fen(*fen)),
+                }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn download(&self, lang: Lang, format: Format, name: &str) -> AppResult<HttpResponse> {
+        let table = Table {
+            sheet: lang.t("reports-title"),
+            header: self.header.clone(),
+            rows: self.rows.iter().map(|(_, cells)| cells.clone()).collect(),
+        };
+        download::respond(&table, format, name)
+    }
+}
+
+fn figure_header(lang: Lang, first: &str) -> Vec<String> {
+    let mut header = vec![lang.t(first)];
+    header.extend(CHANNELS.iter().map(|c| lang.t(&format!("channel-{c}"))));
+    header.extend(
+        [
+            "reports-sales",
+            "reports-household-income",
+            "reports-collective-income",
+            "reports-earners",
+            "reports-households",
+            "reports-residents",
+            "reports-per-capita",
+        ]
+        .iter()
+        .map(|k| lang.t(k)),
+    );
+    header
+}
+
+fn figure_cells(name: String, f: &Figures) -> Vec<Cell> {
+    let mut cells = vec![Cell::Text(name)];
+    cells.extend(f.sales_fen.iter().map(|fen| Cell::Money(*fen)));
+    cells.extend([
+        Cell::Money(f.sales_total()),
+        Cell::Money(f.household_fen),
+        Cell::Money(f.collective_fen),
+        Cell::Number(f.earners),
+        Cell::Number(f.households),
+        Cell::Number(f.residents),
+        Cell::Money(f.per_capita_fen()),
+    ]);
+    cells
+}
+
+fn figures_json(lang: Lang, f: &Figures) -> Value {
+    json!({
+        "channels": CHANNELS.iter().zip(f.sales_fen).map(|(c, fen)| json!({
+            "label": lang.t(&format!("channel-{c}")), "sales": format_fen(fen),
+        })).collect::<Vec<_>>(),
+        "sales": format_fen(f.sales_total()),
+        "household": format_fen(f.household_fen),
+        "collective": format_fen(f.collective_fen),
+        "earners": f.earners, "households": f.households, "residents": f.residents,
+        "per_capita": format_fen(f.per_capita_fen()),
+    })
+}
+
+fn villages_in_scope(counties: &[(County, Vec<Village>)]) -> Vec<Village> {
+    counties
+        .iter()
+        .flat_map(|(_, v)| v.iter().cloned())
+        .collect()
+}
+
+/// One report page: its area, period, table and figures.
+struct ReportPage {
+    villages: Vec<Village>,
+    months: Months,
+    title: String,
+    table: ReportTable,
+    totals: Figures,
+    /// What only one kind of page has (the village page's filters).
+    extra: Value,
+}
+
+/// What every report page shows around its table: the period, the area's figures, the
+/// monthly chart and the top products.
+async fn page(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &ReportsArea,
+    report: ReportPage,
+) -> AppResult<HttpResponse> {
+    let lang = ctx.lang;
+    let ReportPage {
+        villages,
+        months,
+        title,
+        table,
+        totals,
+        extra,
+    } = report;
+    let (points, top) = state
+        .db(move |conn| {
+            let points = reports::trend(conn, &villages, months)?;
+            let top = reports::top_products(conn, &villages, months)?;
+            Ok::<_, diesel::result::Error>((points, top))
+        })
+        .await?;
+    let labels = (
+        lang.t("reports-household-income"),
+        lang.t("reports-collective-income"),
+    );
+    let scope_key = match area.scope {
+        ReportScope::City => "reports-scope-city",
+        ReportScope::County(_) => "reports-scope-county",
+        ReportScope::Village(_) | ReportScope::Villages(_) => "reports-scope-village",
+    };
+    let data = json!({
+        "title": title,
+        "user": area.actor.user.display_name,
+        "scope": lang.t(scope_key),
+        "from": Months::label(months.from), "to": Months::label(months.to),
+        "totals": figures_json(lang, &totals),
+        "table": table.json(),
+        "chart": reports::trend_svg(&points, months, (&labels.0, &labels.1)),
+        "top": top.iter().map(|p| json!({
+            "name": lang.pick(&p.name_zh, &p.name_en), "quantity": p.quantity, "sales": format_fen(p.sales_fen),
+        })).collect::<Vec<_>>(),
+        "extra": extra,
+    });
+    ctx.page(&state.templates, StatusCode::OK, "pages/reports", data)
+}
+
+async fn scope(state: &AppState, area: &ReportsArea) -> AppResult<Vec<(County, Vec<Village>)>> {
+    let scope = area.scope.clone();
+    state
+        .db(move |conn| reports::scope_villages(conn, &scope))
+        .await
+}
+
+/// `/reports`: the whole scope, by county.
 pub async fn home(
     state: web::Data<AppState>,
     ctx: Ctx,
     area: ReportsArea,
+    query: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
-    let scope = area.scope.clone();
-    let counties = state
-        .db(move |conn| reports::scope_villages(conn, &scope))
+    let months = query.months()?;
+    let format = query.format()?;
+    let counties = scope(&state, &area).await?;
+    let villages = villages_in_scope(&counties);
+    let v = villages.clone();
+    let figures = state
+        .db(move |conn| reports::village_figures(conn, &v, months))
         .await?;
     let lang = ctx.lang;
-    let scope_key = match area.scope {
-        ReportScope::City => "reports-scope-city",
-        ReportScope::County(_) => "reports-scope-county",
-        ReportScope::Village(_) => "reports-scope-village",
+    let table = ReportTable {
+        header: figure_header(lang, "reports-county"),
+        rows: counties
+            .iter()
+            .map(|(county, vs)| {
+                let f = reports::total(&figures, vs);
+                (
+                    Some(format!("/reports/counties/{}", county.id)),
+                    figure_cells(lang.pick(&county.name_zh, &county.name_en).to_string(), &f),
+                )
+            })
+            .collect(),
     };
-    let data = json!({
-        "user": area.actor.user.display_name,
-        "scope": lang.t(scope_key),
-        "counties": counties.iter().map(|(c, villages)| json!({
-            "name": lang.pick(&c.name_zh, &c.name_en),
-            "villages": villages.iter().map(|v| json!({
-                "slug": v.slug, "name": lang.pick(&v.name_zh, &v.name_en),
-            })).collect::<Vec<_>>(),
+    if let Some(format) = format {
+        return table.download(lang, format, "report-counties");
+    }
+    let places = json!(counties.iter().map(|(c, vs)| json!({
+        "id": c.id,
+        "name": lang.pick(&c.name_zh, &c.name_en),
+        "villages": vs.iter().map(|v| json!({ "id": v.id, "name": lang.pick(&v.name_zh, &v.name_en) })).collect::<Vec<_>>(),
+    })).collect::<Vec<_>>());
+    let report = ReportPage {
+        totals: reports::total(&figures, &villages),
+        title: lang.t("reports-title"),
+        villages,
+        months,
+        table,
+        extra: json!({ "counties": places }),
+    };
+    page(&state, &ctx, &area, report).await
+}
+
+/// `/reports/counties/{id}`: a county of the scope, by village.
+pub async fn county(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: ReportsArea,
+    id: web::Path<i64>,
+    query: web::Query<ReportQuery>,
+) -> AppResult<HttpResponse> {
+    let months = query.months()?;
+    let format = query.format()?;
+    let id = id.into_inner();
+    let (county, villages) = scope(&state, &area)
+        .await?
+        .into_iter()
+        .find(|(c, _)| c.id == id)
+        .ok_or(AppError::NotFound)?;
+    let v = villages.clone();
+    let figures = state
+        .db(move |conn| reports::village_figures(conn, &v, months))
+        .await?;
+    let lang = ctx.lang;
+    let table = ReportTable {
+        header: figure_header(lang, "reports-village"),
+        rows: villages
+            .iter()
+            .map(|v| {
+                let f = figures.by_village.get(&v.id).cloned().unwrap_or_default();
+                (
+                    Some(format!("/reports/villages/{}", v.id)),
+                    figure_cells(lang.pick(&v.name_zh, &v.name_en).to_string(), &f),
+                )
+            })
+            .collect(),
+    };
+    if let Some(format) = format {
+        return table.download(lang, format, &format!("report-{}", county.slug));
+    }
+    let report = ReportPage {
+        totals: reports::total(&figures, &villages),
+        title: lang.pick(&county.name_zh, &county.name_en).to_string(),
+        villages,
+        months,
+        table,
+        extra: json!({}),
+    };
+    page(&state, &ctx, &area, report).await
+}
+
+const SORTS: [&str; 6] = ["code", "name", "members", "income", "per_capita", "payouts"];
+const CATEGORIES: [&str; 3] = ["tuopin", "jiance", "yiban"];
+
+/// `/reports/villages/{id}`: a village's households, each one, earning or not.
+pub async fn village(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: ReportsArea,
+    id: web::Path<i64>,
+    query: web::Query<ReportQuery>,
+) -> AppResult<HttpResponse> {
+    let months = query.months()?;
+    let format = query.format()?;
+    let id = id.into_inner();
+    let q = query.into_inner();
+    if !q.category.is_empty() && !CATEGORIES.contains(&q.category.as_str()) {
+        return Err(AppError::bad_field("category", &q.category));
+    }
+    if !q.sort.is_empty() && !SORTS.contains(&q.sort.as_str()) {
+        return Err(AppError::bad_field("sort", &q.sort));
+    }
+    let village = villages_in_scope(&scope(&state, &area).await?)
+        .into_iter()
+        .find(|v| v.id == id)
+        .ok_or(AppError::NotFound)?;
+    let one = vec![village.clone()];
+    let v = one.clone();
+    let figures = state
+        .db(move |conn| reports::village_figures(conn, &v, months))
+        .await?;
+    let mut rows: Vec<&HouseholdRow> = figures
+        .households
+        .iter()
+        .filter(|r| q.category.is_empty() || r.household.category == q.category)
+        .collect();
+    let key = |r: &&HouseholdRow| -> (i64, String) {
+        match q.sort.as_str() {
+            "name" => (0, r.household.head_name.clone()),
+            "members" => (i64::from(r.household.resident_members), String::new()),
+            "income" => (r.income_fen, String::new()),
+            "per_capita" => (r.per_capita_fen(), String::new()),
+            "payouts" => (r.payouts_fen, String::new()),
+            _ => (0, r.household.code.clone()),
+        }
+    };
+    rows.sort_by_key(key);
+    if q.dir == "desc" {
+        rows.reverse();
+    }
+    let lang = ctx.lang;
+    let header = [
+        "household-code",
+        "household-head-name",
+        "household-category",
+        "household-phone",
+        "household-resident-members",
+        "reports-household-income",
+        "reports-per-capita",
+        "reports-paid-out",
+    ]
+    .iter()
+    .map(|k| lang.t(k))
+    .collect();
+    let table = ReportTable {
+        header,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let h = &r.household;
+                (
+                    Some(format!("/reports/households/{}/statement", h.id)),
+                    vec![
+                        Cell::Text(h.code.clone()),
+                        Cell::Text(h.head_name.clone()),
+                        Cell::Text(lang.t(&format!("category-household-{}", h.category))),
+                        Cell::Text(h.phone.as_deref().map(mask_phone).unwrap_or_default()),
+                        Cell::Number(i64::from(h.resident_members)),
+                        Cell::Money(r.income_fen),
+                        Cell::Money(r.per_capita_fen()),
+                        Cell::Money(r.payouts_fen),
+                    ],
+                )
+            })
+            .collect(),
+    };
+    if let Some(format) = format {
+        return table.download(lang, format, &format!("report-{}", village.slug));
+    }
+    let totals = reports::total(&figures, &one);
+    let title = lang.pick(&village.name_zh, &village.name_en).to_string();
+    let extra = json!({
+        "village_id": village.id,
+        "categories": super::forms::coded_options(lang, &CATEGORIES, "category-household-", &q.category),
+        "sorts": SORTS.iter().map(|s| json!({
+            "value": s, "label": lang.t(&format!("reports-sort-{s}")), "selected": *s == q.sort,
         })).collect::<Vec<_>>(),
+        "desc": q.dir == "desc",
     });
-    ctx.page(&state.templates, StatusCode::OK, "pages/reports_home", data)
+    let report = ReportPage {
+        villages: one,
+        months,
+        title,
+        table,
+        totals,
+        extra,
+    };
+    page(&state, &ctx, &area, report).await
+}
+
+/// `/reports/households/{id}/statement`: a household's 共富账单, phone masked.
+pub async fn household_statement(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: ReportsArea,
+    id: web::Path<i64>,
+    query: web::Query<PeriodQuery>,
+) -> AppResult<HttpResponse> {
+    let (from, to) = period(&query)?;
+    let ids: Vec<i64> = villages_in_scope(&scope(&state, &area).await?)
+        .iter()
+        .map(|v| v.id)
+        .collect();
+    let id = id.into_inner();
+    let household = state
+        .db(move |conn| hh::in_villages(conn, &ids, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let s = state
+        .db(move |conn| statements::statement(conn, household, from, to))
+        .await?;
+    let mut data = statement_json(ctx.lang, &s, false);
+    data["base"] = json!(format!("/reports/households/{}/statement", s.household.id));
+    ctx.page(&state.templates, StatusCode::OK, "pages/statement", data)
 }

@@ -29,7 +29,8 @@ both_databases! {
         let homes = ["/admin", "/team", "/canteen", "/reports"];
         let allowed = [
             ("admin@example.com", vec!["/admin", "/reports"]),
-            ("team@example.com", vec!["/team"]),
+            // A work team reads the reports of its own villages.
+            ("team@example.com", vec!["/team", "/reports"]),
             ("canteen@example.com", vec!["/canteen"]),
             ("cadre@example.com", vec!["/reports"]),
         ];

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 use crate::support::{FreshDatabase, both_databases};
 
-fn village_market(database_url: &str, dir: &std::path::Path, args: &[&str]) -> Command {
+pub fn village_market(database_url: &str, dir: &std::path::Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_village-market"));
     cmd.args(args)
         .env_clear()

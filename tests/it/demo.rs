@@ -1,6 +1,7 @@
 //! The demo loader: the villages and accounts it promises, and idempotence.
 
-use village_market::domain::{demo, now_utc};
+use village_market::domain::money::format_fen;
+use village_market::domain::{china_date, demo, demo_history, ledger, now_utc};
 
 use crate::support::{PASSWORD, both_databases};
 
@@ -14,6 +15,41 @@ both_databases! {
         assert!(report.is_empty(), "second load created {report:?}");
         let after: Vec<i64> = tables.iter().map(|t| app.count(t)).collect();
         assert_eq!(before, after);
+    }
+
+    fn three_months_of_demo_orders_add_up_in_the_reports_to_the_fen(app) {
+        let now = now_utc();
+        let report = demo_history::load(&mut app.conn(), 1000, now).expect("history");
+        assert!(report.orders >= 50 && report.refunds >= 5 && report.payouts >= 5, "{report:?}");
+        assert!(app.count("orders WHERE channel = 'canteen'") * 5 >= app.count("orders"), "canteen orders are a share");
+        assert!(app.count("orders WHERE status = 'pending_payment'") == 0, "every demo order was paid");
+        let months = app.scalar("SELECT COUNT(DISTINCT business_month) AS n FROM ledger_entries WHERE order_id IS NOT NULL");
+        assert!(months >= 3, "spread over three months or more: {months}");
+        assert!(ledger::verify(&mut app.conn()).expect("verify").is_empty());
+        let again = demo_history::load(&mut app.conn(), 1000, now).expect("second load");
+        assert_eq!(again.orders, 0, "a second load places nothing");
+
+        // What the cadre reads is what the ledger holds, to the fen.
+        let today = china_date(now);
+        let from = (today - chrono::Duration::days(120)).format("%Y-%m").to_string();
+        let to = today.format("%Y-%m").to_string();
+        let income = app.scalar("SELECT CAST(SUM(amount_fen) AS BIGINT) AS n FROM ledger_entries WHERE household_id IS NOT NULL AND kind <> 'payout'");
+        let residents = app.scalar("SELECT CAST(SUM(resident_members) AS BIGINT) AS n FROM households WHERE NOT archived");
+        let cadre = app.signed_in("cadre@example.com");
+        let home = cadre.text(&format!("/reports?from={from}&to={to}")).1;
+        assert!(home.contains(&format_fen(income)), "household income {} on {home}", format_fen(income));
+        assert!(home.contains(&format_fen(income / residents)), "per-capita income added {}", format_fen(income / residents));
+        let (household, earned) = {
+            let h = app.scalar("SELECT household_id AS n FROM ledger_entries WHERE kind = 'household_share' ORDER BY id LIMIT 1");
+            (h, app.scalar(&format!("SELECT CAST(SUM(amount_fen) AS BIGINT) AS n FROM ledger_entries WHERE household_id = {h} AND kind <> 'payout'")))
+        };
+        let village = app.scalar(&format!("SELECT village_id AS n FROM households WHERE id = {household}"));
+        let page = cadre.text(&format!("/reports/villages/{village}?from={from}&to={to}")).1;
+        assert!(page.contains(&format_fen(earned)), "the household's income {}", format_fen(earned));
+        let xlsx = cadre.get(&format!("/reports/villages/{village}?from={from}&to={to}&format=xlsx"));
+        assert!(xlsx.bytes().expect("xlsx").starts_with(b"PK"));
+        let statement = cadre.text(&format!("/reports/households/{household}/statement?from={}&to={today}", today - chrono::Duration::days(130))).1;
+        assert!(statement.contains("共富账单") && statement.contains(&format_fen(earned)), "{statement}");
     }
 
     fn stock_is_received_from_households_in_lots(app) {

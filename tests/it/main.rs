@@ -11,6 +11,7 @@ mod demo;
 mod fulfilment;
 mod households;
 mod images;
+mod ledger;
 mod locales;
 mod mail;
 mod orders;

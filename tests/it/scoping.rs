@@ -109,6 +109,22 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             true,
         ),
         ("GET", "/team/packing".into(), Area::Team, false),
+        ("GET", "/team/payouts".into(), Area::Team, false),
+        ("POST", "/team/payouts".into(), Area::Team, false),
+        ("GET", "/team/payouts/bank.csv".into(), Area::Team, false),
+        ("GET", "/team/payouts/bank.xlsx".into(), Area::Team, false),
+        (
+            "GET",
+            format!("/team/payouts/{household}"),
+            Area::Team,
+            true,
+        ),
+        (
+            "GET",
+            format!("/team/households/{household}/statement"),
+            Area::Team,
+            true,
+        ),
         // Last of the order's routes: admitted with no fields, it does cancel the order.
         (
             "POST",
