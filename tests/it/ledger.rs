@@ -118,6 +118,11 @@ both_databases! {
         assert_eq!(app.count("ledger_entries WHERE amount_fen < 0 AND kind = 'refund_household'"), 3, "units 0–1, then 2 (first household) and 3 (second)");
         let (ok, text) = verify(app);
         assert!(ok, "{text}");
+        // The database itself keeps the ledger append-only.
+        for sql in ["UPDATE ledger_entries SET amount_fen = 0", "DELETE FROM ledger_entries"] {
+            let refused = diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut *app.conn() as &mut village_market::db::DbConn);
+            assert!(refused.as_ref().is_err_and(|e| e.to_string().contains("append-only")), "{sql}: {refused:?}");
+        }
 
         // A total that no longer matches its entries is found.
         app.execute(&format!("UPDATE household_month_totals SET income_fen = income_fen + 1 WHERE household_id = {first}"));

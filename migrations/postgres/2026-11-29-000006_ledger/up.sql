@@ -84,3 +84,12 @@ CREATE TABLE product_month_totals (
     PRIMARY KEY (product_id, month)
 );
 CREATE INDEX product_month_totals_village ON product_month_totals(village_id, month);
+
+-- The ledger is append-only: the database itself refuses to change or remove an entry.
+CREATE FUNCTION ledger_entries_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger_entries is append-only';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER ledger_entries_no_change BEFORE UPDATE OR DELETE ON ledger_entries
+    FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only();

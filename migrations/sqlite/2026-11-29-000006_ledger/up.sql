@@ -84,3 +84,9 @@ CREATE TABLE product_month_totals (
     PRIMARY KEY (product_id, month)
 );
 CREATE INDEX product_month_totals_village ON product_month_totals(village_id, month);
+
+-- The ledger is append-only: the database itself refuses to change or remove an entry.
+CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries
+BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END;
+CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END;
