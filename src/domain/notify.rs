@@ -61,20 +61,31 @@ fn to_buyer(
     Ok(())
 }
 
-pub fn order_received(
+/// To the buyer, about the whole order.
+fn whole_order_to_buyer(
     conn: &mut DbConn,
     order: &Order,
     lines: &[OrderLine],
+    template: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let all: Vec<&OrderLine> = lines.iter().collect();
     to_buyer(
         conn,
         order,
-        "order_received",
+        template,
         |lang| order_json(order, lang, &all),
         now,
     )
+}
+
+pub fn order_received(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[OrderLine],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    whole_order_to_buyer(conn, order, lines, "order_received", now)
 }
 
 /// To the buyer, and to the team of every village in the order with that village's
@@ -85,14 +96,7 @@ pub fn order_paid(
     lines: &[OrderLine],
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let all: Vec<&OrderLine> = lines.iter().collect();
-    to_buyer(
-        conn,
-        order,
-        "order_paid",
-        |lang| order_json(order, lang, &all),
-        now,
-    )?;
+    whole_order_to_buyer(conn, order, lines, "order_paid", now)?;
     let mut villages: Vec<i64> = lines.iter().map(|l| l.village_id).collect();
     villages.sort_unstable();
     villages.dedup();

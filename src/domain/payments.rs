@@ -152,17 +152,21 @@ fn act(
 ) -> Result<&'static str, DbError> {
     let who = Who::tool(&format!("{} webhook", event.provider));
     let note = format!("{} {}", event.event_type, event.event_id);
-    let flag = |conn: &mut DbConn, reason: &'static str| -> Result<&'static str, DbError> {
-        q::set_attention(conn, order.id, reason)?;
+    // A note in the order's history that leaves its status as it is.
+    let remark = |conn: &mut DbConn, text: String| {
         q::record_event(
             conn,
             order.id,
             Some(&order.status),
             &order.status,
             &who.label,
-            Some(&format!("attention-{reason}: {note}")),
+            Some(&text),
             now,
-        )?;
+        )
+    };
+    let flag = |conn: &mut DbConn, reason: &'static str| -> Result<&'static str, DbError> {
+        q::set_attention(conn, order.id, reason)?;
+        remark(conn, format!("attention-{reason}: {note}"))?;
         Ok(reason)
     };
     match &event.kind {
@@ -195,15 +199,7 @@ fn act(
         }
         PaymentEventKind::AwaitingFunds => Ok("awaiting_funds"),
         PaymentEventKind::Failed if order.status == "pending_payment" => {
-            q::record_event(
-                conn,
-                order.id,
-                Some(&order.status),
-                &order.status,
-                &who.label,
-                Some(&format!("payment failed: {note}")),
-                now,
-            )?;
+            remark(conn, format!("payment failed: {note}"))?;
             Ok("payment_failed")
         }
         PaymentEventKind::CheckoutExpired if order.status == "pending_payment" => {

@@ -194,6 +194,17 @@ async fn page(
     ctx.page(&state.templates, StatusCode::OK, "pages/reports", data)
 }
 
+async fn figures_of(
+    state: &AppState,
+    villages: &[Village],
+    months: Months,
+) -> AppResult<reports::VillageFigures> {
+    let villages = villages.to_vec();
+    state
+        .db(move |conn| reports::village_figures(conn, &villages, months))
+        .await
+}
+
 async fn scope(state: &AppState, area: &ReportsArea) -> AppResult<Vec<(County, Vec<Village>)>> {
     let scope = area.scope.clone();
     state
@@ -212,10 +223,7 @@ pub async fn home(
     let format = query.format()?;
     let counties = scope(&state, &area).await?;
     let villages = villages_in_scope(&counties);
-    let v = villages.clone();
-    let figures = state
-        .db(move |conn| reports::village_figures(conn, &v, months))
-        .await?;
+    let figures = figures_of(&state, &villages, months).await?;
     let lang = ctx.lang;
     let table = ReportTable {
         header: figure_header(lang, "reports-county"),
@@ -265,10 +273,7 @@ pub async fn county(
         .into_iter()
         .find(|(c, _)| c.id == id)
         .ok_or(AppError::NotFound)?;
-    let v = villages.clone();
-    let figures = state
-        .db(move |conn| reports::village_figures(conn, &v, months))
-        .await?;
+    let figures = figures_of(&state, &villages, months).await?;
     let lang = ctx.lang;
     let table = ReportTable {
         header: figure_header(lang, "reports-village"),
@@ -323,10 +328,7 @@ pub async fn village(
         .find(|v| v.id == id)
         .ok_or(AppError::NotFound)?;
     let one = vec![village.clone()];
-    let v = one.clone();
-    let figures = state
-        .db(move |conn| reports::village_figures(conn, &v, months))
-        .await?;
+    let figures = figures_of(&state, &one, months).await?;
     let mut rows: Vec<&HouseholdRow> = figures
         .households
         .iter()
