@@ -7,7 +7,8 @@ use super::schema::audit_log;
 use super::{DbConn, insert_batched};
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = audit_log)]
+// `None` is NULL, not DEFAULT: then SQLite batches are one statement, not one per row.
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 pub struct NewAuditEntry<'a> {
     pub actor_user_id: Option<i64>,
     /// Who acted, readable even after the user is gone (an email, or `demo loader`).

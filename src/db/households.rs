@@ -27,7 +27,8 @@ pub struct Household {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = households)]
+// `None` is NULL, not DEFAULT: then SQLite batches are one statement, not one per row.
+#[diesel(table_name = households, treat_none_as_default_value = false)]
 pub struct NewHousehold<'a> {
     pub village_id: i64,
     pub code: &'a str,

@@ -81,7 +81,8 @@ fn is_collective(kind: &str) -> bool {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = ledger_entries)]
+// `None` is NULL, not DEFAULT: then SQLite batches are one statement, not one per row.
+#[diesel(table_name = ledger_entries, treat_none_as_default_value = false)]
 pub struct NewLedgerEntry {
     pub kind: &'static str,
     pub village_id: i64,

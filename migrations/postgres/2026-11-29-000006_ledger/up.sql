@@ -63,7 +63,8 @@ CREATE TABLE household_month_totals (
     payouts_fen BIGINT NOT NULL,
     PRIMARY KEY (household_id, month)
 );
-CREATE INDEX household_month_totals_village ON household_month_totals(village_id, month);
+-- Covering: the reports sum a scope's households over months from the index alone.
+CREATE INDEX household_month_totals_village ON household_month_totals(village_id, month) INCLUDE (household_id, income_fen, payouts_fen);
 
 CREATE TABLE village_month_totals (
     village_id BIGINT NOT NULL REFERENCES villages(id),
