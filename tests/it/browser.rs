@@ -364,3 +364,26 @@ crate::support::both_backends! {
         assert!(phone.fits_width(), "the order page fits a phone");
     }
 }
+
+both_databases! {
+    fn a_cadre_on_a_phone_reads_the_demo_reports_down_to_a_households_statement(app) {
+        village_market::domain::demo_history::load(&mut app.conn(), 1000, village_market::domain::now_utc()).expect("demo orders");
+        let phone = Chromium::start(390, 844);
+        phone.open(&format!("{}/login?next=%2Freports", app.base));
+        phone.type_into("#email", "cadre@example.com");
+        phone.type_into("#password", PASSWORD);
+        phone.click("form.stack button");
+        phone.wait_for("the reports", |p| p.url().ends_with("/reports"));
+        let home = phone.source();
+        assert!(home.contains("人均增收") && home.contains("<svg"), "figures and the monthly chart");
+        assert!(phone.fits_width(), "the report fits a phone (its table scrolls inside)");
+        phone.click("ul.counties a[href^='/reports/villages/']");
+        phone.wait_for("a village's households", |p| p.url().contains("/reports/villages/"));
+        assert!(phone.source().contains("****"), "phones masked");
+        assert!(phone.fits_width());
+        phone.click("table.report tbody a");
+        phone.wait_for("the statement", |p| p.url().contains("/statement"));
+        assert!(phone.source().contains("共富账单"));
+        assert!(phone.fits_width(), "the statement fits a phone");
+    }
+}
