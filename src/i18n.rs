@@ -57,7 +57,7 @@ impl Lang {
         }
     }
 
-    fn id(self) -> &'static LanguageIdentifier {
+    pub fn id(self) -> &'static LanguageIdentifier {
         match self {
             Lang::ZhCn => &ZH_CN,
             Lang::En => &EN,

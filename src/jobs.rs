@@ -59,7 +59,9 @@ pub async fn send_due_mail(state: &AppState) -> Result<usize, AppError> {
             Err(e) => {
                 let retry = match &e {
                     SendError::Permanent(_) => None,
-                    SendError::Transient(_) => state.mailer.retry_at(message.attempts, now_utc()),
+                    SendError::Transient(_) => {
+                        Some(state.mailer.retry_at(message.attempts, now_utc()))
+                    }
                 };
                 tracing::warn!(id, attempts = message.attempts, error = %e, "email not sent");
                 let error = e.to_string();

@@ -18,11 +18,14 @@ use crate::db::DbConn;
 use crate::db::outbox::{self, OutboxMessage};
 use crate::templates::Templates;
 
-/// After this many failed attempts a message is kept as `failed` for the admin to see.
-pub const MAX_ATTEMPTS: i32 = 20;
-/// How long a claimed message is held by one worker before another may retry it.
-const LEASE: Duration = Duration::from_secs(120);
+/// Messages one worker claims at a time.
 const BATCH: i64 = 20;
+/// How long one SMTP conversation may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a claimed message is held by one worker before another may take it: longer
+/// than the worker can spend on a whole batch, so that a message still waiting its turn
+/// is never taken (and sent) by a second worker.
+const LEASE: Duration = Duration::from_secs(BATCH as u64 * SMTP_TIMEOUT.as_secs() + 60);
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -57,7 +60,7 @@ impl Mailer {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| invalid("SMTP_URL", &e))?
-                    .timeout(Some(Duration::from_secs(15)))
+                    .timeout(Some(SMTP_TIMEOUT))
                     .build(),
             ),
             None => {
@@ -120,20 +123,18 @@ impl Mailer {
     }
 
     /// When a message that failed `attempts` times is tried again: the base delay,
-    /// doubled per attempt, at most an hour; `None` once it has had its attempts.
-    pub fn retry_at(&self, attempts: i32, now: NaiveDateTime) -> Option<NaiveDateTime> {
-        if attempts >= MAX_ATTEMPTS {
-            return None;
-        }
+    /// doubled per attempt, at most an hour. A message that could not be sent is never
+    /// given up (DESIGN §6.4: SMTP down delays mail, never loses it).
+    pub fn retry_at(&self, attempts: i32, now: NaiveDateTime) -> NaiveDateTime {
         let factor = 1_i32 << attempts.clamp(1, 12).saturating_sub(1);
         let delay = (self.retry_base * factor).min(chrono::Duration::hours(1));
-        Some(now + delay)
+        now + delay
     }
 }
 
 /// Claims the due messages (see `db::outbox::claim_due`).
 pub fn claim(conn: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<Vec<OutboxMessage>> {
-    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
+    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(6));
     crate::db::write_transaction(conn, |conn| {
         outbox::claim_due(conn, now, now + lease, BATCH)
     })

@@ -204,3 +204,12 @@ pub fn active_in_villages(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult
         .select(Household::as_select())
         .load(conn)
 }
+
+/// Every household of `village_ids`, archived ones too.
+pub fn all_in_villages(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<Vec<Household>> {
+    households::table
+        .filter(households::village_id.eq_any(village_ids.to_vec()))
+        .order((households::village_id, households::code))
+        .select(Household::as_select())
+        .load(conn)
+}

@@ -275,11 +275,24 @@ pub fn by_provider_payment(conn: &mut DbConn, payment_id: &str) -> QueryResult<O
         .optional()
 }
 
-/// Records the provider checkout the buyer was sent to.
-pub fn set_provider_session(conn: &mut DbConn, id: i64, session_id: &str) -> QueryResult<usize> {
-    diesel::update(orders::table.find(id))
-        .set(orders::provider_session_id.eq(session_id))
-        .execute(conn)
+/// Records the provider checkout the buyer was sent to, and holds the order's stock
+/// until that checkout closes (`reserved_until`), while the order awaits payment.
+pub fn set_provider_session(
+    conn: &mut DbConn,
+    id: i64,
+    session_id: &str,
+    reserved_until: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    diesel::update(
+        orders::table
+            .find(id)
+            .filter(orders::status.eq("pending_payment")),
+    )
+    .set((
+        orders::provider_session_id.eq(session_id),
+        orders::reserved_until.eq(reserved_until),
+    ))
+    .execute(conn)
 }
 
 /// The payment of an order that has just moved to `paid`.

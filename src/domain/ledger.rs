@@ -195,8 +195,6 @@ pub fn reverse_units(
         restock,
     } = *units;
     let day = crate::domain::china_date(now);
-    let (mode, _) = stock::supply_of(conn, line.product_id)?;
-    let consignment = mode == "consignment";
     let (start, end) = (first, first + quantity);
     let mut entries = Vec::new();
     let mut covered = 0;
@@ -210,12 +208,11 @@ pub fn reverse_units(
             stock::return_to_lot(conn, a.lot_id, to - from)?;
         }
         let amount = upto(line, to) - upto(line, from);
-        let collective = if consignment {
-            collective_upto(line, to, a.collective_share_bp)
-                - collective_upto(line, from, a.collective_share_bp)
-        } else {
-            amount
-        };
+        // The split in force when the line was paid, kept on the allocation: purchased
+        // goods were allocated at 100 % to the collective.
+        let consignment = a.collective_share_bp < 10_000;
+        let collective = collective_upto(line, to, a.collective_share_bp)
+            - collective_upto(line, from, a.collective_share_bp);
         let base = |kind| NewLedgerEntry {
             allocation_id: Some(a.id),
             lot_id: Some(a.lot_id),

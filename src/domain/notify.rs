@@ -79,17 +79,25 @@ fn whole_order_to_buyer(
     )
 }
 
+/// Cash on delivery is sent before it is paid: its villages' teams hear of it when it is
+/// placed; every other order's teams when it is paid.
+fn teams_hear_at_placement(order: &Order) -> bool {
+    order.payment_method == "cash_on_delivery"
+}
+
 pub fn order_received(
     conn: &mut DbConn,
     order: &Order,
     lines: &[OrderLine],
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    whole_order_to_buyer(conn, order, lines, "order_received", now)
+    whole_order_to_buyer(conn, order, lines, "order_received", now)?;
+    if teams_hear_at_placement(order) {
+        to_teams(conn, order, lines, now)?;
+    }
+    Ok(())
 }
 
-/// To the buyer, and to the team of every village in the order with that village's
-/// lines only.
 pub fn order_paid(
     conn: &mut DbConn,
     order: &Order,
@@ -97,6 +105,19 @@ pub fn order_paid(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     whole_order_to_buyer(conn, order, lines, "order_paid", now)?;
+    if !teams_hear_at_placement(order) {
+        to_teams(conn, order, lines, now)?;
+    }
+    Ok(())
+}
+
+/// To the team of every village in the order, with that village's lines only.
+fn to_teams(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[OrderLine],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     let mut villages: Vec<i64> = lines.iter().map(|l| l.village_id).collect();
     villages.sort_unstable();
     villages.dedup();
@@ -109,6 +130,7 @@ pub fn order_paid(
         let mut data = order_json(order, lang, &theirs);
         data["order_path"] = json!(format!("/team/orders/{}", order.id));
         data["phone"] = json!(order.buyer_phone);
+        data["cod"] = json!(teams_hear_at_placement(order));
         outbox::enqueue(
             conn,
             &email,

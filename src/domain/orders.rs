@@ -284,7 +284,9 @@ pub fn release(
     })
 }
 
-/// Cancels an order that is still awaiting payment, by its buyer or its village team.
+/// Cancels an order that is still awaiting payment and has not left any village (a
+/// cash-on-delivery order may be on its way before it is paid), by its buyer or its
+/// village team.
 pub fn cancel(
     conn: &mut DbConn,
     who: &Who,
@@ -292,6 +294,15 @@ pub fn cancel(
     now: NaiveDateTime,
 ) -> Result<(), OrderError> {
     write_transaction(conn, |conn| {
+        let sent = shipments::of_order(conn, order.id)?
+            .iter()
+            .any(|s| matches!(s.status.as_str(), "shipped" | "delivered"));
+        if sent {
+            return Err(OrderError::Invalid(FieldErrors::single(
+                "status",
+                "invalid-order-on-its-way",
+            )));
+        }
         if !release(conn, order, "cancelled", &who.label, now)? {
             return Err(OrderError::Invalid(FieldErrors::single(
                 "status",

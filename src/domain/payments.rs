@@ -175,7 +175,16 @@ fn act(
             currency,
         } => {
             if order.paid_at.is_some() {
-                Ok("already_paid")
+                // A second payment for the same order (another checkout of it) is money
+                // the buyer must get back; the same payment told twice is not.
+                let other = event.payment_id.is_some()
+                    && order.provider_payment_id.is_some()
+                    && event.payment_id != order.provider_payment_id;
+                if other {
+                    flag(conn, "paid_twice")
+                } else {
+                    Ok("already_paid")
+                }
             } else if order.status != "pending_payment" {
                 flag(conn, "paid_after_close")
             } else if *amount_fen != order.total_fen || currency != "cny" {
@@ -194,7 +203,12 @@ fn act(
             )? {
                 Ok("paid")
             } else {
-                Ok("already_paid")
+                // The order left `pending_payment` after it was read: expired or cancelled
+                // just now (its stock released), or paid by a racing delivery.
+                match q::by_id(conn, order.id)? {
+                    Some(now_order) if now_order.paid_at.is_some() => Ok("already_paid"),
+                    _ => flag(conn, "paid_after_close"),
+                }
             }
         }
         PaymentEventKind::AwaitingFunds => Ok("awaiting_funds"),

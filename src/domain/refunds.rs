@@ -35,12 +35,17 @@ pub struct RefundPlan {
 }
 
 impl RefundPlan {
-    /// The same refund asked twice gets one answer from the provider.
+    /// The same refund asked twice (same units of the same lines, from the same point)
+    /// gets one answer from the provider; any other refund gets its own.
     pub fn idempotency_key(&self) -> String {
-        format!(
-            "refund-{}-{}-{}",
-            self.order.id, self.order.refunded_fen, self.amount_fen
-        )
+        let units: Vec<String> = self
+            .lines
+            .iter()
+            .map(|(line, quantity, _)| {
+                format!("{}:{}+{}", line.id, line.refunded_quantity, quantity)
+            })
+            .collect();
+        format!("refund-{}-{}", self.order.id, units.join(","))
     }
 }
 

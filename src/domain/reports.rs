@@ -53,8 +53,11 @@ pub struct Months {
 impl Months {
     /// `YYYY-MM` to `YYYY-MM`; `None` when either is not a month or they are reversed.
     pub fn parse(from: &str, to: &str) -> Option<Months> {
-        let month =
-            |s: &str| NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d").ok();
+        let month = |s: &str| {
+            NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d")
+                .ok()
+                .filter(|d| (2000..=2100).contains(&d.year()))
+        };
         let (from, to) = (month(from)?, month(to)?);
         (from <= to).then_some(Months { from, to })
     }
@@ -132,7 +135,8 @@ pub struct VillageFigures {
 }
 
 /// The figures of each village of `villages`, and its households (every active one,
-/// those that earned nothing too: they are the ones cadres look for).
+/// those that earned nothing too: they are the ones cadres look for; archived ones when
+/// they earned in the period).
 pub fn village_figures(
     conn: &mut DbConn,
     villages: &[Village],
@@ -154,7 +158,11 @@ pub fn village_figures(
             .map(|r| (r.household_id, (r.income_fen, r.payouts_fen)))
             .collect();
     let mut households = Vec::new();
-    for household in hh::active_in_villages(conn, &ids)? {
+    for household in hh::all_in_villages(conn, &ids)? {
+        // An archived household still counts for what it earned while it supplied goods.
+        if household.archived && !incomes.contains_key(&household.id) {
+            continue;
+        }
         let (income_fen, payouts_fen) = incomes.get(&household.id).copied().unwrap_or((0, 0));
         let f = by_village.entry(household.village_id).or_default();
         f.household_fen += income_fen;

@@ -218,8 +218,7 @@ impl PaymentProvider for StripeProvider {
                     ..Default::default()
                 });
             }
-            // Stripe takes 30 minutes to 24 hours; a shorter reservation is enforced
-            // by the shop, which flags a payment that arrives after it.
+            // Stripe takes 30 minutes to 24 hours (the caller asks for at least 31).
             params.expires_at = request
                 .expires_at
                 .map(|t| t.and_utc().timestamp())

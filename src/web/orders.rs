@@ -45,6 +45,8 @@ fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
             "payment_method": lang.t(&format!("payment-{}", o.payment_method)),
             "channel": lang.t(&format!("channel-{}", o.channel)),
             "pending": o.status == "pending_payment",
+            "cancellable": o.status == "pending_payment"
+                && !view.shipments.iter().any(|(s, _)| matches!(s.status.as_str(), "shipped" | "delivered")),
             "bank_transfer": o.payment_method == "bank_transfer" && o.status == "pending_payment",
             "pay_online": o.payment_method == "stripe" && o.status == "pending_payment",
             "reserved_until": o.reserved_until.map(time),
@@ -373,9 +375,24 @@ pub async fn team_cancel(
     CsrfForm(_): CsrfForm<HashMap<String, String>>,
 ) -> AppResult<HttpResponse> {
     let order = team_order(&state, &area, id.into_inner()).await?;
-    let (who, o) = (Who::from(&area.actor), order.clone());
+    let (who, o, ids) = (
+        Who::from(&area.actor),
+        order.clone(),
+        area.village_ids.clone(),
+    );
     let result = state
-        .db(move |conn| Ok::<_, AppError>(orders::cancel(conn, &who, &o, now_utc())))
+        .db(move |conn| {
+            // An order with another village's goods is that village's too: its buyer
+            // cancels it, or it expires; one team does not cancel the other's part.
+            let lines = db_orders::lines(conn, o.id)?;
+            if lines.iter().any(|l| !ids.contains(&l.village_id)) {
+                return Ok::<_, AppError>(Err(OrderError::Invalid(FieldErrors::single(
+                    "status",
+                    "invalid-order-other-villages",
+                ))));
+            }
+            Ok(orders::cancel(conn, &who, &o, now_utc()))
+        })
         .await?;
     after_action(&state, &ctx, &area, order.id, result).await
 }

@@ -31,18 +31,23 @@ pub async fn start(state: &AppState, order: &Order) -> AppResult<String> {
     let id = order.id;
     let lines = state.db(move |conn| db_orders::lines(conn, id)).await?;
     let base = &state.config.base_url;
+    // Stripe keeps a checkout open at least 30 minutes: the reservation is made to last
+    // as long as the checkout, so that a payment never arrives for goods already released.
+    let expires_at = order
+        .reserved_until
+        .map(|until| until.max(now_utc() + chrono::Duration::minutes(31)));
     let request = CheckoutRequest {
         order,
         lines: &lines,
         success_url: format!("{base}{order_page}?paid=1"),
         cancel_url: format!("{base}{order_page}"),
-        expires_at: order.reserved_until,
+        expires_at,
     };
     match provider.start(request).await {
         Ok(Started::Offline) => Ok(order_page),
         Ok(Started::Redirect { session_id, url }) => {
             state
-                .db(move |conn| db_orders::set_provider_session(conn, id, &session_id))
+                .db(move |conn| db_orders::set_provider_session(conn, id, &session_id, expires_at))
                 .await?;
             Ok(url)
         }

@@ -181,7 +181,9 @@ pub fn period(q: &PeriodQuery) -> AppResult<(NaiveDate, NaiveDate)> {
         match raw.trim() {
             "" => Ok(default),
             s => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| AppError::bad_field(field, raw)),
+                .ok()
+                .filter(|d| (2000..=2100).contains(&d.year()))
+                .ok_or_else(|| AppError::bad_field(field, raw)),
         }
     };
     let from = day("from", &q.from, today.with_day(1).unwrap_or(today))?;

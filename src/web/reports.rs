@@ -396,6 +396,8 @@ pub async fn village(
             "value": s, "label": lang.t(&format!("reports-sort-{s}")), "selected": *s == q.sort,
         })).collect::<Vec<_>>(),
         "desc": q.dir == "desc",
+        // The download carries the page's filters, so that it holds the same rows.
+        "filters": format!("&category={}&sort={}&dir={}", q.category, q.sort, if q.dir == "desc" { "desc" } else { "" }),
     });
     let report = ReportPage {
         villages: one,

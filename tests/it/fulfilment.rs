@@ -105,14 +105,22 @@ both_databases! {
 
         buy(app, &[("huangmi-gaomian", "1")], "cash_on_delivery", "");
         let cod = app.scalar("SELECT MAX(id) AS n FROM orders");
+        // Sent before it is paid: the team hears of it when it is placed, once.
+        let told = "email_outbox WHERE template = 'team_new_order' AND recipient = 'team@example.com' AND data LIKE '%\"cod\":true%'";
+        assert_eq!(app.count(told), 1);
         let page = format!("/team/orders/{cod}");
         for (s, form) in [("pack", vec![]), ("ship", vec![("carrier", "村邮站"), ("tracking_number", "C-7")]), ("deliver", vec![])] {
             assert_eq!(team.submit(&page, &format!("{page}/villages/{yzy}/{s}"), &form).status(), StatusCode::SEE_OTHER, "{s}");
         }
         assert_eq!(status(app, cod), "pending_payment", "delivered, cash not yet recorded");
+        // On its way or delivered, it can no longer be cancelled (the buyer would keep the
+        // goods unpaid and their stock would be sold twice).
+        assert_eq!(team.submit(&page, &format!("{page}/cancel"), &[]).status(), StatusCode::CONFLICT);
+        assert!(!app.browser().text(&format!("/orders/{}", app_token(app, cod))).1.contains("/cancel\""), "no cancel button for the buyer");
         let res = team.submit(&page, &format!("{page}/paid"), &[("reference", "")]);
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(status(app, cod), "delivered", "paid on delivery: the order is complete");
+        assert_eq!(app.count("email_outbox WHERE template = 'team_new_order'"), 1, "not told again when the cash is recorded");
     }
 
     fn the_packing_list_holds_the_days_paid_lines_of_one_village(app) {

@@ -170,6 +170,11 @@ both_databases! {
         let statement = team.text(&format!("/team/households/{first}/statement?from={from}&to={today}")).1;
         assert!(statement.contains("共富账单") && statement.contains("¥102.60") && statement.contains("-¥100.00") && statement.contains("¥2.60"), "{statement}");
         assert_eq!(team.get(&format!("/team/households/{first}/statement?from=tomorrow")).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(team.get(&format!("/team/households/{first}/statement?from=0000-01-01")).status(), StatusCode::BAD_REQUEST);
+        // What people typed is text, also inside a translated sentence.
+        app.execute(&format!("UPDATE households SET head_name = '<i>谢</i>' WHERE id = {first}"));
+        let statement = team.text(&format!("/team/households/{first}/statement")).1;
+        assert!(statement.contains("&lt;i&gt;谢&lt;/i&gt;") && !statement.contains("<i>谢"), "escaped in the heading");
     }
 
     fn a_random_run_of_orders_refunds_and_payouts_adds_up(app) {
@@ -271,7 +276,13 @@ both_databases! {
 
         let csv = cadre.get(&format!("/reports/villages/{yzy}?format=csv")).text().unwrap_or_default();
         assert!(csv.contains("102.60") && csv.contains("34.20") && !csv.contains(&phone.clone().unwrap_or_else(|| "none".into())));
-        let xlsx = cadre.get(&format!("/reports/villages/{yzy}?format=xlsx"));
+        let poor = app.scalar(&format!("SELECT COUNT(*) AS n FROM households WHERE village_id = {yzy} AND NOT archived AND category = 'tuopin'"));
+        let filtered = cadre.text(&format!("/reports/villages/{yzy}?category=tuopin")).1;
+        // (`=` is written `&#x3D;` in the attribute, which browsers read back as `=`.)
+        assert!(filtered.contains("category&#x3D;tuopin&amp;sort&#x3D;&amp;dir&#x3D;&amp;format=csv"), "the download keeps the page's filter");
+        let csv_rows = cadre.get(&format!("/reports/villages/{yzy}?category=tuopin&format=csv")).text().unwrap_or_default().lines().count() as i64;
+        assert_eq!((filtered.matches("/statement\"").count() as i64, csv_rows - 1), (poor, poor));
+                let xlsx = cadre.get(&format!("/reports/villages/{yzy}?format=xlsx"));
         assert_eq!(xlsx.status(), StatusCode::OK);
         assert!(xlsx.bytes().expect("xlsx").starts_with(b"PK"), "an XLSX is a zip");
         let home = cadre.text("/reports").1;

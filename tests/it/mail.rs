@@ -86,7 +86,7 @@ both_databases! {
         assert_eq!((claimed.len(), distinct.len()), (120, 120), "each message claimed once");
         assert_eq!(app.count("email_outbox WHERE attempts = 1 AND locked_until IS NOT NULL"), 120);
         // A lease that runs out (a worker died mid-send) makes the message due again.
-        let later = now + chrono::Duration::minutes(5);
+        let later = now + chrono::Duration::minutes(7);
         assert_eq!(mail::claim(&mut app.conn(), later).expect("claim").len(), 20, "one batch");
     }
 }

@@ -68,6 +68,13 @@ both_backends! {
         let token = app_token(&app, order);
         assert!(session["success_url"].as_str().unwrap_or_default().contains(&token));
         assert!(session["payment_method_types"].to_string().contains("wechat_pay"));
+        // The checkout closes when the reservation does (Stripe's minimum is 30 minutes).
+        let sent = stripe.requests().into_iter().find(|(m, p, _)| m == "POST" && p == "/v1/checkout/sessions").expect("the session request").2;
+        let expires: i64 = sent.iter().find(|(k, _)| k == "expires_at").expect("expires_at is sent").1.parse().expect("a timestamp");
+        assert!((30 * 60..=32 * 60).contains(&(expires - now())), "{}", expires - now());
+        let soon = (village_market::domain::now_utc() + chrono::Duration::minutes(29)).format("%Y-%m-%d %H:%M:%S");
+        let held = app.count(&format!("orders WHERE id = {order} AND reserved_until > '{soon}'"));
+        assert_eq!(held, 1, "the reservation lasts as long as the checkout");
         assert_eq!(app.count(&format!("orders WHERE id = {order} AND provider_session_id = '{session_id}' AND status = 'pending_payment'")), 1);
 
         let paid = stripe.event("checkout.session.completed", stripe.completed_session(&session_id, None));
@@ -141,6 +148,12 @@ both_backends! {
         assert_eq!(app.count(&format!("orders WHERE id = {order} AND status = 'paid' AND attention IS NULL")), 1);
         assert_eq!(stock_of(&app, flour), stock, "the late expiry returned nothing");
         assert_eq!(app.count("payment_events"), 5);
+        // A second, different payment for the order is flagged for the team to refund.
+        let mut second = stripe.completed_session(&session, None);
+        second["payment_intent"] = "pi_test_second_payment".into();
+        let (_, body) = stripe.deliver(&app.base, &stripe.event("checkout.session.completed", second), now());
+        assert_eq!(outcome(&body), "paid_twice");
+        assert_eq!(app.count(&format!("orders WHERE id = {order} AND status = 'paid' AND attention = 'paid_twice'")), 1);
     }
 
     fn bad_signatures_and_stale_timestamps_are_refused_before_reading(backend) {
