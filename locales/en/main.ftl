@@ -527,3 +527,4 @@ invalid-order-on-its-way = The goods are on their way and the order can no longe
 invalid-order-other-villages = This order has another village's goods too: only its buyer can cancel it, or it expires
 email-team-subject-cod = New cash-on-delivery order { $number }
 email-team-intro-cod = Order { $number } is paid in cash on delivery. Your village's goods to pack:
+invalid-refund-changed = These goods were refunded just now (perhaps by someone else at the same time); refresh the page

@@ -518,3 +518,4 @@ invalid-order-on-its-way = 货已经发出，不能取消；收货后可以申�
 invalid-order-other-villages = 这笔订单里还有别的村的商品，只能由买家取消或等它过期
 email-team-subject-cod = 新的货到付款订单 { $number }
 email-team-intro-cod = 订单 { $number } 选择货到付款，送达时收款。本村需要配货的商品如下：
+invalid-refund-changed = 这些商品刚刚已被退款（可能是别人同时操作），请刷新页面

@@ -556,3 +556,25 @@ pub fn sales_total(conn: &mut DbConn) -> QueryResult<i64> {
     .get_result(conn)?;
     Ok(row.fen)
 }
+
+#[derive(QueryableByName)]
+pub struct LineRefunds {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub line_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub counted: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub recorded: i64,
+}
+
+/// Order lines whose units counted as refunded differ from what their refunds hold.
+pub fn lines_with_unrecorded_refunds(conn: &mut DbConn) -> QueryResult<Vec<LineRefunds>> {
+    diesel::sql_query(
+        "SELECT l.id AS line_id, CAST(l.refunded_quantity AS BIGINT) AS counted, \
+         CAST(COALESCE(SUM(r.quantity), 0) AS BIGINT) AS recorded \
+         FROM order_lines l LEFT JOIN refund_lines r ON r.order_line_id = l.id \
+         GROUP BY l.id, l.refunded_quantity \
+         HAVING l.refunded_quantity <> COALESCE(SUM(r.quantity), 0)",
+    )
+    .load(conn)
+}

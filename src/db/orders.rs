@@ -355,6 +355,24 @@ pub fn refund_line_quantity(
     Ok(rows == 1)
 }
 
+/// Gives back `quantity` units counted as refunded by `refund_line_quantity` from
+/// `already`, when the refund they were held for did not happen.
+pub fn unrefund_line_quantity(
+    conn: &mut DbConn,
+    line_id: i64,
+    already: i32,
+    quantity: i32,
+) -> QueryResult<bool> {
+    let rows = diesel::update(
+        order_lines::table
+            .find(line_id)
+            .filter(order_lines::refunded_quantity.eq(already + quantity)),
+    )
+    .set(order_lines::refunded_quantity.eq(already))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = order_events)]
 pub struct OrderEvent {

@@ -295,7 +295,8 @@ pub fn post_purchase(
 }
 
 /// Checks the ledger against everything kept beside it: every monthly total recomputed
-/// from the entries, and money in − refunds = household shares + collective shares.
+/// from the entries, every refunded unit recorded in a refund, and money in − refunds =
+/// household shares + collective shares.
 /// Returns the differences found, one line each; empty when all agree.
 pub fn verify(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     let mut problems = Vec::new();
@@ -344,6 +345,13 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<Vec<String>> {
         &stored.products,
         &mut problems,
     );
+    for l in q::lines_with_unrecorded_refunds(conn)? {
+        problems.push(format!(
+            "order line {}: {} units held as refunded, refunds record {} \
+             (a refund interrupted between the payment provider and the shop)",
+            l.line_id, l.counted, l.recorded
+        ));
+    }
     let (paid, refunded) = q::money_in_and_refunded(conn)?;
     let shares = q::sales_total(conn)?;
     if paid - refunded != shares {

@@ -115,8 +115,50 @@ pub fn plan(
     })
 }
 
-/// Records a refund the money of which has gone back to the buyer.
+/// Holds the plan's units of each line as refunded before the money is sent back, so
+/// that no other refund can send back the same units meanwhile. Refused (nothing held)
+/// when another refund got there first.
+pub fn reserve(conn: &mut DbConn, plan: &RefundPlan) -> Result<(), OrderError> {
+    write_transaction(conn, |conn| {
+        for (line, quantity, _) in &plan.lines {
+            if !q::refund_line_quantity(conn, line.id, line.refunded_quantity, *quantity)? {
+                return Err(OrderError::Invalid(FieldErrors::single(
+                    "status",
+                    "invalid-refund-changed",
+                )));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Lets go of units held by `reserve` when the provider did not refund them.
+pub fn release(conn: &mut DbConn, plan: &RefundPlan) -> diesel::QueryResult<()> {
+    write_transaction(conn, |conn| {
+        for (line, quantity, _) in &plan.lines {
+            q::unrefund_line_quantity(conn, line.id, line.refunded_quantity, *quantity)?;
+        }
+        Ok(())
+    })
+}
+
+/// Records a refund that needs no provider round trip (the team pays back by hand):
+/// holds the units and records it, in one transaction.
 pub fn record(
+    conn: &mut DbConn,
+    who: &Who,
+    plan: &RefundPlan,
+    provider_refund_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<i64, OrderError> {
+    write_transaction(conn, |conn| {
+        reserve(conn, plan)?;
+        record_reserved(conn, who, plan, provider_refund_id, now)
+    })
+}
+
+/// Records a refund whose units `reserve` holds and whose money has gone back.
+pub fn record_reserved(
     conn: &mut DbConn,
     who: &Who,
     plan: &RefundPlan,
@@ -149,12 +191,6 @@ pub fn record(
         // Units [already, already + quantity) of each line go back, against the same
         // households (see `domain::ledger`).
         for (line, quantity, _) in &plan.lines {
-            if !q::refund_line_quantity(conn, line.id, line.refunded_quantity, *quantity)? {
-                return Err(OrderError::Invalid(FieldErrors::single(
-                    &format!("qty_{}", line.id),
-                    "invalid-refund-quantity",
-                )));
-            }
             if plan.restock {
                 add_to_product(conn, line.product_id, *quantity, now)?;
             }

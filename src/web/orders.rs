@@ -432,6 +432,15 @@ pub async fn refund(
         .payments
         .provider(&plan.order.payment_method)
         .ok_or_else(|| AppError::Internal("no provider for the order's method".into()))?;
+    // The units are held first, so that two refunds at once cannot both send back money
+    // for them; they are let go if the provider does not refund.
+    let held = plan.clone();
+    let reserved = state
+        .db(move |conn| Ok::<_, AppError>(refunds::reserve(conn, &held)))
+        .await?;
+    if let Err(e) = reserved {
+        return after_action(&state, &ctx, &area, id, Err(e)).await;
+    }
     let receipt = match provider
         .refund(&plan.order, plan.amount_fen, &plan.idempotency_key())
         .await
@@ -439,6 +448,8 @@ pub async fn refund(
         Ok(receipt) => receipt,
         Err(e) => {
             tracing::warn!(order = id, error = %e, "refund refused or failed at the provider");
+            let held = plan.clone();
+            state.db(move |conn| refunds::release(conn, &held)).await?;
             let errors = FieldErrors::single("refund", "invalid-refund-provider");
             let status = StatusCode::BAD_GATEWAY;
             return render_team_order(&state, &ctx, &area, id, status, &errors).await;
@@ -448,7 +459,7 @@ pub async fn refund(
     let result = state
         .db(move |conn| {
             Ok::<_, AppError>(
-                refunds::record(
+                refunds::record_reserved(
                     conn,
                     &who,
                     &plan,

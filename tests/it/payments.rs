@@ -283,6 +283,39 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::CONFLICT, "nothing left to refund");
     }
 
+    fn two_refunds_of_the_same_units_at_once_send_money_back_once(backend) {
+        let stripe = StripeServer::start();
+        let app = shop(backend, &stripe, None);
+        let (order, session) = stripe_order(&app, &stripe, &[("huangmi-gaomian", "3")], "");
+        stripe.deliver(&app.base, &stripe.event("checkout.session.completed", stripe.completed_session(&session, None)), now());
+        let line = app.scalar(&format!("SELECT id AS n FROM order_lines WHERE order_id = {order}"));
+        let page = format!("/team/orders/{order}");
+        let (a, b) = (app.signed_in("team@example.com"), app.signed_in("team@example.com"));
+        let qty = format!("qty_{line}");
+        let statuses: Vec<StatusCode> = std::thread::scope(|s| {
+            let runs: Vec<_> = [&a, &b].into_iter().map(|team| {
+                let (page, qty) = (page.clone(), qty.clone());
+                s.spawn(move || team.submit(&page, &format!("{page}/refund"), &[(&qty, "2"), ("reason", "同时")]).status())
+            }).collect();
+            runs.into_iter().map(|r| r.join().expect("refund")).collect()
+        });
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().any(|s| matches!(*s, StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY)), "{statuses:?}");
+        assert_eq!(stripe.refunds().len(), 1, "Stripe sent money back once");
+        assert_eq!(app.count(&format!("orders WHERE id = {order} AND refunded_fen = 7600")), 1);
+        assert!(village_market::domain::ledger::verify(&mut app.conn()).expect("verify").is_empty());
+
+        // Units held for a refund that never got recorded are what `verify` reports.
+        let o = village_market::db::orders::by_id(&mut app.conn(), order).expect("order").expect("order");
+        let request = village_market::domain::refunds::RefundRequest { quantities: vec![(line, "1".into())], restock: false, reason: "x".into() };
+        let plan = village_market::domain::refunds::plan(&mut app.conn(), &o, None, &request).expect("plan");
+        village_market::domain::refunds::reserve(&mut app.conn(), &plan).expect("held");
+        let problems = village_market::domain::ledger::verify(&mut app.conn()).expect("verify");
+        assert!(problems.len() == 1 && problems[0].contains("held as refunded"), "{problems:?}");
+        village_market::domain::refunds::release(&mut app.conn(), &plan).expect("released");
+        assert!(village_market::domain::ledger::verify(&mut app.conn()).expect("verify").is_empty());
+    }
+
     fn without_stripe_keys_the_shop_offers_manual_payment_only(backend) {
         let app = TestApp::start(backend);
         let buyer = app.browser();
