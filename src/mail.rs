@@ -6,6 +6,7 @@
 //! files under the data folder. A failure is retried with back-off; SMTP being down
 //! delays mail and never loses it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -37,7 +38,8 @@ pub struct Mailer {
     from: Mailbox,
     base_url: String,
     retry_base: chrono::Duration,
-    html: Templates,
+    /// The pages' registry (HTML-escaped), shared: the HTML part is rendered with it.
+    html: Arc<Templates>,
     plain: Templates,
 }
 
@@ -51,7 +53,7 @@ pub enum SendError {
 }
 
 impl Mailer {
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+    pub fn from_config(config: &Config, html: Arc<Templates>) -> Result<Self, ConfigError> {
         let invalid = |name: &'static str, e: &dyn std::fmt::Display| ConfigError::Invalid {
             name,
             reason: e.to_string(),
@@ -80,7 +82,7 @@ impl Mailer {
                 .map_err(|e| invalid("MAIL_FROM", &e))?,
             base_url: config.base_url.clone(),
             retry_base: chrono::Duration::seconds(i64::from(config.mail_retry_seconds)),
-            html: Templates::load().map_err(|e| invalid("templates", &e))?,
+            html,
             plain: Templates::plain().map_err(|e| invalid("templates", &e))?,
         })
     }

@@ -39,23 +39,6 @@ pub fn record_event(
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = payment_events)]
-pub struct PaymentEventRow {
-    pub event_id: String,
-    pub event_type: String,
-    pub outcome: String,
-    pub received_at: NaiveDateTime,
-}
-
-pub fn events_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<PaymentEventRow>> {
-    payment_events::table
-        .filter(payment_events::order_id.eq(order_id))
-        .order(payment_events::id)
-        .select(PaymentEventRow::as_select())
-        .load(conn)
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = refunds)]
 pub struct Refund {
     pub id: i64,

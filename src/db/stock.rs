@@ -246,10 +246,10 @@ pub fn return_to_lot(conn: &mut DbConn, lot_id: i64, quantity: i32) -> QueryResu
         .execute(conn)
 }
 
-/// How a product is supplied (`consignment` or `purchased`) and its village.
-pub fn supply_of(conn: &mut DbConn, product_id: i64) -> QueryResult<(String, i64)> {
+/// How a product is supplied: `consignment` or `purchased`.
+pub fn supply_mode(conn: &mut DbConn, product_id: i64) -> QueryResult<String> {
     products::table
         .find(product_id)
-        .select((products::supply_mode, products::village_id))
+        .select(products::supply_mode)
         .first(conn)
 }

@@ -6,11 +6,11 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::db::orders::{self as q, Order, OrderLine};
-use crate::db::shipments::{self, Shipment};
+use crate::db::shipments;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::audit::Who;
 use crate::domain::notify;
-use crate::domain::orders::OrderError;
+use crate::domain::orders::{OrderError, units_left};
 use crate::domain::validation::{self as v, FieldErrors};
 
 /// A step a village team takes with its part of an order.
@@ -151,14 +151,26 @@ pub fn sync_order_status(
     Ok(())
 }
 
-pub fn shipments_of(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<Shipment>> {
-    shipments::of_order(conn, order_id)
-}
-
 /// One order on a village's packing list, with that village's lines only.
 pub struct PackingEntry {
     pub order: Order,
     pub lines: Vec<OrderLine>,
+}
+
+/// Each product of a packing list once (its first line, for names and unit) with the
+/// units to pack of it across the orders.
+pub fn packing_totals(entries: &[PackingEntry]) -> Vec<(&OrderLine, i32)> {
+    let mut totals: Vec<(&OrderLine, i32)> = Vec::new();
+    for line in entries.iter().flat_map(|e| &e.lines) {
+        match totals
+            .iter_mut()
+            .find(|(l, _)| l.product_id == line.product_id)
+        {
+            Some((_, units)) => *units += units_left(line),
+            None => totals.push((line, units_left(line))),
+        }
+    }
+    totals
 }
 
 /// What `village_id` packs for orders placed on `day` (China time).

@@ -92,8 +92,7 @@ fn allocate_line(
     now: NaiveDateTime,
     entries: &mut Vec<NewLedgerEntry>,
 ) -> QueryResult<()> {
-    let (mode, _) = stock::supply_of(conn, line.product_id)?;
-    let consignment = mode == "consignment";
+    let consignment = stock::supply_mode(conn, line.product_id)? == "consignment";
     let bp = if consignment {
         share_bp(conn, line.village_id, default_bp)?
     } else {
@@ -198,7 +197,8 @@ pub fn reverse_units(
     let (start, end) = (first, first + quantity);
     let mut entries = Vec::new();
     let mut covered = 0;
-    for a in q::allocations_of_line(conn, line.id)? {
+    let allocations = q::allocations_of_line(conn, line.id)?;
+    for a in &allocations {
         let (from, to) = (start.max(a.first_unit), end.min(a.first_unit + a.quantity));
         if from >= to {
             continue;
@@ -240,7 +240,8 @@ pub fn reverse_units(
     }
     if covered < quantity {
         // The units that had no lot were the collective's.
-        let unallocated = line.quantity - line_allocated(conn, line.id)?;
+        let allocated: i32 = allocations.iter().map(|a| a.quantity).sum();
+        let unallocated = line.quantity - allocated;
         let from = (line.quantity - unallocated).max(start);
         if from < end {
             entries.push(NewLedgerEntry {
@@ -252,13 +253,6 @@ pub fn reverse_units(
         }
     }
     q::post(conn, &entries)
-}
-
-fn line_allocated(conn: &mut DbConn, line_id: i64) -> QueryResult<i32> {
-    Ok(q::allocations_of_line(conn, line_id)?
-        .iter()
-        .map(|a| a.quantity)
-        .sum())
 }
 
 /// The household's earning for a purchased (统购) lot: the price paid, on the day the

@@ -284,6 +284,23 @@ pub fn release(
     })
 }
 
+/// The units of a line bought and not refunded: still to send, and still refundable.
+pub fn units_left(line: &OrderLine) -> i32 {
+    line.quantity - line.refunded_quantity
+}
+
+/// Whether any village has sent its part of an order.
+fn on_its_way(shipments: &[Shipment]) -> bool {
+    shipments
+        .iter()
+        .any(|s| matches!(s.status.as_str(), "shipped" | "delivered"))
+}
+
+/// Whether an order may still be cancelled: unpaid, and not sent by any of its villages.
+pub fn may_cancel(order: &Order, shipments: &[Shipment]) -> bool {
+    order.status == "pending_payment" && !on_its_way(shipments)
+}
+
 /// Cancels an order that is still awaiting payment and has not left any village (a
 /// cash-on-delivery order may be on its way before it is paid), by its buyer or its
 /// village team.
@@ -294,10 +311,7 @@ pub fn cancel(
     now: NaiveDateTime,
 ) -> Result<(), OrderError> {
     write_transaction(conn, |conn| {
-        let sent = shipments::of_order(conn, order.id)?
-            .iter()
-            .any(|s| matches!(s.status.as_str(), "shipped" | "delivered"));
-        if sent {
+        if on_its_way(&shipments::of_order(conn, order.id)?) {
             return Err(OrderError::Invalid(FieldErrors::single(
                 "status",
                 "invalid-order-on-its-way",

@@ -11,7 +11,7 @@ use crate::db::shipments;
 use crate::db::stock::add_to_product;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::audit::{self, Change, Who};
-use crate::domain::orders::OrderError;
+use crate::domain::orders::{OrderError, units_left};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::domain::{china_date, ledger, notify};
 
@@ -59,6 +59,14 @@ pub fn line_refund_fen(line: &OrderLine, already: i32, quantity: i32) -> i64 {
     (upto(already + quantity) - upto(already)) as i64
 }
 
+/// Whether money was taken for the order and some of it is still to give back.
+pub fn may_refund(order: &Order) -> bool {
+    matches!(
+        order.status.as_str(),
+        "paid" | "packed" | "shipped" | "delivered" | "partially_refunded"
+    )
+}
+
 /// Checks a refund against the order: refundable now, lines of `villages` only (`None`:
 /// any), each quantity a whole number within what is left of its line.
 pub fn plan(
@@ -68,10 +76,7 @@ pub fn plan(
     request: &RefundRequest,
 ) -> Result<RefundPlan, OrderError> {
     let mut errors = FieldErrors::default();
-    if !matches!(
-        order.status.as_str(),
-        "paid" | "packed" | "shipped" | "delivered" | "partially_refunded"
-    ) {
+    if !may_refund(order) {
         errors.add("status", "invalid-order-not-refundable");
     }
     let reason = v::required_text(&mut errors, "reason", &request.reason, 200);
@@ -90,7 +95,7 @@ pub fn plan(
             errors.add(&field, "invalid-refund-line");
             continue;
         };
-        let left = line.quantity - line.refunded_quantity;
+        let left = units_left(line);
         match raw.parse::<i32>() {
             Ok(n) if n > 0 && n <= left => {
                 let fen = line_refund_fen(line, line.refunded_quantity, n);
@@ -203,9 +208,7 @@ pub fn record_reserved(
             ledger::reverse_units(conn, order, line, &units, now)?;
         }
         let lines_after = q::lines(conn, order.id)?;
-        let all_refunded = lines_after
-            .iter()
-            .all(|l| l.refunded_quantity == l.quantity);
+        let all_refunded = lines_after.iter().all(|l| units_left(l) == 0);
         let status = if all_refunded {
             "refunded"
         } else {
@@ -218,7 +221,7 @@ pub fn record_reserved(
             let done = lines_after
                 .iter()
                 .filter(|l| l.village_id == village)
-                .all(|l| l.refunded_quantity == l.quantity);
+                .all(|l| units_left(l) == 0);
             if done {
                 shipments::cancel_unshipped(conn, order.id, Some(village), now)?;
             }

@@ -59,17 +59,17 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, pool: Pool) -> Result<Self, ConfigError> {
-        let templates = Templates::load().map_err(|e| ConfigError::Invalid {
+        let templates = Arc::new(Templates::load().map_err(|e| ConfigError::Invalid {
             name: "templates",
             reason: e.to_string(),
-        })?;
+        })?);
         Ok(Self {
             backend: config.database_url.backend(),
             payments: Payments::from_config(&config)?,
-            mailer: Arc::new(Mailer::from_config(&config)?),
+            mailer: Arc::new(Mailer::from_config(&config, templates.clone())?),
             config: Arc::new(config),
             pool,
-            templates: Arc::new(templates),
+            templates,
             pages: render::PageCache::new(Duration::from_secs(1)),
         })
     }

@@ -45,8 +45,7 @@ fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
             "payment_method": lang.t(&format!("payment-{}", o.payment_method)),
             "channel": lang.t(&format!("channel-{}", o.channel)),
             "pending": o.status == "pending_payment",
-            "cancellable": o.status == "pending_payment"
-                && !view.shipments.iter().any(|(s, _)| matches!(s.status.as_str(), "shipped" | "delivered")),
+            "cancellable": orders::may_cancel(o, &view.shipments.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>()),
             "bank_transfer": o.payment_method == "bank_transfer" && o.status == "pending_payment",
             "pay_online": o.payment_method == "stripe" && o.status == "pending_payment",
             "reserved_until": o.reserved_until.map(time),
@@ -62,7 +61,7 @@ fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
             "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
             "quantity": l.quantity,
             "refunded_quantity": l.refunded_quantity,
-            "refundable": l.quantity - l.refunded_quantity,
+            "refundable": orders::units_left(l),
             "unit_price": format_fen(l.unit_price_fen),
             "line_total": format_fen(l.line_total_fen),
         })).collect::<Vec<_>>(),
@@ -256,10 +255,7 @@ async fn render_team_order(
     data["errors"] = errors;
     data["may_fulfil"] = json!(fulfilment::may_fulfil(&view.order));
     data["manual_payment"] = json!(view.order.payment_method != "stripe");
-    data["refundable"] = json!(matches!(
-        view.order.status.as_str(),
-        "paid" | "packed" | "shipped" | "delivered" | "partially_refunded"
-    ));
+    data["refundable"] = json!(refunds::may_refund(&view.order));
     data["events"] = json!(
         view.events
             .iter()
@@ -523,7 +519,7 @@ pub async fn packing_list(
                     "payment": lang.t(&format!("payment-{}", e.order.payment_method)),
                     "product": lang.pick(&l.product_name_zh, &l.product_name_en),
                     "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
-                    "quantity": l.quantity - l.refunded_quantity,
+                    "quantity": orders::units_left(l),
                 })
             })
         })
@@ -532,22 +528,6 @@ pub async fn packing_list(
         "" | "html" => {}
         "csv" => return packing_csv(lang, &village, day, &rows),
         other => return Err(AppError::bad_field("format", other)),
-    }
-    let mut totals: Vec<(String, String, i64)> = Vec::new();
-    for r in &rows {
-        let (product, unit) = (r["product"].as_str(), r["unit"].as_str());
-        let qty = r["quantity"].as_i64().unwrap_or(0);
-        match totals
-            .iter_mut()
-            .find(|(p, u, _)| Some(p.as_str()) == product && Some(u.as_str()) == unit)
-        {
-            Some(t) => t.2 += qty,
-            None => totals.push((
-                product.unwrap_or_default().into(),
-                unit.unwrap_or_default().into(),
-                qty,
-            )),
-        }
     }
     let data = json!({
         "village": lang.pick(&village.name_zh, &village.name_en),
@@ -561,10 +541,14 @@ pub async fn packing_list(
             "lines": e.lines.iter().map(|l| json!({
                 "product": lang.pick(&l.product_name_zh, &l.product_name_en),
                 "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
-                "quantity": l.quantity - l.refunded_quantity,
+                "quantity": orders::units_left(l),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "totals": totals.iter().map(|(p, u, q)| json!({"product": p, "unit": u, "quantity": q})).collect::<Vec<_>>(),
+        "totals": fulfilment::packing_totals(&entries).iter().map(|(l, units)| json!({
+            "product": lang.pick(&l.product_name_zh, &l.product_name_en),
+            "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
+            "quantity": units,
+        })).collect::<Vec<_>>(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/team/packing", data)
 }
