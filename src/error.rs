@@ -4,6 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::domain::error::DomainError;
+use crate::domain::validation::FieldErrors;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
@@ -17,6 +20,10 @@ pub enum AppError {
     /// A field of the request is missing or malformed; `field` names it.
     #[error("bad value for {field}: {reason}")]
     BadField { field: String, reason: String },
+    /// What a person sent breaks a domain rule: a form handler shows its form again with
+    /// each message by its field; anywhere else it is a 422 naming the first field.
+    #[error("invalid: {0}")]
+    Invalid(FieldErrors),
     /// The request could not be read at all (wrong content type, unreadable body).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -50,12 +57,22 @@ impl AppError {
             AppError::NotFound => "error-not-found",
             AppError::Forbidden => "error-forbidden",
             AppError::SignInRequired { .. } => "error-sign-in-required",
-            AppError::BadField { .. } => "error-bad-field",
+            AppError::BadField { .. } | AppError::Invalid(_) => "error-bad-field",
             AppError::BadRequest(_) => "error-bad-request",
             AppError::Csrf => "error-csrf",
             AppError::TooManyAttempts { .. } => "error-too-many-attempts",
             AppError::Unavailable(_) => "error-unavailable",
             AppError::Database(_) | AppError::Internal(_) => "error-internal",
+        }
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(errors) => AppError::Invalid(errors),
+            DomainError::NotFound => AppError::NotFound,
+            DomainError::Database(e) => AppError::Database(e),
         }
     }
 }
@@ -66,8 +83,8 @@ impl From<diesel::r2d2::PoolError> for AppError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for AppError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
         AppError::Internal(e.to_string())
     }
 }
@@ -79,6 +96,7 @@ impl ResponseError for AppError {
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadField { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,7 +108,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status_code());
         if let AppError::SignInRequired { next } = self {
-            let target = format!("/login?next={}", crate::web::url_encode(next));
+            let target = format!("/login?next={}", crate::util::url_encode(next));
             res.insert_header((actix_web::http::header::LOCATION, target));
         }
         if let AppError::TooManyAttempts { retry_after_secs } = self {

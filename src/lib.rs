@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod mail;
 pub mod payments;
+pub mod states;
 pub mod templates;
 pub mod util;
 pub mod web;
@@ -25,7 +26,10 @@ pub fn start_server(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
-    jobs::spawn(state.clone());
+    jobs::spawn(jobs::Workers {
+        pool: state.pool.clone(),
+        mailer: state.mailer.clone(),
+    });
     Ok(actix_web::HttpServer::new(move || build_app(state.clone()))
         .workers(workers)
         .listen(listener)?

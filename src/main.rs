@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use village_market::config::{Config, ConfigArgs};
-use village_market::domain::accounts::{self, NewAccount, Role};
-use village_market::domain::audit::Who;
+use village_market::domain::accounts::{self, NewAccount};
+use village_market::domain::actor::Role;
+use village_market::domain::actor::Who;
 use village_market::domain::{demo, now_utc};
 use village_market::i18n::Lang;
 use village_market::{AppState, db, start_server};

@@ -32,8 +32,9 @@ use village_market::db::schema::{
     stock_lots, users, villages,
 };
 use village_market::db::{DatabaseUrl, DbConn, open_pool, write_transaction};
-use village_market::domain::accounts::{NewAccount, Role, create_account};
-use village_market::domain::audit::Who;
+use village_market::domain::accounts::{NewAccount, create_account};
+use village_market::domain::actor::Role;
+use village_market::domain::actor::Who;
 use village_market::domain::{china_date, now_utc};
 use village_market::i18n::Lang;
 

@@ -1,6 +1,5 @@
-//! Accounts and who may reach what: roles, password hashing, sign-in with throttling,
-//! and the `Actor` — a signed-in user with the villages, organisation or reporting
-//! scope that every query they run is filtered by (DESIGN §2).
+//! Accounts: password hashing, sign-in with throttling, creating accounts, and loading
+//! the signed-in `Actor` (see `actor`) with the scope the database gives them.
 
 use std::sync::OnceLock;
 
@@ -13,95 +12,19 @@ use diesel::QueryResult;
 
 use crate::db::accounts::{self as q, CadreScopeRow, NewUser, UserRow};
 use crate::db::{DbConn, catalog, write_transaction};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope, User, Who};
+use crate::domain::audit::{self, Change};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Lang;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The city office that runs the platform.
-    Admin,
-    /// A work-team member (驻村工作队), bound to villages.
-    Team,
-    /// A buyer at a canteen organisation (食堂).
-    Canteen,
-    /// A read-only official (干部).
-    Cadre,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Team, Role::Canteen, Role::Cadre];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Team => "team",
-            Role::Canteen => "canteen",
-            Role::Cadre => "cadre",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    /// The page a user of this role lands on after signing in.
-    pub fn home(self) -> &'static str {
-        match self {
-            Role::Admin => "/admin",
-            Role::Team => "/team",
-            Role::Canteen => "/canteen",
-            Role::Cadre => "/reports",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub display_name: String,
-    pub role: Role,
-    pub lang: Lang,
-}
-
-impl User {
-    fn from_row(row: UserRow) -> Option<User> {
-        Some(User {
-            id: row.id,
-            role: Role::parse(&row.role)?,
-            lang: Lang::parse(&row.locale).unwrap_or_default(),
-            email: row.email,
-            display_name: row.display_name,
-        })
-    }
-}
-
-/// What a cadre may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReportScope {
-    City,
-    County(i64),
-    Village(i64),
-    /// A work team reads the reports of its own villages.
-    Villages(Vec<i64>),
-}
-
-/// The rows a signed-in user's queries are limited to.
-#[derive(Debug, Clone)]
-pub enum Scope {
-    Admin,
-    Team { village_ids: Vec<i64> },
-    Canteen { organization_id: i64 },
-    Cadre(ReportScope),
-}
-
-/// A signed-in, enabled user with their scope, loaded afresh for each request to a
-/// signed-in area so that a disabled account or a changed binding takes effect at once.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user: User,
-    pub scope: Scope,
+fn user_from_row(row: UserRow) -> Option<User> {
+    Some(User {
+        id: row.id,
+        role: Role::parse(&row.role)?,
+        lang: Lang::parse(&row.locale).unwrap_or_default(),
+        email: row.email,
+        display_name: row.display_name,
+    })
 }
 
 /// `None` when the user is gone, disabled, or lacks the binding their role needs.
@@ -112,16 +35,14 @@ pub fn load_actor(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<Actor>>
     if row.disabled {
         return Ok(None);
     }
-    let Some(user) = User::from_row(row) else {
+    let Some(user) = user_from_row(row) else {
         return Ok(None);
     };
     let scope = match user.role {
         Role::Admin => Scope::Admin,
-        Role::Team => Scope::Team {
-            village_ids: q::team_village_ids(conn, user.id)?,
-        },
+        Role::Team => Scope::Team(TeamScope::new(q::team_village_ids(conn, user.id)?)),
         Role::Canteen => match q::organization_of_member(conn, user.id)? {
-            Some(organization_id) => Scope::Canteen { organization_id },
+            Some(organization_id) => Scope::Canteen(OrgScope::new(organization_id)),
             None => return Ok(None),
         },
         Role::Cadre => match q::cadre_scope(conn, user.id)? {
@@ -201,7 +122,7 @@ pub fn sign_in(
             false
         }
     };
-    match row.and_then(User::from_row) {
+    match row.and_then(user_from_row) {
         Some(user) if matched => {
             q::clear_failures(conn, ip, window_start)?;
             Ok(user)

@@ -10,8 +10,10 @@ use crate::db::accounts::{
 };
 use crate::db::catalog::{self as cat, County, NewVillage, Village, VillageChanges};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::accounts::{AccountError, Role, check_password, hash_password};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::accounts::{AccountError, check_password, hash_password};
+use crate::domain::actor::Role;
+use crate::domain::actor::Who;
+use crate::domain::audit::{self, Change};
 use crate::domain::validation::{self as v, FieldErrors};
 
 pub struct Overview {

@@ -7,32 +7,7 @@ use serde_json::Value;
 
 use crate::db::DbConn;
 use crate::db::audit::{self as q, AuditEntry, NewAuditEntry};
-use crate::domain::accounts::Actor;
-
-/// Who made a change: a signed-in user, or a named tool (`demo loader`, `command line`).
-#[derive(Debug, Clone)]
-pub struct Who {
-    pub user_id: Option<i64>,
-    pub label: String,
-}
-
-impl Who {
-    pub fn tool(label: &str) -> Who {
-        Who {
-            user_id: None,
-            label: label.to_string(),
-        }
-    }
-}
-
-impl From<&Actor> for Who {
-    fn from(actor: &Actor) -> Who {
-        Who {
-            user_id: Some(actor.user.id),
-            label: actor.user.email.clone(),
-        }
-    }
-}
+use crate::domain::actor::Who;
 
 /// One change to record: `before` is `None` for a creation.
 pub struct Change<'a> {

@@ -10,8 +10,10 @@ use crate::db::catalog::{self as cat, NewCounty, NewPriceTier, NewProduct, NewVi
 use crate::db::households::{self as hh, NewHousehold};
 use crate::db::stock::NewStockLot;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::accounts::{AccountError, NewAccount, Role, create_account};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::accounts::{AccountError, NewAccount, create_account};
+use crate::domain::actor::Role;
+use crate::domain::actor::Who;
+use crate::domain::audit::{self, Change};
 use crate::domain::china_date;
 use crate::domain::stock::receive_lot;
 use crate::i18n::Lang;

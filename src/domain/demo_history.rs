@@ -9,7 +9,7 @@ use crate::db::catalog as cat;
 use crate::db::orders as q;
 use crate::db::stock::products_of_villages;
 use crate::db::{DbConn, accounts as acc, write_transaction};
-use crate::domain::audit::Who;
+use crate::domain::actor::Who;
 use crate::domain::cart::CartItem;
 use crate::domain::demo::{DemoError, ORGANIZATION};
 use crate::domain::orders::{self, Buyer, CheckoutForm, OrderError};

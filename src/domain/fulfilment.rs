@@ -8,7 +8,7 @@ use diesel::QueryResult;
 use crate::db::orders::{self as q, Order, OrderLine};
 use crate::db::shipments;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::audit::Who;
+use crate::domain::actor::Who;
 use crate::domain::notify;
 use crate::domain::orders::{OrderError, units_left};
 use crate::domain::validation::{self as v, FieldErrors};

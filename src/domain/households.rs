@@ -11,7 +11,8 @@ use crate::db::households::{
     self as q, Household, HouseholdChanges, HouseholdFilter, NewHousehold,
 };
 use crate::db::{DbConn, write_transaction};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::actor::Who;
+use crate::domain::audit::{self, Change};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::i18n::Lang;
 

@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::db::catalog::{self as q, NewProductImage, Product};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::actor::Who;
+use crate::domain::audit::{self, Change};
 use crate::domain::validation::FieldErrors;
 
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;

@@ -2,6 +2,7 @@
 //! in and what they may reach, money and business dates, the demo data.
 
 pub mod accounts;
+pub mod actor;
 pub mod admin;
 pub mod audit;
 pub mod canteen;
@@ -9,6 +10,7 @@ pub mod cart;
 pub mod catalog;
 pub mod demo;
 pub mod demo_history;
+pub mod error;
 pub mod fulfilment;
 pub mod households;
 pub mod images;
@@ -27,7 +29,7 @@ pub mod stock;
 pub mod team;
 pub mod validation;
 
-use chrono::{Datelike, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Utc};
 
 /// Now, in UTC, as stored in every timestamp column.
 pub fn now_utc() -> NaiveDateTime {
@@ -36,8 +38,7 @@ pub fn now_utc() -> NaiveDateTime {
 
 /// The business date (China time, UTC+8, no daylight saving) of a UTC instant.
 pub fn china_date(utc: NaiveDateTime) -> NaiveDate {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    utc.and_utc().with_timezone(&offset).date_naive()
+    china_time(utc).date()
 }
 
 /// A UTC instant as the wall-clock time in China, for display.

@@ -11,7 +11,8 @@ use serde_json::json;
 use crate::db::orders::{self as q, Order};
 use crate::db::payments as events;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::actor::Who;
+use crate::domain::audit::{self, Change};
 use crate::domain::{fulfilment, ledger, notify, orders};
 
 /// What a provider's event means for an order, in the shop's words.

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use crate::db::catalog::{self as q, NewPriceTier, NewProduct, PriceTier, Product, ProductChanges};
 use crate::db::stock::has_lots;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::actor::Who;
+use crate::domain::audit::{self, Change};
 use crate::domain::validation::{self as v, FieldErrors};
 
 pub const CATEGORIES: [&str; 12] = [

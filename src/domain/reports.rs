@@ -12,7 +12,7 @@ use crate::db::DbConn;
 use crate::db::catalog::{self as cat, County, Village};
 use crate::db::households::{self as hh, Household};
 use crate::db::reports::{self as q, MonthPoint, ProductSales};
-use crate::domain::accounts::ReportScope;
+use crate::domain::actor::ReportScope;
 
 pub const CHANNELS: [&str; 3] = ["store", "canteen", "livestream"];
 

@@ -6,13 +6,18 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::json;
 
-use crate::db::catalog::Product;
 use crate::db::households as hh;
-use crate::db::stock::{self as q, NewStockLot, NewWriteOff, StockLot};
+use crate::db::stock::{self as q, NewStockLot, NewWriteOff};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::audit::{self, Change, Who};
+use crate::domain::actor::{TeamScope, Who};
+use crate::domain::audit::{self, Change};
 use crate::domain::china_date;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
+
+pub use crate::db::catalog::Product;
+pub use crate::db::households::Household;
+pub use crate::db::stock::{StockLot, WriteOff};
 
 /// The most one lot or write-off may hold: far past a village's harvest, short of overflow.
 pub const MAX_LOT_QUANTITY: i32 = 1_000_000;
@@ -29,18 +34,54 @@ pub struct LotForm {
     pub purchase_price: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StockError {
-    #[error("invalid stock movement")]
-    Invalid(FieldErrors),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
+/// How many lots a list shows; older ones are reached by product or household.
+const LOTS_SHOWN: i64 = 200;
+
+/// A team's stock page: its products and households to choose from, and its lots
+/// (newest first), optionally of one product or one household.
+pub struct StockOverview {
+    pub products: Vec<Product>,
+    pub households: Vec<Household>,
+    pub lots: Vec<(StockLot, Product, Household)>,
 }
 
-impl From<FieldErrors> for StockError {
-    fn from(e: FieldErrors) -> Self {
-        StockError::Invalid(e)
-    }
+pub fn overview(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    product_id: Option<i64>,
+    household_id: Option<i64>,
+) -> DomainResult<StockOverview> {
+    let ids = scope.village_ids();
+    let households = hh::HouseholdFilter {
+        village_ids: ids,
+        query: "",
+        category: "",
+        archived: false,
+    };
+    Ok(StockOverview {
+        products: q::products_of_villages(conn, ids)?,
+        households: hh::list(conn, &households, 0, 10_000)?.0,
+        lots: q::lots(conn, ids, product_id, household_id, LOTS_SHOWN)?,
+    })
+}
+
+/// A lot of the team's villages, with its product, household and write-offs.
+pub struct LotDetail {
+    pub lot: StockLot,
+    pub product: Product,
+    pub household: Household,
+    pub write_offs: Vec<WriteOff>,
+}
+
+pub fn lot(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<LotDetail> {
+    let (lot, product, household) =
+        q::lot_in_villages(conn, scope.village_ids(), id)?.ok_or(DomainError::NotFound)?;
+    Ok(LotDetail {
+        write_offs: q::write_offs_of_lot(conn, lot.id)?,
+        lot,
+        product,
+        household,
+    })
 }
 
 /// Records a lot in one transaction: the lot, the product's stock, the audit entry.
@@ -77,10 +118,11 @@ pub fn receive_lot(
 pub fn record_lot(
     conn: &mut DbConn,
     who: &Who,
-    village_ids: &[i64],
+    scope: &TeamScope,
     form: &LotForm,
     now: NaiveDateTime,
-) -> Result<i64, StockError> {
+) -> DomainResult<i64> {
+    let village_ids = scope.village_ids();
     let mut errors = FieldErrors::default();
     let product = match form.product_id.trim().parse::<i64>() {
         Ok(id) => q::product_in_villages(conn, village_ids, id)?,
@@ -146,17 +188,19 @@ pub struct WriteOffForm {
     pub reason: String,
 }
 
-/// Writes off part of a lot the caller found in their scope: from the lot's remainder
-/// and from the product's stock, both conditionally, so a write-off can never take
-/// goods that are no longer there.
+/// Writes off part of a lot of the team's villages: from the lot's remainder and from
+/// the product's stock, both conditionally, so a write-off can never take goods that are
+/// no longer there.
 pub fn write_off(
     conn: &mut DbConn,
     who: &Who,
-    lot: &StockLot,
-    product: &Product,
+    scope: &TeamScope,
+    lot_id: i64,
     form: &WriteOffForm,
     now: NaiveDateTime,
-) -> Result<i64, StockError> {
+) -> DomainResult<i64> {
+    let (lot, product, _) =
+        q::lot_in_villages(conn, scope.village_ids(), lot_id)?.ok_or(DomainError::NotFound)?;
     let mut errors = FieldErrors::default();
     let quantity = v::whole_number(
         &mut errors,
@@ -174,10 +218,7 @@ pub fn write_off(
             || !q::take_from_product(conn, product.id, quantity, now)?
         {
             // Sold or written off meanwhile; nothing of this transaction stays.
-            return Err(StockError::Invalid(FieldErrors::single(
-                "quantity",
-                "invalid-not-enough-stock",
-            )));
+            return Err(DomainError::invalid("quantity", "invalid-not-enough-stock"));
         }
         let new = NewWriteOff {
             lot_id: lot.id,

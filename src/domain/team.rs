@@ -2,8 +2,11 @@
 
 use diesel::QueryResult;
 
-use crate::db::catalog::{self as cat, Village};
+use crate::db::catalog as cat;
 use crate::db::{DbConn, households};
+use crate::domain::actor::TeamScope;
+
+pub use crate::db::catalog::Village;
 
 pub struct VillageSummary {
     pub village: Village,
@@ -11,8 +14,14 @@ pub struct VillageSummary {
     pub products: i64,
 }
 
+/// The member's villages, for the forms that ask which one.
+pub fn villages(conn: &mut DbConn, scope: &TeamScope) -> QueryResult<Vec<Village>> {
+    cat::villages_by_ids(conn, scope.village_ids())
+}
+
 /// The member's villages with how many households and products each has.
-pub fn workspace(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<Vec<VillageSummary>> {
+pub fn workspace(conn: &mut DbConn, scope: &TeamScope) -> QueryResult<Vec<VillageSummary>> {
+    let village_ids = scope.village_ids();
     let villages = cat::villages_by_ids(conn, village_ids)?;
     let household_counts = households::count_by_village(conn, village_ids)?;
     let product_counts = cat::count_products_by_village(conn, village_ids)?;

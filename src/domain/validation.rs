@@ -54,6 +54,18 @@ impl FieldErrors {
     }
 }
 
+impl std::fmt::Display for FieldErrors {
+    /// The fields and message keys, for logs; people read the localised messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.key))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
 /// Text that must be there, trimmed, at most `max` characters.
 pub fn required_text(errors: &mut FieldErrors, field: &str, value: &str, max: usize) -> String {
     let value = value.trim();

@@ -39,7 +39,13 @@ async fn render(
 }
 
 pub async fn team(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
-    render(&state, &ctx, Some(area.village_ids), "/team").await
+    render(
+        &state,
+        &ctx,
+        Some(area.scope.village_ids().to_vec()),
+        "/team",
+    )
+    .await
 }
 
 pub async fn admin(

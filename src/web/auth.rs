@@ -16,9 +16,10 @@ use serde_json::json;
 use super::AppState;
 use super::csrf::{self, CsrfForm};
 use super::render::{Ctx, LANG_KEY};
-use crate::db::catalog::{Village, villages_by_ids};
-use crate::domain::accounts::{self, Actor, ReportScope, Role, Scope, SignInError};
+use crate::domain::accounts::{self, SignInError};
+use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope};
 use crate::domain::now_utc;
+use crate::domain::team::{self, Village};
 use crate::error::{AppError, AppResult};
 
 const USER_KEY: &str = "user";
@@ -36,7 +37,7 @@ pub struct SessionUser {
 mod role_str {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::domain::accounts::Role;
+    use crate::domain::actor::Role;
 
     pub fn serialize<S: Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(role.as_str())
@@ -245,19 +246,20 @@ area_extractor!(AdminArea, |actor| matches!(actor.scope, Scope::Admin)
 /// `/team`: a work-team member, with the villages every query of theirs is limited to.
 pub struct TeamArea {
     pub actor: Actor,
-    pub village_ids: Vec<i64>,
+    pub scope: TeamScope,
 }
+
 impl TeamArea {
     /// The member's villages, for the forms that ask which one.
     pub async fn villages(&self, state: &AppState) -> AppResult<Vec<Village>> {
-        let ids = self.village_ids.clone();
-        state.db(move |conn| villages_by_ids(conn, &ids)).await
+        let scope = self.scope.clone();
+        state.db(move |conn| team::villages(conn, &scope)).await
     }
 }
 
 area_extractor!(TeamArea, |actor| match &actor.scope {
-    Scope::Team { village_ids } => Some(TeamArea {
-        village_ids: village_ids.clone(),
+    Scope::Team(scope) => Some(TeamArea {
+        scope: scope.clone(),
         actor
     }),
     _ => None,
@@ -266,33 +268,19 @@ area_extractor!(TeamArea, |actor| match &actor.scope {
 /// `/canteen`: a canteen buyer and their organisation.
 pub struct CanteenArea {
     pub actor: Actor,
-    pub organization_id: i64,
+    pub scope: OrgScope,
 }
 area_extractor!(CanteenArea, |actor| match actor.scope {
-    Scope::Canteen { organization_id } => Some(CanteenArea {
-        organization_id,
-        actor
-    }),
+    Scope::Canteen(scope) => Some(CanteenArea { scope, actor }),
     _ => None,
 });
 
-/// `/reports`: cadres within their scope; admins read the whole city.
+/// `/reports`: cadres within their scope, work teams over their villages; admins read
+/// the whole city.
 pub struct ReportsArea {
     pub actor: Actor,
     pub scope: ReportScope,
 }
-area_extractor!(ReportsArea, |actor| match &actor.scope {
-    Scope::Cadre(scope) => Some(ReportsArea {
-        scope: scope.clone(),
-        actor
-    }),
-    Scope::Admin => Some(ReportsArea {
-        scope: ReportScope::City,
-        actor
-    }),
-    Scope::Team { village_ids } => Some(ReportsArea {
-        scope: ReportScope::Villages(village_ids.clone()),
-        actor
-    }),
-    _ => None,
-});
+area_extractor!(ReportsArea, |actor| actor
+    .report_scope()
+    .map(|scope| ReportsArea { scope, actor }));

@@ -16,7 +16,7 @@ pub async fn home(
     ctx: Ctx,
     area: CanteenArea,
 ) -> AppResult<HttpResponse> {
-    let id = area.organization_id;
+    let id = area.scope.organization_id();
     let org = state
         .db(move |conn| canteen::organization(conn, id))
         .await?

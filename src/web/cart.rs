@@ -12,7 +12,8 @@ use super::auth::redirect;
 use super::csrf::{self, CsrfForm};
 use super::forms::{coded_options, errors_json};
 use super::render::Ctx;
-use crate::domain::accounts::{self, Role, Scope};
+use crate::domain::accounts;
+use crate::domain::actor::{Role, Scope};
 use crate::domain::cart::{self, CartItem, LineProblem, PricedLine};
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
@@ -55,7 +56,7 @@ async fn buyer(state: &AppState, ctx: &Ctx) -> AppResult<Buyer> {
     let id = user.id;
     let actor = state.db(move |conn| accounts::load_actor(conn, id)).await?;
     let organization_id = match actor.map(|a| a.scope) {
-        Some(Scope::Canteen { organization_id }) => Some(organization_id),
+        Some(Scope::Canteen(org)) => Some(org.organization_id()),
         _ => None,
     };
     Ok(Buyer {

@@ -12,8 +12,16 @@ use serde_json::json;
 use super::AppState;
 use super::auth::SessionUser;
 use super::render::request_lang;
+use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
 use crate::i18n::Lang;
+
+/// What an error page says below its message: the reason given, or each field's problem
+/// in the visitor's language.
+enum Detail {
+    Text(String),
+    Fields(FieldErrors),
+}
 
 pub async fn render_errors(
     req: ServiceRequest,
@@ -33,23 +41,38 @@ pub async fn render_errors(
             }
             let field = match e {
                 AppError::BadField { field, .. } => Some(field.clone()),
+                AppError::Invalid(errors) => errors.0.first().map(|f| f.field.clone()),
                 _ => None,
             };
             let detail = match e {
                 AppError::BadField { reason, .. } | AppError::BadRequest(reason) => {
-                    Some(reason.clone())
+                    Some(Detail::Text(reason.clone()))
                 }
+                AppError::Invalid(errors) => Some(Detail::Fields(errors.clone())),
                 _ => None,
             };
             (e.message_key(), field, detail)
         }
         // actix's own refusals (payload too large, wrong method…): say what it said.
-        None => ("error-bad-request", None, Some(error.to_string())),
+        None => (
+            "error-bad-request",
+            None,
+            Some(Detail::Text(error.to_string())),
+        ),
     };
     let status = res.status();
     let (req, res) = res.into_parts();
     let session = req.get_session();
     let (lang, _) = request_lang(&req, &session);
+    let detail = detail.map(|d| match d {
+        Detail::Text(text) => text,
+        Detail::Fields(errors) => errors
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, lang.t_args(e.key, &e.args)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    });
     let message = match &field {
         Some(f) => lang.t_args(key, &[("field", f.clone())]),
         None => lang.t(key),

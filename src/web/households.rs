@@ -15,7 +15,7 @@ use super::render::Ctx;
 use super::upload::Upload;
 use crate::db::catalog::{Village, villages_by_ids};
 use crate::db::households::{Household, HouseholdFilter, in_villages};
-use crate::domain::audit::Who;
+use crate::domain::actor::Who;
 use crate::domain::households::{
     self, CATEGORIES, HouseholdError, HouseholdForm, ImportError, PAYOUT_METHODS, RowProblem,
 };
@@ -79,7 +79,7 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let params = params.into_inner();
     let page = params.page()?;
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     let (params, (rows, total, villages)) = state
         .db(move |conn| {
             let (rows, total) = households::list(conn, &params.filter(&ids), page)?;
@@ -212,7 +212,7 @@ pub async fn create(
         .trim()
         .parse::<i64>()
         .ok()
-        .filter(|id| area.village_ids.contains(id))
+        .filter(|id| area.scope.village_ids().contains(id))
     else {
         let errors = FieldErrors::single("village_id", "invalid-choice");
         return render_form(
@@ -260,7 +260,7 @@ pub async fn create(
 }
 
 async fn find(state: &AppState, area: &TeamArea, id: i64) -> AppResult<Household> {
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     state
         .db(move |conn| in_villages(conn, &ids, id))
         .await?
@@ -378,7 +378,7 @@ pub async fn export(
         return Err(AppError::NotFound);
     }
     let params = params.into_inner();
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     let rows = state
         .db(move |conn| households::export(conn, &params.filter(&ids)))
         .await?;
@@ -458,7 +458,7 @@ pub async fn import(
         .trim()
         .parse::<i64>()
         .ok()
-        .filter(|id| area.village_ids.contains(id))
+        .filter(|id| area.scope.village_ids().contains(id))
     else {
         return Err(AppError::bad_field("village_id", village_text));
     };

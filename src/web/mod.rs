@@ -38,7 +38,7 @@ use actix_web::middleware::{self, from_fn};
 use actix_web::{App, web};
 
 use crate::config::{Config, ConfigError};
-use crate::db::{Backend, DbConn, Pool};
+use crate::db::{self, Backend, DbConn, Pool};
 use crate::error::AppError;
 use crate::mail::Mailer;
 use crate::payments::Payments;
@@ -74,19 +74,14 @@ impl AppState {
         })
     }
 
-    /// Runs blocking database work on actix's thread pool with a pooled connection.
+    /// Runs blocking database work with a pooled connection, off the async workers.
     pub async fn db<T, E, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: Into<AppError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn).map_err(Into::into)
-        })
-        .await?
+        db::blocking(&self.pool, move |conn| f(conn).map_err(Into::into)).await
     }
 }
 
@@ -264,11 +259,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/images/{hash}/{size}", web::get().to(images::serve))
         .route("/healthz", web::get().to(health::healthz))
         .route("/static/{path:.*}", web::get().to(assets::serve));
-}
-
-/// Percent-encodes a value for a URL query.
-pub fn url_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 impl AppError {

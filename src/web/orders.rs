@@ -17,7 +17,7 @@ use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, village_options};
 use super::render::Ctx;
 use crate::db::orders::{self as db_orders, Order, OrderFilter};
-use crate::domain::audit::Who;
+use crate::domain::actor::Who;
 use crate::domain::fulfilment::{self, ShipForm, Step};
 use crate::domain::money::format_fen;
 use crate::domain::orders::{self, OrderError, OrderView};
@@ -205,7 +205,7 @@ pub async fn team_list(
         channel: pick("channel", &f.channel, &CHANNELS)?,
         day: parse_day("date", &f.date)?,
     };
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     let found = state
         .db(move |conn| db_orders::touching_villages(conn, &ids, &query, 200))
         .await?;
@@ -226,7 +226,7 @@ pub async fn team_list(
 }
 
 async fn team_order(state: &AppState, area: &TeamArea, id: i64) -> AppResult<Order> {
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     state
         .db(move |conn| db_orders::touching_villages_by_id(conn, &ids, id))
         .await?
@@ -244,7 +244,7 @@ async fn render_team_order(
     let order = team_order(state, area, id).await?;
     let view = state.db(move |conn| orders::view(conn, order)).await?;
     let lang = ctx.lang;
-    let mut data = order_json(lang, &view, Some(&area.village_ids));
+    let mut data = order_json(lang, &view, Some(area.scope.village_ids()));
     data["csrf_token"] = json!(csrf::token(&ctx.session));
     let errors = errors_json(lang, errors);
     if let Some(lines) = data["lines"].as_array_mut() {
@@ -342,7 +342,7 @@ pub async fn advance(
 ) -> AppResult<HttpResponse> {
     let (id, village_id, step) = path.into_inner();
     let step = Step::parse(&step).ok_or(AppError::NotFound)?;
-    if !area.village_ids.contains(&village_id) {
+    if !area.scope.village_ids().contains(&village_id) {
         return Err(AppError::NotFound);
     }
     let order = team_order(&state, &area, id).await?;
@@ -374,7 +374,7 @@ pub async fn team_cancel(
     let (who, o, ids) = (
         Who::from(&area.actor),
         order.clone(),
-        area.village_ids.clone(),
+        area.scope.village_ids().to_vec(),
     );
     let result = state
         .db(move |conn| {
@@ -416,7 +416,7 @@ pub async fn refund(
             .is_some_and(|v| v == "on" || v == "true"),
         reason: form.get("reason").cloned().unwrap_or_default(),
     };
-    let villages = area.village_ids.clone();
+    let villages = area.scope.village_ids().to_vec();
     let planned = state
         .db(move |conn| Ok::<_, AppError>(refunds::plan(conn, &order, Some(&villages), &request)))
         .await?;

@@ -14,7 +14,7 @@ use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json};
 use super::render::Ctx;
 use crate::db::households::{self as hh, Household};
-use crate::domain::audit::Who;
+use crate::domain::actor::Who;
 use crate::domain::money::{format_fen, mask_phone};
 use crate::domain::payouts::{self, METHODS, PayoutError, PayoutForm};
 use crate::domain::statements::{self, Statement};
@@ -31,7 +31,7 @@ async fn render_list(
     form: &PayoutForm,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     let owed = state.db(move |conn| payouts::owed(conn, &ids)).await?;
     let lang = ctx.lang;
     let total: i64 = owed.iter().map(|o| o.balance_fen.max(0)).sum();
@@ -66,7 +66,7 @@ pub async fn record(
 ) -> AppResult<HttpResponse> {
     let (who, ids, f) = (
         Who::from(&area.actor),
-        area.village_ids.clone(),
+        area.scope.village_ids().to_vec(),
         form.clone(),
     );
     let result = state
@@ -94,7 +94,7 @@ pub async fn bank_list(
     format: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let format = Format::parse(&format)?;
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     let owed = state.db(move |conn| payouts::owed(conn, &ids)).await?;
     let lang = ctx.lang;
     let header = [
@@ -127,7 +127,7 @@ pub async fn bank_list(
 }
 
 async fn household_of(state: &AppState, area: &TeamArea, id: i64) -> AppResult<Household> {
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     state
         .db(move |conn| hh::in_villages(conn, &ids, id))
         .await?

@@ -14,7 +14,7 @@ use super::stock::lot_row;
 use super::upload::Upload;
 use crate::db::catalog::{Village, price_tiers};
 use crate::db::stock as q;
-use crate::domain::audit::Who;
+use crate::domain::actor::Who;
 use crate::domain::catalog::StockState;
 use crate::domain::images;
 use crate::domain::money::format_fen;
@@ -26,7 +26,7 @@ use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 
 pub async fn list(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     let products = state
         .db(move |conn| q::products_of_villages(conn, &ids))
         .await?;
@@ -76,7 +76,7 @@ async fn render_show(
     status: StatusCode,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     let (product, lots) = state
         .db(move |conn| {
             let Some(product) = q::product_in_villages(conn, &ids, id)? else {
@@ -241,7 +241,7 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let form = product_form(&pairs);
     let who = Who::from(&area.actor);
-    let (ids, f) = (area.village_ids.clone(), form.clone());
+    let (ids, f) = (area.scope.village_ids().to_vec(), form.clone());
     let result = state
         .db(move |conn| Ok::<_, AppError>(products::create(conn, &who, &ids, &f, now_utc())))
         .await?;
@@ -268,7 +268,7 @@ async fn find(
     area: &TeamArea,
     id: i64,
 ) -> AppResult<crate::db::catalog::Product> {
-    let ids = area.village_ids.clone();
+    let ids = area.scope.village_ids().to_vec();
     state
         .db(move |conn| q::product_in_villages(conn, &ids, id))
         .await?

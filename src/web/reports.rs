@@ -14,7 +14,7 @@ use super::payouts::{PeriodQuery, period, statement_json};
 use super::render::Ctx;
 use crate::db::catalog::{County, Village};
 use crate::db::households as hh;
-use crate::domain::accounts::ReportScope;
+use crate::domain::actor::ReportScope;
 use crate::domain::money::{format_fen, mask_phone};
 use crate::domain::reports::{self, CHANNELS, Figures, HouseholdRow, Months};
 use crate::domain::{china_date, now_utc, statements};

@@ -11,19 +11,15 @@ use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
 use super::forms::errors_json;
 use super::render::Ctx;
-use crate::db::catalog::Product;
-use crate::db::households::{self as hh, Household};
-use crate::db::stock::{self as q, StockLot};
-use crate::domain::audit::Who;
+use crate::domain::actor::Who;
 use crate::domain::money::format_fen;
-use crate::domain::stock::{self, LotForm, StockError, WriteOffForm};
+use crate::domain::stock::{
+    self, Household, LotDetail, LotForm, Product, StockLot, StockOverview, WriteOffForm,
+};
 use crate::domain::validation::FieldErrors;
 use crate::domain::{china_date, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
-
-/// How many lots a list shows; older ones are reached by product or household.
-const LOTS_SHOWN: i64 = 200;
 
 pub fn lot_row(lang: Lang, lot: &StockLot, product: &Product, household: &Household) -> Value {
     json!({
@@ -56,38 +52,15 @@ fn id_param(field: &str, value: Option<&str>) -> AppResult<Option<i64>> {
     }
 }
 
-struct StockPage {
-    products: Vec<Product>,
-    households: Vec<Household>,
-    lots: Vec<(StockLot, Product, Household)>,
-}
-
-async fn load_page(
+async fn overview(
     state: &AppState,
     area: &TeamArea,
     product: Option<i64>,
     household: Option<i64>,
-) -> AppResult<StockPage> {
-    let ids = area.village_ids.clone();
+) -> AppResult<StockOverview> {
+    let scope = area.scope.clone();
     state
-        .db(move |conn| {
-            Ok::<_, AppError>(StockPage {
-                products: q::products_of_villages(conn, &ids)?,
-                households: hh::list(
-                    conn,
-                    &hh::HouseholdFilter {
-                        village_ids: &ids,
-                        query: "",
-                        category: "",
-                        archived: false,
-                    },
-                    0,
-                    10_000,
-                )?
-                .0,
-                lots: q::lots(conn, &ids, product, household, LOTS_SHOWN)?,
-            })
-        })
+        .db(move |conn| stock::overview(conn, &scope, product, household))
         .await
 }
 
@@ -95,7 +68,7 @@ fn render(
     ctx: &Ctx,
     state: &AppState,
     status: StatusCode,
-    page: &StockPage,
+    page: &StockOverview,
     form: &LotForm,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
@@ -128,7 +101,7 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let product = id_param("product", filter.product.as_deref())?;
     let household = id_param("household", filter.household.as_deref())?;
-    let page = load_page(&state, &area, product, household).await?;
+    let page = overview(&state, &area, product, household).await?;
     let form = LotForm {
         product_id: product.map(|p| p.to_string()).unwrap_or_default(),
         household_id: household.map(|h| h.to_string()).unwrap_or_default(),
@@ -152,14 +125,14 @@ pub async fn record(
     CsrfForm(form): CsrfForm<LotForm>,
 ) -> AppResult<HttpResponse> {
     let who = Who::from(&area.actor);
-    let (ids, f) = (area.village_ids.clone(), form.clone());
+    let (scope, f) = (area.scope.clone(), form.clone());
     let result = state
-        .db(move |conn| Ok::<_, AppError>(stock::record_lot(conn, &who, &ids, &f, now_utc())))
-        .await?;
+        .db(move |conn| stock::record_lot(conn, &who, &scope, &f, now_utc()))
+        .await;
     match result {
         Ok(id) => Ok(redirect(&format!("/team/stock/lots/{id}"))),
-        Err(StockError::Invalid(errors)) => {
-            let page = load_page(&state, &area, None, None).await?;
+        Err(AppError::Invalid(errors)) => {
+            let page = overview(&state, &area, None, None).await?;
             render(
                 &ctx,
                 &state,
@@ -169,39 +142,28 @@ pub async fn record(
                 &errors,
             )
         }
-        Err(StockError::Database(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
-async fn find_lot(
-    state: &AppState,
-    area: &TeamArea,
-    id: i64,
-) -> AppResult<(StockLot, Product, Household)> {
-    let ids = area.village_ids.clone();
-    state
-        .db(move |conn| q::lot_in_villages(conn, &ids, id))
-        .await?
-        .ok_or(AppError::NotFound)
+async fn lot(state: &AppState, area: &TeamArea, id: i64) -> AppResult<LotDetail> {
+    let scope = area.scope.clone();
+    state.db(move |conn| stock::lot(conn, &scope, id)).await
 }
 
-async fn render_lot(
+fn render_lot(
     state: &AppState,
     ctx: &Ctx,
     status: StatusCode,
-    (lot, product, household): &(StockLot, Product, Household),
+    detail: &LotDetail,
     form: &WriteOffForm,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let lot_id = lot.id;
-    let write_offs = state
-        .db(move |conn| q::write_offs_of_lot(conn, lot_id))
-        .await?;
     let lang = ctx.lang;
     let data = json!({
         "csrf_token": csrf::token(&ctx.session),
-        "lot": lot_row(lang, lot, product, household),
-        "write_offs": write_offs.iter().map(|w| json!({
+        "lot": lot_row(lang, &detail.lot, &detail.product, &detail.household),
+        "write_offs": detail.write_offs.iter().map(|w| json!({
             "quantity": w.quantity, "reason": w.reason, "on": w.written_off_on.to_string(),
         })).collect::<Vec<_>>(),
         "values": form,
@@ -217,16 +179,15 @@ pub async fn show_lot(
     area: TeamArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let found = find_lot(&state, &area, id.into_inner()).await?;
+    let detail = lot(&state, &area, id.into_inner()).await?;
     render_lot(
         &state,
         &ctx,
         StatusCode::OK,
-        &found,
+        &detail,
         &WriteOffForm::default(),
         &FieldErrors::default(),
     )
-    .await
 }
 
 pub async fn write_off(
@@ -236,27 +197,25 @@ pub async fn write_off(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<WriteOffForm>,
 ) -> AppResult<HttpResponse> {
-    let found = find_lot(&state, &area, id.into_inner()).await?;
+    let id = id.into_inner();
     let who = Who::from(&area.actor);
-    let (lot, product, f) = (found.0.clone(), found.1.clone(), form.clone());
+    let (scope, f) = (area.scope.clone(), form.clone());
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(stock::write_off(conn, &who, &lot, &product, &f, now_utc()))
-        })
-        .await?;
+        .db(move |conn| stock::write_off(conn, &who, &scope, id, &f, now_utc()))
+        .await;
     match result {
-        Ok(_) => Ok(redirect(&format!("/team/stock/lots/{}", found.0.id))),
-        Err(StockError::Invalid(errors)) => {
+        Ok(_) => Ok(redirect(&format!("/team/stock/lots/{id}"))),
+        Err(AppError::Invalid(errors)) => {
+            let detail = lot(&state, &area, id).await?;
             render_lot(
                 &state,
                 &ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &found,
+                &detail,
                 &form,
                 &errors,
             )
-            .await
         }
-        Err(StockError::Database(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }

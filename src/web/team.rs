@@ -11,8 +11,8 @@ use crate::domain::team;
 use crate::error::AppResult;
 
 pub async fn home(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
-    let ids = area.village_ids.clone();
-    let villages = state.db(move |conn| team::workspace(conn, &ids)).await?;
+    let scope = area.scope.clone();
+    let villages = state.db(move |conn| team::workspace(conn, &scope)).await?;
     let lang = ctx.lang;
     let data = json!({
         "user": area.actor.user.display_name,

@@ -2,8 +2,9 @@
 
 use reqwest::StatusCode;
 use reqwest::blocking::multipart;
-use village_market::domain::accounts::{NewAccount, Role, create_account};
-use village_market::domain::audit::Who;
+use village_market::domain::accounts::{NewAccount, create_account};
+use village_market::domain::actor::Role;
+use village_market::domain::actor::Who;
 use village_market::domain::now_utc;
 use village_market::i18n::Lang;
 

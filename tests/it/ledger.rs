@@ -4,8 +4,9 @@
 
 use reqwest::StatusCode;
 use village_market::db::stock::NewStockLot;
-use village_market::domain::accounts::{NewAccount, Role, create_account};
-use village_market::domain::audit::Who;
+use village_market::domain::accounts::{NewAccount, create_account};
+use village_market::domain::actor::Role;
+use village_market::domain::actor::Who;
 use village_market::domain::now_utc;
 use village_market::domain::stock::receive_lot;
 use village_market::i18n::Lang;

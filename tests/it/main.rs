@@ -1,6 +1,9 @@
 //! Integration tests: the real server over HTTP on a fresh database per test, every
 //! database-touching test on SQLite and on PostgreSQL (DESIGN §9).
 
+// A test that cannot set itself up should stop loudly where it is.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod admin;
