@@ -3,36 +3,19 @@
 //! PostgreSQL (rows are taken with `FOR UPDATE SKIP LOCKED` and leased by conditional
 //! updates), so no process has to be the special one.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::db::{self, DbConn, Pool, outbox};
+use crate::app::Services;
+use crate::db::outbox;
 use crate::domain::{now_utc, orders};
 use crate::error::AppError;
-use crate::mail::{self, Mailer, SendError};
+use crate::mail::{self, SendError};
 
 const EXPIRY_EVERY: Duration = Duration::from_secs(30);
 const MAIL_EVERY: Duration = Duration::from_secs(1);
 
-/// What the loops need: the database and the mailer.
-#[derive(Clone)]
-pub struct Workers {
-    pub pool: Pool,
-    pub mailer: Arc<Mailer>,
-}
-
-impl Workers {
-    async fn db<T, F>(&self, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, diesel::result::Error> + Send + 'static,
-        T: Send + 'static,
-    {
-        db::blocking(&self.pool, move |conn| f(conn).map_err(AppError::from)).await
-    }
-}
-
 /// Starts the loops on the current actix runtime.
-pub fn spawn(state: Workers) {
+pub fn spawn(state: Services) {
     let expiry = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(EXPIRY_EVERY);
@@ -61,7 +44,7 @@ pub fn spawn(state: Workers) {
 
 /// One pass of the mail worker: claims what is due and sends it, recording each result.
 /// Returns how many were sent.
-pub async fn send_due_mail(state: &Workers) -> Result<usize, AppError> {
+pub async fn send_due_mail(state: &Services) -> Result<usize, AppError> {
     let claimed = state.db(|conn| mail::claim(conn, now_utc())).await?;
     let mut sent = 0;
     for message in claimed {

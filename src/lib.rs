@@ -2,6 +2,7 @@
 //! livestream viewers and the storefront, every fen traced to the household that
 //! supplied the goods. See `DESIGN.md` for the shape; `web → domain → db`.
 
+pub mod app;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -26,10 +27,7 @@ pub fn start_server(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
-    jobs::spawn(jobs::Workers {
-        pool: state.pool.clone(),
-        mailer: state.mailer.clone(),
-    });
+    jobs::spawn(state.services.clone());
     Ok(actix_web::HttpServer::new(move || build_app(state.clone()))
         .workers(workers)
         .listen(listener)?

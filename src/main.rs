@@ -6,10 +6,12 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use village_market::app::Services;
 use village_market::config::{Config, ConfigArgs};
 use village_market::domain::accounts::{self, NewAccount};
 use village_market::domain::actor::Role;
 use village_market::domain::actor::Who;
+use village_market::domain::error::DomainError;
 use village_market::domain::{demo, now_utc};
 use village_market::i18n::Lang;
 use village_market::{AppState, db, start_server};
@@ -152,7 +154,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 &Who::tool("command line"),
                 now_utc(),
             )
-            .map_err(|e| e.describe(Lang::En))?;
+            .map_err(|e| match e {
+                DomainError::Invalid(errors) => accounts::describe(&errors, Lang::En),
+                other => other.to_string(),
+            })?;
             println!("created {} account {} (id {id})", role.as_str(), new.email);
             Ok(())
         }
@@ -186,7 +191,7 @@ fn serve(config: Config, pool: db::Pool) -> Result<(), String> {
     let bind = config.bind.clone();
     let listener = TcpListener::bind(&bind).map_err(|e| format!("BIND {bind}: {e}"))?;
     let database = config.database_url.to_string();
-    let state = AppState::new(config, pool).map_err(|e| e.to_string())?;
+    let state = AppState::new(Services::new(config, pool).map_err(|e| e.to_string())?);
     actix_web::rt::System::new().block_on(async move {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let server = start_server(state, listener, workers).map_err(|e| e.to_string())?;

@@ -1240,7 +1240,7 @@ fn write_places(
         &who,
         now,
     )
-    .map_err(|e| format!("bench@example.com: {}", e.describe(Lang::En)))?;
+    .map_err(|e| format!("bench@example.com: {}", e))?;
     create_account(
         conn,
         &account(
@@ -1252,7 +1252,7 @@ fn write_places(
         &who,
         now,
     )
-    .map_err(|e| format!("cadre@example.com: {}", e.describe(Lang::En)))?;
+    .map_err(|e| format!("cadre@example.com: {}", e))?;
     Ok(written)
 }
 

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::email_outbox;
+use crate::states::MailStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = email_outbox)]
@@ -33,7 +34,7 @@ pub fn enqueue(
             email_outbox::template.eq(template),
             email_outbox::locale.eq(locale),
             email_outbox::data.eq(data),
-            email_outbox::status.eq("pending"),
+            email_outbox::status.eq(MailStatus::Pending),
             email_outbox::attempts.eq(0),
             email_outbox::next_attempt_at.eq(now),
             email_outbox::created_at.eq(now),
@@ -54,7 +55,7 @@ pub fn claim_due(
     macro_rules! due {
         () => {
             email_outbox::table
-                .filter(email_outbox::status.eq("pending"))
+                .filter(email_outbox::status.eq(MailStatus::Pending))
                 .filter(email_outbox::next_attempt_at.le(now))
                 .filter(
                     email_outbox::locked_until
@@ -97,7 +98,7 @@ pub fn claim_due(
 pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(email_outbox::table.find(id))
         .set((
-            email_outbox::status.eq("sent"),
+            email_outbox::status.eq(MailStatus::Sent),
             email_outbox::sent_at.eq(Some(now)),
             email_outbox::locked_until.eq(None::<NaiveDateTime>),
             email_outbox::last_error.eq(None::<String>),
@@ -123,7 +124,7 @@ pub fn mark_failed(
             .set((released, email_outbox::next_attempt_at.eq(at)))
             .execute(conn),
         None => diesel::update(target)
-            .set((released, email_outbox::status.eq("failed")))
+            .set((released, email_outbox::status.eq(MailStatus::Failed)))
             .execute(conn),
     }
 }

@@ -14,6 +14,7 @@ use crate::db::accounts::{self as q, CadreScopeRow, NewUser, UserRow};
 use crate::db::{DbConn, catalog, write_transaction};
 use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope, User, Who};
 use crate::domain::audit::{self, Change};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Lang;
 
@@ -88,15 +89,16 @@ fn decoy_hash() -> &'static str {
 pub const MAX_FAILURES: i64 = 5;
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SignInError {
+/// How a sign-in attempt ended: each is an answer for the person, not a failure.
+#[derive(Debug)]
+pub enum SignIn {
+    Welcome(User),
     /// Wrong password, unknown email or disabled account: deliberately one answer.
-    #[error("email or password is wrong")]
-    Invalid,
-    #[error("too many failed attempts")]
-    Throttled { retry_after_secs: u64 },
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
+    Refused,
+    /// Too many failed attempts from this address lately.
+    Throttled {
+        retry_after_secs: u64,
+    },
 }
 
 pub fn sign_in(
@@ -105,13 +107,13 @@ pub fn sign_in(
     password: &str,
     ip: &str,
     now: NaiveDateTime,
-) -> Result<User, SignInError> {
+) -> QueryResult<SignIn> {
     let window_start = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
     let (failures, oldest) = q::recent_failures(conn, ip, window_start)?;
     if failures >= MAX_FAILURES {
         let free_at = oldest.unwrap_or(now) + Duration::minutes(FAILURE_WINDOW_MINUTES);
         let retry_after_secs = (free_at - now).num_seconds().max(1) as u64;
-        return Err(SignInError::Throttled { retry_after_secs });
+        return Ok(SignIn::Throttled { retry_after_secs });
     }
     let email = normalize_email(email);
     let row = q::user_by_email(conn, &email)?;
@@ -125,11 +127,11 @@ pub fn sign_in(
     match row.and_then(user_from_row) {
         Some(user) if matched => {
             q::clear_failures(conn, ip, window_start)?;
-            Ok(user)
+            Ok(SignIn::Welcome(user))
         }
         _ => {
             q::record_failure(conn, ip, now)?;
-            Err(SignInError::Invalid)
+            Ok(SignIn::Refused)
         }
     }
 }
@@ -155,31 +157,18 @@ pub struct NewAccount {
     pub organization: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error("invalid account: {}", .0.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))]
-    Invalid(FieldErrors),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
+fn invalid(field: &str, key: &'static str) -> DomainError {
+    DomainError::invalid(field, key)
 }
 
-fn invalid(field: &str, key: &'static str) -> AccountError {
-    AccountError::Invalid(FieldErrors::single(field, key))
-}
-
-impl AccountError {
-    /// One line per problem, in `lang`: for the command line.
-    pub fn describe(&self, lang: Lang) -> String {
-        match self {
-            AccountError::Invalid(errors) => errors
-                .0
-                .iter()
-                .map(|e| format!("{}: {}", e.field, lang.t_args(e.key, &e.args)))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            AccountError::Database(e) => e.to_string(),
-        }
-    }
+/// One line per problem, in `lang`: for the command line.
+pub fn describe(errors: &FieldErrors, lang: Lang) -> String {
+    errors
+        .0
+        .iter()
+        .map(|e| format!("{}: {}", e.field, lang.t_args(e.key, &e.args)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -191,7 +180,7 @@ pub fn create_account(
     new: &NewAccount,
     who: &Who,
     now: NaiveDateTime,
-) -> Result<i64, AccountError> {
+) -> DomainResult<i64> {
     let email = normalize_email(&new.email);
     let mut errors = FieldErrors::default();
     if !is_plausible_email(&email) {
@@ -202,7 +191,7 @@ pub fn create_account(
     }
     check_password(&mut errors, &new.password);
     if !errors.is_empty() {
-        return Err(AccountError::Invalid(errors));
+        return Err(DomainError::Invalid(errors));
     }
     let hash =
         hash_password(&new.password).map_err(|_| invalid("password", "invalid-password-short"))?;

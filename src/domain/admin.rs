@@ -5,16 +5,17 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use serde_json::json;
 
-use crate::db::accounts::{
-    self as acc, CadreScopeRow, NewOrganization, Organization, OrganizationChanges, UserRow,
-};
-use crate::db::catalog::{self as cat, County, NewVillage, Village, VillageChanges};
+use crate::db::accounts::{self as acc, CadreScopeRow, NewOrganization, OrganizationChanges};
+use crate::db::catalog::{self as cat, NewVillage, VillageChanges};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::accounts::{AccountError, check_password, hash_password};
-use crate::domain::actor::Role;
-use crate::domain::actor::Who;
+use crate::domain::accounts::{check_password, hash_password};
+use crate::domain::actor::{Role, Who};
 use crate::domain::audit::{self, Change};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
+
+pub use crate::db::accounts::{Organization, UserRow};
+pub use crate::db::catalog::{County, Village};
 
 pub struct Overview {
     pub counties: Vec<County>,
@@ -30,6 +31,32 @@ pub fn overview(conn: &mut DbConn) -> QueryResult<Overview> {
         organizations: acc::organizations(conn)?,
         users: acc::count_users(conn)?,
     })
+}
+
+pub fn counties(conn: &mut DbConn) -> QueryResult<Vec<County>> {
+    cat::counties(conn)
+}
+
+pub fn village(conn: &mut DbConn, id: i64) -> DomainResult<Village> {
+    cat::village_by_id(conn, id)?.ok_or(DomainError::NotFound)
+}
+
+/// A village as the form shows it.
+pub fn village_form(village: &Village) -> VillageForm {
+    VillageForm {
+        county_id: village.county_id.to_string(),
+        slug: village.slug.clone(),
+        name_zh: village.name_zh.clone(),
+        name_en: village.name_en.clone(),
+        township_zh: village.township_zh.clone().unwrap_or_default(),
+        township_en: village.township_en.clone().unwrap_or_default(),
+        story_zh: village.story_zh.clone(),
+        story_en: village.story_en.clone(),
+        collective_share_bp: village
+            .collective_share_bp
+            .map(|b| b.to_string())
+            .unwrap_or_default(),
+    }
 }
 
 /// A village as the admin types it.
@@ -49,29 +76,6 @@ pub struct VillageForm {
     pub collective_share_bp: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("invalid form")]
-    Invalid(FieldErrors),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-}
-
-impl From<FieldErrors> for AdminError {
-    fn from(e: FieldErrors) -> Self {
-        AdminError::Invalid(e)
-    }
-}
-
-impl From<AccountError> for AdminError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Invalid(errors) => AdminError::Invalid(errors),
-            AccountError::Database(e) => AdminError::Database(e),
-        }
-    }
-}
-
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 48
@@ -84,10 +88,12 @@ fn is_slug(s: &str) -> bool {
 pub fn save_village(
     conn: &mut DbConn,
     who: &Who,
-    existing: Option<&Village>,
+    id: Option<i64>,
     form: &VillageForm,
     now: NaiveDateTime,
-) -> Result<i64, AdminError> {
+) -> DomainResult<i64> {
+    let existing = id.map(|id| village(conn, id)).transpose()?;
+    let existing = existing.as_ref();
     let mut errors = FieldErrors::default();
     let name_zh = v::required_text(&mut errors, "name_zh", &form.name_zh, 40);
     let name_en = v::required_text(&mut errors, "name_en", &form.name_en, 60);
@@ -117,7 +123,7 @@ pub fn save_village(
             errors.add("slug", "invalid-slug-taken");
         }
         let Some(county) = county.filter(|_| errors.is_empty()) else {
-            return Err(AdminError::Invalid(errors.clone()));
+            return Err(DomainError::Invalid(errors.clone()));
         };
         let after = json!({
             "county_id": county.id, "name_zh": name_zh, "name_en": name_en, "township_zh": township_zh,
@@ -188,6 +194,43 @@ pub struct OrganizationForm {
     pub annual_target: String,
 }
 
+/// An organisation with its members (食堂采购员).
+pub struct OrganizationDetail {
+    pub organization: Organization,
+    pub members: Vec<UserRow>,
+}
+
+pub fn organization(conn: &mut DbConn, id: i64) -> DomainResult<OrganizationDetail> {
+    let organization = acc::organization_by_id(conn, id)?.ok_or(DomainError::NotFound)?;
+    let members = acc::members(conn)?
+        .into_iter()
+        .filter(|(org, _)| *org == id)
+        .map(|(_, user)| user)
+        .collect();
+    Ok(OrganizationDetail {
+        organization,
+        members,
+    })
+}
+
+/// An organisation as the form shows it.
+pub fn organization_form(o: &Organization) -> OrganizationForm {
+    OrganizationForm {
+        name: o.name.clone(),
+        invoice_title: o.invoice_title.clone(),
+        tax_id: o.tax_id.clone(),
+        address: o.address.clone(),
+        contact_name: o.contact_name.clone(),
+        contact_phone: o.contact_phone.clone(),
+        payment_terms_days: o.payment_terms_days.to_string(),
+        annual_target: format!(
+            "{}.{:02}",
+            o.annual_target_fen / 100,
+            o.annual_target_fen % 100
+        ),
+    }
+}
+
 /// 统一社会信用代码: 18 characters of digits and capital letters.
 fn is_tax_id(s: &str) -> bool {
     s.len() == 18
@@ -198,10 +241,14 @@ fn is_tax_id(s: &str) -> bool {
 pub fn save_organization(
     conn: &mut DbConn,
     who: &Who,
-    existing: Option<&Organization>,
+    id: Option<i64>,
     form: &OrganizationForm,
     now: NaiveDateTime,
-) -> Result<i64, AdminError> {
+) -> DomainResult<i64> {
+    let existing = id
+        .map(|id| acc::organization_by_id(conn, id)?.ok_or(DomainError::NotFound))
+        .transpose()?;
+    let existing = existing.as_ref();
     let mut errors = FieldErrors::default();
     let name = v::required_text(&mut errors, "name", &form.name, 80);
     let invoice_title = v::required_text(&mut errors, "invoice_title", &form.invoice_title, 100);
@@ -230,10 +277,10 @@ pub fn save_organization(
             }
         }
         let (Some(payment_terms_days), Some(annual_target_fen)) = (terms, target) else {
-            return Err(AdminError::Invalid(errors.clone()));
+            return Err(DomainError::Invalid(errors.clone()));
         };
         if !errors.is_empty() {
-            return Err(AdminError::Invalid(errors.clone()));
+            return Err(DomainError::Invalid(errors.clone()));
         }
         let after = json!({
             "name": name, "invoice_title": invoice_title, "tax_id": tax_id, "address": address,
@@ -298,13 +345,66 @@ pub struct UserEditForm {
     pub organization: String,
 }
 
+pub fn users(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
+    acc::users(conn)
+}
+
+pub fn user(conn: &mut DbConn, id: i64) -> DomainResult<UserRow> {
+    acc::user_by_id(conn, id)?.ok_or(DomainError::NotFound)
+}
+
+/// What every account form offers to choose from.
+pub struct BindingChoices {
+    pub villages: Vec<Village>,
+    pub counties: Vec<County>,
+    pub organizations: Vec<Organization>,
+}
+
+pub fn binding_choices(conn: &mut DbConn) -> QueryResult<BindingChoices> {
+    Ok(BindingChoices {
+        villages: cat::villages(conn)?,
+        counties: cat::counties(conn)?,
+        organizations: acc::organizations(conn)?,
+    })
+}
+
+/// An account and its edit form, the binding read back as slugs and names.
+pub fn user_form(conn: &mut DbConn, id: i64) -> DomainResult<(UserRow, UserEditForm)> {
+    let user = user(conn, id)?;
+    let villages = cat::villages(conn)?;
+    let bound = acc::team_village_ids(conn, user.id)?;
+    let scope = acc::cadre_scope(conn, user.id)?;
+    let counties = cat::counties(conn)?;
+    let organization = match acc::organization_of_member(conn, user.id)? {
+        Some(id) => acc::organization_by_id(conn, id)?.map(|o| o.name),
+        None => None,
+    };
+    let scope_village = scope.as_ref().and_then(|s| s.village_id);
+    let form = UserEditForm {
+        display_name: user.display_name.clone(),
+        disabled: user.disabled,
+        village_slugs: villages
+            .iter()
+            .filter(|v| bound.contains(&v.id) || Some(v.id) == scope_village)
+            .map(|v| v.slug.clone())
+            .collect(),
+        county_slug: scope
+            .and_then(|s| s.county_id)
+            .and_then(|c| counties.iter().find(|x| x.id == c).map(|x| x.slug.clone()))
+            .unwrap_or_default(),
+        organization: organization.unwrap_or_default(),
+    };
+    Ok((user, form))
+}
+
 pub fn update_user(
     conn: &mut DbConn,
     who: &Who,
-    user: &UserRow,
+    id: i64,
     form: &UserEditForm,
     now: NaiveDateTime,
-) -> Result<(), AdminError> {
+) -> DomainResult<()> {
+    let user = &user(conn, id)?;
     let mut errors = FieldErrors::default();
     let display_name = v::required_text(&mut errors, "display_name", &form.display_name, 60);
     let role =
@@ -353,7 +453,7 @@ pub fn update_user(
             errors.add("disabled", "invalid-disable-self");
         }
         if !errors.is_empty() {
-            return Err(AdminError::Invalid(errors.clone()));
+            return Err(DomainError::Invalid(errors.clone()));
         }
         let before = json!({
             "display_name": user.display_name, "disabled": user.disabled,
@@ -408,10 +508,11 @@ pub fn update_user(
 pub fn reset_password(
     conn: &mut DbConn,
     who: &Who,
-    user: &UserRow,
+    id: i64,
     password: &str,
     now: NaiveDateTime,
-) -> Result<(), AdminError> {
+) -> DomainResult<()> {
+    let user = &user(conn, id)?;
     let mut errors = FieldErrors::default();
     check_password(&mut errors, password);
     if !errors.is_empty() {

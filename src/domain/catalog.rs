@@ -4,7 +4,9 @@
 use diesel::QueryResult;
 
 use crate::db::DbConn;
-use crate::db::catalog::{self as q, County, PriceTier, Product, ProductFilter, Village};
+use crate::db::catalog as q;
+
+pub use crate::db::catalog::{County, PriceTier, Product, ProductFilter, Village};
 
 /// How a product's stock reads to a buyer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

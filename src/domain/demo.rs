@@ -10,11 +10,12 @@ use crate::db::catalog::{self as cat, NewCounty, NewPriceTier, NewProduct, NewVi
 use crate::db::households::{self as hh, NewHousehold};
 use crate::db::stock::NewStockLot;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::accounts::{AccountError, NewAccount, create_account};
+use crate::domain::accounts::{NewAccount, create_account};
 use crate::domain::actor::Role;
 use crate::domain::actor::Who;
 use crate::domain::audit::{self, Change};
 use crate::domain::china_date;
+use crate::domain::error::DomainError;
 use crate::domain::stock::receive_lot;
 use crate::i18n::Lang;
 
@@ -828,7 +829,7 @@ pub enum DemoError {
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
-    Account(#[from] AccountError),
+    Account(#[from] DomainError),
     /// A demo order, refund or payout that the shop's own rules refused.
     #[error("demo data refused: {0}")]
     Refused(String),

@@ -9,26 +9,28 @@ use chrono::{Datelike, NaiveDate};
 use diesel::QueryResult;
 
 use crate::db::DbConn;
-use crate::db::catalog::{self as cat, County, Village};
-use crate::db::households::{self as hh, Household};
-use crate::db::reports::{self as q, MonthPoint, ProductSales};
+use crate::db::catalog as cat;
+use crate::db::households as hh;
+use crate::db::reports as q;
 use crate::domain::actor::ReportScope;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::statements::{self, Statement};
+use crate::states::HouseholdCategory;
+
+pub use crate::db::catalog::{County, Village};
+pub use crate::db::households::Household;
+pub use crate::db::reports::{MonthPoint, ProductSales};
 
 pub const CHANNELS: [&str; 3] = ["store", "canteen", "livestream"];
 
 /// The counties and villages a scope may read, counties in their usual order.
-pub fn scope_villages(
+fn scope_villages(
     conn: &mut DbConn,
     scope: &ReportScope,
 ) -> QueryResult<Vec<(County, Vec<Village>)>> {
     let counties = cat::counties(conn)?;
     let villages = cat::villages(conn)?;
-    let visible = |v: &Village| match scope {
-        ReportScope::City => true,
-        ReportScope::County(c) => v.county_id == *c,
-        ReportScope::Village(id) => v.id == *id,
-        ReportScope::Villages(ids) => ids.contains(&v.id),
-    };
+    let visible = |v: &Village| scope.covers(v.id, v.county_id);
     Ok(counties
         .into_iter()
         .map(|county| {
@@ -137,7 +139,7 @@ pub struct VillageFigures {
 /// The figures of each village of `villages`, and its households (every active one,
 /// those that earned nothing too: they are the ones cadres look for; archived ones when
 /// they earned in the period).
-pub fn village_figures(
+fn village_figures(
     conn: &mut DbConn,
     villages: &[Village],
     months: Months,
@@ -194,22 +196,229 @@ pub fn total(figures: &VillageFigures, villages: &[Village]) -> Figures {
     total
 }
 
-pub fn trend(
-    conn: &mut DbConn,
-    villages: &[Village],
-    months: Months,
-) -> QueryResult<Vec<MonthPoint>> {
+fn trend(conn: &mut DbConn, villages: &[Village], months: Months) -> QueryResult<Vec<MonthPoint>> {
     let ids: Vec<i64> = villages.iter().map(|v| v.id).collect();
     q::months(conn, &ids, months.from, months.to)
 }
 
-pub fn top_products(
+fn top_products(
     conn: &mut DbConn,
     villages: &[Village],
     months: Months,
 ) -> QueryResult<Vec<ProductSales>> {
     let ids: Vec<i64> = villages.iter().map(|v| v.id).collect();
     q::top_products(conn, &ids, months.from, months.to, 10)
+}
+
+/// The chart and list every report page shows beside its table: the monthly trend and
+/// the best-selling products of its villages.
+pub struct AreaExtras {
+    pub trend: Vec<MonthPoint>,
+    pub top: Vec<ProductSales>,
+}
+
+fn extras(conn: &mut DbConn, villages: &[Village], months: Months) -> QueryResult<AreaExtras> {
+    Ok(AreaExtras {
+        trend: trend(conn, villages, months)?,
+        top: top_products(conn, villages, months)?,
+    })
+}
+
+/// Whether a report is read as a page (with its chart and top products) or downloaded
+/// (its table only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Page,
+    Download,
+}
+
+/// A report over some villages of the reader's scope.
+pub struct AreaReport {
+    pub villages: Vec<Village>,
+    pub months: Months,
+    pub figures: VillageFigures,
+    pub totals: Figures,
+    /// `None` for a download.
+    pub extras: Option<AreaExtras>,
+}
+
+fn area_report(
+    conn: &mut DbConn,
+    villages: Vec<Village>,
+    months: Months,
+    reading: Reading,
+) -> QueryResult<AreaReport> {
+    let figures = village_figures(conn, &villages, months)?;
+    let extras = match reading {
+        Reading::Page => Some(extras(conn, &villages, months)?),
+        Reading::Download => None,
+    };
+    Ok(AreaReport {
+        totals: total(&figures, &villages),
+        villages,
+        months,
+        figures,
+        extras,
+    })
+}
+
+/// `/reports`: the whole scope, county by county.
+pub struct ScopeReport {
+    pub counties: Vec<(County, Vec<Village>)>,
+    pub area: AreaReport,
+}
+
+pub fn scope_report(
+    conn: &mut DbConn,
+    scope: &ReportScope,
+    months: Months,
+    reading: Reading,
+) -> QueryResult<ScopeReport> {
+    let counties = scope_villages(conn, scope)?;
+    let villages = counties
+        .iter()
+        .flat_map(|(_, v)| v.iter().cloned())
+        .collect();
+    Ok(ScopeReport {
+        area: area_report(conn, villages, months, reading)?,
+        counties,
+    })
+}
+
+/// A county of the scope, village by village.
+pub struct CountyReport {
+    pub county: County,
+    pub area: AreaReport,
+}
+
+pub fn county_report(
+    conn: &mut DbConn,
+    scope: &ReportScope,
+    county_id: i64,
+    months: Months,
+    reading: Reading,
+) -> DomainResult<CountyReport> {
+    let (county, villages) = scope_villages(conn, scope)?
+        .into_iter()
+        .find(|(c, _)| c.id == county_id)
+        .ok_or(DomainError::NotFound)?;
+    Ok(CountyReport {
+        county,
+        area: area_report(conn, villages, months, reading)?,
+    })
+}
+
+/// How a village's households are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HouseholdSort {
+    Code,
+    Name,
+    Members,
+    Income,
+    PerCapita,
+    Payouts,
+}
+
+impl HouseholdSort {
+    pub const ALL: [HouseholdSort; 6] = [
+        HouseholdSort::Code,
+        HouseholdSort::Name,
+        HouseholdSort::Members,
+        HouseholdSort::Income,
+        HouseholdSort::PerCapita,
+        HouseholdSort::Payouts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HouseholdSort::Code => "code",
+            HouseholdSort::Name => "name",
+            HouseholdSort::Members => "members",
+            HouseholdSort::Income => "income",
+            HouseholdSort::PerCapita => "per_capita",
+            HouseholdSort::Payouts => "payouts",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HouseholdSort> {
+        HouseholdSort::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Which of a village's households a reader asks for, in what order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HouseholdQuery {
+    pub category: Option<HouseholdCategory>,
+    pub sort: HouseholdSort,
+    pub descending: bool,
+}
+
+/// A village of the scope, household by household: every one, earning or not.
+pub struct VillageReport {
+    pub village: Village,
+    /// Filtered and ordered as asked.
+    pub households: Vec<HouseholdRow>,
+    pub area: AreaReport,
+}
+
+pub fn village_report(
+    conn: &mut DbConn,
+    scope: &ReportScope,
+    village_id: i64,
+    months: Months,
+    query: HouseholdQuery,
+    reading: Reading,
+) -> DomainResult<VillageReport> {
+    let village = scope_villages(conn, scope)?
+        .into_iter()
+        .flat_map(|(_, villages)| villages)
+        .find(|v| v.id == village_id)
+        .ok_or(DomainError::NotFound)?;
+    let mut area = area_report(conn, vec![village.clone()], months, reading)?;
+    let mut households: Vec<HouseholdRow> = std::mem::take(&mut area.figures.households)
+        .into_iter()
+        .filter(|r| {
+            query
+                .category
+                .is_none_or(|c| r.household.category == c.as_str())
+        })
+        .collect();
+    let key = |r: &HouseholdRow| -> (i64, String) {
+        match query.sort {
+            HouseholdSort::Name => (0, r.household.head_name.clone()),
+            HouseholdSort::Members => (i64::from(r.household.resident_members), String::new()),
+            HouseholdSort::Income => (r.income_fen, String::new()),
+            HouseholdSort::PerCapita => (r.per_capita_fen(), String::new()),
+            HouseholdSort::Payouts => (r.payouts_fen, String::new()),
+            HouseholdSort::Code => (0, r.household.code.clone()),
+        }
+    };
+    households.sort_by_key(key);
+    if query.descending {
+        households.reverse();
+    }
+    Ok(VillageReport {
+        village,
+        households,
+        area,
+    })
+}
+
+/// A household's 共富账单 for a reader whose scope holds its village.
+pub fn household_statement(
+    conn: &mut DbConn,
+    scope: &ReportScope,
+    household_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DomainResult<Statement> {
+    let ids: Vec<i64> = scope_villages(conn, scope)?
+        .into_iter()
+        .flat_map(|(_, villages)| villages)
+        .map(|v| v.id)
+        .collect();
+    let household = hh::in_villages(conn, &ids, household_id)?.ok_or(DomainError::NotFound)?;
+    Ok(statements::statement(conn, household, from, to)?)
 }
 
 /// Every month of the period with its point (months without any sale at zero), and

@@ -11,12 +11,11 @@ use super::auth::{AdminArea, redirect};
 use super::csrf::{self, CsrfForm};
 use super::forms::{all, coded_options, errors_json, field};
 use super::render::Ctx;
-use crate::db::accounts::{self as acc, Organization, UserRow};
-use crate::db::catalog::{self as cat, County, Village};
 use crate::domain::accounts::{self, NewAccount};
-use crate::domain::actor::Role;
-use crate::domain::actor::Who;
-use crate::domain::admin::{self, AdminError, OrganizationForm, UserEditForm, VillageForm};
+use crate::domain::actor::{Role, Who};
+use crate::domain::admin::{
+    self, County, OrganizationDetail, OrganizationForm, UserEditForm, UserRow, VillageForm,
+};
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
 use crate::domain::validation::FieldErrors;
@@ -56,15 +55,15 @@ pub async fn home(
     ctx.page(&state.templates, StatusCode::OK, "pages/admin_home", data)
 }
 
-/// Runs an admin change and answers with a redirect, or with the form again (422).
+/// After an admin change: a redirect, or the form's problems to show it again (422).
 fn outcome<T>(
-    result: Result<T, AdminError>,
+    result: AppResult<T>,
     to: impl FnOnce(T) -> String,
 ) -> AppResult<Result<HttpResponse, FieldErrors>> {
     match result {
         Ok(value) => Ok(Ok(redirect(&to(value)))),
-        Err(AdminError::Invalid(errors)) => Ok(Err(errors)),
-        Err(AdminError::Database(e)) => Err(e.into()),
+        Err(AppError::Invalid(errors)) => Ok(Err(errors)),
+        Err(e) => Err(e),
     }
 }
 
@@ -77,23 +76,6 @@ fn county_options(lang: Lang, counties: &[County], selected: &str) -> Vec<Value>
 
 // Villages.
 
-fn village_form_of(v: &Village) -> VillageForm {
-    VillageForm {
-        county_id: v.county_id.to_string(),
-        slug: v.slug.clone(),
-        name_zh: v.name_zh.clone(),
-        name_en: v.name_en.clone(),
-        township_zh: v.township_zh.clone().unwrap_or_default(),
-        township_en: v.township_en.clone().unwrap_or_default(),
-        story_zh: v.story_zh.clone(),
-        story_en: v.story_en.clone(),
-        collective_share_bp: v
-            .collective_share_bp
-            .map(|b| b.to_string())
-            .unwrap_or_default(),
-    }
-}
-
 async fn render_village(
     state: &AppState,
     ctx: &Ctx,
@@ -102,7 +84,7 @@ async fn render_village(
     form: &VillageForm,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let counties = state.db(cat::counties).await?;
+    let counties = state.db(admin::counties).await?;
     let data = json!({
         "csrf_token": csrf::token(&ctx.session),
         "id": id,
@@ -131,26 +113,20 @@ pub async fn new_village(
     .await
 }
 
-async fn find_village(state: &AppState, id: i64) -> AppResult<Village> {
-    state
-        .db(move |conn| cat::village_by_id(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 pub async fn edit_village(
     state: web::Data<AppState>,
     ctx: Ctx,
     _area: AdminArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let village = find_village(&state, id.into_inner()).await?;
+    let id = id.into_inner();
+    let village = state.db(move |conn| admin::village(conn, id)).await?;
     render_village(
         &state,
         &ctx,
         StatusCode::OK,
         Some(village.id),
-        &village_form_of(&village),
+        &admin::village_form(&village),
         &FieldErrors::default(),
     )
     .await
@@ -172,24 +148,21 @@ pub async fn update_village(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<VillageForm>,
 ) -> AppResult<HttpResponse> {
-    let village = find_village(&state, id.into_inner()).await?;
-    save_village(&state, &ctx, &area, Some(village), form).await
+    save_village(&state, &ctx, &area, Some(id.into_inner()), form).await
 }
 
 async fn save_village(
     state: &AppState,
     ctx: &Ctx,
     area: &AdminArea,
-    existing: Option<Village>,
+    id: Option<i64>,
     form: VillageForm,
 ) -> AppResult<HttpResponse> {
     let who = Who::from(&area.actor);
-    let (e, f) = (existing.clone(), form.clone());
+    let f = form.clone();
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(admin::save_village(conn, &who, e.as_ref(), &f, now_utc()))
-        })
-        .await?;
+        .db(move |conn| admin::save_village(conn, &who, id, &f, now_utc()))
+        .await;
     match outcome(result, |_| "/admin".to_string())? {
         Ok(res) => Ok(res),
         Err(errors) => {
@@ -197,7 +170,7 @@ async fn save_village(
                 state,
                 ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                existing.map(|v| v.id),
+                id,
                 &form,
                 &errors,
             )
@@ -208,41 +181,23 @@ async fn save_village(
 
 // Canteen organisations.
 
-fn organization_form_of(o: &Organization) -> OrganizationForm {
-    OrganizationForm {
-        name: o.name.clone(),
-        invoice_title: o.invoice_title.clone(),
-        tax_id: o.tax_id.clone(),
-        address: o.address.clone(),
-        contact_name: o.contact_name.clone(),
-        contact_phone: o.contact_phone.clone(),
-        payment_terms_days: o.payment_terms_days.to_string(),
-        annual_target: format!(
-            "{}.{:02}",
-            o.annual_target_fen / 100,
-            o.annual_target_fen % 100
-        ),
-    }
-}
-
-async fn render_organization(
+fn render_organization(
     state: &AppState,
     ctx: &Ctx,
     status: StatusCode,
-    id: Option<i64>,
+    existing: Option<&OrganizationDetail>,
     form: &OrganizationForm,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let members = match id {
-        Some(id) => state
-            .db(acc::members)
-            .await?
-            .into_iter()
-            .filter(|(org, _)| *org == id)
-            .map(|(_, u)| json!({ "id": u.id, "email": u.email, "name": u.display_name }))
-            .collect(),
-        None => Vec::new(),
-    };
+    let id = existing.map(|o| o.organization.id);
+    let members: Vec<Value> = existing
+        .map(|o| {
+            o.members
+                .iter()
+                .map(|u| json!({ "id": u.id, "email": u.email, "name": u.display_name }))
+                .collect()
+        })
+        .unwrap_or_default();
     let data = json!({
         "csrf_token": csrf::token(&ctx.session),
         "id": id,
@@ -277,14 +232,10 @@ pub async fn new_organization(
         &form,
         &FieldErrors::default(),
     )
-    .await
 }
 
-async fn find_organization(state: &AppState, id: i64) -> AppResult<Organization> {
-    state
-        .db(move |conn| acc::organization_by_id(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)
+async fn organization(state: &AppState, id: i64) -> AppResult<OrganizationDetail> {
+    state.db(move |conn| admin::organization(conn, id)).await
 }
 
 pub async fn edit_organization(
@@ -293,16 +244,15 @@ pub async fn edit_organization(
     _area: AdminArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let org = find_organization(&state, id.into_inner()).await?;
+    let detail = organization(&state, id.into_inner()).await?;
     render_organization(
         &state,
         &ctx,
         StatusCode::OK,
-        Some(org.id),
-        &organization_form_of(&org),
+        Some(&detail),
+        &admin::organization_form(&detail.organization),
         &FieldErrors::default(),
     )
-    .await
 }
 
 pub async fn create_organization(
@@ -321,42 +271,36 @@ pub async fn update_organization(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<OrganizationForm>,
 ) -> AppResult<HttpResponse> {
-    let org = find_organization(&state, id.into_inner()).await?;
-    save_organization(&state, &ctx, &area, Some(org), form).await
+    save_organization(&state, &ctx, &area, Some(id.into_inner()), form).await
 }
 
 async fn save_organization(
     state: &AppState,
     ctx: &Ctx,
     area: &AdminArea,
-    existing: Option<Organization>,
+    id: Option<i64>,
     form: OrganizationForm,
 ) -> AppResult<HttpResponse> {
     let who = Who::from(&area.actor);
-    let (e, f) = (existing.clone(), form.clone());
+    let f = form.clone();
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(admin::save_organization(
-                conn,
-                &who,
-                e.as_ref(),
-                &f,
-                now_utc(),
-            ))
-        })
-        .await?;
+        .db(move |conn| admin::save_organization(conn, &who, id, &f, now_utc()))
+        .await;
     match outcome(result, |id| format!("/admin/organizations/{id}"))? {
         Ok(res) => Ok(res),
         Err(errors) => {
+            let existing = match id {
+                Some(id) => Some(organization(state, id).await?),
+                None => None,
+            };
             render_organization(
                 state,
                 ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                existing.map(|o| o.id),
+                existing.as_ref(),
                 &form,
                 &errors,
             )
-            .await
         }
     }
 }
@@ -368,7 +312,7 @@ pub async fn users(
     ctx: Ctx,
     _area: AdminArea,
 ) -> AppResult<HttpResponse> {
-    let users = state.db(acc::users).await?;
+    let users = state.db(admin::users).await?;
     let lang = ctx.lang;
     let data = json!({
         "users": users.iter().map(|u| json!({
@@ -381,21 +325,13 @@ pub async fn users(
 
 /// The choices every account form offers: villages, counties, organisations.
 async fn binding_options(state: &AppState, lang: Lang, form: &UserEditForm) -> AppResult<Value> {
-    let (villages, counties, organizations) = state
-        .db(|conn| {
-            Ok::<_, AppError>((
-                cat::villages(conn)?,
-                cat::counties(conn)?,
-                acc::organizations(conn)?,
-            ))
-        })
-        .await?;
+    let choices = state.db(admin::binding_choices).await?;
     Ok(json!({
-        "villages": villages.iter().map(|v| json!({
+        "villages": choices.villages.iter().map(|v| json!({
             "value": v.slug, "label": lang.pick(&v.name_zh, &v.name_en), "checked": form.village_slugs.contains(&v.slug),
         })).collect::<Vec<_>>(),
-        "counties": county_options(lang, &counties, &form.county_slug),
-        "organizations": organizations.iter().map(|o| json!({
+        "counties": county_options(lang, &choices.counties, &form.county_slug),
+        "organizations": choices.organizations.iter().map(|o| json!({
             "value": o.name, "label": o.name, "selected": o.name == form.organization,
         })).collect::<Vec<_>>(),
     }))
@@ -485,12 +421,8 @@ pub async fn create_user(
     };
     let who = Who::from(&area.actor);
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(
-                accounts::create_account(conn, &new, &who, now_utc()).map_err(AdminError::from),
-            )
-        })
-        .await?;
+        .db(move |conn| accounts::create_account(conn, &new, &who, now_utc()))
+        .await;
     match outcome(result, |id| format!("/admin/users/{id}"))? {
         Ok(res) => Ok(res),
         Err(errors) => {
@@ -507,10 +439,7 @@ pub async fn create_user(
 }
 
 async fn find_user(state: &AppState, id: i64) -> AppResult<UserRow> {
-    state
-        .db(move |conn| acc::user_by_id(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)
+    state.db(move |conn| admin::user(conn, id)).await
 }
 
 async fn render_user(
@@ -524,9 +453,9 @@ async fn render_user(
     let data = json!({
         "csrf_token": csrf::token(&ctx.session),
         "user": { "id": user.id, "email": user.email, "role": user.role, "role_label": ctx.lang.t(&format!("role-{}", user.role)) },
-        "is_team": user.role == "team",
-        "is_cadre": user.role == "cadre",
-        "is_canteen": user.role == "canteen",
+        "is_team": Role::parse(&user.role) == Some(Role::Team),
+        "is_cadre": Role::parse(&user.role) == Some(Role::Cadre),
+        "is_canteen": Role::parse(&user.role) == Some(Role::Canteen),
         "values": form,
         "options": binding_options(state, ctx.lang, form).await?,
         "errors": errors_json(ctx.lang, errors),
@@ -541,40 +470,8 @@ pub async fn edit_user(
     _area: AdminArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let user = find_user(&state, id.into_inner()).await?;
-    let user_id = user.id;
-    let form = state
-        .db(move |conn| {
-            let villages = cat::villages(conn)?;
-            let bound = acc::team_village_ids(conn, user_id)?;
-            let scope = acc::cadre_scope(conn, user_id)?;
-            let counties = cat::counties(conn)?;
-            let org = match acc::organization_of_member(conn, user_id)? {
-                Some(id) => acc::organization_by_id(conn, id)?.map(|o| o.name),
-                None => None,
-            };
-            let scope_village = scope.as_ref().and_then(|s| s.village_id);
-            Ok::<_, AppError>(UserEditForm {
-                display_name: String::new(),
-                disabled: false,
-                village_slugs: villages
-                    .iter()
-                    .filter(|v| bound.contains(&v.id) || Some(v.id) == scope_village)
-                    .map(|v| v.slug.clone())
-                    .collect(),
-                county_slug: scope
-                    .and_then(|s| s.county_id)
-                    .and_then(|c| counties.iter().find(|x| x.id == c).map(|x| x.slug.clone()))
-                    .unwrap_or_default(),
-                organization: org.unwrap_or_default(),
-            })
-        })
-        .await?;
-    let form = UserEditForm {
-        display_name: user.display_name.clone(),
-        disabled: user.disabled,
-        ..form
-    };
+    let id = id.into_inner();
+    let (user, form) = state.db(move |conn| admin::user_form(conn, id)).await?;
     render_user(
         &state,
         &ctx,
@@ -593,16 +490,17 @@ pub async fn update_user(
     id: web::Path<i64>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
-    let user = find_user(&state, id.into_inner()).await?;
+    let id = id.into_inner();
     let form = user_edit_form(&pairs);
     let who = Who::from(&area.actor);
-    let (u, f) = (user.clone(), form.clone());
+    let f = form.clone();
     let result = state
-        .db(move |conn| Ok::<_, AppError>(admin::update_user(conn, &who, &u, &f, now_utc())))
-        .await?;
-    match outcome(result, |_| format!("/admin/users/{}", user.id))? {
+        .db(move |conn| admin::update_user(conn, &who, id, &f, now_utc()))
+        .await;
+    match outcome(result, |_| format!("/admin/users/{id}"))? {
         Ok(res) => Ok(res),
         Err(errors) => {
+            let user = find_user(&state, id).await?;
             render_user(
                 &state,
                 &ctx,
@@ -629,23 +527,15 @@ pub async fn reset_password(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> AppResult<HttpResponse> {
-    let user = find_user(&state, id.into_inner()).await?;
+    let id = id.into_inner();
     let who = Who::from(&area.actor);
-    let u = user.clone();
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(admin::reset_password(
-                conn,
-                &who,
-                &u,
-                &form.password,
-                now_utc(),
-            ))
-        })
-        .await?;
-    match outcome(result, |_| format!("/admin/users/{}?password=1", user.id))? {
+        .db(move |conn| admin::reset_password(conn, &who, id, &form.password, now_utc()))
+        .await;
+    match outcome(result, |_| format!("/admin/users/{id}?password=1"))? {
         Ok(res) => Ok(res),
         Err(errors) => {
+            let user = find_user(&state, id).await?;
             let form = UserEditForm {
                 display_name: user.display_name.clone(),
                 disabled: user.disabled,

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::AppState;
 use super::csrf::{self, CsrfForm};
 use super::render::{Ctx, LANG_KEY};
-use crate::domain::accounts::{self, SignInError};
+use crate::domain::accounts::{self, SignIn};
 use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope};
 use crate::domain::now_utc;
 use crate::domain::team::{self, Village};
@@ -60,10 +60,19 @@ pub struct NextParam {
     next: Option<String>,
 }
 
-/// Only a path on this site may be a redirect target after sign-in.
+/// Only a path on this site may be a redirect target after sign-in: `next` is read as a
+/// URL against this site and kept only when it stays here. Control characters and
+/// backslashes are refused outright, since browsers drop or rewrite them (`/\t/x` and
+/// `/\\x` both lead to another host), and they cannot go into a `Location` header.
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(String::from)
+    let next = next?;
+    if !next.starts_with('/') || next.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    let site = url::Url::parse("http://this.site.invalid/").ok()?;
+    let target = site.join(next).ok()?;
+    (target.origin() == site.origin() && !next.starts_with("//"))
+        .then(|| target[url::Position::BeforePath..].to_string())
 }
 
 pub async fn login_form(
@@ -120,13 +129,11 @@ pub async fn login_submit(
         .unwrap_or_default();
     let (email, password) = (form.email.clone(), form.password);
     let outcome = state
-        .db(move |conn| {
-            Ok::<_, AppError>(accounts::sign_in(conn, &email, &password, &ip, now_utc()))
-        })
+        .db(move |conn| accounts::sign_in(conn, &email, &password, &ip, now_utc()))
         .await?;
     let next = safe_next(form.next.as_deref());
     match outcome {
-        Ok(user) => {
+        SignIn::Welcome(user) => {
             let session = &ctx.session;
             session.renew();
             csrf::rotate(session);
@@ -145,7 +152,7 @@ pub async fn login_submit(
             }
             Ok(redirect(next.as_deref().unwrap_or(user.role.home())))
         }
-        Err(SignInError::Invalid) => {
+        SignIn::Refused => {
             let message = ctx.lang.t("login-invalid");
             render_login(
                 &state,
@@ -156,7 +163,7 @@ pub async fn login_submit(
                 Some(message),
             )
         }
-        Err(SignInError::Throttled { retry_after_secs }) => {
+        SignIn::Throttled { retry_after_secs } => {
             let minutes = retry_after_secs.div_ceil(60).to_string();
             let message = ctx.lang.t_args("login-throttled", &[("minutes", minutes)]);
             let mut res = render_login(
@@ -173,7 +180,6 @@ pub async fn login_submit(
             );
             Ok(res)
         }
-        Err(SignInError::Database(e)) => Err(e.into()),
     }
 }
 

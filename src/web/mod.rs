@@ -25,7 +25,6 @@ pub mod storefront;
 pub mod team;
 pub mod upload;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::SessionMiddleware;
@@ -37,51 +36,33 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{self, from_fn};
 use actix_web::{App, web};
 
-use crate::config::{Config, ConfigError};
-use crate::db::{self, Backend, DbConn, Pool};
+use crate::app::Services;
 use crate::error::AppError;
-use crate::mail::Mailer;
-use crate::payments::Payments;
 
-pub use render::Templates;
-
-/// Everything a handler may need, shared by all workers. Cheap to clone.
+/// Everything a handler may need, shared by all workers: the server's services and
+/// the guests' page cache. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub pool: Pool,
-    pub backend: Backend,
-    pub templates: Arc<Templates>,
+    pub services: Services,
     pub pages: render::PageCache,
-    pub payments: Payments,
-    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {
-    pub fn new(config: Config, pool: Pool) -> Result<Self, ConfigError> {
-        let templates = Arc::new(Templates::load().map_err(|e| ConfigError::Invalid {
-            name: "templates",
-            reason: e.to_string(),
-        })?);
-        Ok(Self {
-            backend: config.database_url.backend(),
-            payments: Payments::from_config(&config)?,
-            mailer: Arc::new(Mailer::from_config(&config, templates.clone())?),
-            config: Arc::new(config),
-            pool,
-            templates,
+    pub fn new(services: Services) -> Self {
+        Self {
+            services,
             pages: render::PageCache::new(Duration::from_secs(1)),
-        })
+        }
     }
+}
 
-    /// Runs blocking database work with a pooled connection, off the async workers.
-    pub async fn db<T, E, F>(&self, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: Into<AppError> + Send + 'static,
-    {
-        db::blocking(&self.pool, move |conn| f(conn).map_err(Into::into)).await
+/// Handlers reach the services (`state.db(…)`, `state.config`, `state.templates`) as if
+/// they were the state's own.
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
     }
 }
 
@@ -98,6 +79,7 @@ pub fn build_app(
     >,
 > {
     let key = Key::from(&state.config.session_key);
+    let state_secure = state.config.secure_cookies;
     let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key)
         .cookie_name("vm_session".into())
         .cookie_content_security(CookieContentSecurity::Private)
@@ -119,8 +101,28 @@ pub fn build_app(
         .wrap(from_fn(errors::render_errors))
         .wrap(sessions)
         .wrap(middleware::Compress::default())
-        .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+        .wrap(security_headers(state_secure))
         .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/healthz"))
+}
+
+/// What every response carries: no inline script may run and no other site may frame a
+/// page (CSP), links leave no secret order address behind (Referrer-Policy: the order
+/// page's URL is its key), and over https the browser is told to stay on https.
+fn security_headers(https: bool) -> middleware::DefaultHeaders {
+    let headers = middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+        ))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"));
+    if https {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

@@ -12,14 +12,15 @@ use super::auth::ReportsArea;
 use super::download::{self, Cell, Format, Table};
 use super::payouts::{PeriodQuery, period, statement_json};
 use super::render::Ctx;
-use crate::db::catalog::{County, Village};
-use crate::db::households as hh;
 use crate::domain::actor::ReportScope;
 use crate::domain::money::{format_fen, mask_phone};
-use crate::domain::reports::{self, CHANNELS, Figures, HouseholdRow, Months};
-use crate::domain::{china_date, now_utc, statements};
+use crate::domain::reports::{
+    self, AreaReport, CHANNELS, Figures, HouseholdQuery, HouseholdSort, Months, Reading,
+};
+use crate::domain::{china_date, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
+use crate::states::HouseholdCategory;
 
 #[derive(serde::Deserialize, Default, Clone)]
 #[serde(default)]
@@ -45,6 +46,31 @@ impl ReportQuery {
             "" | "html" => Ok(None),
             other => Format::parse(other).map(Some),
         }
+    }
+
+    fn households(&self) -> AppResult<HouseholdQuery> {
+        let category = match self.category.as_str() {
+            "" => None,
+            c => Some(
+                HouseholdCategory::parse(c).ok_or_else(|| AppError::bad_field("category", c))?,
+            ),
+        };
+        let sort = match self.sort.as_str() {
+            "" => HouseholdSort::Code,
+            s => HouseholdSort::parse(s).ok_or_else(|| AppError::bad_field("sort", s))?,
+        };
+        Ok(HouseholdQuery {
+            category,
+            sort,
+            descending: self.dir == "desc",
+        })
+    }
+}
+
+fn reading(format: Option<Format>) -> Reading {
+    match format {
+        Some(_) => Reading::Download,
+        None => Reading::Page,
     }
 }
 
@@ -127,48 +153,31 @@ fn figures_json(lang: Lang, f: &Figures) -> Value {
     })
 }
 
-fn villages_in_scope(counties: &[(County, Vec<Village>)]) -> Vec<Village> {
-    counties
-        .iter()
-        .flat_map(|(_, v)| v.iter().cloned())
-        .collect()
-}
-
-/// One report page: its area, period, table and figures.
+/// One report page: its title, table and what is shown around it.
 struct ReportPage {
-    villages: Vec<Village>,
-    months: Months,
     title: String,
     table: ReportTable,
-    totals: Figures,
+    area: AreaReport,
     /// What only one kind of page has (the village page's filters).
     extra: Value,
 }
 
 /// What every report page shows around its table: the period, the area's figures, the
 /// monthly chart and the top products.
-async fn page(
-    state: &AppState,
+fn page(
     ctx: &Ctx,
+    state: &AppState,
     area: &ReportsArea,
     report: ReportPage,
 ) -> AppResult<HttpResponse> {
     let lang = ctx.lang;
     let ReportPage {
-        villages,
-        months,
         title,
         table,
-        totals,
+        area: report,
         extra,
     } = report;
-    let (points, top) = state
-        .db(move |conn| {
-            let points = reports::trend(conn, &villages, months)?;
-            let top = reports::top_products(conn, &villages, months)?;
-            Ok::<_, diesel::result::Error>((points, top))
-        })
-        .await?;
+    let months = report.months;
     let labels = (
         lang.t("reports-household-income"),
         lang.t("reports-collective-income"),
@@ -178,38 +187,24 @@ async fn page(
         ReportScope::County(_) => "reports-scope-county",
         ReportScope::Village(_) | ReportScope::Villages(_) => "reports-scope-village",
     };
+    let (trend, top) = match &report.extras {
+        Some(extras) => (extras.trend.as_slice(), extras.top.as_slice()),
+        None => (&[][..], &[][..]),
+    };
     let data = json!({
         "title": title,
         "user": area.actor.user.display_name,
         "scope": lang.t(scope_key),
         "from": Months::label(months.from), "to": Months::label(months.to),
-        "totals": figures_json(lang, &totals),
+        "totals": figures_json(lang, &report.totals),
         "table": table.json(),
-        "chart": reports::trend_svg(&points, months, (&labels.0, &labels.1)),
+        "chart": reports::trend_svg(trend, months, (&labels.0, &labels.1)),
         "top": top.iter().map(|p| json!({
             "name": lang.pick(&p.name_zh, &p.name_en), "quantity": p.quantity, "sales": format_fen(p.sales_fen),
         })).collect::<Vec<_>>(),
         "extra": extra,
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/reports", data)
-}
-
-async fn figures_of(
-    state: &AppState,
-    villages: &[Village],
-    months: Months,
-) -> AppResult<reports::VillageFigures> {
-    let villages = villages.to_vec();
-    state
-        .db(move |conn| reports::village_figures(conn, &villages, months))
-        .await
-}
-
-async fn scope(state: &AppState, area: &ReportsArea) -> AppResult<Vec<(County, Vec<Village>)>> {
-    let scope = area.scope.clone();
-    state
-        .db(move |conn| reports::scope_villages(conn, &scope))
-        .await
 }
 
 /// `/reports`: the whole scope, by county.
@@ -221,16 +216,18 @@ pub async fn home(
 ) -> AppResult<HttpResponse> {
     let months = query.months()?;
     let format = query.format()?;
-    let counties = scope(&state, &area).await?;
-    let villages = villages_in_scope(&counties);
-    let figures = figures_of(&state, &villages, months).await?;
+    let scope = area.scope.clone();
+    let report = state
+        .db(move |conn| reports::scope_report(conn, &scope, months, reading(format)))
+        .await?;
     let lang = ctx.lang;
     let table = ReportTable {
         header: figure_header(lang, "reports-county"),
-        rows: counties
+        rows: report
+            .counties
             .iter()
             .map(|(county, vs)| {
-                let f = reports::total(&figures, vs);
+                let f = reports::total(&report.area.figures, vs);
                 (
                     Some(format!("/reports/counties/{}", county.id)),
                     figure_cells(lang.pick(&county.name_zh, &county.name_en).to_string(), &f),
@@ -241,20 +238,18 @@ pub async fn home(
     if let Some(format) = format {
         return table.download(lang, format, "report-counties");
     }
-    let places = json!(counties.iter().map(|(c, vs)| json!({
+    let places = json!(report.counties.iter().map(|(c, vs)| json!({
         "id": c.id,
         "name": lang.pick(&c.name_zh, &c.name_en),
         "villages": vs.iter().map(|v| json!({ "id": v.id, "name": lang.pick(&v.name_zh, &v.name_en) })).collect::<Vec<_>>(),
     })).collect::<Vec<_>>());
-    let report = ReportPage {
-        totals: reports::total(&figures, &villages),
+    let page_data = ReportPage {
         title: lang.t("reports-title"),
-        villages,
-        months,
         table,
+        area: report.area,
         extra: json!({ "counties": places }),
     };
-    page(&state, &ctx, &area, report).await
+    page(&ctx, &state, &area, page_data)
 }
 
 /// `/reports/counties/{id}`: a county of the scope, by village.
@@ -267,20 +262,25 @@ pub async fn county(
 ) -> AppResult<HttpResponse> {
     let months = query.months()?;
     let format = query.format()?;
-    let id = id.into_inner();
-    let (county, villages) = scope(&state, &area)
-        .await?
-        .into_iter()
-        .find(|(c, _)| c.id == id)
-        .ok_or(AppError::NotFound)?;
-    let figures = figures_of(&state, &villages, months).await?;
+    let (scope, id) = (area.scope.clone(), id.into_inner());
+    let report = state
+        .db(move |conn| reports::county_report(conn, &scope, id, months, reading(format)))
+        .await?;
     let lang = ctx.lang;
     let table = ReportTable {
         header: figure_header(lang, "reports-village"),
-        rows: villages
+        rows: report
+            .area
+            .villages
             .iter()
             .map(|v| {
-                let f = figures.by_village.get(&v.id).cloned().unwrap_or_default();
+                let f = report
+                    .area
+                    .figures
+                    .by_village
+                    .get(&v.id)
+                    .cloned()
+                    .unwrap_or_default();
                 (
                     Some(format!("/reports/villages/{}", v.id)),
                     figure_cells(lang.pick(&v.name_zh, &v.name_en).to_string(), &f),
@@ -289,21 +289,18 @@ pub async fn county(
             .collect(),
     };
     if let Some(format) = format {
-        return table.download(lang, format, &format!("report-{}", county.slug));
+        return table.download(lang, format, &format!("report-{}", report.county.slug));
     }
-    let report = ReportPage {
-        totals: reports::total(&figures, &villages),
-        title: lang.pick(&county.name_zh, &county.name_en).to_string(),
-        villages,
-        months,
+    let page_data = ReportPage {
+        title: lang
+            .pick(&report.county.name_zh, &report.county.name_en)
+            .to_string(),
         table,
+        area: report.area,
         extra: json!({}),
     };
-    page(&state, &ctx, &area, report).await
+    page(&ctx, &state, &area, page_data)
 }
-
-const SORTS: [&str; 6] = ["code", "name", "members", "income", "per_capita", "payouts"];
-const CATEGORIES: [&str; 3] = ["tuopin", "jiance", "yiban"];
 
 /// `/reports/villages/{id}`: a village's households, each one, earning or not.
 pub async fn village(
@@ -315,39 +312,13 @@ pub async fn village(
 ) -> AppResult<HttpResponse> {
     let months = query.months()?;
     let format = query.format()?;
-    let id = id.into_inner();
-    let q = query.into_inner();
-    if !q.category.is_empty() && !CATEGORIES.contains(&q.category.as_str()) {
-        return Err(AppError::bad_field("category", &q.category));
-    }
-    if !q.sort.is_empty() && !SORTS.contains(&q.sort.as_str()) {
-        return Err(AppError::bad_field("sort", &q.sort));
-    }
-    let village = villages_in_scope(&scope(&state, &area).await?)
-        .into_iter()
-        .find(|v| v.id == id)
-        .ok_or(AppError::NotFound)?;
-    let one = vec![village.clone()];
-    let figures = figures_of(&state, &one, months).await?;
-    let mut rows: Vec<&HouseholdRow> = figures
-        .households
-        .iter()
-        .filter(|r| q.category.is_empty() || r.household.category == q.category)
-        .collect();
-    let key = |r: &&HouseholdRow| -> (i64, String) {
-        match q.sort.as_str() {
-            "name" => (0, r.household.head_name.clone()),
-            "members" => (i64::from(r.household.resident_members), String::new()),
-            "income" => (r.income_fen, String::new()),
-            "per_capita" => (r.per_capita_fen(), String::new()),
-            "payouts" => (r.payouts_fen, String::new()),
-            _ => (0, r.household.code.clone()),
-        }
-    };
-    rows.sort_by_key(key);
-    if q.dir == "desc" {
-        rows.reverse();
-    }
+    let households = query.households()?;
+    let (scope, id) = (area.scope.clone(), id.into_inner());
+    let report = state
+        .db(move |conn| {
+            reports::village_report(conn, &scope, id, months, households, reading(format))
+        })
+        .await?;
     let lang = ctx.lang;
     let header = [
         "household-code",
@@ -364,7 +335,8 @@ pub async fn village(
     .collect();
     let table = ReportTable {
         header,
-        rows: rows
+        rows: report
+            .households
             .iter()
             .map(|r| {
                 let h = &r.household;
@@ -384,30 +356,29 @@ pub async fn village(
             })
             .collect(),
     };
+    let village = &report.village;
     if let Some(format) = format {
         return table.download(lang, format, &format!("report-{}", village.slug));
     }
-    let totals = reports::total(&figures, &one);
-    let title = lang.pick(&village.name_zh, &village.name_en).to_string();
+    let q = query.into_inner();
+    let categories: Vec<&str> = HouseholdCategory::ALL.iter().map(|c| c.as_str()).collect();
     let extra = json!({
         "village_id": village.id,
-        "categories": super::forms::coded_options(lang, &CATEGORIES, "category-household-", &q.category),
-        "sorts": SORTS.iter().map(|s| json!({
-            "value": s, "label": lang.t(&format!("reports-sort-{s}")), "selected": *s == q.sort,
+        "categories": super::forms::coded_options(lang, &categories, "category-household-", &q.category),
+        "sorts": HouseholdSort::ALL.iter().map(|s| json!({
+            "value": s.as_str(), "label": lang.t(&format!("reports-sort-{}", s.as_str())), "selected": s.as_str() == q.sort,
         })).collect::<Vec<_>>(),
-        "desc": q.dir == "desc",
+        "desc": households.descending,
         // The download carries the page's filters, so that it holds the same rows.
-        "filters": format!("&category={}&sort={}&dir={}", q.category, q.sort, if q.dir == "desc" { "desc" } else { "" }),
+        "filters": format!("&category={}&sort={}&dir={}", q.category, q.sort, if households.descending { "desc" } else { "" }),
     });
-    let report = ReportPage {
-        villages: one,
-        months,
-        title,
+    let page_data = ReportPage {
+        title: lang.pick(&village.name_zh, &village.name_en).to_string(),
         table,
-        totals,
+        area: report.area,
         extra,
     };
-    page(&state, &ctx, &area, report).await
+    page(&ctx, &state, &area, page_data)
 }
 
 /// `/reports/households/{id}/statement`: a household's 共富账单, phone masked.
@@ -419,17 +390,9 @@ pub async fn household_statement(
     query: web::Query<PeriodQuery>,
 ) -> AppResult<HttpResponse> {
     let (from, to) = period(&query)?;
-    let ids: Vec<i64> = villages_in_scope(&scope(&state, &area).await?)
-        .iter()
-        .map(|v| v.id)
-        .collect();
-    let id = id.into_inner();
-    let household = state
-        .db(move |conn| hh::in_villages(conn, &ids, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (scope, id) = (area.scope.clone(), id.into_inner());
     let s = state
-        .db(move |conn| statements::statement(conn, household, from, to))
+        .db(move |conn| reports::household_statement(conn, &scope, id, from, to))
         .await?;
     let mut data = statement_json(ctx.lang, &s, false);
     data["base"] = json!(format!("/reports/households/{}/statement", s.household.id));

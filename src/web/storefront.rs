@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::render::{CSRF_PLACEHOLDER, Ctx};
-use crate::db::catalog::{County, PriceTier, Product, ProductFilter, Village};
-use crate::domain::catalog::{self, StockState};
+use crate::domain::catalog::{
+    self, County, PriceTier, Product, ProductFilter, StockState, Village,
+};
 use crate::domain::money::format_fen;
 use crate::domain::{china_month, now_utc};
 use crate::error::{AppError, AppResult};

@@ -64,6 +64,28 @@ both_databases! {
         assert_eq!(location(&res), "/team");
     }
 
+    fn a_next_that_a_browser_would_read_as_another_site_is_ignored(app) {
+        // A tab, other control characters and backslashes are dropped or rewritten by
+        // browsers, so `/\t/evil.example` is `//evil.example` to them.
+        for next in ["/\t/evil.example", "/\n/evil.example", "/\\evil.example", "/\u{1}x", "https://evil.example/"] {
+            let browser = app.browser();
+            let query = format!("/login?next={}", village_market::util::url_encode(next));
+            let (_, form) = browser.text(&query);
+            assert!(!form.contains("name=\"next\""), "{next:?} is not carried into the form");
+            let res = browser.submit(&query, "/login", &[
+                ("email", "team@example.com"), ("password", PASSWORD), ("next", next),
+            ]);
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{next:?}");
+            assert_eq!(location(&res), "/team", "{next:?}");
+        }
+        // A path of this site, with its query, still comes back.
+        let browser = app.browser();
+        let res = browser.submit("/login", "/login", &[
+            ("email", "team@example.com"), ("password", PASSWORD), ("next", "/team/orders?status=paid"),
+        ]);
+        assert_eq!(location(&res), "/team/orders?status=paid");
+    }
+
     fn wrong_password_and_unknown_email_get_the_same_answer(app) {
         let browser = app.browser();
         let wrong = browser.sign_in("team@example.com", "not the password");

@@ -64,6 +64,12 @@ both_databases! {
         assert_eq!(dimensions(&thumb), (400, 300));
         let list = app.browser().text("/villages/yangzhouyao").1;
         assert!(list.contains(&src.replace("display.jpg", "thumb.jpg")), "cards show the thumbnail");
+        let photo_id = src.trim_end_matches("/display.jpg");
+        assert_eq!(page.matches(photo_id).count(), 1, "the product page shows its photo once");
+        assert_eq!(list.matches(photo_id).count(), 1, "a card shows its photo once");
+        let own = team.text(&format!("/team/products/{flour}")).1;
+        assert_eq!(own.matches(photo_id).count(), 1, "the team's page shows the photo once");
+        assert_eq!(own.matches("enctype=\"multipart/form-data\"").count(), 1, "and one upload form");
 
         // A WebP from a phone is accepted too.
         let (status, _) = upload(&team, flour, "photo.webp", photo(image::ImageFormat::WebP, 300, 300));

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod demo;
 mod fulfilment;
+mod hardening;
 mod households;
 mod images;
 mod ledger;

@@ -1,6 +1,7 @@
-//! The access matrix: every `/team` and `/admin` route, as every role and as a team
-//! member of another village. A team's records of another village answer 404, as if
-//! they did not exist; other roles are refused (403); guests are sent to sign in.
+//! The access matrix: every signed-in route (`/team`, `/admin`, `/reports`, `/canteen`,
+//! `/my/orders`), as every role and as a team member of another village. A team's
+//! records of another village answer 404, as if they did not exist; other roles are
+//! refused (403); guests are sent to sign in.
 
 use reqwest::StatusCode;
 
@@ -12,6 +13,11 @@ use crate::support::{Browser, TestApp, both_databases, csrf_token};
 enum Area {
     Team,
     Admin,
+    /// Cadres, admins and work teams (their own villages).
+    Reports,
+    Canteen,
+    /// Anyone signed in.
+    SignedIn,
 }
 
 /// `(method, path, area, names a record of 谢店村/杨州窑村)`
@@ -22,6 +28,7 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         "SELECT MIN(id) AS n FROM stock_lots WHERE product_id = {product}"
     ));
     let village = app.scalar("SELECT id AS n FROM villages WHERE slug = 'xiedian'");
+    let county = app.scalar("SELECT county_id AS n FROM villages WHERE slug = 'xiedian'");
     let org = app.scalar("SELECT MIN(id) AS n FROM organizations");
     let user = app.scalar("SELECT id AS n FROM users WHERE email = 'team@example.com'");
     let order = crate::orders::placed_order(app, "xiaomi", "1");
@@ -78,6 +85,12 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Team,
             true,
         ),
+        (
+            "POST",
+            format!("/team/products/{product}/image"),
+            Area::Team,
+            true,
+        ),
         ("GET", "/team/stock".into(), Area::Team, false),
         ("POST", "/team/stock".into(), Area::Team, false),
         ("GET", format!("/team/stock/lots/{lot}"), Area::Team, true),
@@ -108,6 +121,18 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Team,
             true,
         ),
+        (
+            "POST",
+            format!("/team/orders/{order}/villages/{village}/ship"),
+            Area::Team,
+            true,
+        ),
+        (
+            "POST",
+            format!("/team/orders/{order}/villages/{village}/deliver"),
+            Area::Team,
+            true,
+        ),
         ("GET", "/team/packing".into(), Area::Team, false),
         ("GET", "/team/payouts".into(), Area::Team, false),
         ("POST", "/team/payouts".into(), Area::Team, false),
@@ -132,6 +157,27 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Team,
             true,
         ),
+        ("GET", "/reports".into(), Area::Reports, false),
+        (
+            "GET",
+            format!("/reports/counties/{county}"),
+            Area::Reports,
+            true,
+        ),
+        (
+            "GET",
+            format!("/reports/villages/{village}"),
+            Area::Reports,
+            true,
+        ),
+        (
+            "GET",
+            format!("/reports/households/{household}/statement"),
+            Area::Reports,
+            true,
+        ),
+        ("GET", "/canteen".into(), Area::Canteen, false),
+        ("GET", "/my/orders".into(), Area::SignedIn, false),
         ("GET", "/admin".into(), Area::Admin, false),
         ("GET", "/admin/audit".into(), Area::Admin, false),
         ("POST", "/admin/villages".into(), Area::Admin, false),
@@ -203,13 +249,14 @@ both_databases! {
         for (method, path, area, owned) in routes(app) {
             for (who, browser) in &visitors {
                 let status = request(browser, method, &path);
+                let admitted = !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) && status.as_u16() < 500;
                 let ok = match (*who, area) {
                     ("guest", _) => status == StatusCode::SEE_OTHER,
-                    ("team", Area::Team) | ("admin", Area::Admin) => {
-                        !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) && status.as_u16() < 500
-                    }
-                    ("other team", Area::Team) if owned => status == StatusCode::NOT_FOUND,
-                    ("other team", Area::Team) => !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) && status.as_u16() < 500,
+                    (_, Area::SignedIn) => admitted,
+                    ("team", Area::Team | Area::Reports) | ("admin", Area::Admin | Area::Reports) => admitted,
+                    ("cadre", Area::Reports) | ("canteen", Area::Canteen) => admitted,
+                    ("other team", Area::Team | Area::Reports) if owned => status == StatusCode::NOT_FOUND,
+                    ("other team", Area::Team | Area::Reports) => admitted,
                     _ => status == StatusCode::FORBIDDEN,
                 };
                 if !ok {

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
+use village_market::app::Services;
 use village_market::config::{Config, ConfigArgs};
 use village_market::db::{self, Backend, DbConn, Pool};
 use village_market::domain::{demo, now_utc};
@@ -168,7 +169,8 @@ impl TestApp {
         configure(&mut args);
         let config = Config::from_args(args).expect("test config is valid");
         let pool = db::open_pool(&config.database_url, config.pool_size).expect("database opens");
-        let state = AppState::new(config, pool.clone()).expect("the state builds");
+        let services = Services::new(config, pool.clone()).expect("the services start");
+        let state = AppState::new(services);
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();

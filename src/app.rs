@@ -1,0 +1,62 @@
+//! The services a running server shares — its configuration, the database pool, the
+//! payment providers, the templates and the mailer — wired once at start-up. The web layer and the
+//! background loops (`jobs`) each hold a `Services`; neither reaches into the other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError};
+use crate::db::{self, Backend, DbConn, Pool};
+use crate::error::AppError;
+use crate::mail::Mailer;
+use crate::payments::Payments;
+use crate::templates::Templates;
+
+#[derive(Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub backend: Backend,
+    pub payments: Payments,
+    /// Pages and mail alike are rendered from these.
+    pub templates: Arc<Templates>,
+    pub mailer: Arc<Mailer>,
+}
+
+impl Services {
+    pub fn new(config: Config, pool: Pool) -> Result<Self, ConfigError> {
+        let templates = Arc::new(Templates::load().map_err(|e| ConfigError::Invalid {
+            name: "templates",
+            reason: e.to_string(),
+        })?);
+        Ok(Services {
+            backend: config.database_url.backend(),
+            payments: Payments::from_config(&config)?,
+            mailer: Arc::new(Mailer::from_config(&config, templates.clone())?),
+            templates,
+            config: Arc::new(config),
+            pool,
+        })
+    }
+
+    /// Runs blocking database work with a pooled connection, off the async workers.
+    pub async fn db<T, E, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        db::blocking(&self.pool, move |conn| f(conn).map_err(Into::into)).await
+    }
+
+    /// Whether the database answers within `wait`; the reason when it does not.
+    pub async fn database_reachable(&self, wait: Duration) -> Result<(), String> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get_timeout(wait).map_err(|e| e.to_string())?;
+            db::ping(&mut conn).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+}
