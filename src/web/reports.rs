@@ -332,7 +332,7 @@ pub async fn village(
     let mut rows: Vec<&HouseholdRow> = figures
         .households
         .iter()
-        .filter(|r| q.category.is_empty() || r.household.category == q.category)
+        .filter(|r| q.category.is_empty() || r.household.category.as_str() == q.category)
         .collect();
     let key = |r: &&HouseholdRow| -> (i64, String) {
         match q.sort.as_str() {
