@@ -37,6 +37,7 @@ use village_market::domain::actor::Role;
 use village_market::domain::actor::Who;
 use village_market::domain::{china_date, now_utc};
 use village_market::i18n::Lang;
+use village_market::states::{ProductStatus, SupplyMode};
 
 #[derive(Parser)]
 #[command(
@@ -1184,11 +1185,11 @@ fn write_places(
                     min_per_order: 1,
                     max_per_order: None,
                     season_months: "",
-                    status: "on_sale",
+                    status: ProductStatus::OnSale,
                     supply_mode: if p.consignment {
-                        "consignment"
+                        SupplyMode::Consignment
                     } else {
-                        "purchased"
+                        SupplyMode::Purchased
                     },
                     featured: i % 7 == 0,
                     low_stock_threshold: 10,

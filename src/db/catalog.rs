@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::{counties, price_tiers, product_images, products, villages};
+use crate::states::{ProductStatus, SupplyMode};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = counties)]
@@ -75,8 +76,8 @@ pub struct Product {
     pub min_per_order: i32,
     pub max_per_order: Option<i32>,
     pub season_months: String,
-    pub status: String,
-    pub supply_mode: String,
+    pub status: ProductStatus,
+    pub supply_mode: SupplyMode,
     pub featured: bool,
     pub low_stock_threshold: i32,
     pub image: Option<String>,
@@ -101,8 +102,8 @@ pub struct NewProduct<'a> {
     pub min_per_order: i32,
     pub max_per_order: Option<i32>,
     pub season_months: &'a str,
-    pub status: &'a str,
-    pub supply_mode: &'a str,
+    pub status: ProductStatus,
+    pub supply_mode: SupplyMode,
     pub featured: bool,
     pub low_stock_threshold: i32,
     pub created_at: NaiveDateTime,
@@ -136,9 +137,6 @@ pub struct ProductFilter<'a> {
     pub county_slug: &'a str,
     pub village_id: Option<i64>,
 }
-
-pub const STATUS_ON_SALE: &str = "on_sale";
-pub const STATUS_PAUSED: &str = "paused";
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -203,7 +201,7 @@ pub fn visible_product(
     products::table
         .inner_join(villages::table.inner_join(counties::table))
         .filter(products::id.eq(id))
-        .filter(products::status.eq_any([STATUS_ON_SALE, STATUS_PAUSED]))
+        .filter(products::status.eq_any([ProductStatus::OnSale, ProductStatus::Paused]))
         .select((
             Product::as_select(),
             Village::as_select(),
@@ -237,7 +235,7 @@ pub fn insert_product(conn: &mut DbConn, new: &NewProduct) -> QueryResult<i64> {
 pub fn featured_products(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(Product, Village)>> {
     products::table
         .inner_join(villages::table)
-        .filter(products::status.eq(STATUS_ON_SALE))
+        .filter(products::status.eq(ProductStatus::OnSale))
         .filter(products::featured.eq(true))
         .order(products::id)
         .limit(limit)
@@ -256,7 +254,7 @@ pub fn search_products(
         () => {{
             let mut q = products::table
                 .inner_join(villages::table.inner_join(counties::table))
-                .filter(products::status.eq(STATUS_ON_SALE))
+                .filter(products::status.eq(ProductStatus::OnSale))
                 .into_boxed();
             if !filter.query.is_empty() {
                 let pattern = format!("%{}%", escape_like(&filter.query.to_lowercase()));
@@ -294,7 +292,7 @@ pub fn search_products(
 /// The product categories that have something on sale, in a stable order.
 pub fn categories_on_sale(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     products::table
-        .filter(products::status.eq(STATUS_ON_SALE))
+        .filter(products::status.eq(ProductStatus::OnSale))
         .select(products::category)
         .distinct()
         .order(products::category)
@@ -352,8 +350,8 @@ pub struct ProductChanges<'a> {
     pub min_per_order: i32,
     pub max_per_order: Option<i32>,
     pub season_months: &'a str,
-    pub status: &'a str,
-    pub supply_mode: &'a str,
+    pub status: ProductStatus,
+    pub supply_mode: SupplyMode,
     pub low_stock_threshold: i32,
     pub updated_at: NaiveDateTime,
 }

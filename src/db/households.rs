@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::households;
+use crate::states::{HouseholdCategory, PayoutMethod};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = households)]
@@ -16,10 +17,9 @@ pub struct Household {
     pub head_name: String,
     /// 常住人口: resident members, the divisor of per-capita income.
     pub resident_members: i32,
-    /// 脱贫户 `tuopin`, 监测户 `jiance` or 一般户 `yiban`.
-    pub category: String,
+    pub category: HouseholdCategory,
     pub phone: Option<String>,
-    pub payout_method: String,
+    pub payout_method: PayoutMethod,
     pub payout_account: Option<String>,
     pub archived: bool,
     pub created_at: NaiveDateTime,
@@ -34,9 +34,9 @@ pub struct NewHousehold<'a> {
     pub code: &'a str,
     pub head_name: &'a str,
     pub resident_members: i32,
-    pub category: &'a str,
+    pub category: HouseholdCategory,
     pub phone: Option<&'a str>,
-    pub payout_method: &'a str,
+    pub payout_method: PayoutMethod,
     pub payout_account: Option<&'a str>,
     pub archived: bool,
     pub created_at: NaiveDateTime,
@@ -81,7 +81,7 @@ pub fn count_by_village(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<V
 pub struct HouseholdFilter<'a> {
     pub village_ids: &'a [i64],
     pub query: &'a str,
-    pub category: &'a str,
+    pub category: Option<HouseholdCategory>,
     pub archived: bool,
 }
 
@@ -108,8 +108,8 @@ pub fn list(
                         .or(households::phone.like(pattern).escape('\\')),
                 );
             }
-            if !filter.category.is_empty() {
-                q = q.filter(households::category.eq(filter.category.to_string()));
+            if let Some(category) = filter.category {
+                q = q.filter(households::category.eq(category));
             }
             q
         }};
@@ -145,9 +145,9 @@ pub struct HouseholdChanges<'a> {
     pub code: &'a str,
     pub head_name: &'a str,
     pub resident_members: i32,
-    pub category: &'a str,
+    pub category: HouseholdCategory,
     pub phone: Option<&'a str>,
-    pub payout_method: &'a str,
+    pub payout_method: PayoutMethod,
     pub payout_account: Option<&'a str>,
     pub updated_at: NaiveDateTime,
 }

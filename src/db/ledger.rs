@@ -14,6 +14,7 @@ use super::schema::{
     village_month_totals,
 };
 use super::{DbConn, insert_batched};
+use crate::states::PayoutMethod;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = allocations)]
@@ -469,7 +470,7 @@ pub fn household_balance(
 pub struct NewPayout<'a> {
     pub household_id: i64,
     pub amount_fen: i64,
-    pub method: &'a str,
+    pub method: PayoutMethod,
     pub reference: &'a str,
     pub paid_on: NaiveDate,
     pub recorded_by: Option<i64>,
@@ -482,7 +483,7 @@ pub struct Payout {
     pub id: i64,
     pub household_id: i64,
     pub amount_fen: i64,
-    pub method: String,
+    pub method: PayoutMethod,
     pub reference: String,
     pub paid_on: NaiveDate,
     pub created_at: NaiveDateTime,

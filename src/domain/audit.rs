@@ -6,8 +6,10 @@ use diesel::QueryResult;
 use serde_json::Value;
 
 use crate::db::DbConn;
-use crate::db::audit::{self as q, AuditEntry, NewAuditEntry};
-use crate::domain::actor::Who;
+use crate::db::audit::{self as q, NewAuditEntry};
+use crate::domain::actor::{TeamScope, Who};
+
+pub use crate::db::audit::AuditEntry;
 
 /// One change to record: `before` is `None` for a creation.
 pub struct Change<'a> {
@@ -48,11 +50,12 @@ fn entry<'a>(who: &'a Who, change: Change<'a>, now: NaiveDateTime) -> NewAuditEn
     }
 }
 
-/// The newest entries about the given villages (`None`: all, for admins).
-pub fn recent(
-    conn: &mut DbConn,
-    village_ids: Option<&[i64]>,
-    limit: i64,
-) -> QueryResult<Vec<AuditEntry>> {
-    q::recent(conn, village_ids, limit)
+/// The newest `limit` entries about the member's villages.
+pub fn of_team(conn: &mut DbConn, scope: &TeamScope, limit: i64) -> QueryResult<Vec<AuditEntry>> {
+    q::recent(conn, Some(scope.village_ids()), limit)
+}
+
+/// The newest `limit` entries of the whole platform, for the city office.
+pub fn all(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEntry>> {
+    q::recent(conn, None, limit)
 }

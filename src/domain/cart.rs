@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConn;
 use crate::db::catalog::{self as q, PriceTier, Product, Village};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::states::ProductStatus;
 
 /// The most of one product a single order may hold, whatever the product allows.
 pub const MAX_LINE_QUANTITY: i32 = 100_000;
@@ -60,7 +61,7 @@ pub fn price(conn: &mut DbConn, items: &[CartItem], canteen: bool) -> QueryResul
         };
         let tiers = q::price_tiers(conn, product.id)?;
         let unit_price_fen = unit_price(&product, &tiers, item.quantity, canteen);
-        let problem = if product.status != q::STATUS_ON_SALE {
+        let problem = if product.status != ProductStatus::OnSale {
             Some(LineProblem::NotOnSale)
         } else if item.quantity < product.min_per_order {
             Some(LineProblem::BelowMinimum(product.min_per_order))

@@ -18,6 +18,7 @@ use crate::domain::china_date;
 use crate::domain::error::DomainError;
 use crate::domain::stock::receive_lot;
 use crate::i18n::Lang;
+use crate::states::{HouseholdCategory, PayoutMethod, ProductStatus, SupplyMode};
 
 const ACTOR: &str = "demo loader";
 
@@ -913,14 +914,19 @@ fn load_places(conn: &mut DbConn, now: NaiveDateTime, report: &mut DemoReport) -
                 VILLAGES.iter().position(|x| x.slug == v.slug).unwrap_or(0),
                 n + 1
             );
+            let unknown = |text: &str| {
+                diesel::result::Error::DeserializationError(
+                    format!("demo household {code}: unknown {text:?}").into(),
+                )
+            };
             let new = NewHousehold {
                 village_id,
                 code,
                 head_name: head,
                 resident_members: members,
-                category,
+                category: HouseholdCategory::parse(category).ok_or_else(|| unknown(category))?,
                 phone: Some(&phone),
-                payout_method: payout,
+                payout_method: PayoutMethod::parse(payout).ok_or_else(|| unknown(payout))?,
                 payout_account: None,
                 archived: false,
                 created_at: now,
@@ -964,11 +970,11 @@ fn load_products(
             min_per_order: 1,
             max_per_order: p.max_per_order,
             season_months: p.season,
-            status: cat::STATUS_ON_SALE,
+            status: ProductStatus::OnSale,
             supply_mode: if p.purchase_price_fen.is_some() {
-                "purchased"
+                SupplyMode::Purchased
             } else {
-                "consignment"
+                SupplyMode::Consignment
             },
             featured: p.featured,
             low_stock_threshold: 10,

@@ -9,13 +9,15 @@ use crate::db::catalog as cat;
 use crate::db::orders as q;
 use crate::db::stock::products_of_villages;
 use crate::db::{DbConn, accounts as acc, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::cart::CartItem;
 use crate::domain::demo::{DemoError, ORGANIZATION};
+use crate::domain::error::DomainError;
 use crate::domain::orders::{self, Buyer, CheckoutForm, OrderError};
-use crate::domain::payouts::{self, PayoutError, PayoutForm};
+use crate::domain::payouts::{self, PayoutForm};
 use crate::domain::refunds::{self, RefundRequest};
 use crate::domain::{china_date, money::format_yuan_plain};
+use crate::states::{PayoutMethod, ProductStatus};
 
 const DAYS: i64 = 90;
 const ORDERS: i64 = 72;
@@ -43,6 +45,13 @@ impl Dice {
 
 fn key(i: i64) -> String {
     format!("{KEY_PREFIX}{i:05}")
+}
+
+fn refused(e: DomainError) -> DemoError {
+    match e {
+        DomainError::Database(e) => DemoError::Database(e),
+        other => DemoError::Refused(format!("payout: {other:?}")),
+    }
 }
 
 fn invalid(e: OrderError) -> DemoError {
@@ -74,7 +83,7 @@ fn load_in(
     let villages: Vec<i64> = cat::villages(conn)?.iter().map(|v| v.id).collect();
     let products: Vec<i64> = products_of_villages(conn, &villages)?
         .iter()
-        .filter(|p| p.status == cat::STATUS_ON_SALE)
+        .filter(|p| p.status == ProductStatus::OnSale)
         .map(|p| p.id)
         .collect();
     if products.is_empty() {
@@ -173,24 +182,22 @@ fn load_in(
         }
     }
     let payday = now - Duration::days(3);
-    for (n, owed) in payouts::owed(conn, &villages)?.into_iter().enumerate() {
+    // The demo's work team is bound to every village.
+    let scope = TeamScope::new(villages);
+    let owed = payouts::owed(conn, &scope).map_err(refused)?;
+    for (n, owed) in owed.into_iter().enumerate() {
         if owed.balance_fen <= 0 || n % 2 == 1 {
             continue;
         }
         let form = PayoutForm {
             household_id: owed.household.id.to_string(),
             amount: format_yuan_plain((owed.balance_fen / 2).max(1)),
-            method: "cash".into(),
+            method: PayoutMethod::Cash.as_str().into(),
             reference: String::new(),
             paid_on: china_date(payday).to_string(),
         };
-        match payouts::record(conn, &team, &villages, &form, payday) {
-            Ok(_) => report.payouts += 1,
-            Err(PayoutError::Database(e)) => return Err(DemoError::Database(e)),
-            Err(PayoutError::Invalid(errors)) => {
-                return Err(DemoError::Refused(format!("payout: {errors:?}")));
-            }
-        }
+        payouts::record(conn, &team, &scope, &form, payday).map_err(refused)?;
+        report.payouts += 1;
     }
     Ok(report)
 }

@@ -3,22 +3,24 @@
 //! Households are archived, never deleted: stock and money point at them.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 
 use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
-use crate::db::households::{
-    self as q, Household, HouseholdChanges, HouseholdFilter, NewHousehold,
-};
+use crate::db::households::{self as q, HouseholdChanges, HouseholdFilter, NewHousehold};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::register;
+use crate::domain::team;
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::i18n::Lang;
+use crate::states::{HouseholdCategory, PayoutMethod};
 
-/// 脱贫户 (lifted out of poverty), 监测户 (monitored for relapse), 一般户 (ordinary).
-pub const CATEGORIES: [&str; 3] = ["tuopin", "jiance", "yiban"];
-pub const PAYOUT_METHODS: [&str; 4] = ["cash", "bank", "wechat", "alipay"];
+pub use crate::db::households::Household;
+pub use crate::domain::team::Village;
 
 /// A household as typed into the form or read from a register row: text, unchecked.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -33,15 +35,39 @@ pub struct HouseholdForm {
     pub payout_account: String,
 }
 
+impl HouseholdForm {
+    /// The form filled in from a saved household, for editing.
+    pub fn of(h: &Household) -> HouseholdForm {
+        HouseholdForm {
+            code: h.code.clone(),
+            head_name: h.head_name.clone(),
+            resident_members: h.resident_members.to_string(),
+            category: h.category.as_str().to_string(),
+            phone: h.phone.clone().unwrap_or_default(),
+            payout_method: h.payout_method.as_str().to_string(),
+            payout_account: h.payout_account.clone().unwrap_or_default(),
+        }
+    }
+
+    /// A blank form for a new household: 一般户, paid by bank.
+    pub fn new_household() -> HouseholdForm {
+        HouseholdForm {
+            payout_method: PayoutMethod::Bank.as_str().to_string(),
+            category: HouseholdCategory::Yiban.as_str().to_string(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A household that passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidHousehold {
     pub code: String,
     pub head_name: String,
     pub resident_members: i32,
-    pub category: String,
+    pub category: HouseholdCategory,
     pub phone: Option<String>,
-    pub payout_method: String,
+    pub payout_method: PayoutMethod,
     pub payout_account: Option<String>,
 }
 
@@ -51,9 +77,9 @@ impl ValidHousehold {
             code: &self.code,
             head_name: &self.head_name,
             resident_members: self.resident_members,
-            category: &self.category,
+            category: self.category,
             phone: self.phone.as_deref(),
-            payout_method: &self.payout_method,
+            payout_method: self.payout_method,
             payout_account: self.payout_account.as_deref(),
             updated_at: now,
         }
@@ -70,18 +96,19 @@ impl ValidHousehold {
     }
 }
 
-/// Reads a category or payout method as a code (`tuopin`) or as its label in either
-/// language (`脱贫户`), the way registers write it.
-fn code_from_label(value: &str, codes: &[&'static str], key_prefix: &str) -> String {
+/// Reads a category or payout method as its code (`tuopin`) or as its label in either
+/// language (`脱贫户`), the way registers write it; anything else is left as typed.
+fn code_from_label<T: Copy + Display>(value: &str, all: &[T], key_prefix: &str) -> String {
     let value = value.trim();
-    for code in codes {
-        if value.eq_ignore_ascii_case(code)
+    for code in all {
+        let code = code.to_string();
+        if value.eq_ignore_ascii_case(&code)
             || Lang::ALL.iter().any(|lang| {
                 lang.t(&format!("{key_prefix}{code}"))
                     .eq_ignore_ascii_case(value)
             })
         {
-            return code.to_string();
+            return code;
         }
     }
     value.to_string()
@@ -98,16 +125,20 @@ pub fn validate(form: &HouseholdForm) -> Result<ValidHousehold, FieldErrors> {
         1,
         50,
     );
-    let category = code_from_label(&form.category, &CATEGORIES, "category-household-");
-    let category = v::one_of(&mut errors, "category", &category, &CATEGORIES);
+    let category = code_from_label(
+        &form.category,
+        HouseholdCategory::ALL,
+        "category-household-",
+    );
+    let category = v::state(&mut errors, "category", &category, HouseholdCategory::parse);
     let phone = v::mobile_phone(&mut errors, "phone", &form.phone);
     let payout_method = match form.payout_method.trim() {
-        "" => Some("cash".to_string()),
-        method => v::one_of(
+        "" => Some(PayoutMethod::Cash),
+        method => v::state(
             &mut errors,
             "payout_method",
-            &code_from_label(method, &PAYOUT_METHODS, "payout-"),
-            &PAYOUT_METHODS,
+            &code_from_label(method, PayoutMethod::ALL, "payout-"),
+            PayoutMethod::parse,
         ),
     };
     let payout_account = v::optional_text(&mut errors, "payout_account", &form.payout_account, 64);
@@ -143,41 +174,46 @@ fn snapshot_of(h: &Household) -> Value {
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HouseholdError {
-    #[error("invalid household")]
-    Invalid(FieldErrors),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-}
-
-impl From<FieldErrors> for HouseholdError {
-    fn from(e: FieldErrors) -> Self {
-        HouseholdError::Invalid(e)
-    }
-}
-
 fn code_taken(
     conn: &mut DbConn,
     village_id: i64,
     code: &str,
     except: Option<i64>,
-) -> Result<(), HouseholdError> {
+) -> DomainResult<()> {
     match q::by_code(conn, village_id, code)? {
         Some(other) if Some(other.id) != except => {
-            Err(FieldErrors::single("code", "invalid-code-taken").into())
+            Err(DomainError::invalid("code", "invalid-code-taken"))
         }
         _ => Ok(()),
     }
 }
 
+/// A household of the member's villages, or `NotFound`.
+fn in_scope(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Household> {
+    q::in_villages(conn, scope.village_ids(), id)?.ok_or(DomainError::NotFound)
+}
+
+/// The village a form names, if it is one of the member's.
+fn village_in_scope(scope: &TeamScope, village_id: &str) -> Option<i64> {
+    village_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| scope.covers(*id))
+}
+
+/// Registers a household in one of the member's villages (`village_id` as the form
+/// sent it). Another village is refused like any wrong choice, before anything else.
 pub fn create(
     conn: &mut DbConn,
     who: &Who,
-    village_id: i64,
+    scope: &TeamScope,
+    village_id: &str,
     form: &HouseholdForm,
     now: NaiveDateTime,
-) -> Result<i64, HouseholdError> {
+) -> DomainResult<i64> {
+    let village_id = village_in_scope(scope, village_id)
+        .ok_or_else(|| DomainError::invalid("village_id", "invalid-choice"))?;
     let valid = validate(form)?;
     write_transaction(conn, |conn| {
         code_taken(conn, village_id, &valid.code, None)?;
@@ -202,9 +238,9 @@ fn new_household(village_id: i64, h: &ValidHousehold, now: NaiveDateTime) -> New
         code: &h.code,
         head_name: &h.head_name,
         resident_members: h.resident_members,
-        category: &h.category,
+        category: h.category,
         phone: h.phone.as_deref(),
-        payout_method: &h.payout_method,
+        payout_method: h.payout_method,
         payout_account: h.payout_account.as_deref(),
         archived: false,
         created_at: now,
@@ -212,16 +248,31 @@ fn new_household(village_id: i64, h: &ValidHousehold, now: NaiveDateTime) -> New
     }
 }
 
-/// Saves an edit of a household the caller has already found in their scope.
+/// A household of the member's villages as its edit form shows it, with the villages.
+pub struct HouseholdEdit {
+    pub household: Household,
+    pub villages: Vec<Village>,
+}
+
+pub fn edit(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<HouseholdEdit> {
+    Ok(HouseholdEdit {
+        household: in_scope(conn, scope, id)?,
+        villages: team::villages(conn, scope)?,
+    })
+}
+
+/// Saves an edit of a household of the member's villages.
 pub fn update(
     conn: &mut DbConn,
     who: &Who,
-    household: &Household,
+    scope: &TeamScope,
+    id: i64,
     form: &HouseholdForm,
     now: NaiveDateTime,
-) -> Result<(), HouseholdError> {
+) -> DomainResult<()> {
+    let household = in_scope(conn, scope, id)?;
     let valid = validate(form)?;
-    if valid.same_as(household) {
+    if valid.same_as(&household) {
         return Ok(());
     }
     write_transaction(conn, |conn| {
@@ -232,7 +283,7 @@ pub fn update(
             entity: "household",
             entity_id: household.id,
             village_id: Some(household.village_id),
-            before: Some(snapshot_of(household)),
+            before: Some(snapshot_of(&household)),
             after: Some(snapshot(&valid)),
         };
         audit::record(conn, who, change, now)?;
@@ -240,14 +291,23 @@ pub fn update(
     })
 }
 
-/// Archives (or restores) a household: it leaves the lists, its history stays.
+/// Archives (`"1"`) or restores (`"0"`) a household of the member's villages: it leaves
+/// the lists, its history stays. The flag is checked once the household is found, so
+/// that another village's household answers `NotFound` whatever was sent.
 pub fn set_archived(
     conn: &mut DbConn,
     who: &Who,
-    household: &Household,
-    archived: bool,
+    scope: &TeamScope,
+    id: i64,
+    archived: &str,
     now: NaiveDateTime,
-) -> diesel::QueryResult<()> {
+) -> DomainResult<()> {
+    let household = in_scope(conn, scope, id)?;
+    let archived = match archived.trim() {
+        "1" => true,
+        "0" => false,
+        _ => return Err(DomainError::invalid("archived", "invalid-choice")),
+    };
     if household.archived == archived {
         return Ok(());
     }
@@ -261,23 +321,74 @@ pub fn set_archived(
             before: Some(json!({ "archived": household.archived })),
             after: Some(json!({ "archived": archived })),
         };
-        audit::record(conn, who, change, now)
+        audit::record(conn, who, change, now)?;
+        Ok(())
     })
 }
 
 pub const PAGE_SIZE: i64 = 50;
 
-pub fn list(
-    conn: &mut DbConn,
-    filter: &HouseholdFilter,
-    page: i64,
-) -> diesel::QueryResult<(Vec<Household>, i64)> {
-    q::list(conn, filter, (page.max(1) - 1) * PAGE_SIZE, PAGE_SIZE)
+/// What a register list is asked for: a search over code, name and phone, a category
+/// (as its code; empty for any) and whether archived households are shown instead.
+#[derive(Debug, Clone, Copy)]
+pub struct Search<'a> {
+    pub query: &'a str,
+    pub category: &'a str,
+    pub archived: bool,
 }
 
-/// Every household in scope matching the filter, for an export.
-pub fn export(conn: &mut DbConn, filter: &HouseholdFilter) -> diesel::QueryResult<Vec<Household>> {
-    q::list(conn, filter, 0, i64::MAX / 2).map(|(rows, _)| rows)
+impl Search<'_> {
+    /// The database filter within the member's villages; `None` when the category is
+    /// no category at all, which no household matches.
+    fn filter<'a>(&'a self, scope: &'a TeamScope) -> Option<HouseholdFilter<'a>> {
+        let category = match self.category {
+            "" => None,
+            code => Some(HouseholdCategory::parse(code)?),
+        };
+        Some(HouseholdFilter {
+            village_ids: scope.village_ids(),
+            query: self.query.trim(),
+            category,
+            archived: self.archived,
+        })
+    }
+}
+
+/// A page of the register: households of the member's villages matching the search,
+/// how many match in all, and the villages to name them by.
+pub struct RegisterPage {
+    pub households: Vec<Household>,
+    pub total: i64,
+    pub villages: Vec<Village>,
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    search: &Search,
+    page: i64,
+) -> DomainResult<RegisterPage> {
+    let (households, total) = match search.filter(scope) {
+        Some(filter) => q::list(conn, &filter, (page.max(1) - 1) * PAGE_SIZE, PAGE_SIZE)?,
+        None => (Vec::new(), 0),
+    };
+    Ok(RegisterPage {
+        households,
+        total,
+        villages: team::villages(conn, scope)?,
+    })
+}
+
+/// Every household of the member's villages matching the search, for an export.
+pub fn export(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    search: &Search,
+) -> DomainResult<Vec<Household>> {
+    match search.filter(scope) {
+        Some(filter) => Ok(q::list(conn, &filter, 0, i64::MAX / 2)?.0),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// One bad cell of an imported register.
@@ -297,28 +408,59 @@ pub struct ImportSummary {
     pub unchanged: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("the register has problems")]
-    Problems(Vec<RowProblem>),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
+/// What an import did: every row written, or — the file unreadable or any row bad —
+/// nothing written and every problem named, for the import page to list.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Imported(ImportSummary),
+    Refused(Vec<RowProblem>),
 }
 
-/// Imports register rows into one village, all or nothing: any bad row means nothing is
-/// written and every problem is reported. Rows update the household with the same
-/// 户编号, so importing the same file twice creates no duplicates.
+/// The import page after an import: what it did, and the member's villages for the next.
+pub struct ImportPage {
+    pub outcome: ImportOutcome,
+    pub villages: Vec<Village>,
+}
+
+/// Imports a register file (CSV or XLSX) into one of the member's villages, all or
+/// nothing: any bad row means nothing is written and every problem is reported. Rows
+/// update the household with the same 户编号, so importing the same file twice creates
+/// no duplicates. Another village is refused by name.
 pub fn import(
     conn: &mut DbConn,
     who: &Who,
-    village_id: i64,
-    rows: &[(usize, HouseholdForm)],
+    scope: &TeamScope,
+    village_id: &str,
+    file: &[u8],
     now: NaiveDateTime,
-) -> Result<ImportSummary, ImportError> {
+) -> DomainResult<ImportPage> {
+    let outcome = import_rows(conn, who, scope, village_id, file, now)?;
+    Ok(ImportPage {
+        outcome,
+        villages: team::villages(conn, scope)?,
+    })
+}
+
+fn import_rows(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    village_id: &str,
+    file: &[u8],
+    now: NaiveDateTime,
+) -> DomainResult<ImportOutcome> {
+    let village_id = village_in_scope(scope, village_id)
+        .ok_or_else(|| DomainError::invalid("village_id", "invalid-choice"))?;
+    let rows = match register::read(file) {
+        Ok(rows) => rows,
+        Err(register::RegisterError::Unreadable(problems)) => {
+            return Ok(ImportOutcome::Refused(problems));
+        }
+    };
     let mut problems = Vec::new();
     let mut valid_rows = Vec::with_capacity(rows.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (row, form) in rows {
+    for (row, form) in &rows {
         match validate(form) {
             Ok(valid) => {
                 if let Some(first) = seen.insert(valid.code.clone(), *row) {
@@ -340,9 +482,9 @@ pub fn import(
         }
     }
     if !problems.is_empty() {
-        return Err(ImportError::Problems(problems));
+        return Ok(ImportOutcome::Refused(problems));
     }
-    write_transaction(conn, |conn| {
+    let summary = write_transaction(conn, |conn| -> DomainResult<ImportSummary> {
         let existing: HashMap<String, Household> = q::all_of_village(conn, village_id)?
             .into_iter()
             .map(|h| (h.code.clone(), h))
@@ -390,5 +532,6 @@ pub fn import(
         }
         audit::record_many(conn, who, changes, now)?;
         Ok(summary)
-    })
+    })?;
+    Ok(ImportOutcome::Imported(summary))
 }

@@ -11,10 +11,12 @@ use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::db::catalog::{self as q, NewProductImage, Product};
+use crate::db::catalog::{self as q, NewProductImage};
+use crate::db::stock::product_in_villages;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::FieldErrors;
 
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
@@ -78,15 +80,18 @@ pub fn prepare(field: &str, bytes: &[u8]) -> Result<PreparedImage, FieldErrors> 
     })
 }
 
-/// Makes the photo the product's picture, keeping earlier ones (they may be in use by
-/// pages already sent).
+/// Makes the photo the picture of a product of the member's villages, keeping earlier
+/// ones (they may be in use by pages already sent).
 pub fn attach(
     conn: &mut DbConn,
     who: &Who,
-    product: &Product,
+    scope: &TeamScope,
+    product_id: i64,
     image: &PreparedImage,
     now: NaiveDateTime,
-) -> diesel::QueryResult<()> {
+) -> DomainResult<()> {
+    let product =
+        product_in_villages(conn, scope.village_ids(), product_id)?.ok_or(DomainError::NotFound)?;
     write_transaction(conn, |conn| {
         if !q::image_exists(conn, &image.hash)? {
             let (display, thumb) = (
@@ -114,15 +119,14 @@ pub fn attach(
             before: Some(json!({ "image": product.image })),
             after: Some(json!({ "image": image.hash })),
         };
-        audit::record(conn, who, change, now)
+        audit::record(conn, who, change, now)?;
+        Ok(())
     })
 }
 
-/// One size of a stored photo as JPEG bytes.
-pub fn jpeg_bytes(
-    conn: &mut DbConn,
-    hash: &str,
-    thumb: bool,
-) -> diesel::QueryResult<Option<Vec<u8>>> {
-    Ok(q::image_b64(conn, hash, thumb)?.and_then(|b64| BASE64.decode(b64).ok()))
+/// One size of a stored photo as JPEG bytes, or `NotFound`.
+pub fn jpeg_bytes(conn: &mut DbConn, hash: &str, thumb: bool) -> DomainResult<Vec<u8>> {
+    q::image_b64(conn, hash, thumb)?
+        .and_then(|b64| BASE64.decode(b64).ok())
+        .ok_or(DomainError::NotFound)
 }

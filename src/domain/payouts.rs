@@ -2,19 +2,21 @@
 //! summed — and the money a team hands over, which can never be more than that.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::QueryResult;
 use serde_json::json;
 
-use crate::db::households::{self as hh, Household};
-use crate::db::ledger::{self as q, NewLedgerEntry, NewPayout, Payout, kind, month_of};
+use crate::db::households as hh;
+use crate::db::ledger::{self as q, NewLedgerEntry, NewPayout, kind, month_of};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
 use crate::domain::china_date;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::money::format_fen;
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::states::PayoutMethod;
 
-pub const METHODS: [&str; 4] = ["cash", "bank", "wechat", "alipay"];
+pub use crate::db::households::Household;
+pub use crate::db::ledger::Payout;
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -26,22 +28,16 @@ pub struct PayoutForm {
     pub paid_on: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PayoutError {
-    #[error("invalid payout")]
-    Invalid(FieldErrors),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-}
-
 /// A household and what it is owed.
 pub struct Owed {
     pub household: Household,
     pub balance_fen: i64,
 }
 
-/// Every active household of `village_ids` with its balance, by village and code.
-pub fn owed(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<Vec<Owed>> {
+/// Every active household of the member's villages with its balance, by village and
+/// code.
+pub fn owed(conn: &mut DbConn, scope: &TeamScope) -> DomainResult<Vec<Owed>> {
+    let village_ids = scope.village_ids();
     let balances: std::collections::HashMap<i64, i64> =
         q::balances(conn, village_ids)?.into_iter().collect();
     Ok(hh::active_in_villages(conn, village_ids)?
@@ -53,27 +49,37 @@ pub fn owed(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<Vec<Owed>> {
         .collect())
 }
 
-/// Records a payout to a household of `village_ids`: at most its balance, with a
-/// ledger entry that lowers what it is owed and an audit entry.
+/// The bank-transfer list: households of the member's villages owed money who are paid
+/// by bank, to hand to the bank.
+pub fn bank_transfers(conn: &mut DbConn, scope: &TeamScope) -> DomainResult<Vec<Owed>> {
+    Ok(owed(conn, scope)?
+        .into_iter()
+        .filter(|o| o.balance_fen > 0 && o.household.payout_method == PayoutMethod::Bank)
+        .collect())
+}
+
+/// Records a payout to a household of the member's villages: at most its balance, with
+/// a ledger entry that lowers what it is owed and an audit entry. A household outside
+/// the villages is refused like any wrong choice.
 pub fn record(
     conn: &mut DbConn,
     who: &Who,
-    village_ids: &[i64],
+    scope: &TeamScope,
     form: &PayoutForm,
     now: NaiveDateTime,
-) -> Result<i64, PayoutError> {
+) -> DomainResult<i64> {
     let mut errors = FieldErrors::default();
     let household = match form.household_id.trim().parse::<i64>() {
-        Ok(id) => hh::in_villages(conn, village_ids, id)?,
+        Ok(id) => hh::in_villages(conn, scope.village_ids(), id)?,
         Err(_) => None,
     };
     if household.is_none() {
         errors.add("household_id", "invalid-choice");
     }
     let amount = v::price_yuan(&mut errors, "amount", &form.amount);
-    let method = v::one_of(&mut errors, "method", &form.method, &METHODS);
+    let method = v::state(&mut errors, "method", &form.method, PayoutMethod::parse);
     let reference = v::optional_text(&mut errors, "reference", &form.reference, 64);
-    if method.as_deref() == Some("bank") && reference.is_none() && !errors.has("reference") {
+    if method == Some(PayoutMethod::Bank) && reference.is_none() && !errors.has("reference") {
         errors.add("reference", "invalid-required");
     }
     let today = china_date(now);
@@ -88,10 +94,10 @@ pub fn record(
     let (Some(household), Some(amount), Some(method), Some(paid_on)) =
         (household, amount, method, paid_on)
     else {
-        return Err(PayoutError::Invalid(errors));
+        return Err(errors.into());
     };
     if !errors.is_empty() {
-        return Err(PayoutError::Invalid(errors));
+        return Err(errors.into());
     }
     write_transaction(conn, |conn| {
         hh::lock(conn, household.id)?;
@@ -103,7 +109,7 @@ pub fn record(
                 "invalid-payout-over-balance",
                 vec![("balance", format_fen(balance))],
             );
-            return Err(PayoutError::Invalid(errors));
+            return Err(errors.into());
         }
         let reference = reference.clone().unwrap_or_default();
         let payout_id = q::insert_payout(
@@ -111,7 +117,7 @@ pub fn record(
             &NewPayout {
                 household_id: household.id,
                 amount_fen: amount,
-                method: &method,
+                method,
                 reference: &reference,
                 paid_on,
                 recorded_by: who.user_id,
@@ -155,6 +161,24 @@ pub fn record(
     })
 }
 
-pub fn history(conn: &mut DbConn, household_id: i64) -> QueryResult<Vec<Payout>> {
-    q::payouts_of(conn, household_id)
+/// A household of the member's villages: its payouts, newest first, and what it is
+/// owed now.
+pub struct PayoutHistory {
+    pub household: Household,
+    pub payouts: Vec<Payout>,
+    pub balance_fen: i64,
+}
+
+pub fn history(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    household_id: i64,
+) -> DomainResult<PayoutHistory> {
+    let household =
+        hh::in_villages(conn, scope.village_ids(), household_id)?.ok_or(DomainError::NotFound)?;
+    Ok(PayoutHistory {
+        payouts: q::payouts_of(conn, household.id)?,
+        balance_fen: q::household_balance(conn, household.id, None)?,
+        household,
+    })
 }

@@ -5,12 +5,19 @@
 use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
-use crate::db::catalog::{self as q, NewPriceTier, NewProduct, PriceTier, Product, ProductChanges};
-use crate::db::stock::has_lots;
+use crate::db::catalog::{self as q, NewPriceTier, NewProduct, PriceTier, ProductChanges};
+use crate::db::stock::{self as st, has_lots};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::team::{self, Village};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::states::{ProductStatus, SupplyMode};
+
+pub use crate::db::catalog::Product;
+pub use crate::db::households::Household;
+pub use crate::db::stock::StockLot;
 
 pub const CATEGORIES: [&str; 12] = [
     "grains",
@@ -26,8 +33,6 @@ pub const CATEGORIES: [&str; 12] = [
     "gifts",
     "herbs",
 ];
-pub const STATUSES: [&str; 4] = ["draft", "on_sale", "paused", "archived"];
-pub const SUPPLY_MODES: [&str; 2] = ["consignment", "purchased"];
 /// Rows of bulk tiers a form offers.
 pub const TIER_ROWS: usize = 5;
 
@@ -90,8 +95,8 @@ impl ProductForm {
                 .filter(|m| !m.is_empty())
                 .map(String::from)
                 .collect(),
-            status: p.status.clone(),
-            supply_mode: p.supply_mode.clone(),
+            status: p.status.as_str().to_string(),
+            supply_mode: p.supply_mode.as_str().to_string(),
             low_stock_threshold: p.low_stock_threshold.to_string(),
             tiers: rows,
         }
@@ -118,8 +123,8 @@ pub struct ValidProduct {
     pub min_per_order: i32,
     pub max_per_order: Option<i32>,
     pub season_months: String,
-    pub status: String,
-    pub supply_mode: String,
+    pub status: ProductStatus,
+    pub supply_mode: SupplyMode,
     pub low_stock_threshold: i32,
     pub tiers: Vec<ValidTier>,
 }
@@ -138,8 +143,8 @@ impl ValidProduct {
             min_per_order: self.min_per_order,
             max_per_order: self.max_per_order,
             season_months: &self.season_months,
-            status: &self.status,
-            supply_mode: &self.supply_mode,
+            status: self.status,
+            supply_mode: self.supply_mode,
             low_stock_threshold: self.low_stock_threshold,
             updated_at: now,
         }
@@ -267,8 +272,13 @@ pub fn validate(form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let status = v::one_of(&mut errors, "status", &form.status, &STATUSES);
-    let supply_mode = v::one_of(&mut errors, "supply_mode", &form.supply_mode, &SUPPLY_MODES);
+    let status = v::state(&mut errors, "status", &form.status, ProductStatus::parse);
+    let supply_mode = v::state(
+        &mut errors,
+        "supply_mode",
+        &form.supply_mode,
+        SupplyMode::parse,
+    );
     let low_stock_threshold = v::whole_number(
         &mut errors,
         "low_stock_threshold",
@@ -313,20 +323,6 @@ pub fn validate(form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProductError {
-    #[error("invalid product")]
-    Invalid(FieldErrors),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-}
-
-impl From<FieldErrors> for ProductError {
-    fn from(e: FieldErrors) -> Self {
-        ProductError::Invalid(e)
-    }
-}
-
 /// A URL-safe name from the English name, unique within the village.
 fn free_slug(conn: &mut DbConn, village_id: i64, name_en: &str) -> diesel::QueryResult<String> {
     let base: String = name_en
@@ -367,25 +363,25 @@ fn save_tiers(conn: &mut DbConn, product_id: i64, tiers: &[ValidTier]) -> diesel
     Ok(())
 }
 
-/// Creates a product in one of `village_ids` (the form's `village_id`), with no stock:
-/// stock arrives as lots from households.
+/// Creates a product in one of the member's villages (the form's `village_id`), with
+/// no stock: stock arrives as lots from households.
 pub fn create(
     conn: &mut DbConn,
     who: &Who,
-    village_ids: &[i64],
+    scope: &TeamScope,
     form: &ProductForm,
     now: NaiveDateTime,
-) -> Result<i64, ProductError> {
+) -> DomainResult<i64> {
     let village_id = form
         .village_id
         .trim()
         .parse::<i64>()
         .ok()
-        .filter(|id| village_ids.contains(id));
+        .filter(|id| scope.covers(*id));
     let valid = validate(form);
     let (village_id, valid) = match (village_id, valid) {
         (Some(id), Ok(valid)) => (id, valid),
-        (None, Ok(_)) => return Err(FieldErrors::single("village_id", "invalid-choice").into()),
+        (None, Ok(_)) => return Err(DomainError::invalid("village_id", "invalid-choice")),
         (None, Err(mut errors)) => {
             errors.add("village_id", "invalid-choice");
             return Err(errors.into());
@@ -409,8 +405,8 @@ pub fn create(
             min_per_order: valid.min_per_order,
             max_per_order: valid.max_per_order,
             season_months: &valid.season_months,
-            status: &valid.status,
-            supply_mode: &valid.supply_mode,
+            status: valid.status,
+            supply_mode: valid.supply_mode,
             featured: false,
             low_stock_threshold: valid.low_stock_threshold,
             created_at: now,
@@ -431,22 +427,32 @@ pub fn create(
     })
 }
 
-/// Saves an edit of a product the caller found in their scope. Its supply mode is fixed
-/// once stock has been received, since the lots were paid for under it.
+/// A product of the member's villages, or `NotFound`.
+fn in_scope(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Product> {
+    st::product_in_villages(conn, scope.village_ids(), id)?.ok_or(DomainError::NotFound)
+}
+
+/// Saves an edit of a product of the member's villages. Its supply mode is fixed once
+/// stock has been received, since the lots were paid for under it.
 pub fn update(
     conn: &mut DbConn,
     who: &Who,
-    product: &Product,
+    scope: &TeamScope,
+    id: i64,
     form: &ProductForm,
     now: NaiveDateTime,
-) -> Result<(), ProductError> {
+) -> DomainResult<()> {
+    let product = in_scope(conn, scope, id)?;
     let valid = validate(form)?;
     write_transaction(conn, |conn| {
         if valid.supply_mode != product.supply_mode && has_lots(conn, product.id)? {
-            return Err(FieldErrors::single("supply_mode", "invalid-supply-mode-fixed").into());
+            return Err(DomainError::invalid(
+                "supply_mode",
+                "invalid-supply-mode-fixed",
+            ));
         }
         let tiers = q::price_tiers(conn, product.id)?;
-        let before = snapshot_of(product, &tiers);
+        let before = snapshot_of(&product, &tiers);
         let after = valid.snapshot();
         if before == after {
             return Ok(());
@@ -464,6 +470,66 @@ pub fn update(
         audit::record(conn, who, change, now)?;
         Ok(())
     })
+}
+
+/// The products of the member's villages (archived ones left out).
+pub fn list(conn: &mut DbConn, scope: &TeamScope) -> DomainResult<Vec<Product>> {
+    Ok(st::products_of_villages(conn, scope.village_ids())?)
+}
+
+/// How many lots a product's page lists.
+const LOTS_SHOWN: i64 = 500;
+
+/// A product of the member's villages as its workspace page shows it: the product and
+/// the lots its stock came from, newest first.
+pub struct ProductPage {
+    pub product: Product,
+    pub lots: Vec<(StockLot, Product, Household)>,
+}
+
+pub fn page(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<ProductPage> {
+    let product = in_scope(conn, scope, id)?;
+    let lots = st::lots(
+        conn,
+        scope.village_ids(),
+        Some(product.id),
+        None,
+        LOTS_SHOWN,
+    )?;
+    Ok(ProductPage { product, lots })
+}
+
+/// A product of the member's villages as its edit form shows it.
+pub struct ProductEdit {
+    pub product_id: i64,
+    pub form: ProductForm,
+    pub villages: Vec<Village>,
+}
+
+pub fn edit(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<ProductEdit> {
+    let product = in_scope(conn, scope, id)?;
+    let tiers = q::price_tiers(conn, product.id)?;
+    Ok(ProductEdit {
+        product_id: product.id,
+        form: ProductForm::of(&product, &tiers),
+        villages: team::villages(conn, scope)?,
+    })
+}
+
+/// The form for a new product, in the first of the member's villages: a draft of
+/// consignment goods.
+pub fn new_form(villages: &[Village]) -> ProductForm {
+    ProductForm {
+        village_id: villages
+            .first()
+            .map(|v| v.id.to_string())
+            .unwrap_or_default(),
+        min_per_order: "1".into(),
+        status: ProductStatus::Draft.as_str().into(),
+        supply_mode: SupplyMode::Consignment.as_str().into(),
+        low_stock_threshold: "10".into(),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

@@ -380,7 +380,7 @@ pub fn village_report(
         .filter(|r| {
             query
                 .category
-                .is_none_or(|c| r.household.category == c.as_str())
+                .is_none_or(|c| r.household.category == c)
         })
         .collect();
     let key = |r: &HouseholdRow| -> (i64, String) {

@@ -9,8 +9,10 @@ use diesel::QueryResult;
 
 use crate::db::DbConn;
 use crate::db::catalog::{self as cat};
-use crate::db::households::Household;
+use crate::db::households::{self as hh, Household};
 use crate::db::ledger::{self as q, LedgerEntry};
+use crate::domain::actor::TeamScope;
+use crate::domain::error::{DomainError, DomainResult};
 
 pub struct StatementLine {
     pub entry: LedgerEntry,
@@ -27,6 +29,19 @@ pub struct Statement {
     pub earned_fen: i64,
     pub paid_out_fen: i64,
     pub closing_fen: i64,
+}
+
+/// The statement of a household of the member's villages for the days `from..=to`.
+pub fn of_team_household(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    household_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DomainResult<Statement> {
+    let household =
+        hh::in_villages(conn, scope.village_ids(), household_id)?.ok_or(DomainError::NotFound)?;
+    Ok(statement(conn, household, from, to)?)
 }
 
 /// The statement of `household` for the days `from..=to`.

@@ -14,6 +14,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::china_date;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::states::SupplyMode;
 
 pub use crate::db::catalog::Product;
 pub use crate::db::households::Household;
@@ -55,7 +56,7 @@ pub fn overview(
     let households = hh::HouseholdFilter {
         village_ids: ids,
         query: "",
-        category: "",
+        category: None,
         archived: false,
     };
     Ok(StockOverview {
@@ -151,7 +152,7 @@ pub fn record_lot(
         }
     }
     let purchase_price_fen = match &product {
-        Some(p) if p.supply_mode == "purchased" => {
+        Some(p) if p.supply_mode == SupplyMode::Purchased => {
             v::price_yuan(&mut errors, "purchase_price", &form.purchase_price)
         }
         Some(_) if !form.purchase_price.trim().is_empty() => {

@@ -237,6 +237,26 @@ pub fn one_of(
     }
 }
 
+/// One of a typed state's values (`SupplyMode::parse`…), by its stored spelling.
+pub fn state<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
+    let value = value.trim();
+    let parsed = parse(value);
+    if parsed.is_none() {
+        let key = if value.is_empty() {
+            "invalid-required"
+        } else {
+            "invalid-choice"
+        };
+        errors.add(field, key);
+    }
+    parsed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,21 +7,18 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{AdminArea, TeamArea};
 use super::render::Ctx;
-use crate::domain::audit;
+use crate::domain::audit::{self, AuditEntry};
 use crate::domain::china_time;
 use crate::error::AppResult;
 
 const SHOWN: i64 = 200;
 
-async fn render(
+fn render(
     state: &AppState,
     ctx: &Ctx,
-    village_ids: Option<Vec<i64>>,
+    entries: &[AuditEntry],
     back: &str,
 ) -> AppResult<HttpResponse> {
-    let entries = state
-        .db(move |conn| audit::recent(conn, village_ids.as_deref(), SHOWN))
-        .await?;
     let lang = ctx.lang;
     let data = json!({
         "back": back,
@@ -39,13 +36,11 @@ async fn render(
 }
 
 pub async fn team(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
-    render(
-        &state,
-        &ctx,
-        Some(area.scope.village_ids().to_vec()),
-        "/team",
-    )
-    .await
+    let scope = area.scope.clone();
+    let entries = state
+        .db(move |conn| audit::of_team(conn, &scope, SHOWN))
+        .await?;
+    render(&state, &ctx, &entries, "/team")
 }
 
 pub async fn admin(
@@ -53,5 +48,6 @@ pub async fn admin(
     ctx: Ctx,
     _area: AdminArea,
 ) -> AppResult<HttpResponse> {
-    render(&state, &ctx, None, "/admin").await
+    let entries = state.db(move |conn| audit::all(conn, SHOWN)).await?;
+    render(&state, &ctx, &entries, "/admin")
 }

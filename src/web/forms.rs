@@ -1,10 +1,11 @@
 //! Showing what was wrong with a form: each message in the visitor's language, keyed
 //! by the field it belongs next to.
 
+use std::fmt::Display;
+
 use serde_json::{Map, Value, json};
 
-use crate::db::catalog::Village;
-
+use crate::domain::team::Village;
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Lang;
 
@@ -36,10 +37,22 @@ pub fn all(pairs: &[(String, String)], name: &str) -> Vec<String> {
         .collect()
 }
 
-/// `<select>` options for a list of codes, each labelled by the fluent key
-/// `{prefix}{code}` (`category-household-tuopin`, `payment-bank_transfer`…).
-pub fn coded_options(lang: Lang, codes: &[&str], prefix: &str, selected: &str) -> Vec<Value> {
-    codes.iter().map(|c| json!({ "value": c, "label": lang.t(&format!("{prefix}{c}")), "selected": *c == selected })).collect()
+/// `<select>` options for a list of codes or typed states (`HouseholdCategory::ALL`),
+/// each labelled by the fluent key `{prefix}{code}` (`category-household-tuopin`…).
+pub fn coded_options<C: Display>(
+    lang: Lang,
+    codes: &[C],
+    prefix: &str,
+    selected: &str,
+) -> Vec<Value> {
+    codes
+        .iter()
+        .map(|c| {
+            let code = c.to_string();
+            let label = lang.t(&format!("{prefix}{code}"));
+            json!({ "selected": code == selected, "value": code, "label": label })
+        })
+        .collect()
 }
 
 /// `<select>` options for villages, by id.

@@ -13,18 +13,18 @@ use super::csrf::{self, CsrfForm};
 use super::forms::{coded_options, errors_json, village_options};
 use super::render::Ctx;
 use super::upload::Upload;
-use crate::db::catalog::{Village, villages_by_ids};
-use crate::db::households::{Household, HouseholdFilter, in_villages};
 use crate::domain::actor::Who;
 use crate::domain::households::{
-    self, CATEGORIES, HouseholdError, HouseholdForm, ImportError, PAYOUT_METHODS, RowProblem,
+    self, Household, HouseholdEdit, HouseholdForm, ImportOutcome, ImportSummary, RowProblem,
+    Search, Village,
 };
 use crate::domain::validation::FieldErrors;
-use crate::domain::{now_utc, register};
+use crate::domain::{now_utc, register, team};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
+use crate::states::{HouseholdCategory, PayoutMethod};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct ListParams {
     #[serde(default)]
     q: String,
@@ -36,10 +36,9 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    fn filter<'a>(&'a self, village_ids: &'a [i64]) -> HouseholdFilter<'a> {
-        HouseholdFilter {
-            village_ids,
-            query: self.q.trim(),
+    fn search(&self) -> Search<'_> {
+        Search {
+            query: &self.q,
             category: &self.category,
             archived: self.archived == "1",
         }
@@ -79,15 +78,12 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let params = params.into_inner();
     let page = params.page()?;
-    let ids = area.scope.village_ids().to_vec();
-    let (params, (rows, total, villages)) = state
-        .db(move |conn| {
-            let (rows, total) = households::list(conn, &params.filter(&ids), page)?;
-            let villages = villages_by_ids(conn, &ids)?;
-            Ok::<_, AppError>((params, (rows, total, villages)))
-        })
+    let (scope, p) = (area.scope.clone(), params.clone());
+    let register = state
+        .db(move |conn| households::list(conn, &scope, &p.search(), page))
         .await?;
     let lang = ctx.lang;
+    let total = register.total;
     let pages = ((total + households::PAGE_SIZE - 1) / households::PAGE_SIZE).max(1);
     let query = |page: i64| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
@@ -106,11 +102,11 @@ pub async fn list(
         s.finish()
     };
     let data = json!({
-        "households": rows.iter().map(|h| household_row(lang, h, &villages)).collect::<Vec<_>>(),
+        "households": register.households.iter().map(|h| household_row(lang, h, &register.villages)).collect::<Vec<_>>(),
         "total": total,
         "q": params.q,
         "archived": params.archived == "1",
-        "categories": coded_options(lang, &CATEGORIES, "category-household-", &params.category),
+        "categories": coded_options(lang, HouseholdCategory::ALL, "category-household-", &params.category),
         "page": page,
         "pages": pages,
         "prev": (page > 1).then(|| format!("/team/households?{}", query(page - 1))),
@@ -156,10 +152,15 @@ fn render_form(
         "errors": errors_json(lang, errors),
         "has_errors": !errors.is_empty(),
         "villages": village_options(lang, villages, village_id),
-        "categories": coded_options(lang, &CATEGORIES, "category-household-", &form.category),
-        "payout_methods": coded_options(lang, &PAYOUT_METHODS, "payout-", &form.payout_method),
+        "categories": coded_options(lang, HouseholdCategory::ALL, "category-household-", &form.category),
+        "payout_methods": coded_options(lang, PayoutMethod::ALL, "payout-", &form.payout_method),
     });
     ctx.page(&state.templates, status, "pages/team/household_form", data)
+}
+
+async fn villages(state: &AppState, area: &TeamArea) -> AppResult<Vec<Village>> {
+    let scope = area.scope.clone();
+    state.db(move |conn| team::villages(conn, &scope)).await
 }
 
 pub async fn new_form(
@@ -167,16 +168,11 @@ pub async fn new_form(
     ctx: Ctx,
     area: TeamArea,
 ) -> AppResult<HttpResponse> {
-    let villages = area.villages(&state).await?;
+    let villages = villages(&state, &area).await?;
     let first = villages
         .first()
         .map(|v| v.id.to_string())
         .unwrap_or_default();
-    let form = HouseholdForm {
-        payout_method: "bank".into(),
-        category: "yiban".into(),
-        ..Default::default()
-    };
     render_form(
         &state,
         &ctx,
@@ -185,7 +181,7 @@ pub async fn new_form(
             villages: &villages,
             village_id: &first,
             household: None,
-            form: &form,
+            form: &HouseholdForm::new_household(),
             errors: &FieldErrors::default(),
         },
     )
@@ -205,78 +201,64 @@ pub async fn create(
     area: TeamArea,
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> AppResult<HttpResponse> {
-    let villages = area.villages(&state).await?;
-    // A village outside the member's scope is refused like any wrong choice.
-    let Some(village_id) = form
-        .village_id
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| area.scope.village_ids().contains(id))
-    else {
-        let errors = FieldErrors::single("village_id", "invalid-choice");
-        return render_form(
-            &state,
-            &ctx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            FormPage {
-                villages: &villages,
-                village_id: &form.village_id,
-                household: None,
-                form: &form.household,
-                errors: &errors,
-            },
-        );
-    };
     let who = Who::from(&area.actor);
-    let household = form.household.clone();
+    let (scope, village_id, household) = (
+        area.scope.clone(),
+        form.village_id.clone(),
+        form.household.clone(),
+    );
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(households::create(
-                conn,
-                &who,
-                village_id,
-                &household,
-                now_utc(),
-            ))
-        })
-        .await?;
+        .db(move |conn| households::create(conn, &who, &scope, &village_id, &household, now_utc()))
+        .await;
     match result {
         Ok(id) => Ok(redirect(&format!("/team/households/{id}?saved=1"))),
-        Err(HouseholdError::Invalid(errors)) => render_form(
-            &state,
-            &ctx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            FormPage {
-                villages: &villages,
-                village_id: &form.village_id,
-                household: None,
-                form: &form.household,
-                errors: &errors,
-            },
-        ),
-        Err(HouseholdError::Database(e)) => Err(e.into()),
+        Err(AppError::Invalid(errors)) => {
+            let villages = villages(&state, &area).await?;
+            render_form(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FormPage {
+                    villages: &villages,
+                    village_id: &form.village_id,
+                    household: None,
+                    form: &form.household,
+                    errors: &errors,
+                },
+            )
+        }
+        Err(e) => Err(e),
     }
 }
 
-async fn find(state: &AppState, area: &TeamArea, id: i64) -> AppResult<Household> {
-    let ids = area.scope.village_ids().to_vec();
+async fn edit(state: &AppState, area: &TeamArea, id: i64) -> AppResult<HouseholdEdit> {
+    let scope = area.scope.clone();
     state
-        .db(move |conn| in_villages(conn, &ids, id))
-        .await?
-        .ok_or(AppError::NotFound)
+        .db(move |conn| households::edit(conn, &scope, id))
+        .await
 }
 
-fn form_of(h: &Household) -> HouseholdForm {
-    HouseholdForm {
-        code: h.code.clone(),
-        head_name: h.head_name.clone(),
-        resident_members: h.resident_members.to_string(),
-        category: h.category.clone(),
-        phone: h.phone.clone().unwrap_or_default(),
-        payout_method: h.payout_method.clone(),
-        payout_account: h.payout_account.clone().unwrap_or_default(),
-    }
+fn render_edit(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    page: &HouseholdEdit,
+    form: &HouseholdForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let village_id = page.household.village_id.to_string();
+    render_form(
+        state,
+        ctx,
+        status,
+        FormPage {
+            villages: &page.villages,
+            village_id: &village_id,
+            household: Some(&page.household),
+            form,
+            errors,
+        },
+    )
 }
 
 pub async fn edit_form(
@@ -285,20 +267,15 @@ pub async fn edit_form(
     area: TeamArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let household = find(&state, &area, id.into_inner()).await?;
-    let villages = area.villages(&state).await?;
-    let village_id = household.village_id.to_string();
-    render_form(
+    let page = edit(&state, &area, id.into_inner()).await?;
+    let form = HouseholdForm::of(&page.household);
+    render_edit(
         &state,
         &ctx,
         StatusCode::OK,
-        FormPage {
-            villages: &villages,
-            village_id: &village_id,
-            household: Some(&household),
-            form: &form_of(&household),
-            errors: &FieldErrors::default(),
-        },
+        &page,
+        &form,
+        &FieldErrors::default(),
     )
 }
 
@@ -309,34 +286,20 @@ pub async fn update(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<HouseholdForm>,
 ) -> AppResult<HttpResponse> {
-    let household = find(&state, &area, id.into_inner()).await?;
+    let id = id.into_inner();
     let who = Who::from(&area.actor);
-    let (h, f) = (household.clone(), form.clone());
+    let (scope, f) = (area.scope.clone(), form.clone());
     let result = state
-        .db(move |conn| Ok::<_, AppError>(households::update(conn, &who, &h, &f, now_utc())))
-        .await?;
+        .db(move |conn| households::update(conn, &who, &scope, id, &f, now_utc()))
+        .await;
     match result {
-        Ok(()) => Ok(redirect(&format!(
-            "/team/households/{}?saved=1",
-            household.id
-        ))),
-        Err(HouseholdError::Invalid(errors)) => {
-            let villages = area.villages(&state).await?;
-            let village_id = household.village_id.to_string();
-            render_form(
-                &state,
-                &ctx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                FormPage {
-                    villages: &villages,
-                    village_id: &village_id,
-                    household: Some(&household),
-                    form: &form,
-                    errors: &errors,
-                },
-            )
+        Ok(()) => Ok(redirect(&format!("/team/households/{id}?saved=1"))),
+        Err(AppError::Invalid(errors)) => {
+            let page = edit(&state, &area, id).await?;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_edit(&state, &ctx, status, &page, &form, &errors)
         }
-        Err(HouseholdError::Database(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -352,18 +315,13 @@ pub async fn archive(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<ArchiveForm>,
 ) -> AppResult<HttpResponse> {
-    let household = find(&state, &area, id.into_inner()).await?;
-    let archived = match form.archived.as_str() {
-        "1" => true,
-        "0" => false,
-        other => return Err(AppError::bad_field("archived", other)),
-    };
+    let id = id.into_inner();
     let who = Who::from(&area.actor);
-    let h = household.clone();
+    let scope = area.scope.clone();
     state
-        .db(move |conn| households::set_archived(conn, &who, &h, archived, now_utc()))
+        .db(move |conn| households::set_archived(conn, &who, &scope, id, &form.archived, now_utc()))
         .await?;
-    Ok(redirect(&format!("/team/households/{}", household.id)))
+    Ok(redirect(&format!("/team/households/{id}")))
 }
 
 pub async fn export(
@@ -378,9 +336,9 @@ pub async fn export(
         return Err(AppError::NotFound);
     }
     let params = params.into_inner();
-    let ids = area.scope.village_ids().to_vec();
+    let scope = area.scope.clone();
     let rows = state
-        .db(move |conn| households::export(conn, &params.filter(&ids)))
+        .db(move |conn| households::export(conn, &scope, &params.search()))
         .await?;
     let lang = ctx.lang;
     let (bytes, content_type) = if format == "csv" {
@@ -411,7 +369,7 @@ fn render_import(
     villages: &[Village],
     village_id: &str,
     problems: &[RowProblem],
-    summary: Option<&households::ImportSummary>,
+    summary: Option<&ImportSummary>,
 ) -> AppResult<HttpResponse> {
     let lang = ctx.lang;
     let data = json!({
@@ -437,7 +395,7 @@ pub async fn import_form(
     ctx: Ctx,
     area: TeamArea,
 ) -> AppResult<HttpResponse> {
-    let villages = area.villages(&state).await?;
+    let villages = villages(&state, &area).await?;
     let first = villages
         .first()
         .map(|v| v.id.to_string())
@@ -451,57 +409,25 @@ pub async fn import(
     area: TeamArea,
     upload: Upload,
 ) -> AppResult<HttpResponse> {
-    let villages = area.villages(&state).await?;
-    let upload = upload.verified()?;
-    let village_text = upload.text("village_id").to_string();
-    let Some(village_id) = village_text
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| area.scope.village_ids().contains(id))
-    else {
-        return Err(AppError::bad_field("village_id", village_text));
-    };
-    let file = upload.file("file")?;
-    let rows = match register::read(&file.bytes) {
-        Ok(rows) => rows,
-        Err(register::RegisterError::Unreadable(problems)) => {
-            return render_import(
-                &state,
-                &ctx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &villages,
-                &village_text,
-                &problems,
-                None,
-            );
-        }
-    };
+    let mut upload = upload.verified()?;
+    let village_id = upload.text("village_id").to_string();
+    let file = upload.take_file("file")?;
     let who = Who::from(&area.actor);
-    let outcome = state
-        .db(move |conn| {
-            Ok::<_, AppError>(households::import(conn, &who, village_id, &rows, now_utc()))
-        })
+    let (scope, v) = (area.scope.clone(), village_id.clone());
+    let page = state
+        .db(move |conn| households::import(conn, &who, &scope, &v, &file.bytes, now_utc()))
         .await?;
-    match outcome {
-        Ok(summary) => render_import(
-            &state,
-            &ctx,
-            StatusCode::OK,
-            &villages,
-            &village_text,
-            &[],
-            Some(&summary),
-        ),
-        Err(ImportError::Problems(problems)) => render_import(
-            &state,
-            &ctx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &villages,
-            &village_text,
-            &problems,
-            None,
-        ),
-        Err(ImportError::Database(e)) => Err(e.into()),
-    }
+    let (status, problems, summary) = match &page.outcome {
+        ImportOutcome::Imported(summary) => (StatusCode::OK, &[][..], Some(summary)),
+        ImportOutcome::Refused(problems) => (StatusCode::UNPROCESSABLE_ENTITY, &problems[..], None),
+    };
+    render_import(
+        &state,
+        &ctx,
+        status,
+        &page.villages,
+        &village_id,
+        problems,
+        summary,
+    )
 }

@@ -23,8 +23,7 @@ pub async fn serve(
     }
     let bytes = state
         .db(move |conn| images::jpeg_bytes(conn, &hash, thumb))
-        .await?
-        .ok_or(AppError::NotFound)?;
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "image/jpeg"))
         .insert_header((CACHE_CONTROL, "public, max-age=31536000, immutable"))

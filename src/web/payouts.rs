@@ -13,15 +13,15 @@ use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json};
 use super::render::Ctx;
-use crate::db::households::{self as hh, Household};
 use crate::domain::actor::Who;
 use crate::domain::money::{format_fen, mask_phone};
-use crate::domain::payouts::{self, METHODS, PayoutError, PayoutForm};
+use crate::domain::payouts::{self, PayoutForm};
 use crate::domain::statements::{self, Statement};
 use crate::domain::validation::FieldErrors;
 use crate::domain::{china_date, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
+use crate::states::PayoutMethod;
 
 async fn render_list(
     state: &AppState,
@@ -31,8 +31,8 @@ async fn render_list(
     form: &PayoutForm,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let ids = area.scope.village_ids().to_vec();
-    let owed = state.db(move |conn| payouts::owed(conn, &ids)).await?;
+    let scope = area.scope.clone();
+    let owed = state.db(move |conn| payouts::owed(conn, &scope)).await?;
     let lang = ctx.lang;
     let total: i64 = owed.iter().map(|o| o.balance_fen.max(0)).sum();
     let data = json!({
@@ -44,7 +44,7 @@ async fn render_list(
             "selected": o.household.id.to_string() == form.household_id,
         })).collect::<Vec<_>>(),
         "total": format_fen(total),
-        "methods": coded_options(lang, &METHODS, "payout-", &form.method),
+        "methods": coded_options(lang, PayoutMethod::ALL, "payout-", &form.method),
         "values": form,
         "today": china_date(now_utc()).to_string(),
         "errors": errors_json(lang, errors),
@@ -64,24 +64,20 @@ pub async fn record(
     area: TeamArea,
     CsrfForm(form): CsrfForm<PayoutForm>,
 ) -> AppResult<HttpResponse> {
-    let (who, ids, f) = (
-        Who::from(&area.actor),
-        area.scope.village_ids().to_vec(),
-        form.clone(),
-    );
+    let (who, scope, f) = (Who::from(&area.actor), area.scope.clone(), form.clone());
     let result = state
-        .db(move |conn| Ok::<_, AppError>(payouts::record(conn, &who, &ids, &f, now_utc())))
-        .await?;
+        .db(move |conn| payouts::record(conn, &who, &scope, &f, now_utc()))
+        .await;
     match result {
         Ok(_) => Ok(redirect(&format!(
             "/team/payouts/{}",
             form.household_id.trim()
         ))),
-        Err(PayoutError::Invalid(errors)) => {
+        Err(AppError::Invalid(errors)) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             render_list(&state, &ctx, &area, status, &form, &errors).await
         }
-        Err(PayoutError::Database(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -94,8 +90,10 @@ pub async fn bank_list(
     format: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let format = Format::parse(&format)?;
-    let ids = area.scope.village_ids().to_vec();
-    let owed = state.db(move |conn| payouts::owed(conn, &ids)).await?;
+    let scope = area.scope.clone();
+    let owed = state
+        .db(move |conn| payouts::bank_transfers(conn, &scope))
+        .await?;
     let lang = ctx.lang;
     let header = [
         "household-code",
@@ -108,7 +106,6 @@ pub async fn bank_list(
     .collect();
     let rows = owed
         .iter()
-        .filter(|o| o.balance_fen > 0 && o.household.payout_method == "bank")
         .map(|o| {
             vec![
                 Cell::Text(o.household.code.clone()),
@@ -126,14 +123,6 @@ pub async fn bank_list(
     download::respond(&table, format, "bank-transfers")
 }
 
-async fn household_of(state: &AppState, area: &TeamArea, id: i64) -> AppResult<Household> {
-    let ids = area.scope.village_ids().to_vec();
-    state
-        .db(move |conn| hh::in_villages(conn, &ids, id))
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 /// One household's payouts and what it is owed now.
 pub async fn history(
     state: web::Data<AppState>,
@@ -141,20 +130,16 @@ pub async fn history(
     area: TeamArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let household = household_of(&state, &area, id.into_inner()).await?;
-    let hid = household.id;
-    let (paid, balance) = state
-        .db(move |conn| {
-            let paid = payouts::history(conn, hid)?;
-            let balance = crate::db::ledger::household_balance(conn, hid, None)?;
-            Ok::<_, diesel::result::Error>((paid, balance))
-        })
+    let (scope, id) = (area.scope.clone(), id.into_inner());
+    let page = state
+        .db(move |conn| payouts::history(conn, &scope, id))
         .await?;
     let lang = ctx.lang;
+    let household = &page.household;
     let data = json!({
         "household": { "id": household.id, "code": household.code, "name": household.head_name },
-        "balance": format_fen(balance),
-        "payouts": paid.iter().map(|p| json!({
+        "balance": format_fen(page.balance_fen),
+        "payouts": page.payouts.iter().map(|p| json!({
             "paid_on": p.paid_on.to_string(), "amount": format_fen(p.amount_fen),
             "method": lang.t(&format!("payout-{}", p.method)), "reference": p.reference,
         })).collect::<Vec<_>>(),
@@ -232,9 +217,9 @@ pub async fn statement(
     query: web::Query<PeriodQuery>,
 ) -> AppResult<HttpResponse> {
     let (from, to) = period(&query)?;
-    let household = household_of(&state, &area, id.into_inner()).await?;
+    let (scope, id) = (area.scope.clone(), id.into_inner());
     let s = state
-        .db(move |conn| statements::statement(conn, household, from, to))
+        .db(move |conn| statements::of_team_household(conn, &scope, id, from, to))
         .await?;
     let mut data = statement_json(ctx.lang, &s, true);
     data["base"] = json!(format!("/team/households/{}/statement", s.household.id));

@@ -12,24 +12,22 @@ use super::forms::{all, coded_options, errors_json, field, village_options};
 use super::render::Ctx;
 use super::stock::lot_row;
 use super::upload::Upload;
-use crate::db::catalog::{Village, price_tiers};
-use crate::db::stock as q;
 use crate::domain::actor::Who;
 use crate::domain::catalog::StockState;
 use crate::domain::images;
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
 use crate::domain::products::{
-    self, CATEGORIES, ProductError, ProductForm, STATUSES, SUPPLY_MODES, TIER_ROWS, TierForm,
+    self, CATEGORIES, ProductEdit, ProductForm, ProductPage, TIER_ROWS, TierForm,
 };
+use crate::domain::team::{self, Village};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
+use crate::states::{ProductStatus, SupplyMode};
 
 pub async fn list(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
-    let ids = area.scope.village_ids().to_vec();
-    let products = state
-        .db(move |conn| q::products_of_villages(conn, &ids))
-        .await?;
+    let scope = area.scope.clone();
+    let products = state.db(move |conn| products::list(conn, &scope)).await?;
     let lang = ctx.lang;
     let data = json!({
         "products": products.iter().map(|p| json!({
@@ -50,43 +48,31 @@ pub async fn list(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppRe
     )
 }
 
+async fn product_page(state: &AppState, area: &TeamArea, id: i64) -> AppResult<ProductPage> {
+    let scope = area.scope.clone();
+    state.db(move |conn| products::page(conn, &scope, id)).await
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     ctx: Ctx,
     area: TeamArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    render_show(
-        &state,
-        &ctx,
-        &area,
-        id.into_inner(),
-        StatusCode::OK,
-        &FieldErrors::default(),
-    )
-    .await
+    let page = product_page(&state, &area, id.into_inner()).await?;
+    render_show(&state, &ctx, &page, StatusCode::OK, &FieldErrors::default())
 }
 
 /// The product's workspace page: stock, lots, photo, with any problem of an upload.
-async fn render_show(
+fn render_show(
     state: &AppState,
     ctx: &Ctx,
-    area: &TeamArea,
-    id: i64,
+    page: &ProductPage,
     status: StatusCode,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let ids = area.scope.village_ids().to_vec();
-    let (product, lots) = state
-        .db(move |conn| {
-            let Some(product) = q::product_in_villages(conn, &ids, id)? else {
-                return Err(AppError::NotFound);
-            };
-            let lots = q::lots(conn, &ids, Some(product.id), None, 500)?;
-            Ok((product, lots))
-        })
-        .await?;
     let lang = ctx.lang;
+    let product = &page.product;
     let data = json!({
         "csrf_token": csrf::token(&ctx.session),
         "product": {
@@ -96,12 +82,12 @@ async fn render_show(
             "unit": lang.pick(&product.sale_unit_zh, &product.sale_unit_en),
             "stock": product.stock,
             "threshold": product.low_stock_threshold,
-            "low": StockState::of(&product) != StockState::InStock,
+            "low": StockState::of(product) != StockState::InStock,
             "supply_mode": lang.t(&format!("supply-{}", product.supply_mode)),
             "status": lang.t(&format!("product-status-{}", product.status)),
             "image": product.image,
         },
-        "lots": lots.iter().map(|(l, p, h)| lot_row(lang, l, p, h)).collect::<Vec<_>>(),
+        "lots": page.lots.iter().map(|(l, p, h)| lot_row(lang, l, p, h)).collect::<Vec<_>>(),
         "errors": errors_json(lang, errors),
     });
     ctx.page(&state.templates, status, "pages/team/product", data)
@@ -115,26 +101,20 @@ pub async fn upload_image(
     upload: Upload,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let product = find(&state, &area, id).await?;
-    let upload = upload.verified()?;
-    let file = upload.file("image")?;
+    let mut upload = upload.verified()?;
+    let file = upload.take_file("image")?;
     let prepared = match images::prepare("image", &file.bytes) {
         Ok(prepared) => prepared,
         Err(errors) => {
-            return render_show(
-                &state,
-                &ctx,
-                &area,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &errors,
-            )
-            .await;
+            let page = product_page(&state, &area, id).await?;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_show(&state, &ctx, &page, status, &errors);
         }
     };
     let who = Who::from(&area.actor);
+    let scope = area.scope.clone();
     state
-        .db(move |conn| images::attach(conn, &who, &product, &prepared, now_utc()))
+        .db(move |conn| images::attach(conn, &who, &scope, id, &prepared, now_utc()))
         .await?;
     Ok(redirect(&format!("/team/products/{id}")))
 }
@@ -162,8 +142,8 @@ fn render_form(
         "has_errors": !errors.is_empty(),
         "villages": village_options(lang, villages, &form.village_id),
         "categories": coded_options(lang, &CATEGORIES, "category-", &form.category),
-        "statuses": coded_options(lang, &STATUSES, "product-status-", &form.status),
-        "supply_modes": coded_options(lang, &SUPPLY_MODES, "supply-", &form.supply_mode),
+        "statuses": coded_options(lang, ProductStatus::ALL, "product-status-", &form.status),
+        "supply_modes": coded_options(lang, SupplyMode::ALL, "supply-", &form.supply_mode),
         "months": (1..=12).map(|m| json!({
             "value": m, "label": lang.t(&format!("month-{m}")), "checked": form.season.contains(&m.to_string()),
         })).collect::<Vec<_>>(),
@@ -205,23 +185,18 @@ fn product_form(pairs: &[(String, String)]) -> ProductForm {
     }
 }
 
+async fn villages(state: &AppState, area: &TeamArea) -> AppResult<Vec<Village>> {
+    let scope = area.scope.clone();
+    state.db(move |conn| team::villages(conn, &scope)).await
+}
+
 pub async fn new_form(
     state: web::Data<AppState>,
     ctx: Ctx,
     area: TeamArea,
 ) -> AppResult<HttpResponse> {
-    let villages = area.villages(&state).await?;
-    let form = ProductForm {
-        village_id: villages
-            .first()
-            .map(|v| v.id.to_string())
-            .unwrap_or_default(),
-        min_per_order: "1".into(),
-        status: "draft".into(),
-        supply_mode: "consignment".into(),
-        low_stock_threshold: "10".into(),
-        ..Default::default()
-    };
+    let villages = villages(&state, &area).await?;
+    let form = products::new_form(&villages);
     render_form(
         &state,
         &ctx,
@@ -241,14 +216,14 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let form = product_form(&pairs);
     let who = Who::from(&area.actor);
-    let (ids, f) = (area.scope.village_ids().to_vec(), form.clone());
+    let (scope, f) = (area.scope.clone(), form.clone());
     let result = state
-        .db(move |conn| Ok::<_, AppError>(products::create(conn, &who, &ids, &f, now_utc())))
-        .await?;
+        .db(move |conn| products::create(conn, &who, &scope, &f, now_utc()))
+        .await;
     match result {
         Ok(id) => Ok(redirect(&format!("/team/products/{id}"))),
-        Err(ProductError::Invalid(errors)) => {
-            let villages = area.villages(&state).await?;
+        Err(AppError::Invalid(errors)) => {
+            let villages = villages(&state, &area).await?;
             render_form(
                 &state,
                 &ctx,
@@ -259,20 +234,13 @@ pub async fn create(
                 &errors,
             )
         }
-        Err(ProductError::Database(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
-async fn find(
-    state: &AppState,
-    area: &TeamArea,
-    id: i64,
-) -> AppResult<crate::db::catalog::Product> {
-    let ids = area.scope.village_ids().to_vec();
-    state
-        .db(move |conn| q::product_in_villages(conn, &ids, id))
-        .await?
-        .ok_or(AppError::NotFound)
+async fn edit(state: &AppState, area: &TeamArea, id: i64) -> AppResult<ProductEdit> {
+    let scope = area.scope.clone();
+    state.db(move |conn| products::edit(conn, &scope, id)).await
 }
 
 pub async fn edit_form(
@@ -281,18 +249,14 @@ pub async fn edit_form(
     area: TeamArea,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let product = find(&state, &area, id.into_inner()).await?;
-    let product_id = product.id;
-    let tiers = state.db(move |conn| price_tiers(conn, product_id)).await?;
-    let villages = area.villages(&state).await?;
-    let form = ProductForm::of(&product, &tiers);
+    let page = edit(&state, &area, id.into_inner()).await?;
     render_form(
         &state,
         &ctx,
         StatusCode::OK,
-        &villages,
-        Some(product.id),
-        &form,
+        &page.villages,
+        Some(page.product_id),
+        &page.form,
         &FieldErrors::default(),
     )
 }
@@ -304,28 +268,29 @@ pub async fn update(
     id: web::Path<i64>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
-    let product = find(&state, &area, id.into_inner()).await?;
+    let id = id.into_inner();
     let mut form = product_form(&pairs);
-    form.village_id = product.village_id.to_string();
     let who = Who::from(&area.actor);
-    let (p, f) = (product.clone(), form.clone());
+    let (scope, f) = (area.scope.clone(), form.clone());
     let result = state
-        .db(move |conn| Ok::<_, AppError>(products::update(conn, &who, &p, &f, now_utc())))
-        .await?;
+        .db(move |conn| products::update(conn, &who, &scope, id, &f, now_utc()))
+        .await;
     match result {
-        Ok(()) => Ok(redirect(&format!("/team/products/{}", product.id))),
-        Err(ProductError::Invalid(errors)) => {
-            let villages = area.villages(&state).await?;
+        Ok(()) => Ok(redirect(&format!("/team/products/{id}"))),
+        Err(AppError::Invalid(errors)) => {
+            let page = edit(&state, &area, id).await?;
+            // A product stays in its village: the form shows the one it is in.
+            form.village_id = page.form.village_id;
             render_form(
                 &state,
                 &ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &villages,
-                Some(product.id),
+                &page.villages,
+                Some(page.product_id),
                 &form,
                 &errors,
             )
         }
-        Err(ProductError::Database(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }

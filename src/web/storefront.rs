@@ -14,6 +14,7 @@ use crate::domain::money::format_fen;
 use crate::domain::{china_month, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
+use crate::states::ProductStatus;
 
 pub async fn home(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResponse> {
     state
@@ -89,10 +90,7 @@ pub async fn product(
                     json!(lang.pick(&p.description_zh, &p.description_en)),
                 );
                 map.insert("county".into(), county_link(lang, &page.county));
-                map.insert(
-                    "paused".into(),
-                    json!(p.status == crate::db::catalog::STATUS_PAUSED),
-                );
+                map.insert("paused".into(), json!(p.status == ProductStatus::Paused));
                 map.insert("min_per_order".into(), json!(p.min_per_order));
                 map.insert("max_per_order".into(), json!(p.max_per_order));
                 map.insert(

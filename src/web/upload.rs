@@ -48,10 +48,11 @@ impl UploadForm {
             .unwrap_or_default()
     }
 
-    /// The named file, refused (naming the field) when it is missing or empty.
-    pub fn file(&self, name: &str) -> Result<&UploadedFile, AppError> {
+    /// The named file, taken out of the form (so that its bytes can move to where they
+    /// are read without a copy); refused, naming the field, when missing or empty.
+    pub fn take_file(&mut self, name: &str) -> Result<UploadedFile, AppError> {
         self.files
-            .get(name)
+            .remove(name)
             .filter(|f| !f.bytes.is_empty())
             .ok_or_else(|| AppError::bad_field(name, "no file was chosen"))
     }

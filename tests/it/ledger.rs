@@ -220,8 +220,11 @@ both_databases! {
             let planned = village_market::domain::refunds::plan(&mut app.conn(), &o, None, &plan).expect("plan");
             village_market::domain::refunds::record(&mut app.conn(), &Who::tool("test"), &planned, None, now_utc()).expect("refund");
         }
-        let ids: Vec<i64> = [village(app, "xiedian"), village(app, "yangzhouyao")].to_vec();
-        for owed in village_market::domain::payouts::owed(&mut app.conn(), &ids).expect("owed") {
+        // What the team member of 谢店村 and 杨州窑村 is shown as owed.
+        let user = app.scalar("SELECT id AS n FROM users WHERE email = 'team@example.com'");
+        let actor = village_market::domain::accounts::load_actor(&mut app.conn(), user).expect("actor").expect("enabled");
+        let village_market::domain::actor::Scope::Team(scope) = actor.scope else { panic!("a team member") };
+        for owed in village_market::domain::payouts::owed(&mut app.conn(), &scope).expect("owed") {
             if owed.balance_fen > 0 && next(2) == 0 {
                 let amount = 1 + next(owed.balance_fen as u64) as i64;
                 let res = team.submit("/team/payouts", "/team/payouts", &[
