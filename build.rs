@@ -23,7 +23,7 @@ fn digest(dir: &Path, hasher: &mut DefaultHasher) {
 
 fn main() {
     let mut hasher = DefaultHasher::new();
-    for dir in ["migrations", "templates", "locales", "static"] {
+    for dir in ["migrations", "templates", "locales", "static", "demo"] {
         println!("cargo:rerun-if-changed={dir}");
         digest(Path::new(dir), &mut hasher);
     }

@@ -11,7 +11,7 @@ use crate::db::stock::products_of_villages;
 use crate::db::{DbConn, accounts as acc, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
 use crate::domain::cart::CartItem;
-use crate::domain::demo::{DemoError, ORGANIZATION};
+use crate::domain::demo::{self, DemoError};
 use crate::domain::error::DomainError;
 use crate::domain::orders::{self, Buyer, CheckoutForm, OrderError};
 use crate::domain::payouts::{self, PayoutForm};
@@ -89,7 +89,7 @@ fn load_in(
     if products.is_empty() {
         return Ok(report);
     }
-    let organization = acc::organization_by_name(conn, ORGANIZATION)?;
+    let organization = acc::organization_by_name(conn, &demo::organization_name()?)?;
     let canteen_user = acc::user_by_email(conn, "canteen@example.com")?;
     let team = Who::tool("demo loader (work team)");
     let methods = ["bank_transfer", "cash_on_delivery"];
