@@ -10,6 +10,10 @@
 //! of them is `share(b) - share(a)` with `share(n) = upto(n) × bp ÷ 10000`, both rounded
 //! down. Allocations and refunds cover ranges of units, so however a line is split, its
 //! parts add up to the line exactly: rounding never loses or creates a fen.
+//!
+//! The rules themselves (`Fifo`, `sale_postings`, `reverse_line_units`,
+//! `purchase_posting`) are pure functions, so that the benchmark generator (`bench/`),
+//! which writes its history in bulk, posts exactly what a payment here would.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
@@ -19,15 +23,335 @@ use crate::db::ledger::{self as q, NewAllocation, NewLedgerEntry, kind, month_of
 use crate::db::orders::{Order, OrderLine};
 use crate::db::stock::{self, NewStockLot};
 
-/// The money of the first `units` units of a line.
-fn upto(line: &OrderLine, units: i32) -> i64 {
-    let total = i128::from(line.line_total_fen);
-    (total * i128::from(units) / i128::from(line.quantity.max(1))) as i64
+// ---------------------------------------------------------------------------------------
+// The rules themselves, without a database: what a line's units are worth, which lots
+// give them, and which entries they post. `allocate_order`, `reverse_units` and
+// `post_purchase` below write what these say, and so does the benchmark generator
+// (`bench/`), which writes its rows in bulk.
+
+/// A line's money as cut by units (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineMoney {
+    pub total_fen: i64,
+    pub quantity: i32,
 }
 
-/// The collective's part of the first `units` units of a line at `bp` basis points.
-fn collective_upto(line: &OrderLine, units: i32, bp: i32) -> i64 {
-    (i128::from(upto(line, units)) * i128::from(bp) / 10_000) as i64
+impl LineMoney {
+    pub fn of(line: &OrderLine) -> LineMoney {
+        LineMoney {
+            total_fen: line.line_total_fen,
+            quantity: line.quantity,
+        }
+    }
+
+    /// The money of the first `units` units.
+    pub fn upto(self, units: i32) -> i64 {
+        let total = i128::from(self.total_fen);
+        (total * i128::from(units) / i128::from(self.quantity.max(1))) as i64
+    }
+
+    /// The collective's part of the first `units` units at `bp` basis points.
+    pub fn collective_upto(self, units: i32, bp: i32) -> i64 {
+        (i128::from(self.upto(units)) * i128::from(bp) / 10_000) as i64
+    }
+
+    /// The money of units `[from, to)`.
+    pub fn between(self, from: i32, to: i32) -> i64 {
+        self.upto(to) - self.upto(from)
+    }
+}
+
+/// How the money of a sale is shared (DESIGN §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Consignment (代卖): the collective keeps `collective_bp` basis points, the
+    /// household the rest.
+    Consignment { collective_bp: i32 },
+    /// Purchased (统购): all of it is the collective's; the household earned the purchase
+    /// price when the lot was received.
+    Purchased,
+}
+
+impl Split {
+    /// The share kept on an allocation: purchased goods are allocated at 100 % to the
+    /// collective.
+    pub fn collective_bp(self) -> i32 {
+        match self {
+            Split::Consignment { collective_bp } => collective_bp,
+            Split::Purchased => 10_000,
+        }
+    }
+
+    /// The split an allocation was made at, from the share kept on it (a refund reverses
+    /// the split in force when the line was paid).
+    pub fn of_allocation(collective_share_bp: i32) -> Split {
+        if collective_share_bp < 10_000 {
+            Split::Consignment {
+                collective_bp: collective_share_bp,
+            }
+        } else {
+            Split::Purchased
+        }
+    }
+}
+
+/// A lot that still holds goods, as first in, first out sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LotGoods {
+    pub lot_id: i64,
+    pub household_id: i64,
+    pub remaining: i32,
+}
+
+/// Units `[first_unit, first_unit + quantity)` of a line taken from one lot: an
+/// allocation, without its ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Portion {
+    pub lot_id: i64,
+    pub household_id: i64,
+    pub first_unit: i32,
+    pub quantity: i32,
+    pub amount_fen: i64,
+    pub collective_share_bp: i32,
+}
+
+impl Portion {
+    /// The unit after the last one of the portion.
+    pub fn end(&self) -> i32 {
+        self.first_unit + self.quantity
+    }
+}
+
+/// An entry's own figures. The caller adds what the entry shares with its line (order,
+/// channel, product, village, dates) and the ids it was given (allocation, lot, refund).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Posting {
+    pub kind: &'static str,
+    pub household_id: Option<i64>,
+    pub quantity: i32,
+    pub amount_fen: i64,
+}
+
+/// First in, first out over the units of one line: the lots are offered oldest first,
+/// and each gives what it holds, up to what the line still needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Fifo {
+    money: LineMoney,
+    split: Split,
+    next_unit: i32,
+}
+
+impl Fifo {
+    pub fn new(money: LineMoney, split: Split) -> Fifo {
+        Fifo {
+            money,
+            split,
+            next_unit: 0,
+        }
+    }
+
+    /// Whether every unit of the line has a lot.
+    pub fn covered(&self) -> bool {
+        self.next_unit >= self.money.quantity
+    }
+
+    /// What `lot` would give toward the units not yet allocated; nothing is taken until
+    /// `taken` (the lot may have been emptied by someone else meanwhile).
+    pub fn offer(&self, lot: LotGoods) -> Portion {
+        let (from, to) = (
+            self.next_unit,
+            self.next_unit + lot.remaining.min(self.money.quantity - self.next_unit),
+        );
+        Portion {
+            lot_id: lot.lot_id,
+            household_id: lot.household_id,
+            first_unit: from,
+            quantity: to - from,
+            amount_fen: self.money.between(from, to),
+            collective_share_bp: self.split.collective_bp(),
+        }
+    }
+
+    /// Records an offered portion as taken from its lot.
+    pub fn taken(&mut self, portion: &Portion) {
+        self.next_unit = portion.end();
+    }
+
+    /// The units no lot held (stock that did not come through a lot): their money is
+    /// the collective's, so that the ledger still adds up to what was paid.
+    pub fn unallocated(&self) -> Option<Posting> {
+        (!self.covered()).then(|| Posting {
+            kind: kind::COLLECTIVE_SALE,
+            household_id: None,
+            quantity: self.money.quantity - self.next_unit,
+            amount_fen: self.money.between(self.next_unit, self.money.quantity),
+        })
+    }
+}
+
+/// A whole line allocated over `lots` (oldest first, as `stock::oldest_lot_with_goods`
+/// returns them one by one): the portions each lot gives, and the entry of units no lot
+/// held.
+pub fn allocate_line_units(
+    money: LineMoney,
+    split: Split,
+    lots: &[LotGoods],
+) -> (Vec<Portion>, Option<Posting>) {
+    let mut fifo = Fifo::new(money, split);
+    let mut portions = Vec::new();
+    for lot in lots {
+        if fifo.covered() {
+            break;
+        }
+        if lot.remaining > 0 {
+            let portion = fifo.offer(*lot);
+            fifo.taken(&portion);
+            portions.push(portion);
+        }
+    }
+    (portions, fifo.unallocated())
+}
+
+/// The entries the sale of a portion posts: the household's share and the collective's
+/// for consignment goods, one collective sale for purchased goods.
+pub fn sale_postings(
+    money: LineMoney,
+    split: Split,
+    portion: &Portion,
+) -> impl Iterator<Item = Posting> + use<> {
+    let kinds = [
+        kind::HOUSEHOLD_SHARE,
+        kind::COLLECTIVE_SHARE,
+        kind::COLLECTIVE_SALE,
+    ];
+    split_postings(
+        money,
+        split,
+        portion,
+        portion.first_unit,
+        portion.end(),
+        kinds,
+        1,
+    )
+}
+
+/// Units `[from, to)` of a portion at `split`, posted as `kinds` (household's share,
+/// collective's share, collective's whole sale), `sign` −1 for a reversal.
+fn split_postings(
+    money: LineMoney,
+    split: Split,
+    portion: &Portion,
+    from: i32,
+    to: i32,
+    [household_kind, collective_kind, sale_kind]: [&'static str; 3],
+    sign: i32,
+) -> impl Iterator<Item = Posting> + use<> {
+    let amount = money.between(from, to);
+    let units = to - from;
+    let postings = match split {
+        Split::Consignment { collective_bp } => {
+            let collective = money.collective_upto(to, collective_bp)
+                - money.collective_upto(from, collective_bp);
+            [
+                Some(Posting {
+                    kind: household_kind,
+                    household_id: Some(portion.household_id),
+                    quantity: sign * units,
+                    amount_fen: i64::from(sign) * (amount - collective),
+                }),
+                Some(Posting {
+                    kind: collective_kind,
+                    household_id: None,
+                    quantity: 0,
+                    amount_fen: i64::from(sign) * collective,
+                }),
+            ]
+        }
+        Split::Purchased => [
+            Some(Posting {
+                kind: sale_kind,
+                household_id: None,
+                quantity: sign * units,
+                amount_fen: i64::from(sign) * amount,
+            }),
+            None,
+        ],
+    };
+    postings.into_iter().flatten()
+}
+
+/// What a refund of units `[first, first + quantity)` of a line gives back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reversal {
+    /// The allocation (an index into those given) the units came from; `None` for units
+    /// no lot held, which were the collective's.
+    pub allocation: Option<usize>,
+    /// Units of that allocation refunded (the ones to put back in its lot if restocked).
+    pub units: i32,
+    /// The same households and collective, the same fen, negated.
+    pub postings: Vec<Posting>,
+}
+
+/// Reverses refunded units against the allocations of the line (ordered by first unit),
+/// each at the split it was made at.
+pub fn reverse_line_units(
+    money: LineMoney,
+    allocations: &[Portion],
+    first: i32,
+    quantity: i32,
+) -> Vec<Reversal> {
+    let (start, end) = (first, first + quantity);
+    let mut reversals = Vec::new();
+    let mut covered = 0;
+    for (i, a) in allocations.iter().enumerate() {
+        let (from, to) = (start.max(a.first_unit), end.min(a.end()));
+        if from >= to {
+            continue;
+        }
+        covered += to - from;
+        let kinds = [
+            kind::REFUND_HOUSEHOLD,
+            kind::REFUND_COLLECTIVE,
+            kind::REFUND_COLLECTIVE,
+        ];
+        // The split in force when the line was paid, kept on the allocation.
+        let split = Split::of_allocation(a.collective_share_bp);
+        let postings = split_postings(money, split, a, from, to, kinds, -1).collect();
+        reversals.push(Reversal {
+            allocation: Some(i),
+            units: to - from,
+            postings,
+        });
+    }
+    if covered < quantity {
+        // The units that had no lot were the collective's: they are the line's last.
+        let allocated: i32 = allocations.iter().map(|a| a.quantity).sum();
+        let unallocated = money.quantity - allocated;
+        let from = (money.quantity - unallocated).max(start);
+        if from < end {
+            reversals.push(Reversal {
+                allocation: None,
+                units: end - from,
+                postings: vec![Posting {
+                    kind: kind::REFUND_COLLECTIVE,
+                    household_id: None,
+                    quantity: -(end - from),
+                    amount_fen: -money.between(from, end),
+                }],
+            });
+        }
+    }
+    reversals
+}
+
+/// The household's earning for a purchased (统购) lot: the price paid for all of it.
+pub fn purchase_posting(household_id: i64, price_fen: i64, quantity: i32) -> Posting {
+    Posting {
+        kind: kind::PURCHASE,
+        household_id: Some(household_id),
+        quantity,
+        amount_fen: price_fen * i64::from(quantity),
+    }
 }
 
 /// The entry fields every entry of a line shares.
@@ -55,6 +379,22 @@ fn line_entry(
         business_date: day,
         business_month: month_of(day),
         created_at: now,
+    }
+}
+
+/// A posting of a line as the entry it becomes.
+fn line_posting(
+    order: &Order,
+    line: &OrderLine,
+    posting: Posting,
+    day: NaiveDate,
+    now: NaiveDateTime,
+) -> NewLedgerEntry {
+    NewLedgerEntry {
+        household_id: posting.household_id,
+        quantity: posting.quantity,
+        amount_fen: posting.amount_fen,
+        ..line_entry(order, line, posting.kind, day, now)
     }
 }
 
@@ -92,78 +432,59 @@ fn allocate_line(
     now: NaiveDateTime,
     entries: &mut Vec<NewLedgerEntry>,
 ) -> QueryResult<()> {
-    let consignment = stock::supply_mode(conn, line.product_id)? == "consignment";
-    let bp = if consignment {
-        share_bp(conn, line.village_id, default_bp)?
+    let split = if stock::supply_mode(conn, line.product_id)? == "consignment" {
+        Split::Consignment {
+            collective_bp: share_bp(conn, line.village_id, default_bp)?,
+        }
     } else {
-        10_000
+        Split::Purchased
     };
-    let mut unit = 0;
-    while unit < line.quantity {
+    let money = LineMoney::of(line);
+    let mut fifo = Fifo::new(money, split);
+    while !fifo.covered() {
         let Some((lot_id, household_id, remaining)) =
             stock::oldest_lot_with_goods(conn, line.product_id)?
         else {
             break;
         };
-        let take = remaining.min(line.quantity - unit);
+        let portion = fifo.offer(LotGoods {
+            lot_id,
+            household_id,
+            remaining,
+        });
         // Another payment may have taken from this lot since we read it: look again.
-        if !stock::take_from_lot(conn, lot_id, take)? {
+        if !stock::take_from_lot(conn, lot_id, portion.quantity)? {
             continue;
         }
-        let (from, to) = (unit, unit + take);
-        let amount = upto(line, to) - upto(line, from);
+        fifo.taken(&portion);
         let allocation_id = q::insert_allocation(
             conn,
             &NewAllocation {
                 order_line_id: line.id,
                 lot_id,
                 household_id,
-                first_unit: from,
-                quantity: take,
-                amount_fen: amount,
-                collective_share_bp: bp,
+                first_unit: portion.first_unit,
+                quantity: portion.quantity,
+                amount_fen: portion.amount_fen,
+                collective_share_bp: portion.collective_share_bp,
                 created_at: now,
             },
         )?;
-        let collective = collective_upto(line, to, bp) - collective_upto(line, from, bp);
-        let base = |kind| NewLedgerEntry {
-            allocation_id: Some(allocation_id),
-            lot_id: Some(lot_id),
-            ..line_entry(order, line, kind, day, now)
-        };
-        if consignment {
-            entries.push(NewLedgerEntry {
-                household_id: Some(household_id),
-                quantity: take,
-                amount_fen: amount - collective,
-                ..base(kind::HOUSEHOLD_SHARE)
-            });
-            entries.push(NewLedgerEntry {
-                amount_fen: collective,
-                ..base(kind::COLLECTIVE_SHARE)
-            });
-        } else {
-            entries.push(NewLedgerEntry {
-                quantity: take,
-                amount_fen: amount,
-                ..base(kind::COLLECTIVE_SALE)
-            });
-        }
-        unit = to;
+        entries.extend(
+            sale_postings(money, split, &portion).map(|p| NewLedgerEntry {
+                allocation_id: Some(allocation_id),
+                lot_id: Some(lot_id),
+                ..line_posting(order, line, p, day, now)
+            }),
+        );
     }
-    if unit < line.quantity {
-        // No lot holds these units (stock that did not come through a lot): the money
-        // is the collective's, so that the ledger still adds up to what was paid.
+    if let Some(rest) = fifo.unallocated() {
         tracing::warn!(
             line = line.id,
-            units = line.quantity - unit,
+            units = rest.quantity,
             "paid units without a lot"
         );
-        entries.push(NewLedgerEntry {
-            quantity: line.quantity - unit,
-            amount_fen: upto(line, line.quantity) - upto(line, unit),
-            ..line_entry(order, line, kind::COLLECTIVE_SALE, day, now)
-        });
+        entries.push(line_posting(order, line, rest, day, now));
     }
     Ok(())
 }
@@ -194,63 +515,30 @@ pub fn reverse_units(
         restock,
     } = *units;
     let day = crate::domain::china_date(now);
-    let (start, end) = (first, first + quantity);
-    let mut entries = Vec::new();
-    let mut covered = 0;
     let allocations = q::allocations_of_line(conn, line.id)?;
-    for a in &allocations {
-        let (from, to) = (start.max(a.first_unit), end.min(a.first_unit + a.quantity));
-        if from >= to {
-            continue;
+    let portions: Vec<Portion> = allocations
+        .iter()
+        .map(|a| Portion {
+            lot_id: a.lot_id,
+            household_id: a.household_id,
+            first_unit: a.first_unit,
+            quantity: a.quantity,
+            amount_fen: a.amount_fen,
+            collective_share_bp: a.collective_share_bp,
+        })
+        .collect();
+    let mut entries = Vec::new();
+    for reversal in reverse_line_units(LineMoney::of(line), &portions, first, quantity) {
+        let allocation = reversal.allocation.and_then(|i| allocations.get(i));
+        if let (Some(a), true) = (allocation, restock) {
+            stock::return_to_lot(conn, a.lot_id, reversal.units)?;
         }
-        covered += to - from;
-        if restock {
-            stock::return_to_lot(conn, a.lot_id, to - from)?;
-        }
-        let amount = upto(line, to) - upto(line, from);
-        // The split in force when the line was paid, kept on the allocation: purchased
-        // goods were allocated at 100 % to the collective.
-        let consignment = a.collective_share_bp < 10_000;
-        let collective = collective_upto(line, to, a.collective_share_bp)
-            - collective_upto(line, from, a.collective_share_bp);
-        let base = |kind| NewLedgerEntry {
-            allocation_id: Some(a.id),
-            lot_id: Some(a.lot_id),
+        entries.extend(reversal.postings.into_iter().map(|p| NewLedgerEntry {
+            allocation_id: allocation.map(|a| a.id),
+            lot_id: allocation.map(|a| a.lot_id),
             refund_id: Some(refund_id),
-            ..line_entry(order, line, kind, day, now)
-        };
-        if consignment {
-            entries.push(NewLedgerEntry {
-                household_id: Some(a.household_id),
-                quantity: -(to - from),
-                amount_fen: -(amount - collective),
-                ..base(kind::REFUND_HOUSEHOLD)
-            });
-            entries.push(NewLedgerEntry {
-                amount_fen: -collective,
-                ..base(kind::REFUND_COLLECTIVE)
-            });
-        } else {
-            entries.push(NewLedgerEntry {
-                quantity: -(to - from),
-                amount_fen: -amount,
-                ..base(kind::REFUND_COLLECTIVE)
-            });
-        }
-    }
-    if covered < quantity {
-        // The units that had no lot were the collective's.
-        let allocated: i32 = allocations.iter().map(|a| a.quantity).sum();
-        let unallocated = line.quantity - allocated;
-        let from = (line.quantity - unallocated).max(start);
-        if from < end {
-            entries.push(NewLedgerEntry {
-                quantity: -(end - from),
-                amount_fen: -(upto(line, end) - upto(line, from)),
-                refund_id: Some(refund_id),
-                ..line_entry(order, line, kind::REFUND_COLLECTIVE, day, now)
-            });
-        }
+            ..line_posting(order, line, p, day, now)
+        }));
     }
     q::post(conn, &entries)
 }
@@ -267,10 +555,11 @@ pub fn post_purchase(
     let Some(price_fen) = lot.purchase_price_fen else {
         return Ok(());
     };
+    let earning = purchase_posting(lot.household_id, price_fen, lot.quantity);
     let entry = NewLedgerEntry {
-        kind: kind::PURCHASE,
+        kind: earning.kind,
         village_id,
-        household_id: Some(lot.household_id),
+        household_id: earning.household_id,
         channel: None,
         product_id: Some(lot.product_id),
         order_id: None,
@@ -279,8 +568,8 @@ pub fn post_purchase(
         lot_id: Some(lot_id),
         refund_id: None,
         payout_id: None,
-        quantity: lot.quantity,
-        amount_fen: price_fen * i64::from(lot.quantity),
+        quantity: earning.quantity,
+        amount_fen: earning.amount_fen,
         business_date: lot.received_on,
         business_month: month_of(lot.received_on),
         created_at: now,
@@ -355,4 +644,147 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<Vec<String>> {
         ));
     }
     Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONSIGNMENT: Split = Split::Consignment {
+        collective_bp: 1_000,
+    };
+
+    fn lot(lot_id: i64, remaining: i32) -> LotGoods {
+        LotGoods {
+            lot_id,
+            household_id: lot_id * 10,
+            remaining,
+        }
+    }
+
+    fn household_fen(postings: &[Posting], household_id: i64) -> i64 {
+        postings
+            .iter()
+            .filter(|p| p.household_id == Some(household_id))
+            .map(|p| p.amount_fen)
+            .sum()
+    }
+
+    #[test]
+    fn a_line_over_two_lots_adds_up_to_the_fen() {
+        let money = LineMoney {
+            total_fen: 1_000,
+            quantity: 3,
+        };
+        let (portions, rest) = allocate_line_units(money, CONSIGNMENT, &[lot(1, 1), lot(2, 5)]);
+        assert_eq!(rest, None);
+        assert_eq!(
+            portions
+                .iter()
+                .map(|p| (p.lot_id, p.first_unit, p.quantity, p.amount_fen))
+                .collect::<Vec<_>>(),
+            [(1, 0, 1, 333), (2, 1, 2, 667)]
+        );
+        let postings: Vec<Posting> = portions
+            .iter()
+            .flat_map(|p| sale_postings(money, CONSIGNMENT, p))
+            .collect();
+        assert_eq!(household_fen(&postings, 10), 300);
+        assert_eq!(household_fen(&postings, 20), 600);
+        let collective: i64 = postings
+            .iter()
+            .filter(|p| p.kind == kind::COLLECTIVE_SHARE)
+            .map(|p| p.amount_fen)
+            .sum();
+        assert_eq!(collective, 100);
+    }
+
+    #[test]
+    fn units_no_lot_holds_are_the_collectives() {
+        let money = LineMoney {
+            total_fen: 1_000,
+            quantity: 4,
+        };
+        // An empty lot gives nothing and is passed over.
+        let (portions, rest) =
+            allocate_line_units(money, Split::Purchased, &[lot(1, 0), lot(2, 3)]);
+        assert_eq!(portions.len(), 1);
+        assert_eq!(portions[0].collective_share_bp, 10_000);
+        let sale: Vec<Posting> = sale_postings(money, Split::Purchased, &portions[0]).collect();
+        assert_eq!(
+            sale,
+            [Posting {
+                kind: kind::COLLECTIVE_SALE,
+                household_id: None,
+                quantity: 3,
+                amount_fen: 750,
+            }]
+        );
+        assert_eq!(
+            rest,
+            Some(Posting {
+                kind: kind::COLLECTIVE_SALE,
+                household_id: None,
+                quantity: 1,
+                amount_fen: 250,
+            })
+        );
+        let refund = reverse_line_units(money, &portions, 0, 4);
+        assert_eq!(
+            refund
+                .iter()
+                .map(|r| (r.allocation, r.units))
+                .collect::<Vec<_>>(),
+            [(Some(0), 3), (None, 1)]
+        );
+        let back: i64 = refund
+            .iter()
+            .flat_map(|r| &r.postings)
+            .map(|p| p.amount_fen)
+            .sum();
+        assert_eq!(back, -1_000);
+    }
+
+    #[test]
+    fn refunds_in_pieces_give_back_what_each_household_earned() {
+        let money = LineMoney {
+            total_fen: 1_001,
+            quantity: 7,
+        };
+        let (portions, _) =
+            allocate_line_units(money, CONSIGNMENT, &[lot(1, 2), lot(2, 2), lot(3, 9)]);
+        let sale: Vec<Posting> = portions
+            .iter()
+            .flat_map(|p| sale_postings(money, CONSIGNMENT, p))
+            .collect();
+        // Units 3, then 0–2, then 4–6: each piece crosses lots differently.
+        let refunds: Vec<Posting> = [(3, 1), (0, 3), (4, 3)]
+            .into_iter()
+            .flat_map(|(first, quantity)| reverse_line_units(money, &portions, first, quantity))
+            .flat_map(|r| r.postings)
+            .collect();
+        for household in [10, 20, 30] {
+            assert_eq!(
+                household_fen(&refunds, household),
+                -household_fen(&sale, household),
+                "household {household}"
+            );
+        }
+        let total = |ps: &[Posting]| ps.iter().map(|p| p.amount_fen).sum::<i64>();
+        assert_eq!(total(&sale), 1_001);
+        assert_eq!(total(&refunds), -1_001);
+    }
+
+    #[test]
+    fn a_purchase_earns_the_price_of_every_unit() {
+        assert_eq!(
+            purchase_posting(7, 2_730, 12),
+            Posting {
+                kind: kind::PURCHASE,
+                household_id: Some(7),
+                quantity: 12,
+                amount_fen: 32_760,
+            }
+        );
+    }
 }

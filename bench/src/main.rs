@@ -2,19 +2,22 @@
 //! by default one million paid order lines over 5,000 households in 50 villages and two
 //! years — so that `scripts/bench-reports` can time the report pages over HTTP.
 //!
-//! Every row is one the app itself would have written: orders paid by bank transfer,
-//! each line allocated to a lot of one household of its village, the ledger entries the
-//! payment posts (DESIGN §6.3: household and collective share for consignment goods,
-//! one collective sale for purchased goods, whose households earned the purchase price
-//! when their monthly lot was received), a few refunds reversing them, and monthly
-//! payouts. The monthly totals are then recomputed from the ledger with the app's own
-//! functions, so `village-market verify` passes on the result.
+//! Every row is one the app itself would have written: lots brought in by the households
+//! of each village whenever a product runs short, orders paid by bank transfer, a few
+//! refunded in full, and monthly payouts. The money goes through the domain's own rules
+//! (`village_market::domain::ledger`): each line is allocated to its product's lots first
+//! in, first out (`allocate_line_units`), and every ledger entry of a sale, a refund or
+//! a purchased lot is a posting of `sale_postings`, `reverse_line_units` or
+//! `purchase_posting` (DESIGN §6.3). The monthly totals are then recomputed from the
+//! ledger with the app's own functions, so `village-market verify` passes on the result.
 //!
-//! Benchmark-only shortcuts: rows are written with explicit ids, in multi-row INSERTs on
-//! SQLite and binary COPY on PostgreSQL (identity sequences moved past them at the end),
-//! and the random numbers come from a seeded SplitMix64 so that a run can be repeated.
+//! Benchmark-only shortcuts, for speed: the rows are planned in memory and written with
+//! explicit ids, in multi-row INSERTs on SQLite and binary COPY on PostgreSQL (identity
+//! sequences moved past them at the end), not through `domain::ledger::allocate_order`'s
+//! queries one lot at a time; the random numbers come from a seeded SplitMix64 so that a
+//! run can be repeated.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -33,8 +36,11 @@ use village_market::db::schema::{
 };
 use village_market::db::{DatabaseUrl, DbConn, open_pool, write_transaction};
 use village_market::domain::accounts::{NewAccount, create_account};
-use village_market::domain::actor::Role;
-use village_market::domain::actor::Who;
+use village_market::domain::actor::{Role, Who};
+use village_market::domain::ledger::{
+    LineMoney, LotGoods, Portion, Posting, Split, allocate_line_units, purchase_posting,
+    reverse_line_units, sale_postings,
+};
 use village_market::domain::{china_date, now_utc};
 use village_market::i18n::Lang;
 use village_market::states::{ProductStatus, SupplyMode};
@@ -279,7 +285,7 @@ const CONSIGNMENT: [Template; 8] = [
     },
 ];
 
-/// Purchased (统购) goods: the collective buys each month's lot from the household.
+/// Purchased (统购) goods: the collective buys each lot from the household as it comes in.
 const PURCHASED: [Template; 4] = [
     Template {
         slug: "yangrou",
@@ -322,8 +328,9 @@ const PURCHASED: [Template; 4] = [
 const CONSIGNMENT_PER_VILLAGE: usize = 4;
 const PURCHASED_PER_VILLAGE: usize = 2;
 const PRODUCTS_PER_VILLAGE: usize = CONSIGNMENT_PER_VILLAGE + PURCHASED_PER_VILLAGE;
-/// The collective's share of consignment sales (the default `COLLECTIVE_SHARE_BP`).
-const COLLECTIVE_BP: i64 = 1_000;
+/// The collective's share of consignment sales (the default `COLLECTIVE_SHARE_BP`; the
+/// villages have no share of their own).
+const COLLECTIVE_BP: i32 = 1_000;
 /// What the collective pays a household for purchased goods, in % of the sale price.
 const PURCHASE_PERCENT: i64 = 65;
 const CHANNELS: [&str; 3] = ["store", "canteen", "livestream"];
@@ -369,10 +376,16 @@ struct HouseholdPlan {
 struct ProductPlan {
     village: usize,
     template: &'static Template,
-    consignment: bool,
+    split: Split,
     price_fen: i64,
     name_zh: String,
     name_en: String,
+}
+
+impl ProductPlan {
+    fn consignment(&self) -> bool {
+        matches!(self.split, Split::Consignment { .. })
+    }
 }
 
 struct OrderPlan {
@@ -391,19 +404,29 @@ struct OrderPlan {
 
 struct LinePlan {
     product: u32,
-    household: u32,
-    lot: u32,
     quantity: u32,
+    /// The line's allocations: `Plan::portions[first_portion..first_portion + portions]`.
+    first_portion: usize,
+    portions: usize,
 }
 
+impl LinePlan {
+    fn money(&self, product: &ProductPlan) -> LineMoney {
+        LineMoney {
+            total_fen: product.price_fen * i64::from(self.quantity),
+            quantity: self.quantity as i32,
+        }
+    }
+}
+
+/// A lot a household brought in, the morning the product's lots ran short.
 struct LotPlan {
     product: u32,
     household: u32,
-    /// The month the collective bought the lot (purchased goods); consignment lots are
-    /// received on the first day.
-    month: Option<u32>,
-    sold: u32,
-    left: u32,
+    /// Days since the first day.
+    received: u32,
+    quantity: u32,
+    remaining: u32,
 }
 
 struct PayoutPlan {
@@ -420,6 +443,9 @@ struct Plan {
     products: Vec<ProductPlan>,
     orders: Vec<OrderPlan>,
     lines: Vec<LinePlan>,
+    /// Every allocation, in the order of the lines (its id: index + 1), as
+    /// `domain::ledger`'s first in, first out gave it.
+    portions: Vec<Portion>,
     lots: Vec<LotPlan>,
     payouts: Vec<PayoutPlan>,
 }
@@ -441,18 +467,38 @@ impl Plan {
         months.max(0) as u32
     }
 
-    fn lot_received(&self, lot: &LotPlan) -> NaiveDate {
-        lot.month.map_or(self.first_day, |m| self.month_start(m))
-    }
-
     fn purchase_price_fen(&self, product: &ProductPlan) -> i64 {
         product.price_fen * PURCHASE_PERCENT / 100
     }
+
+    fn line_portions(&self, line: &LinePlan) -> &[Portion] {
+        &self.portions[line.first_portion..line.first_portion + line.portions]
+    }
+
+    /// The supplier of `village` with the most allocations: the household whose
+    /// statement the benchmark times.
+    fn busiest_household(&self, village: usize) -> Option<i64> {
+        let range = &self.villages[village].households;
+        let mut counts = vec![0u32; range.len()];
+        for p in &self.portions {
+            let h = (p.household_id - 1) as usize;
+            if range.contains(&h) {
+                counts[h - range.start] += 1;
+            }
+        }
+        let (i, n) = counts
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, n)| (**n, usize::MAX - i))?;
+        (*n > 0).then_some((range.start + i) as i64 + 1)
+    }
 }
 
-/// The collective's part of a consignment line of `total` fen (rounded down).
-fn collective_of(total: i64) -> i64 {
-    total * COLLECTIVE_BP / 10_000
+/// A product's lots that still hold goods, oldest first, and what they hold together.
+#[derive(Default)]
+struct Shelf {
+    lots: VecDeque<LotGoods>,
+    units: u32,
 }
 
 fn plan(args: &GenerateArgs, today: NaiveDate) -> AnyResult<Plan> {
@@ -541,7 +587,13 @@ fn plan(args: &GenerateArgs, today: NaiveDate) -> AnyResult<Plan> {
             products.push(ProductPlan {
                 village: v,
                 template,
-                consignment,
+                split: if consignment {
+                    Split::Consignment {
+                        collective_bp: COLLECTIVE_BP,
+                    }
+                } else {
+                    Split::Purchased
+                },
                 price_fen,
                 name_zh: format!("{short}{}", template.zh),
                 name_en: format!("{} {}", village.name_en, template.en),
@@ -569,7 +621,8 @@ fn plan(args: &GenerateArgs, today: NaiveDate) -> AnyResult<Plan> {
     let weight_total = cumulative.last().copied().unwrap_or(1);
 
     let n_orders = sizes.len();
-    let months = args.months;
+    let months = args.months as usize;
+    let n_products = products.len();
     let mut plan = Plan {
         first_day,
         days,
@@ -578,14 +631,16 @@ fn plan(args: &GenerateArgs, today: NaiveDate) -> AnyResult<Plan> {
         products,
         orders: Vec::with_capacity(n_orders),
         lines: Vec::with_capacity(args.lines as usize),
+        portions: Vec::with_capacity(args.lines as usize),
         lots: Vec::new(),
         payouts: Vec::new(),
     };
-    let month_of_day: Vec<u32> = (0..days).map(|d| plan.month_index(plan.day(d))).collect();
-    let mut consignment_lots: HashMap<(u32, u32), u32> = HashMap::new();
-    let mut purchased_lots: HashMap<(u32, u32, u32), u32> = HashMap::new();
+    let month_of_day: Vec<usize> = (0..days)
+        .map(|d| plan.month_index(plan.day(d)) as usize)
+        .collect();
+    let mut shelves: Vec<Shelf> = (0..n_products).map(|_| Shelf::default()).collect();
     // What each household's ledger entries add up to, per month.
-    let mut net = vec![0i64; n_households * months as usize];
+    let mut net = vec![0i64; n_households * months];
 
     for (i, n_lines) in sizes.into_iter().enumerate() {
         let day = ((i as u64 * u64::from(days)) / n_orders as u64) as u32;
@@ -605,46 +660,90 @@ fn plan(args: &GenerateArgs, today: NaiveDate) -> AnyResult<Plan> {
             let swap = k + rng.below((PRODUCTS_PER_VILLAGE - k) as u64) as usize;
             offered.swap(k, swap);
             let p = (v * PRODUCTS_PER_VILLAGE + offered[k]) as u32;
-            let product = &plan.products[p as usize];
-            let household = *rng.pick(&plan.villages[v].suppliers);
             let quantity = match channel {
                 1 => rng.range(10, 40),
                 2 => rng.range(1, 3),
                 _ => rng.range(1, 5),
             } as u32;
-            let month = month_of_day[day as usize];
-            let lot = if product.consignment {
-                let next = plan.lots.len() as u32;
-                *consignment_lots.entry((household, p)).or_insert(next)
-            } else {
-                let next = plan.lots.len() as u32;
-                *purchased_lots.entry((household, p, month)).or_insert(next)
-            };
-            if lot as usize == plan.lots.len() {
+            let product = &plan.products[p as usize];
+            let shelf = &mut shelves[p as usize];
+            // Not enough left: a household of the village brings a lot in that morning.
+            while shelf.units < quantity {
+                let household = *rng.pick(&plan.villages[v].suppliers);
+                let units = if product.consignment() {
+                    rng.range(40, 400)
+                } else {
+                    rng.range(20, 200)
+                } as u32;
+                let lot = plan.lots.len();
                 plan.lots.push(LotPlan {
                     product: p,
                     household,
-                    month: (!product.consignment).then_some(month),
-                    sold: 0,
-                    left: 0,
+                    received: day,
+                    quantity: units,
+                    remaining: units,
                 });
+                shelf.lots.push_back(LotGoods {
+                    lot_id: lot as i64 + 1,
+                    household_id: i64::from(household) + 1,
+                    remaining: units as i32,
+                });
+                shelf.units += units;
+                if !product.consignment() {
+                    let earning = purchase_posting(
+                        i64::from(household) + 1,
+                        plan.purchase_price_fen(product),
+                        units as i32,
+                    );
+                    net[household as usize * months + month_of_day[day as usize]] +=
+                        earning.amount_fen;
+                }
             }
-            plan.lots[lot as usize].sold += quantity;
-            if product.consignment {
-                let total = product.price_fen * i64::from(quantity);
-                let share = total - collective_of(total);
-                net[household as usize * months as usize + month as usize] += share;
-                if let Some(r) = refund_day {
-                    net[household as usize * months as usize
-                        + month_of_day[r as usize] as usize] -= share;
+            let line = LinePlan {
+                product: p,
+                quantity,
+                first_portion: plan.portions.len(),
+                portions: 0,
+            };
+            let money = line.money(product);
+            let (portions, unallocated) =
+                allocate_line_units(money, product.split, shelf.lots.make_contiguous());
+            if unallocated.is_some() {
+                return Err(format!("line {} found its lots short", plan.lines.len() + 1).into());
+            }
+            // Take the units from the lots, and count what the household earned (and
+            // gives back if the order is refunded).
+            let mut earnings = portions
+                .iter()
+                .flat_map(|portion| sale_postings(money, product.split, portion))
+                .map(|posting| (day, posting))
+                .collect::<Vec<_>>();
+            if let Some(r) = refund_day {
+                let refund = reverse_line_units(money, &portions, 0, money.quantity);
+                earnings.extend(refund.into_iter().flat_map(|r| r.postings).map(|p| (r, p)));
+            }
+            for (day, posting) in earnings {
+                if let Some(h) = posting.household_id {
+                    net[(h - 1) as usize * months + month_of_day[day as usize]] +=
+                        posting.amount_fen;
+                }
+            }
+            for portion in &portions {
+                let taken = portion.quantity as u32;
+                plan.lots[(portion.lot_id - 1) as usize].remaining -= taken;
+                shelf.units -= taken;
+                if let Some(front) = shelf.lots.front_mut() {
+                    front.remaining -= portion.quantity;
+                    if front.remaining == 0 {
+                        shelf.lots.pop_front();
+                    }
                 }
             }
             plan.lines.push(LinePlan {
-                product: p,
-                household,
-                lot,
-                quantity,
+                portions: portions.len(),
+                ..line
             });
+            plan.portions.extend(portions);
         }
         plan.orders.push(OrderPlan {
             day,
@@ -658,35 +757,19 @@ fn plan(args: &GenerateArgs, today: NaiveDate) -> AnyResult<Plan> {
         });
     }
 
-    // What is left in each lot, and what the collective paid for purchased ones.
-    for lot in &mut plan.lots {
-        lot.left = if lot.month.is_some() {
-            rng.range(0, 2)
-        } else {
-            rng.range(0, 8)
-        } as u32;
-    }
-    for lot in &plan.lots {
-        let product = &plan.products[lot.product as usize];
-        if let Some(month) = lot.month {
-            net[lot.household as usize * months as usize + month as usize] +=
-                plan.purchase_price_fen(product) * i64::from(lot.sold + lot.left);
-        }
-    }
-
     // Each household is paid on the 5th most of what it was owed at the end of the
     // month before, rounded down to the yuan, from 100 yuan up.
     for h in 0..n_households {
         let mut balance = 0i64;
         for m in 0..months {
-            balance += net[h * months as usize + m as usize];
+            balance += net[h * months + m];
             if m + 1 < months && balance >= 10_000 {
                 let amount_fen = balance * 9 / 10 / 100 * 100;
                 balance -= amount_fen;
                 plan.payouts.push(PayoutPlan {
                     household: h as u32,
                     amount_fen,
-                    paid_on: plan.month_start(m + 1) + Duration::days(4),
+                    paid_on: plan.month_start(m as u32 + 1) + Duration::days(4),
                 });
             }
         }
@@ -873,6 +956,16 @@ impl EntryRow {
             business_date: day,
             business_month: month_of(day),
             created_at: at,
+        }
+    }
+
+    /// The entry a posting of `domain::ledger` becomes; the caller adds the ids.
+    fn posted(posting: Posting, village_id: i64, day: NaiveDate, at: NaiveDateTime) -> EntryRow {
+        EntryRow {
+            household_id: posting.household_id,
+            quantity: posting.quantity,
+            amount_fen: posting.amount_fen,
+            ..EntryRow::new(posting.kind, village_id, day, at)
         }
     }
 }
@@ -1085,7 +1178,9 @@ fn generate(args: &GenerateArgs) -> AnyResult<()> {
         );
     }
 
-    let household = plan.villages[0].suppliers[0] as i64 + 1;
+    let household = plan
+        .busiest_household(0)
+        .unwrap_or(i64::from(plan.villages[0].suppliers[0]) + 1);
     println!(
         "{backend}: generated in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -1156,7 +1251,7 @@ fn write_places(
         // Stock for sale: what is left in the product's lots.
         let mut stock = vec![0i32; plan.products.len()];
         for lot in &plan.lots {
-            stock[lot.product as usize] += lot.left as i32;
+            stock[lot.product as usize] += lot.remaining as i32;
         }
         let mut products = Vec::new();
         for (i, p) in plan.products.iter().enumerate() {
@@ -1186,7 +1281,7 @@ fn write_places(
                     max_per_order: None,
                     season_months: "",
                     status: ProductStatus::OnSale,
-                    supply_mode: if p.consignment {
+                    supply_mode: if p.consignment() {
                         SupplyMode::Consignment
                     } else {
                         SupplyMode::Purchased
@@ -1296,16 +1391,18 @@ fn write_lots(conn: &mut DbConn, plan: &Plan, written: &Written, ids: &mut Ids) 
     let mut entries = Vec::new();
     for (i, lot) in plan.lots.iter().enumerate() {
         let product = &plan.products[lot.product as usize];
-        let received_on = plan.lot_received(lot);
-        let at = utc_at(received_on, 9 * 60);
-        let quantity = (lot.sold + lot.left) as i32;
-        let purchase_price_fen = lot.month.map(|_| plan.purchase_price_fen(product));
+        let received_on = plan.day(lot.received);
+        // Before the day's first orders (from 8:00).
+        let at = utc_at(received_on, 7 * 60);
+        let household_id = i64::from(lot.household) + 1;
+        let quantity = lot.quantity as i32;
+        let purchase_price_fen = (!product.consignment()).then(|| plan.purchase_price_fen(product));
         rows.push(LotRow {
             id: i as i64 + 1,
             product_id: written.products[lot.product as usize],
-            household_id: i64::from(lot.household) + 1,
+            household_id,
             quantity,
-            remaining: lot.left as i32,
+            remaining: lot.remaining as i32,
             received_on,
             purchase_price_fen,
             recorded_by: Some(written.admin),
@@ -1313,13 +1410,10 @@ fn write_lots(conn: &mut DbConn, plan: &Plan, written: &Written, ids: &mut Ids) 
         });
         if let Some(price) = purchase_price_fen {
             entries.push(ids.entry(EntryRow {
-                household_id: Some(i64::from(lot.household) + 1),
                 product_id: Some(written.products[lot.product as usize]),
                 lot_id: Some(i as i64 + 1),
-                quantity,
-                amount_fen: price * i64::from(quantity),
-                ..EntryRow::new(
-                    kind::PURCHASE,
+                ..EntryRow::posted(
+                    purchase_posting(household_id, price, quantity),
                     written.villages[product.village],
                     received_on,
                     at,
@@ -1418,10 +1512,9 @@ fn add_order<'a>(
         let line_id = n as i64 + 1;
         let village_id = written.villages[product.village];
         let product_id = written.products[line.product as usize];
-        let household_id = i64::from(line.household) + 1;
-        let lot_id = i64::from(line.lot) + 1;
         let quantity = line.quantity as i32;
-        let amount = product.price_fen * i64::from(quantity);
+        let money = line.money(product);
+        let amount = money.total_fen;
         total_fen += amount;
         batch.lines.push(LineRow {
             id: line_id,
@@ -1437,51 +1530,37 @@ fn add_order<'a>(
             sale_unit_en: product.template.unit_en,
             refunded_quantity: if refund.is_some() { quantity } else { 0 },
         });
-        batch.allocations.push(AllocationRow {
-            id: line_id,
-            order_line_id: line_id,
-            lot_id,
-            household_id,
-            first_unit: 0,
-            quantity,
-            amount_fen: amount,
-            collective_share_bp: if product.consignment {
-                COLLECTIVE_BP as i32
-            } else {
-                10_000
-            },
-            created_at: paid_at,
-        });
-        // The entries `domain::ledger::allocate_line` posts for one allocation…
-        let collective = collective_of(amount);
-        let sale = |kind, day, at| EntryRow {
+        let portions = plan.line_portions(line);
+        let allocation_id = |i: usize| (line.first_portion + i) as i64 + 1;
+        let entry = |posting, allocation: Option<usize>, day, at| EntryRow {
             channel: Some(channel),
             product_id: Some(product_id),
             order_id: Some(order_id),
             order_line_id: Some(line_id),
-            allocation_id: Some(line_id),
-            lot_id: Some(lot_id),
-            ..EntryRow::new(kind, village_id, day, at)
+            allocation_id: allocation.map(allocation_id),
+            lot_id: allocation.map(|i| portions[i].lot_id),
+            ..EntryRow::posted(posting, village_id, day, at)
         };
-        if product.consignment {
-            batch.entries.push(ids.entry(EntryRow {
-                household_id: Some(household_id),
-                quantity,
-                amount_fen: amount - collective,
-                ..sale(kind::HOUSEHOLD_SHARE, day, paid_at)
-            }));
-            batch.entries.push(ids.entry(EntryRow {
-                amount_fen: collective,
-                ..sale(kind::COLLECTIVE_SHARE, day, paid_at)
-            }));
-        } else {
-            batch.entries.push(ids.entry(EntryRow {
-                quantity,
-                amount_fen: amount,
-                ..sale(kind::COLLECTIVE_SALE, day, paid_at)
-            }));
+        // What `domain::ledger::allocate_order` writes for each lot the line took from…
+        for (i, portion) in portions.iter().enumerate() {
+            batch.allocations.push(AllocationRow {
+                id: allocation_id(i),
+                order_line_id: line_id,
+                lot_id: portion.lot_id,
+                household_id: portion.household_id,
+                first_unit: portion.first_unit,
+                quantity: portion.quantity,
+                amount_fen: portion.amount_fen,
+                collective_share_bp: portion.collective_share_bp,
+                created_at: paid_at,
+            });
+            for posting in sale_postings(money, product.split, portion) {
+                batch
+                    .entries
+                    .push(ids.entry(entry(posting, Some(i), day, paid_at)));
+            }
         }
-        // …and those `domain::ledger::reverse_units` posts when all of it is refunded.
+        // …and what `domain::ledger::reverse_units` posts when all of it is refunded.
         if let Some((refund_id, refund_day, refunded_at)) = refund {
             ids.refund_line += 1;
             batch.refund_lines.push(RefundLineRow {
@@ -1491,27 +1570,13 @@ fn add_order<'a>(
                 quantity,
                 amount_fen: amount,
             });
-            let reversal = |kind| EntryRow {
-                refund_id: Some(refund_id),
-                ..sale(kind, refund_day, refunded_at)
-            };
-            if product.consignment {
-                batch.entries.push(ids.entry(EntryRow {
-                    household_id: Some(household_id),
-                    quantity: -quantity,
-                    amount_fen: -(amount - collective),
-                    ..reversal(kind::REFUND_HOUSEHOLD)
-                }));
-                batch.entries.push(ids.entry(EntryRow {
-                    amount_fen: -collective,
-                    ..reversal(kind::REFUND_COLLECTIVE)
-                }));
-            } else {
-                batch.entries.push(ids.entry(EntryRow {
-                    quantity: -quantity,
-                    amount_fen: -amount,
-                    ..reversal(kind::REFUND_COLLECTIVE)
-                }));
+            for reversal in reverse_line_units(money, portions, 0, quantity) {
+                for posting in reversal.postings {
+                    batch.entries.push(ids.entry(EntryRow {
+                        refund_id: Some(refund_id),
+                        ..entry(posting, reversal.allocation, refund_day, refunded_at)
+                    }));
+                }
             }
         }
     }
