@@ -1,6 +1,7 @@
 //! Village registers as teams already keep them: CSV (UTF-8, or GBK as Excel in China
 //! saves it) and XLSX, with column headers in Chinese or English, read into household
-//! rows; and the household list written back out as CSV or XLSX.
+//! rows; and the columns of the household list written back out (the files themselves
+//! are written by `web::download`).
 
 use std::io::Cursor;
 
@@ -214,7 +215,7 @@ fn rows_from_table(table: Vec<Vec<String>>) -> Result<Vec<(usize, HouseholdForm)
 }
 
 /// The header row of an export, in `lang`; `read` accepts it back.
-fn export_header(lang: Lang) -> Vec<String> {
+pub fn export_header(lang: Lang) -> Vec<String> {
     [
         "code",
         "head_name",
@@ -229,7 +230,9 @@ fn export_header(lang: Lang) -> Vec<String> {
     .collect()
 }
 
-fn export_row(lang: Lang, h: &Household) -> Vec<String> {
+/// A household's row of an export, under `export_header`: every cell as the text a
+/// person typed or reads, which `read` takes back.
+pub fn export_row(lang: Lang, h: &Household) -> Vec<String> {
     vec![
         h.code.clone(),
         h.head_name.clone(),
@@ -239,38 +242,4 @@ fn export_row(lang: Lang, h: &Household) -> Vec<String> {
         lang.t(&format!("payout-{}", h.payout_method)),
         h.payout_account.clone().unwrap_or_default(),
     ]
-}
-
-/// CSV in UTF-8 with a byte-order mark, so that Excel opens the Chinese right.
-pub fn to_csv(lang: Lang, households: &[Household]) -> Result<Vec<u8>, csv::Error> {
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut writer = csv::Writer::from_writer(&mut out);
-        writer.write_record(export_header(lang))?;
-        for h in households {
-            writer.write_record(export_row(lang, h))?;
-        }
-        writer.flush()?;
-    }
-    Ok(out)
-}
-
-pub fn to_xlsx(
-    lang: Lang,
-    households: &[Household],
-) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name(lang.t("households-sheet"))?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (col, title) in export_header(lang).iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, title, &bold)?;
-    }
-    for (row, h) in households.iter().enumerate() {
-        for (col, value) in export_row(lang, h).iter().enumerate() {
-            // Everything as text: a phone number must not become 1.38E+10.
-            sheet.write_string(row as u32 + 1, col as u16, value)?;
-        }
-    }
-    book.save_to_buffer()
 }

@@ -1,5 +1,7 @@
 //! Tables as downloads: CSV (UTF-8 with a byte-order mark, so that Excel reads the
-//! Chinese right) or XLSX, with the same rows as the page they come from.
+//! Chinese right) or XLSX, with the same rows as the page they come from. The one CSV
+//! writer and the one XLSX writer: every download (register, bank list, packing list,
+//! reports) is a `Table` written here.
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
