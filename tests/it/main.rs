@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod cli;
 mod demo;
+mod downloads;
 mod fulfilment;
 mod households;
 mod images;
