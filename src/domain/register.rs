@@ -1,6 +1,7 @@
 //! Village registers as teams already keep them: CSV (UTF-8, or GBK as Excel in China
 //! saves it) and XLSX, with column headers in Chinese or English, read into household
-//! rows; and the household list written back out as CSV or XLSX.
+//! rows; and the columns of the household list written back out (the files themselves
+//! are written by `web::download`, which quotes formula-like text the way `read` undoes).
 
 use std::io::Cursor;
 
@@ -156,6 +157,26 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
+/// What makes a spreadsheet read a text cell as a formula (OWASP, "CSV injection").
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether text, past any `'` it starts with, begins like a formula. Downloads write
+/// such text behind one more `'` (`web::download`), and `read` takes that one off again:
+/// text that already starts with `'` before a formula character gets one more too, so a
+/// quoted cell and a value typed with a quote never mix up.
+pub fn needs_formula_quote(text: &str) -> bool {
+    text.trim_start_matches('\'').starts_with(FORMULA_START)
+}
+
+/// A cell as it was before a download quoted it (see `needs_formula_quote`): `'=x` is
+/// `=x`, `''=x` is `'=x`, and `'abc` stays as it is.
+fn unquoted(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_formula_quote(rest) => rest,
+        _ => cell,
+    }
+}
+
 fn normalize_header(h: &str) -> String {
     h.trim().trim_start_matches('\u{feff}').to_lowercase()
 }
@@ -196,7 +217,7 @@ fn rows_from_table(table: Vec<Vec<String>>) -> Result<Vec<(usize, HouseholdForm)
                     .iter()
                     .find(|(f, _)| *f == field)
                     .and_then(|(_, i)| cells.get(*i))
-                    .map(|s| s.trim().to_string())
+                    .map(|s| unquoted(s.trim()).trim().to_string())
                     .unwrap_or_default()
             };
             let form = HouseholdForm {
@@ -214,7 +235,7 @@ fn rows_from_table(table: Vec<Vec<String>>) -> Result<Vec<(usize, HouseholdForm)
 }
 
 /// The header row of an export, in `lang`; `read` accepts it back.
-fn export_header(lang: Lang) -> Vec<String> {
+pub fn export_header(lang: Lang) -> Vec<String> {
     [
         "code",
         "head_name",
@@ -229,7 +250,9 @@ fn export_header(lang: Lang) -> Vec<String> {
     .collect()
 }
 
-fn export_row(lang: Lang, h: &Household) -> Vec<String> {
+/// A household's row of an export, under `export_header`: every cell as the text a
+/// person typed or reads, which `read` takes back.
+pub fn export_row(lang: Lang, h: &Household) -> Vec<String> {
     vec![
         h.code.clone(),
         h.head_name.clone(),
@@ -241,36 +264,43 @@ fn export_row(lang: Lang, h: &Household) -> Vec<String> {
     ]
 }
 
-/// CSV in UTF-8 with a byte-order mark, so that Excel opens the Chinese right.
-pub fn to_csv(lang: Lang, households: &[Household]) -> Result<Vec<u8>, csv::Error> {
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut writer = csv::Writer::from_writer(&mut out);
-        writer.write_record(export_header(lang))?;
-        for h in households {
-            writer.write_record(export_row(lang, h))?;
-        }
-        writer.flush()?;
-    }
-    Ok(out)
-}
+#[cfg(test)]
+mod tests {
+    use super::{needs_formula_quote, read, unquoted};
 
-pub fn to_xlsx(
-    lang: Lang,
-    households: &[Household],
-) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name(lang.t("households-sheet"))?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (col, title) in export_header(lang).iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, title, &bold)?;
-    }
-    for (row, h) in households.iter().enumerate() {
-        for (col, value) in export_row(lang, h).iter().enumerate() {
-            // Everything as text: a phone number must not become 1.38E+10.
-            sheet.write_string(row as u32 + 1, col as u16, value)?;
+    #[test]
+    fn a_quote_before_formula_like_text_is_taken_off_once() {
+        for (cell, value) in [
+            ("'=HYPERLINK(\"x\")", "=HYPERLINK(\"x\")"),
+            ("'-1+2", "-1+2"),
+            ("'@SUM(A1)", "@SUM(A1)"),
+            ("'+86 138", "+86 138"),
+            ("''=x", "'=x"),
+            ("'abc", "'abc"),
+            ("'", "'"),
+            ("谢'=x", "谢'=x"),
+        ] {
+            assert_eq!(unquoted(cell), value, "{cell}");
+            // …and a download quotes the value back into the same cell.
+            let written = if needs_formula_quote(value) {
+                format!("'{value}")
+            } else {
+                value.to_string()
+            };
+            assert_eq!(written, cell, "{value}");
         }
     }
-    book.save_to_buffer()
+
+    #[test]
+    fn a_quoted_csv_register_reads_as_typed() {
+        let csv = "户编号,户主姓名,常住人口,类别,收款账号\nXD-9,'=1+2,2,一般户,'-6222\nXD-8,' '-1',1,一般户,\n";
+        let rows = read(csv.as_bytes()).expect("a readable register");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].1.head_name, "=1+2");
+        assert_eq!(rows[0].1.payout_account, "-6222");
+        assert_eq!(
+            rows[1].1.head_name, "' '-1'",
+            "a quote before a space is text"
+        );
+    }
 }

@@ -421,74 +421,29 @@ pub fn household_statement(
     Ok(statements::statement(conn, household, from, to)?)
 }
 
-/// Every month of the period with its point (months without any sale at zero), and
-/// the chart of them as an SVG: household income and the collective's, stacked.
-pub fn trend_svg(points: &[MonthPoint], months: Months, labels: (&str, &str)) -> String {
+/// Household income and the collective's in one month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthIncome {
+    pub month: NaiveDate,
+    pub household_fen: i64,
+    pub collective_fen: i64,
+}
+
+/// Every month of the period (at most ten years of it) with its totals, months without
+/// any sale at zero: what the monthly chart draws.
+pub fn monthly_income(points: &[MonthPoint], months: Months) -> Vec<MonthIncome> {
     let mut all = Vec::new();
     let mut m = months.from;
     while m <= months.to && all.len() < 120 {
         let p = points.iter().find(|p| p.month == m);
-        all.push((
-            m,
-            p.map_or(0, |p| p.household_fen),
-            p.map_or(0, |p| p.collective_fen),
-        ));
+        all.push(MonthIncome {
+            month: m,
+            household_fen: p.map_or(0, |p| p.household_fen),
+            collective_fen: p.map_or(0, |p| p.collective_fen),
+        });
         m = m
             .checked_add_months(chrono::Months::new(1))
             .unwrap_or(NaiveDate::MAX);
     }
-    let max = all
-        .iter()
-        .map(|(_, h, c)| (h + c).max(0))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let (width, height, left, bottom) = (640.0_f64, 240.0_f64, 8.0_f64, 28.0_f64);
-    let step = (width - left) / all.len().max(1) as f64;
-    let bar = (step * 0.7).max(2.0);
-    let scale = |fen: i64| (fen.max(0) as f64) / (max as f64) * (height - bottom - 16.0);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" role=\"img\" class=\"chart\">"
-    );
-    for (i, (month, household, collective)) in all.iter().enumerate() {
-        let x = left + step * i as f64;
-        let (hh, ch) = (scale(*household), scale(*collective));
-        let base = height - bottom;
-        svg.push_str(&format!(
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hh:.1}\" fill=\"#b5471b\"><title>{} {}</title></rect>",
-            base - hh,
-            Months::label(*month),
-            crate::domain::money::format_fen(*household)
-        ));
-        svg.push_str(&format!(
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{ch:.1}\" fill=\"#e8b27a\"><title>{} {}</title></rect>",
-            base - hh - ch,
-            Months::label(*month),
-            crate::domain::money::format_fen(*collective)
-        ));
-        if all.len() <= 12 || i % 3 == 0 {
-            svg.push_str(&format!(
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-                x + bar / 2.0,
-                height - 10.0,
-                month.format("%y-%m")
-            ));
-        }
-    }
-    svg.push_str(&format!(
-        "<rect x=\"{left}\" y=\"2\" width=\"10\" height=\"10\" fill=\"#b5471b\"/><text x=\"{}\" y=\"11\" font-size=\"11\">{}</text>\
-         <rect x=\"{}\" y=\"2\" width=\"10\" height=\"10\" fill=\"#e8b27a\"/><text x=\"{}\" y=\"11\" font-size=\"11\">{}</text></svg>",
-        left + 14.0,
-        escape(labels.0),
-        left + 160.0,
-        left + 174.0,
-        escape(labels.1)
-    ));
-    svg
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    all
 }

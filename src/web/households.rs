@@ -2,7 +2,6 @@
 //! import from CSV/XLSX and export. Every lookup goes through the member's villages.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
+use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, village_options};
 use super::render::Ctx;
 use super::upload::Upload;
@@ -331,35 +331,28 @@ pub async fn export(
     format: web::Path<String>,
     params: web::Query<ListParams>,
 ) -> AppResult<HttpResponse> {
-    let format = format.into_inner();
-    if format != "csv" && format != "xlsx" {
-        return Err(AppError::NotFound);
-    }
+    let format = Format::parse(&format).map_err(|_| AppError::NotFound)?;
     let params = params.into_inner();
     let scope = area.scope.clone();
     let rows = state
         .db(move |conn| households::export(conn, &scope, &params.search()))
         .await?;
     let lang = ctx.lang;
-    let (bytes, content_type) = if format == "csv" {
-        (
-            register::to_csv(lang, &rows).map_err(AppError::internal)?,
-            "text/csv; charset=utf-8",
-        )
-    } else {
-        let bytes = register::to_xlsx(lang, &rows).map_err(AppError::internal)?;
-        (
-            bytes,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
+    let table = Table {
+        sheet: lang.t("households-sheet"),
+        header: register::export_header(lang),
+        rows: rows
+            .iter()
+            .map(|h| {
+                // Every cell as text: a phone number must not become 1.38E+10.
+                register::export_row(lang, h)
+                    .into_iter()
+                    .map(Cell::Text)
+                    .collect()
+            })
+            .collect(),
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, content_type))
-        .insert_header((
-            CONTENT_DISPOSITION,
-            format!("attachment; filename=\"households.{format}\""),
-        ))
-        .body(bytes))
+    download::respond(&table, format, "households")
 }
 
 fn render_import(

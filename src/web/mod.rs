@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod canteen;
 pub mod cart;
+pub mod charts;
 pub mod csrf;
 pub mod download;
 pub mod errors;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::ReportsArea;
+use super::charts;
 use super::download::{self, Cell, Format, Table};
 use super::payouts::{PeriodQuery, period, statement_json};
 use super::render::Ctx;
@@ -198,7 +199,7 @@ fn page(
         "from": Months::label(months.from), "to": Months::label(months.to),
         "totals": figures_json(lang, &report.totals),
         "table": table.json(),
-        "chart": reports::trend_svg(trend, months, (&labels.0, &labels.1)),
+        "chart": charts::income_bars(&reports::monthly_income(trend, months), (&labels.0, &labels.1)),
         "top": top.iter().map(|p| json!({
             "name": lang.pick(&p.name_zh, &p.name_en), "quantity": p.quantity, "sales": format_fen(p.sales_fen),
         })).collect::<Vec<_>>(),

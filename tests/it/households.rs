@@ -38,7 +38,12 @@ pub fn household_id(app: &TestApp, code: &str) -> i64 {
     ))
 }
 
-fn upload(browser: &Browser, village: i64, filename: &str, bytes: Vec<u8>) -> (StatusCode, String) {
+pub fn upload(
+    browser: &Browser,
+    village: i64,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, String) {
     let page = browser.text("/team/households/import").1;
     let token = crate::support::csrf_token(&page).expect("token");
     let form = multipart::Form::new()

@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod cli;
 mod demo;
+mod downloads;
 mod fulfilment;
 mod hardening;
 mod households;
