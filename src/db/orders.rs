@@ -5,13 +5,14 @@ use diesel::prelude::*;
 
 use super::schema::{order_events, order_lines, orders};
 use super::{DbConn, insert_batched};
+use crate::states::{Channel, OrderStatus, PaymentMethod};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = orders)]
 pub struct Order {
     pub id: i64,
     pub number: String,
-    pub channel: String,
+    pub channel: Channel,
     pub organization_id: Option<i64>,
     pub buyer_user_id: Option<i64>,
     pub buyer_name: String,
@@ -19,8 +20,8 @@ pub struct Order {
     pub buyer_email: Option<String>,
     pub delivery_address: String,
     pub note: String,
-    pub payment_method: String,
-    pub status: String,
+    pub payment_method: PaymentMethod,
+    pub status: OrderStatus,
     pub total_fen: i64,
     /// The secret in the buyer's link to the order.
     pub token: String,
@@ -46,7 +47,7 @@ pub struct Order {
 #[diesel(table_name = orders)]
 pub struct NewOrder<'a> {
     pub number: &'a str,
-    pub channel: &'a str,
+    pub channel: Channel,
     pub organization_id: Option<i64>,
     pub buyer_user_id: Option<i64>,
     pub buyer_name: &'a str,
@@ -54,8 +55,8 @@ pub struct NewOrder<'a> {
     pub buyer_email: Option<&'a str>,
     pub delivery_address: &'a str,
     pub note: &'a str,
-    pub payment_method: &'a str,
-    pub status: &'a str,
+    pub payment_method: PaymentMethod,
+    pub status: OrderStatus,
     pub total_fen: i64,
     pub token: &'a str,
     pub idempotency_key: &'a str,
@@ -109,6 +110,15 @@ pub fn insert_lines(conn: &mut DbConn, lines: &[NewOrderLine]) -> QueryResult<()
     insert_batched!(conn, order_lines::table, lines)
 }
 
+impl OrderLine {
+    /// The units bought and not refunded: still to send, and still refundable.
+    pub fn units_left(&self) -> i32 {
+        self.quantity - self.refunded_quantity
+    }
+}
+
+/// A step in an order's history. `from` and `to` are the text of an `OrderStatus`, or
+/// of a `ShipmentStatus` for one village's step (the history holds both).
 pub fn record_event(
     conn: &mut DbConn,
     order_id: i64,
@@ -161,7 +171,7 @@ pub fn take_expired(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryR
     macro_rules! expired {
         () => {
             orders::table
-                .filter(orders::status.eq("pending_payment"))
+                .filter(orders::status.eq(OrderStatus::PendingPayment))
                 .filter(orders::reserved_until.lt(now))
                 .order(orders::id)
                 .limit(limit)
@@ -178,8 +188,8 @@ pub fn take_expired(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryR
 pub fn transition(
     conn: &mut DbConn,
     id: i64,
-    from: &str,
-    to: &str,
+    from: OrderStatus,
+    to: OrderStatus,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let rows = diesel::update(orders::table.find(id).filter(orders::status.eq(from)))
@@ -191,8 +201,8 @@ pub fn transition(
 /// What the team's order list is narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
-    pub status: Option<String>,
-    pub channel: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub channel: Option<Channel>,
     pub day: Option<NaiveDate>,
 }
 
@@ -209,11 +219,11 @@ pub fn touching_villages(
     let mut query = orders::table
         .filter(orders::id.eq_any(with_lines))
         .into_boxed();
-    if let Some(status) = &filter.status {
-        query = query.filter(orders::status.eq(status.clone()));
+    if let Some(status) = filter.status {
+        query = query.filter(orders::status.eq(status));
     }
-    if let Some(channel) = &filter.channel {
-        query = query.filter(orders::channel.eq(channel.clone()));
+    if let Some(channel) = filter.channel {
+        query = query.filter(orders::channel.eq(channel));
     }
     if let Some(day) = filter.day {
         query = query.filter(orders::business_date.eq(day));
@@ -286,7 +296,7 @@ pub fn set_provider_session(
     diesel::update(
         orders::table
             .find(id)
-            .filter(orders::status.eq("pending_payment")),
+            .filter(orders::status.eq(OrderStatus::PendingPayment)),
     )
     .set((
         orders::provider_session_id.eq(session_id),
@@ -324,7 +334,7 @@ pub fn add_refunded(
     conn: &mut DbConn,
     id: i64,
     amount_fen: i64,
-    status: &str,
+    status: OrderStatus,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(orders::table.find(id))
@@ -376,6 +386,7 @@ pub fn unrefund_line_quantity(
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = order_events)]
 pub struct OrderEvent {
+    /// An `OrderStatus`'s text, or a `ShipmentStatus`'s for a village's step.
     pub from_status: Option<String>,
     pub to_status: String,
     pub actor_label: String,

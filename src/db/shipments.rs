@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::schema::{order_lines, orders, shipments};
 use super::{DbConn, insert_batched};
 use crate::db::orders::{Order, OrderLine};
+use crate::states::{OrderStatus, PaymentMethod, ShipmentStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = shipments)]
@@ -14,7 +15,7 @@ pub struct Shipment {
     pub id: i64,
     pub order_id: i64,
     pub village_id: i64,
-    pub status: String,
+    pub status: ShipmentStatus,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
     pub packed_at: Option<NaiveDateTime>,
@@ -28,9 +29,21 @@ pub struct Shipment {
 struct NewShipment {
     order_id: i64,
     village_id: i64,
-    status: &'static str,
+    status: ShipmentStatus,
     updated_at: NaiveDateTime,
 }
+
+/// Shipments that have not left their village.
+const TO_PACK: [ShipmentStatus; 2] = [ShipmentStatus::Pending, ShipmentStatus::Packed];
+
+/// Paid orders whose goods may still be sent (the same rule as `domain::fulfilment`'s
+/// `may_fulfil`, with cash on delivery beside it in the query).
+const FULFILLABLE: [OrderStatus; 4] = [
+    OrderStatus::Paid,
+    OrderStatus::Packed,
+    OrderStatus::Shipped,
+    OrderStatus::PartiallyRefunded,
+];
 
 /// One pending shipment for each village among `village_ids`.
 pub fn create_for_order(
@@ -44,7 +57,7 @@ pub fn create_for_order(
         .map(|&village_id| NewShipment {
             order_id,
             village_id,
-            status: "pending",
+            status: ShipmentStatus::Pending,
             updated_at: now,
         })
         .collect();
@@ -65,8 +78,8 @@ pub fn advance(
     conn: &mut DbConn,
     order_id: i64,
     village_id: i64,
-    from: &str,
-    to: &str,
+    from: ShipmentStatus,
+    to: ShipmentStatus,
     tracking: Option<(&str, &str)>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
@@ -75,14 +88,14 @@ pub fn advance(
         .filter(shipments::village_id.eq(village_id))
         .filter(shipments::status.eq(from));
     let rows = match to {
-        "packed" => diesel::update(target)
+        ShipmentStatus::Packed => diesel::update(target)
             .set((
                 shipments::status.eq(to),
                 shipments::packed_at.eq(Some(now)),
                 shipments::updated_at.eq(now),
             ))
             .execute(conn)?,
-        "shipped" => diesel::update(target)
+        ShipmentStatus::Shipped => diesel::update(target)
             .set((
                 shipments::status.eq(to),
                 shipments::carrier.eq(tracking.map(|t| t.0)),
@@ -91,14 +104,14 @@ pub fn advance(
                 shipments::updated_at.eq(now),
             ))
             .execute(conn)?,
-        "delivered" => diesel::update(target)
+        ShipmentStatus::Delivered => diesel::update(target)
             .set((
                 shipments::status.eq(to),
                 shipments::delivered_at.eq(Some(now)),
                 shipments::updated_at.eq(now),
             ))
             .execute(conn)?,
-        _ => diesel::update(target)
+        ShipmentStatus::Pending | ShipmentStatus::Cancelled => diesel::update(target)
             .set((shipments::status.eq(to), shipments::updated_at.eq(now)))
             .execute(conn)?,
     };
@@ -115,7 +128,7 @@ pub fn cancel_unshipped(
     let mut target = diesel::update(
         shipments::table
             .filter(shipments::order_id.eq(order_id))
-            .filter(shipments::status.eq_any(["pending", "packed"])),
+            .filter(shipments::status.eq_any(TO_PACK)),
     )
     .into_boxed();
     if let Some(v) = village_id {
@@ -123,7 +136,7 @@ pub fn cancel_unshipped(
     }
     target
         .set((
-            shipments::status.eq("cancelled"),
+            shipments::status.eq(ShipmentStatus::Cancelled),
             shipments::updated_at.eq(now),
         ))
         .execute(conn)
@@ -138,7 +151,7 @@ pub fn packing_list(
 ) -> QueryResult<Vec<(Order, OrderLine)>> {
     let to_pack = shipments::table
         .filter(shipments::village_id.eq(village_id))
-        .filter(shipments::status.eq_any(["pending", "packed"]))
+        .filter(shipments::status.eq_any(TO_PACK))
         .select(shipments::order_id);
     orders::table
         .inner_join(order_lines::table)
@@ -147,11 +160,9 @@ pub fn packing_list(
         .filter(order_lines::village_id.eq(village_id))
         .filter(order_lines::refunded_quantity.lt(order_lines::quantity))
         .filter(
-            orders::status
-                .eq_any(["paid", "packed", "shipped", "partially_refunded"])
-                .or(orders::status
-                    .eq("pending_payment")
-                    .and(orders::payment_method.eq("cash_on_delivery"))),
+            orders::status.eq_any(FULFILLABLE).or(orders::status
+                .eq(OrderStatus::PendingPayment)
+                .and(orders::payment_method.eq(PaymentMethod::CashOnDelivery))),
         )
         .order((orders::id, order_lines::id))
         .select((Order::as_select(), OrderLine::as_select()))

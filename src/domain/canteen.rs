@@ -1,10 +1,13 @@
 //! Canteen buyers (食堂): their organisation, on whose account they buy in bulk.
 
-use diesel::QueryResult;
-
 use crate::db::DbConn;
-use crate::db::accounts::{self as q, Organization};
+use crate::db::accounts as q;
+use crate::domain::actor::OrgScope;
+use crate::domain::error::{DomainError, DomainResult};
 
-pub fn organization(conn: &mut DbConn, organization_id: i64) -> QueryResult<Option<Organization>> {
-    q::organization_by_id(conn, organization_id)
+pub use crate::db::accounts::Organization;
+
+/// The canteen buyer's own organisation.
+pub fn organization(conn: &mut DbConn, scope: OrgScope) -> DomainResult<Organization> {
+    q::organization_by_id(conn, scope.organization_id())?.ok_or(DomainError::NotFound)
 }

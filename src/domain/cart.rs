@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::DbConn;
 use crate::db::catalog::{self as q, PriceTier, Product, Village};
+use crate::domain::accounts;
+use crate::domain::actor::{Role, Scope};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::states::ProductStatus;
 
@@ -18,6 +21,73 @@ pub const MAX_LINES: usize = 50;
 pub struct CartItem {
     pub product_id: i64,
     pub quantity: i32,
+}
+
+/// Who is at the cart as the session knows them: a guest, or a signed-in user and
+/// their role; and the language they shop in.
+#[derive(Debug, Clone, Default)]
+pub struct Shopper {
+    pub user: Option<(i64, Role)>,
+    pub locale: String,
+}
+
+/// Who is buying: a guest, or a signed-in user (a canteen buyer gets canteen prices),
+/// and the language they buy in, which their emails will speak.
+#[derive(Debug, Clone, Default)]
+pub struct Buyer {
+    pub user_id: Option<i64>,
+    pub organization_id: Option<i64>,
+    pub locale: String,
+}
+
+/// The buyer a shopper is: a canteen buyer (食堂采购) buys for their organisation.
+pub fn buyer(conn: &mut DbConn, shopper: &Shopper) -> QueryResult<Buyer> {
+    let locale = shopper.locale.clone();
+    let Some((user_id, role)) = shopper.user else {
+        return Ok(Buyer {
+            locale,
+            ..Buyer::default()
+        });
+    };
+    let organization_id = if role == Role::Canteen {
+        match accounts::load_actor(conn, user_id)?.map(|a| a.scope) {
+            Some(Scope::Canteen(org)) => Some(org.organization_id()),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    Ok(Buyer {
+        user_id: Some(user_id),
+        organization_id,
+        locale,
+    })
+}
+
+/// The shopper's cart priced as it would be bought now.
+pub fn priced(
+    conn: &mut DbConn,
+    shopper: &Shopper,
+    items: &[CartItem],
+) -> DomainResult<Vec<PricedLine>> {
+    let canteen = buyer(conn, shopper)?.organization_id.is_some();
+    Ok(price(conn, items, canteen)?)
+}
+
+/// The cart with `quantity` (as typed) of a product on the storefront added, or set
+/// when `replace`.
+pub fn put(
+    conn: &mut DbConn,
+    mut items: Vec<CartItem>,
+    product_id: i64,
+    quantity: &str,
+    replace: bool,
+) -> DomainResult<Vec<CartItem>> {
+    if q::visible_product(conn, product_id)?.is_none() {
+        return Err(DomainError::invalid("product_id", "invalid-choice"));
+    }
+    change(&mut items, product_id, quantity, replace)?;
+    Ok(items)
 }
 
 /// The unit price at `quantity`: the cheapest tier reached, or the product's price.

@@ -10,14 +10,14 @@ use crate::db::orders as q;
 use crate::db::stock::products_of_villages;
 use crate::db::{DbConn, accounts as acc, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
-use crate::domain::cart::CartItem;
+use crate::domain::cart::{Buyer, CartItem};
 use crate::domain::demo::{self, DemoError};
 use crate::domain::error::DomainError;
-use crate::domain::orders::{self, Buyer, CheckoutForm, OrderError};
+use crate::domain::orders::{self, Checkout, CheckoutForm};
 use crate::domain::payouts::{self, PayoutForm};
 use crate::domain::refunds::{self, RefundRequest};
-use crate::domain::{china_date, money::format_yuan_plain};
-use crate::states::{PayoutMethod, ProductStatus};
+use crate::domain::{china_date, money::format_yuan_plain, payments};
+use crate::states::{PaymentMethod, PayoutMethod, ProductStatus};
 
 const DAYS: i64 = 90;
 const ORDERS: i64 = 72;
@@ -47,16 +47,9 @@ fn key(i: i64) -> String {
     format!("{KEY_PREFIX}{i:05}")
 }
 
-fn refused(e: DomainError) -> DemoError {
+fn invalid(e: DomainError) -> DemoError {
     match e {
         DomainError::Database(e) => DemoError::Database(e),
-        other => DemoError::Refused(format!("payout: {other:?}")),
-    }
-}
-
-fn invalid(e: OrderError) -> DemoError {
-    match e {
-        OrderError::Database(e) => DemoError::Database(e),
         other => DemoError::Refused(format!("{other:?}")),
     }
 }
@@ -92,7 +85,7 @@ fn load_in(
     let organization = acc::organization_by_name(conn, &demo::organization_name()?)?;
     let canteen_user = acc::user_by_email(conn, "canteen@example.com")?;
     let team = Who::tool("demo loader (work team)");
-    let methods = ["bank_transfer", "cash_on_delivery"];
+    let methods = [PaymentMethod::BankTransfer, PaymentMethod::CashOnDelivery];
     let names = [
         "王秀英",
         "李建国",
@@ -146,18 +139,18 @@ fn load_in(
             address: "大同市平城区（演示地址）".into(),
             email: String::new(),
             note: String::new(),
-            payment_method: methods[usize::from(i % 5 == 4)].into(),
+            payment_method: methods[usize::from(i % 5 == 4)].as_str().into(),
             idempotency_key: key(i),
         };
         let order = match orders::place(conn, &items, &buyer, &form, &methods, 30, at) {
-            Ok(order) => order,
+            Ok(Checkout::Placed(placed)) => placed.order,
             // A product ran short in the demo's dice: that buyer bought nothing.
-            Err(OrderError::Lines(_)) => continue,
+            Ok(Checkout::Refused(_)) => continue,
             Err(e) => return Err(invalid(e)),
         };
         report.orders += 1;
         let paid_at = at + Duration::hours(3);
-        orders::mark_paid(
+        payments::mark_paid(
             conn,
             &team,
             &order,
@@ -184,7 +177,7 @@ fn load_in(
     let payday = now - Duration::days(3);
     // The demo's work team is bound to every village.
     let scope = TeamScope::new(villages);
-    let owed = payouts::owed(conn, &scope).map_err(refused)?;
+    let owed = payouts::owed(conn, &scope).map_err(invalid)?;
     for (n, owed) in owed.into_iter().enumerate() {
         if owed.balance_fen <= 0 || n % 2 == 1 {
             continue;
@@ -196,7 +189,7 @@ fn load_in(
             reference: String::new(),
             paid_on: china_date(payday).to_string(),
         };
-        payouts::record(conn, &team, &scope, &form, payday).map_err(refused)?;
+        payouts::record(conn, &team, &scope, &form, payday).map_err(invalid)?;
         report.payouts += 1;
     }
     Ok(report)

@@ -5,13 +5,15 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
 
+use crate::db::catalog::{Village, villages_by_ids};
 use crate::db::orders::{self as q, Order, OrderLine};
 use crate::db::shipments;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::notify;
-use crate::domain::orders::{OrderError, units_left};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::states::{OrderStatus, PaymentMethod, ShipmentStatus};
 
 /// A step a village team takes with its part of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +34,12 @@ impl Step {
     }
 
     /// The shipment status the step starts from and the one it ends in.
-    fn statuses(self) -> (&'static str, &'static str) {
+    fn statuses(self) -> (ShipmentStatus, ShipmentStatus) {
+        use ShipmentStatus::*;
         match self {
-            Step::Pack => ("pending", "packed"),
-            Step::Ship => ("packed", "shipped"),
-            Step::Deliver => ("shipped", "delivered"),
+            Step::Pack => (Pending, Packed),
+            Step::Ship => (Packed, Shipped),
+            Step::Deliver => (Shipped, Delivered),
         }
     }
 }
@@ -44,10 +47,9 @@ impl Step {
 /// Whether goods of this order may be sent: paid (and not fully refunded), or to be
 /// paid in cash when they arrive.
 pub fn may_fulfil(order: &Order) -> bool {
-    matches!(
-        order.status.as_str(),
-        "paid" | "packed" | "shipped" | "partially_refunded"
-    ) || (order.status == "pending_payment" && order.payment_method == "cash_on_delivery")
+    use OrderStatus::*;
+    matches!(order.status, Paid | Packed | Shipped | PartiallyRefunded)
+        || (order.status == PendingPayment && order.payment_method == PaymentMethod::CashOnDelivery)
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -57,16 +59,34 @@ pub struct ShipForm {
     pub tracking_number: String,
 }
 
-/// Takes `step` for `village_id`'s part of `order`.
+/// One village's part of an order (its shipment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub order_id: i64,
+    pub village_id: i64,
+}
+
+/// Takes `step` for a village's part of an order: a village of the team's, of an order
+/// touching it (not found otherwise).
 pub fn advance(
     conn: &mut DbConn,
     who: &Who,
-    order: &Order,
-    village_id: i64,
+    scope: &TeamScope,
+    part: Part,
     step: Step,
     form: &ShipForm,
     now: NaiveDateTime,
-) -> Result<(), OrderError> {
+) -> DomainResult<()> {
+    let Part {
+        order_id,
+        village_id,
+    } = part;
+    if !scope.covers(village_id) {
+        return Err(DomainError::NotFound);
+    }
+    let order = q::touching_villages_by_id(conn, scope.village_ids(), order_id)?
+        .ok_or(DomainError::NotFound)?;
+    let order = &order;
     let mut errors = FieldErrors::default();
     let tracking = if step == Step::Ship {
         let carrier = v::required_text(&mut errors, "carrier", &form.carrier, 40);
@@ -79,21 +99,19 @@ pub fn advance(
         errors.add("status", "invalid-order-not-fulfillable");
     }
     if !errors.is_empty() {
-        return Err(OrderError::Invalid(errors));
+        return Err(errors.into());
     }
     let (from, to) = step.statuses();
     write_transaction(conn, |conn| {
         let tracking_ref = tracking.as_ref().map(|(c, n)| (c.as_str(), n.as_str()));
         if !shipments::advance(conn, order.id, village_id, from, to, tracking_ref, now)? {
-            return Err(OrderError::Invalid(FieldErrors::single(
-                "status",
-                "invalid-shipment-step",
-            )));
+            return Err(DomainError::invalid("status", "invalid-shipment-step"));
         }
         let note = match &tracking {
             Some((carrier, number)) => format!("village {village_id}: {to} · {carrier} {number}"),
             None => format!("village {village_id}: {to}"),
         };
+        let (from, to) = (from.as_str(), to.as_str());
         q::record_event(conn, order.id, Some(from), to, &who.label, Some(&note), now)?;
         if let Some((carrier, number)) = &tracking {
             let lines = q::lines(conn, order.id)?;
@@ -119,34 +137,40 @@ pub fn sync_order_status(
     let Some(order) = q::by_id(conn, order_id)? else {
         return Ok(());
     };
-    if !matches!(order.status.as_str(), "paid" | "packed" | "shipped") {
+    if !matches!(
+        order.status,
+        OrderStatus::Paid | OrderStatus::Packed | OrderStatus::Shipped
+    ) {
         return Ok(());
     }
-    let rank = |s: &str| match s {
-        "packed" => 1,
-        "shipped" => 2,
-        "delivered" => 3,
-        _ => 0,
+    // The order's status for each shipment status, in the order goods move.
+    let follows = |s: ShipmentStatus| match s {
+        ShipmentStatus::Pending | ShipmentStatus::Cancelled => OrderStatus::Paid,
+        ShipmentStatus::Packed => OrderStatus::Packed,
+        ShipmentStatus::Shipped => OrderStatus::Shipped,
+        ShipmentStatus::Delivered => OrderStatus::Delivered,
+    };
+    let rank = |s: OrderStatus| {
+        [
+            OrderStatus::Paid,
+            OrderStatus::Packed,
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+        ]
+        .iter()
+        .position(|r| *r == s)
     };
     let slowest = shipments::of_order(conn, order_id)?
         .iter()
-        .filter(|s| s.status != "cancelled")
-        .map(|s| rank(&s.status))
-        .min();
-    let Some(slowest) = slowest else {
+        .filter(|s| s.status != ShipmentStatus::Cancelled)
+        .map(|s| follows(s.status))
+        .min_by_key(|s| rank(*s));
+    let Some(status) = slowest else {
         return Ok(());
     };
-    let status = ["paid", "packed", "shipped", "delivered"][slowest];
-    if status != order.status && q::transition(conn, order_id, &order.status, status, now)? {
-        q::record_event(
-            conn,
-            order_id,
-            Some(&order.status),
-            status,
-            actor,
-            None,
-            now,
-        )?;
+    if status != order.status && q::transition(conn, order_id, order.status, status, now)? {
+        let (from, to) = (order.status.as_str(), status.as_str());
+        q::record_event(conn, order_id, Some(from), to, actor, None, now)?;
     }
     Ok(())
 }
@@ -166,15 +190,47 @@ pub fn packing_totals(entries: &[PackingEntry]) -> Vec<(&OrderLine, i32)> {
             .iter_mut()
             .find(|(l, _)| l.product_id == line.product_id)
         {
-            Some((_, units)) => *units += units_left(line),
-            None => totals.push((line, units_left(line))),
+            Some((_, units)) => *units += line.units_left(),
+            None => totals.push((line, line.units_left())),
         }
     }
     totals
 }
 
+/// A team's packing list: the village chosen (the team's first when none is) among the
+/// team's villages, the day, and what that village packs for the orders of that day.
+pub struct Packing {
+    pub villages: Vec<Village>,
+    pub village: Village,
+    pub day: NaiveDate,
+    pub entries: Vec<PackingEntry>,
+}
+
+/// What one of the team's villages packs for orders placed on `day` (China time); not
+/// found for a village that is not the team's.
+pub fn packing(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    village_id: Option<i64>,
+    day: NaiveDate,
+) -> DomainResult<Packing> {
+    let villages = villages_by_ids(conn, scope.village_ids())?;
+    let village = match village_id {
+        None => villages.first(),
+        Some(id) => villages.iter().find(|v| v.id == id),
+    }
+    .ok_or(DomainError::NotFound)?
+    .clone();
+    Ok(Packing {
+        entries: packing_list(conn, village.id, day)?,
+        villages,
+        village,
+        day,
+    })
+}
+
 /// What `village_id` packs for orders placed on `day` (China time).
-pub fn packing_list(
+fn packing_list(
     conn: &mut DbConn,
     village_id: i64,
     day: NaiveDate,

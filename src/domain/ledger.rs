@@ -366,7 +366,7 @@ fn line_entry(
         kind,
         village_id: line.village_id,
         household_id: None,
-        channel: Some(order.channel.clone()),
+        channel: Some(order.channel.to_string()),
         product_id: Some(line.product_id),
         order_id: Some(order.id),
         order_line_id: Some(line.id),

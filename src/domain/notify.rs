@@ -11,6 +11,7 @@ use crate::db::orders::{Order, OrderLine};
 use crate::db::{accounts, outbox};
 use crate::domain::money::format_fen;
 use crate::i18n::Lang;
+use crate::states::PaymentMethod;
 
 fn lines_json(lang: Lang, lines: &[&OrderLine]) -> Value {
     json!(
@@ -82,7 +83,7 @@ fn whole_order_to_buyer(
 /// Cash on delivery is sent before it is paid: its villages' teams hear of it when it is
 /// placed; every other order's teams when it is paid.
 fn teams_hear_at_placement(order: &Order) -> bool {
-    order.payment_method == "cash_on_delivery"
+    order.payment_method == PaymentMethod::CashOnDelivery
 }
 
 pub fn order_received(

@@ -8,18 +8,23 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use serde_json::json;
 
 use crate::db::catalog::{Village, villages_by_ids};
-use crate::db::orders::{self as q, NewOrder, NewOrderLine, Order, OrderEvent, OrderLine};
-use crate::db::payments::{Refund, refunds_of_order};
+use crate::db::orders::{self as q, NewOrder, NewOrderLine};
+use crate::db::payments::refunds_of_order;
 use crate::db::shipments;
-use crate::db::shipments::Shipment;
 use crate::db::stock::{add_to_product, take_from_product};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
-use crate::domain::cart::{self, CartItem, LineProblem};
+use crate::domain::cart::{self, Buyer, CartItem, LineProblem, Shopper};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
-use crate::domain::{china_date, notify, payments};
+use crate::domain::{china_date, notify};
+use crate::states::{Channel, OrderStatus, PaymentMethod, ShipmentStatus};
 use crate::util::random_token;
+
+pub use crate::db::orders::{Order, OrderEvent, OrderFilter, OrderLine};
+pub use crate::db::payments::Refund;
+pub use crate::db::shipments::Shipment;
 
 /// The checkout form as typed.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -35,15 +40,6 @@ pub struct CheckoutForm {
     pub idempotency_key: String,
 }
 
-/// Who is buying: a guest, or a signed-in user (a canteen buyer gets canteen prices),
-/// and the language they buy in, which their emails will speak.
-#[derive(Debug, Clone, Default)]
-pub struct Buyer {
-    pub user_id: Option<i64>,
-    pub organization_id: Option<i64>,
-    pub locale: String,
-}
-
 /// A line that could not be bought, named for the buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusedLine {
@@ -53,14 +49,37 @@ pub struct RefusedLine {
     pub problem: LineProblem,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum OrderError {
-    #[error("invalid checkout")]
-    Invalid(FieldErrors),
-    #[error("some lines cannot be bought")]
-    Lines(Vec<RefusedLine>),
-    #[error(transparent)]
-    Database(#[from] DbError),
+/// An order with its lines.
+#[derive(Debug, Clone)]
+pub struct OrderLines {
+    pub order: Order,
+    pub lines: Vec<OrderLine>,
+}
+
+/// How a checkout ended: the order placed (or found, for a repeated submit), or the
+/// lines that cannot be bought as they stand, with nothing reserved.
+#[derive(Debug)]
+pub enum Checkout {
+    Placed(Box<OrderLines>),
+    Refused(Vec<RefusedLine>),
+}
+
+/// Why a placement stopped inside its transaction; either rolls back what it reserved.
+enum Stop {
+    Refused(Vec<RefusedLine>),
+    Failed(DomainError),
+}
+
+impl From<DbError> for Stop {
+    fn from(e: DbError) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+impl From<DomainError> for Stop {
+    fn from(e: DomainError) -> Self {
+        Stop::Failed(e)
+    }
 }
 
 struct ValidCheckout {
@@ -69,14 +88,14 @@ struct ValidCheckout {
     address: String,
     email: Option<String>,
     note: String,
-    payment_method: String,
+    payment_method: PaymentMethod,
     key: String,
 }
 
 fn validate(
     form: &CheckoutForm,
     items: &[CartItem],
-    methods: &[&str],
+    methods: &[PaymentMethod],
 ) -> Result<ValidCheckout, FieldErrors> {
     let mut errors = FieldErrors::default();
     if items.is_empty() {
@@ -96,7 +115,14 @@ fn validate(
         errors.add("email", "invalid-email");
     }
     let note = v::optional_text(&mut errors, "note", &form.note, 200).unwrap_or_default();
-    let payment_method = v::one_of(&mut errors, "payment_method", &form.payment_method, methods);
+    let offered: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    let payment_method = v::one_of(
+        &mut errors,
+        "payment_method",
+        &form.payment_method,
+        &offered,
+    )
+    .and_then(|m| PaymentMethod::parse(&m));
     let key = form.idempotency_key.trim().to_string();
     if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
         errors.add("idempotency_key", "invalid-stale-form");
@@ -115,6 +141,21 @@ fn validate(
     }
 }
 
+/// The shopper's checkout: who they are decides their prices (see `cart::buyer`), then
+/// `place`.
+pub fn checkout(
+    conn: &mut DbConn,
+    shopper: &Shopper,
+    items: &[CartItem],
+    form: &CheckoutForm,
+    methods: &[PaymentMethod],
+    reservation_minutes: u32,
+    now: NaiveDateTime,
+) -> DomainResult<Checkout> {
+    let buyer = cart::buyer(conn, shopper)?;
+    place(conn, items, &buyer, form, methods, reservation_minutes, now)
+}
+
 /// Places the order and reserves its stock, all or nothing, paid by one of `methods`
 /// (those the shop offers now). A repeated submit of the same checkout (same idempotency
 /// key) returns the order placed the first time.
@@ -123,28 +164,36 @@ pub fn place(
     items: &[CartItem],
     buyer: &Buyer,
     form: &CheckoutForm,
-    methods: &[&str],
+    methods: &[PaymentMethod],
     reservation_minutes: u32,
     now: NaiveDateTime,
-) -> Result<Order, OrderError> {
+) -> DomainResult<Checkout> {
     // A repeated submit finds its order even though the cart was emptied by the first.
     if let Some(order) = q::by_idempotency_key(conn, form.idempotency_key.trim())? {
-        return Ok(order);
+        return Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)));
     }
-    let valid = validate(form, items, methods).map_err(OrderError::Invalid)?;
+    let valid = validate(form, items, methods)?;
     let result = write_transaction(conn, |conn| {
         place_in_transaction(conn, items, buyer, &valid, reservation_minutes, now)
     });
     match result {
+        Ok(placed) => Ok(Checkout::Placed(Box::new(placed))),
+        Err(Stop::Refused(lines)) => Ok(Checkout::Refused(lines)),
         // Two submits raced past the look-up: the loser finds the winner's order.
-        Err(OrderError::Database(DbError::DatabaseError(
+        Err(Stop::Failed(DomainError::Database(DbError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             _,
-        ))) => {
-            q::by_idempotency_key(conn, &valid.key)?.ok_or(OrderError::Database(DbError::NotFound))
+        )))) => {
+            let order = q::by_idempotency_key(conn, &valid.key)?.ok_or(DomainError::NotFound)?;
+            Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)))
         }
-        other => other,
+        Err(Stop::Failed(e)) => Err(e),
     }
+}
+
+fn with_lines(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderLines> {
+    let lines = q::lines(conn, order.id)?;
+    Ok(OrderLines { order, lines })
 }
 
 fn place_in_transaction(
@@ -154,9 +203,9 @@ fn place_in_transaction(
     valid: &ValidCheckout,
     reservation_minutes: u32,
     now: NaiveDateTime,
-) -> Result<Order, OrderError> {
+) -> Result<OrderLines, Stop> {
     if let Some(order) = q::by_idempotency_key(conn, &valid.key)? {
-        return Ok(order);
+        return Ok(with_lines(conn, order)?);
     }
     let canteen = buyer.organization_id.is_some();
     let lines = cart::price(conn, items, canteen)?;
@@ -185,14 +234,11 @@ fn place_in_transaction(
         }
     }
     if lines.len() != items.len() || lines.is_empty() {
-        return Err(OrderError::Invalid(FieldErrors::single(
-            "cart",
-            "invalid-cart-changed",
-        )));
+        return Err(DomainError::invalid("cart", "invalid-cart-changed").into());
     }
     if !refused.is_empty() {
         // Returning the error rolls back every reservation this checkout made.
-        return Err(OrderError::Lines(refused));
+        return Err(Stop::Refused(refused));
     }
     let total_fen: i64 = lines.iter().map(|l| l.line_total_fen).sum();
     let today = china_date(now);
@@ -204,7 +250,11 @@ fn place_in_transaction(
     let token = random_token(24);
     let new = NewOrder {
         number: &number,
-        channel: if canteen { "canteen" } else { "store" },
+        channel: if canteen {
+            Channel::Canteen
+        } else {
+            Channel::Store
+        },
         organization_id: buyer.organization_id,
         buyer_user_id: buyer.user_id,
         buyer_name: &valid.name,
@@ -212,14 +262,14 @@ fn place_in_transaction(
         buyer_email: valid.email.as_deref(),
         delivery_address: &valid.address,
         note: &valid.note,
-        payment_method: &valid.payment_method,
-        status: "pending_payment",
+        payment_method: valid.payment_method,
+        status: OrderStatus::PendingPayment,
         total_fen,
         token: &token,
         idempotency_key: &valid.key,
         // Cash on delivery is paid when the goods arrive: its stock stays reserved
         // instead of running out with the payment window.
-        reserved_until: (valid.payment_method != "cash_on_delivery")
+        reserved_until: (valid.payment_method != PaymentMethod::CashOnDelivery)
             .then(|| now + Duration::minutes(i64::from(reservation_minutes))),
         business_date: today,
         created_at: now,
@@ -247,11 +297,12 @@ fn place_in_transaction(
     villages.sort_unstable();
     villages.dedup();
     shipments::create_for_order(conn, order_id, &villages, now)?;
-    q::record_event(conn, order_id, None, "pending_payment", "buyer", None, now)?;
-    let order = q::by_id(conn, order_id)?.ok_or(OrderError::Database(DbError::NotFound))?;
+    let placed = OrderStatus::PendingPayment.as_str();
+    q::record_event(conn, order_id, None, placed, "buyer", None, now)?;
+    let order = q::by_id(conn, order_id)?.ok_or(DomainError::NotFound)?;
     let lines = q::lines(conn, order_id)?;
     notify::order_received(conn, &order, &lines, now)?;
-    Ok(order)
+    Ok(OrderLines { order, lines })
 }
 
 /// Ends an unpaid order (`expired` or `cancelled`) and returns its reserved stock;
@@ -259,12 +310,13 @@ fn place_in_transaction(
 pub fn release(
     conn: &mut DbConn,
     order: &Order,
-    to: &str,
+    to: OrderStatus,
     actor: &str,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<bool> {
+    let from = OrderStatus::PendingPayment;
     write_transaction(conn, |conn| {
-        if !q::transition(conn, order.id, "pending_payment", to, now)? {
+        if !q::transition(conn, order.id, from, to, now)? {
             return Ok(false);
         }
         for line in q::lines(conn, order.id)? {
@@ -272,57 +324,53 @@ pub fn release(
         }
         shipments::cancel_unshipped(conn, order.id, None, now)?;
         q::clear_reservation(conn, order.id)?;
-        q::record_event(
-            conn,
-            order.id,
-            Some("pending_payment"),
-            to,
-            actor,
-            None,
-            now,
-        )?;
+        let (from, to) = (from.as_str(), to.as_str());
+        q::record_event(conn, order.id, Some(from), to, actor, None, now)?;
         Ok(true)
     })
 }
 
-/// The units of a line bought and not refunded: still to send, and still refundable.
-pub fn units_left(line: &OrderLine) -> i32 {
-    line.quantity - line.refunded_quantity
-}
-
 /// Whether any village has sent its part of an order.
 fn on_its_way(shipments: &[Shipment]) -> bool {
-    shipments
-        .iter()
-        .any(|s| matches!(s.status.as_str(), "shipped" | "delivered"))
+    shipments.iter().any(|s| {
+        matches!(
+            s.status,
+            ShipmentStatus::Shipped | ShipmentStatus::Delivered
+        )
+    })
 }
 
 /// Whether an order may still be cancelled: unpaid, and not sent by any of its villages.
 pub fn may_cancel(order: &Order, shipments: &[Shipment]) -> bool {
-    order.status == "pending_payment" && !on_its_way(shipments)
+    order.status == OrderStatus::PendingPayment && !on_its_way(shipments)
+}
+
+/// Whether the buyer is to pay the order online now (through the provider's checkout).
+pub fn awaits_online_payment(order: &Order) -> bool {
+    order.status == OrderStatus::PendingPayment && order.payment_method == PaymentMethod::Stripe
+}
+
+/// Whether the order's payment is recorded by hand by the team (bank transfer, cash on
+/// delivery) rather than confirmed by the provider.
+pub fn paid_by_hand(order: &Order) -> bool {
+    order.payment_method != PaymentMethod::Stripe
+}
+
+/// Whether the buyer is to pay the order by bank transfer now.
+pub fn awaits_transfer(order: &Order) -> bool {
+    order.status == OrderStatus::PendingPayment
+        && order.payment_method == PaymentMethod::BankTransfer
 }
 
 /// Cancels an order that is still awaiting payment and has not left any village (a
-/// cash-on-delivery order may be on its way before it is paid), by its buyer or its
-/// village team.
-pub fn cancel(
-    conn: &mut DbConn,
-    who: &Who,
-    order: &Order,
-    now: NaiveDateTime,
-) -> Result<(), OrderError> {
+/// cash-on-delivery order may be on its way before it is paid).
+fn cancel(conn: &mut DbConn, who: &Who, order: &Order, now: NaiveDateTime) -> DomainResult<()> {
     write_transaction(conn, |conn| {
         if on_its_way(&shipments::of_order(conn, order.id)?) {
-            return Err(OrderError::Invalid(FieldErrors::single(
-                "status",
-                "invalid-order-on-its-way",
-            )));
+            return Err(DomainError::invalid("status", "invalid-order-on-its-way"));
         }
-        if !release(conn, order, "cancelled", &who.label, now)? {
-            return Err(OrderError::Invalid(FieldErrors::single(
-                "status",
-                "invalid-order-not-pending",
-            )));
+        if !release(conn, order, OrderStatus::Cancelled, &who.label, now)? {
+            return Err(DomainError::invalid("status", "invalid-order-not-pending"));
         }
         let change = Change {
             action: "cancel_order",
@@ -330,11 +378,40 @@ pub fn cancel(
             entity_id: order.id,
             village_id: None,
             before: Some(json!({ "status": order.status })),
-            after: Some(json!({ "status": "cancelled" })),
+            after: Some(json!({ "status": OrderStatus::Cancelled })),
         };
         audit::record(conn, who, change, now)?;
         Ok(())
     })
+}
+
+/// The buyer cancels their own order, found by the secret token of its link.
+pub fn buyer_cancel(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> DomainResult<()> {
+    let order = q::by_token(conn, token)?.ok_or(DomainError::NotFound)?;
+    cancel(conn, &Who::tool("buyer"), &order, now)
+}
+
+/// A work team cancels an order of its villages. An order with another village's goods
+/// is that village's too: its buyer cancels it, or it expires; one team does not cancel
+/// the other's part.
+pub fn team_cancel(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    order_id: i64,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let order = in_scope(conn, scope, order_id)?;
+    if q::lines(conn, order.id)?
+        .iter()
+        .any(|l| !scope.covers(l.village_id))
+    {
+        return Err(DomainError::invalid(
+            "status",
+            "invalid-order-other-villages",
+        ));
+    }
+    cancel(conn, who, &order, now)
 }
 
 /// Expires unpaid orders whose reservation ran out and returns their stock. Safe to run
@@ -343,7 +420,13 @@ pub fn expire_reservations(conn: &mut DbConn, now: NaiveDateTime) -> diesel::Que
     write_transaction(conn, |conn| {
         let mut expired = 0;
         for order in q::take_expired(conn, now, 200)? {
-            if release(conn, &order, "expired", "reservation expiry", now)? {
+            if release(
+                conn,
+                &order,
+                OrderStatus::Expired,
+                "reservation expiry",
+                now,
+            )? {
                 expired += 1;
             }
         }
@@ -359,11 +442,14 @@ pub struct OrderView {
     pub shipments: Vec<(Shipment, Village)>,
     pub refunds: Vec<Refund>,
     pub events: Vec<OrderEvent>,
+    /// Whether the order may still be cancelled (judged on all its villages' parts).
+    pub cancellable: bool,
 }
 
 pub fn view(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderView> {
     let lines = q::lines(conn, order.id)?;
     let shipments = shipments::of_order(conn, order.id)?;
+    let cancellable = may_cancel(&order, &shipments);
     let ids: Vec<i64> = shipments.iter().map(|s| s.village_id).collect();
     let villages = villages_by_ids(conn, &ids)?;
     let shipments = shipments
@@ -379,49 +465,46 @@ pub fn view(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderView> {
         order,
         lines,
         shipments,
+        cancellable,
     })
 }
 
-pub fn by_token(conn: &mut DbConn, token: &str) -> diesel::QueryResult<Option<OrderView>> {
-    q::by_token(conn, token)?
-        .map(|order| view(conn, order))
-        .transpose()
+/// The buyer's order by the secret token in its link.
+pub fn by_token(conn: &mut DbConn, token: &str) -> DomainResult<OrderView> {
+    let order = q::by_token(conn, token)?.ok_or(DomainError::NotFound)?;
+    Ok(view(conn, order)?)
 }
 
-/// Records a manual payment (bank transfer seen on the account, or cash taken on
-/// delivery) of an order awaiting payment: once only, with who and the reference.
-pub fn mark_paid(
+/// A signed-in buyer's own orders, newest first.
+pub fn of_buyer(conn: &mut DbConn, user_id: i64) -> DomainResult<Vec<Order>> {
+    Ok(q::of_buyer(conn, user_id, 200)?)
+}
+
+/// The order, if it touches one of the team's villages.
+fn in_scope(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Order> {
+    q::touching_villages_by_id(conn, scope.village_ids(), id)?.ok_or(DomainError::NotFound)
+}
+
+/// The orders with a line from the team's villages, newest first.
+pub fn team_list(
     conn: &mut DbConn,
-    who: &Who,
-    order: &Order,
-    reference: &str,
-    default_bp: u32,
-    now: NaiveDateTime,
-) -> Result<(), OrderError> {
-    let mut errors = FieldErrors::default();
-    let reference = v::optional_text(&mut errors, "reference", reference, 64);
-    if order.payment_method == "bank_transfer" && reference.is_none() && errors.is_empty() {
-        errors.add("reference", "invalid-required");
-    }
-    if order.payment_method == "stripe" {
-        // Card and wallet payments are confirmed by the provider, never by hand.
-        errors.add("status", "invalid-order-paid-online");
-    }
-    if !errors.is_empty() {
-        return Err(OrderError::Invalid(errors));
-    }
-    let received = payments::Received {
-        paid_fen: order.total_fen,
-        payment_id: None,
-        reference: reference.as_deref(),
-    };
-    let paid = payments::settle(conn, who, order, &received, default_bp, now)?;
-    if paid {
-        Ok(())
-    } else {
-        Err(OrderError::Invalid(FieldErrors::single(
-            "status",
-            "invalid-order-not-pending",
-        )))
-    }
+    scope: &TeamScope,
+    filter: &OrderFilter,
+) -> DomainResult<Vec<Order>> {
+    Ok(q::touching_villages(
+        conn,
+        scope.village_ids(),
+        filter,
+        200,
+    )?)
+}
+
+/// An order of the team's villages as the team sees it: its own villages' lines and
+/// shipments only.
+pub fn team_view(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<OrderView> {
+    let order = in_scope(conn, scope, id)?;
+    let mut view = view(conn, order)?;
+    view.lines.retain(|l| scope.covers(l.village_id));
+    view.shipments.retain(|(s, _)| scope.covers(s.village_id));
+    Ok(view)
 }

@@ -1,5 +1,6 @@
 //! Being paid (DESIGN §6.2): an order moves to `paid` once, whether the confirmation is a
-//! provider's event, or a payment the team saw and records by hand. Provider events are
+//! provider's event, or a payment the team saw and records by hand (`mark_paid`); and
+//! the provider checkout a buyer is sent to (`checkout_started`). Provider events are
 //! recorded once each by id; a replayed, late or out-of-order event changes nothing, and
 //! one that cannot be applied (wrong amount, an order that already expired, a refund
 //! made outside the shop) is recorded and flags the order for the team.
@@ -11,9 +12,13 @@ use serde_json::json;
 use crate::db::orders::{self as q, Order};
 use crate::db::payments as events;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
-use crate::domain::{fulfilment, ledger, notify, orders};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::orders::{self, OrderLines};
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::domain::{fulfilment, ledger, notify};
+use crate::states::{OrderStatus, PaymentMethod};
 
 /// What a provider's event means for an order, in the shop's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,16 +74,18 @@ pub fn settle(
         payment_id,
         reference,
     } = *received;
+    let (from, to) = (OrderStatus::PendingPayment, OrderStatus::Paid);
     write_transaction(conn, |conn| {
-        if !q::transition(conn, order.id, "pending_payment", "paid", now)? {
+        if !q::transition(conn, order.id, from, to, now)? {
             return Ok(false);
         }
         q::record_payment(conn, order.id, paid_fen, payment_id, now)?;
+        let (from_text, to_text) = (from.as_str(), to.as_str());
         q::record_event(
             conn,
             order.id,
-            Some("pending_payment"),
-            "paid",
+            Some(from_text),
+            to_text,
             &who.label,
             reference,
             now,
@@ -90,7 +97,7 @@ pub fn settle(
             village_id: None,
             before: Some(json!({ "status": order.status, "paid_fen": order.paid_fen })),
             after: Some(json!({
-                "status": "paid", "paid_fen": paid_fen, "payment_id": payment_id,
+                "status": to, "paid_fen": paid_fen, "payment_id": payment_id,
                 "reference": reference,
             })),
         };
@@ -104,6 +111,55 @@ pub fn settle(
     })
 }
 
+/// What became of a provider's event, recorded with it and told to the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Seen before (this event id): nothing done.
+    Duplicate,
+    Ignored,
+    UnknownOrder,
+    Paid,
+    AlreadyPaid,
+    /// A second payment for an order already paid (flagged).
+    PaidTwice,
+    /// Paid after the order had expired or was cancelled (flagged).
+    PaidAfterClose,
+    /// Not the order's amount or currency (flagged).
+    AmountMismatch,
+    AwaitingFunds,
+    PaymentFailed,
+    Expired,
+    RefundKnown,
+    /// Refunded outside the shop (flagged).
+    RefundOutside,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::UnknownOrder => "unknown_order",
+            Outcome::PaidTwice => "paid_twice",
+            Outcome::AlreadyPaid => "already_paid",
+            Outcome::PaidAfterClose => "paid_after_close",
+            Outcome::AmountMismatch => "amount_mismatch",
+            Outcome::Paid => "paid",
+            Outcome::AwaitingFunds => "awaiting_funds",
+            Outcome::PaymentFailed => "payment_failed",
+            Outcome::Expired => "expired",
+            Outcome::RefundKnown => "refund_known",
+            Outcome::RefundOutside => "refund_outside",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Applies a provider's event once. Returns the outcome recorded with it (`duplicate`
 /// when this event id was seen before and nothing was done).
 pub fn apply_event(
@@ -111,10 +167,10 @@ pub fn apply_event(
     event: &PaymentEvent,
     default_bp: u32,
     now: NaiveDateTime,
-) -> Result<&'static str, DbError> {
+) -> Result<Outcome, DbError> {
     let result = write_transaction(conn, |conn| {
         if events::event_seen(conn, event.provider, &event.event_id)? {
-            return Ok("duplicate");
+            return Ok(Outcome::Duplicate);
         }
         let order = match (event.order_id, event.payment_id.as_deref()) {
             (Some(id), _) => q::by_id(conn, id)?,
@@ -122,8 +178,8 @@ pub fn apply_event(
             (None, None) => None,
         };
         let outcome = match &order {
-            None if event.kind == PaymentEventKind::Other => "ignored",
-            None => "unknown_order",
+            None if event.kind == PaymentEventKind::Other => Outcome::Ignored,
+            None => Outcome::UnknownOrder,
             Some(order) => act(conn, event, order, default_bp, now)?,
         };
         events::record_event(
@@ -132,14 +188,16 @@ pub fn apply_event(
             &event.event_id,
             &event.event_type,
             order.as_ref().map(|o| o.id),
-            outcome,
+            outcome.as_str(),
             now,
         )?;
         Ok(outcome)
     });
     match result {
         // The same event delivered twice at once: the other delivery applied it.
-        Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok("duplicate"),
+        Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Ok(Outcome::Duplicate)
+        }
         other => other,
     }
 }
@@ -150,24 +208,27 @@ fn act(
     order: &Order,
     default_bp: u32,
     now: NaiveDateTime,
-) -> Result<&'static str, DbError> {
+) -> Result<Outcome, DbError> {
     let who = Who::tool(&format!("{} webhook", event.provider));
     let note = format!("{} {}", event.event_type, event.event_id);
     // A note in the order's history that leaves its status as it is.
     let remark = |conn: &mut DbConn, text: String| {
+        let status = order.status.as_str();
         q::record_event(
             conn,
             order.id,
-            Some(&order.status),
-            &order.status,
+            Some(status),
+            status,
             &who.label,
             Some(&text),
             now,
         )
     };
-    let flag = |conn: &mut DbConn, reason: &'static str| -> Result<&'static str, DbError> {
-        q::set_attention(conn, order.id, reason)?;
-        remark(conn, format!("attention-{reason}: {note}"))?;
+    // The outcome names why the team must look (`attention-<outcome>` in the locales).
+    let flag = |conn: &mut DbConn, reason: Outcome| -> Result<Outcome, DbError> {
+        let reason_text = reason.as_str();
+        q::set_attention(conn, order.id, reason_text)?;
+        remark(conn, format!("attention-{reason_text}: {note}"))?;
         Ok(reason)
     };
     match &event.kind {
@@ -182,14 +243,14 @@ fn act(
                     && order.provider_payment_id.is_some()
                     && event.payment_id != order.provider_payment_id;
                 if other {
-                    flag(conn, "paid_twice")
+                    flag(conn, Outcome::PaidTwice)
                 } else {
-                    Ok("already_paid")
+                    Ok(Outcome::AlreadyPaid)
                 }
-            } else if order.status != "pending_payment" {
-                flag(conn, "paid_after_close")
+            } else if order.status != OrderStatus::PendingPayment {
+                flag(conn, Outcome::PaidAfterClose)
             } else if *amount_fen != order.total_fen || currency != "cny" {
-                flag(conn, "amount_mismatch")
+                flag(conn, Outcome::AmountMismatch)
             } else if settle(
                 conn,
                 &who,
@@ -202,34 +263,138 @@ fn act(
                 default_bp,
                 now,
             )? {
-                Ok("paid")
+                Ok(Outcome::Paid)
             } else {
                 // The order left `pending_payment` after it was read: expired or cancelled
                 // just now (its stock released), or paid by a racing delivery.
                 match q::by_id(conn, order.id)? {
-                    Some(now_order) if now_order.paid_at.is_some() => Ok("already_paid"),
-                    _ => flag(conn, "paid_after_close"),
+                    Some(now_order) if now_order.paid_at.is_some() => Ok(Outcome::AlreadyPaid),
+                    _ => flag(conn, Outcome::PaidAfterClose),
                 }
             }
         }
-        PaymentEventKind::AwaitingFunds => Ok("awaiting_funds"),
-        PaymentEventKind::Failed if order.status == "pending_payment" => {
+        PaymentEventKind::AwaitingFunds => Ok(Outcome::AwaitingFunds),
+        PaymentEventKind::Failed if order.status == OrderStatus::PendingPayment => {
             remark(conn, format!("payment failed: {note}"))?;
-            Ok("payment_failed")
+            Ok(Outcome::PaymentFailed)
         }
-        PaymentEventKind::CheckoutExpired if order.status == "pending_payment" => {
-            orders::release(conn, order, "expired", &who.label, now)?;
-            Ok("expired")
+        PaymentEventKind::CheckoutExpired if order.status == OrderStatus::PendingPayment => {
+            orders::release(conn, order, OrderStatus::Expired, &who.label, now)?;
+            Ok(Outcome::Expired)
         }
         PaymentEventKind::Refunded { total_refunded_fen } => {
             if *total_refunded_fen <= order.refunded_fen {
-                Ok("refund_known")
+                Ok(Outcome::RefundKnown)
             } else {
-                flag(conn, "refund_outside")
+                flag(conn, Outcome::RefundOutside)
             }
         }
         PaymentEventKind::Failed | PaymentEventKind::CheckoutExpired | PaymentEventKind::Other => {
-            Ok("ignored")
+            Ok(Outcome::Ignored)
         }
     }
+}
+
+/// Records a manual payment (bank transfer seen on the account, or cash taken on
+/// delivery) of an order awaiting payment: once only, with who and the reference.
+pub fn mark_paid(
+    conn: &mut DbConn,
+    who: &Who,
+    order: &Order,
+    reference: &str,
+    default_bp: u32,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let mut errors = FieldErrors::default();
+    let reference = v::optional_text(&mut errors, "reference", reference, 64);
+    if order.payment_method == PaymentMethod::BankTransfer
+        && reference.is_none()
+        && errors.is_empty()
+    {
+        errors.add("reference", "invalid-required");
+    }
+    if !orders::paid_by_hand(order) {
+        // Card and wallet payments are confirmed by the provider, never by hand.
+        errors.add("status", "invalid-order-paid-online");
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let received = Received {
+        paid_fen: order.total_fen,
+        payment_id: None,
+        reference: reference.as_deref(),
+    };
+    if settle(conn, who, order, &received, default_bp, now)? {
+        Ok(())
+    } else {
+        Err(DomainError::invalid("status", "invalid-order-not-pending"))
+    }
+}
+
+/// A work team records the manual payment of an order of its villages.
+pub fn team_mark_paid(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    order_id: i64,
+    reference: &str,
+    default_bp: u32,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let order = q::touching_villages_by_id(conn, scope.village_ids(), order_id)?
+        .ok_or(DomainError::NotFound)?;
+    mark_paid(conn, who, &order, reference, default_bp, now)
+}
+
+/// The order the buyer may pay online now, by the token of its link, with its lines
+/// for the provider's checkout; refused (`status`) unless it awaits an online payment.
+pub fn to_pay(conn: &mut DbConn, token: &str) -> DomainResult<OrderLines> {
+    let order = q::by_token(conn, token)?.ok_or(DomainError::NotFound)?;
+    if !orders::awaits_online_payment(&order) {
+        return Err(DomainError::invalid("status", "invalid-order-not-pending"));
+    }
+    let lines = q::lines(conn, order.id)?;
+    Ok(OrderLines { order, lines })
+}
+
+/// When a provider checkout of `order` started at `now` should stop taking payment.
+/// Stripe keeps a checkout open at least 30 minutes: the reservation is made to last as
+/// long as the checkout, so that a payment never arrives for goods already released.
+pub fn checkout_expiry(order: &Order, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    order
+        .reserved_until
+        .map(|until| until.max(now + chrono::Duration::minutes(31)))
+}
+
+/// Records the provider checkout the buyer was sent to, holding the order's stock
+/// until that checkout closes, in the audit log; nothing when the order has left
+/// `pending_payment` meanwhile.
+pub fn checkout_started(
+    conn: &mut DbConn,
+    order: &Order,
+    session_id: &str,
+    reserved_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    write_transaction(conn, |conn| {
+        if q::set_provider_session(conn, order.id, session_id, reserved_until)? == 0 {
+            return Ok(());
+        }
+        let change = Change {
+            action: "checkout_started",
+            entity: "order",
+            entity_id: order.id,
+            village_id: None,
+            before: Some(json!({
+                "provider_session_id": order.provider_session_id,
+                "reserved_until": order.reserved_until,
+            })),
+            after: Some(json!({
+                "provider_session_id": session_id, "reserved_until": reserved_until,
+            })),
+        };
+        audit::record(conn, &Who::tool("buyer"), change, now)?;
+        Ok(())
+    })
 }

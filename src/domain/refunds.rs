@@ -1,6 +1,13 @@
 //! Refunds, whole or by line: first planned against what the order still holds, then —
 //! once the provider has returned the money (or the team has, by hand) — recorded in one
 //! transaction with the goods returned to stock when asked.
+//!
+//! A team's refund goes through the provider that took the money, which is a network
+//! call and so not made here: `prepare` plans the refund and holds its units (so that
+//! two refunds at once cannot both send back money for them), the caller asks the
+//! provider with what the `HeldRefund` says, and `complete` records the refund or lets
+//! the units go, as the provider answered. A `HeldRefund` is made only by `prepare` and
+//! used up by `complete`, so neither step can be skipped or taken twice.
 
 use chrono::NaiveDateTime;
 use serde_json::json;
@@ -10,11 +17,12 @@ use crate::db::payments::{self as p, NewRefund, NewRefundLine};
 use crate::db::shipments;
 use crate::db::stock::add_to_product;
 use crate::db::{DbConn, write_transaction};
-use crate::domain::actor::Who;
+use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
-use crate::domain::orders::{OrderError, units_left};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::domain::{china_date, ledger, notify};
+use crate::states::OrderStatus;
 
 /// The refund form: a quantity per line (`qty_<line id>`), whether the goods go back on
 /// sale, and why.
@@ -62,20 +70,22 @@ pub fn line_refund_fen(line: &OrderLine, already: i32, quantity: i32) -> i64 {
 
 /// Whether money was taken for the order and some of it is still to give back.
 pub fn may_refund(order: &Order) -> bool {
+    use OrderStatus::*;
     matches!(
-        order.status.as_str(),
-        "paid" | "packed" | "shipped" | "delivered" | "partially_refunded"
+        order.status,
+        Paid | Packed | Shipped | Delivered | PartiallyRefunded
     )
 }
 
-/// Checks a refund against the order: refundable now, lines of `villages` only (`None`:
-/// any), each quantity a whole number within what is left of its line.
+/// Checks a refund against the order: refundable now, lines of the team's villages only
+/// (`None`: any line, for the tools), each quantity a whole number within what is left
+/// of its line.
 pub fn plan(
     conn: &mut DbConn,
     order: &Order,
-    villages: Option<&[i64]>,
+    scope: Option<&TeamScope>,
     request: &RefundRequest,
-) -> Result<RefundPlan, OrderError> {
+) -> DomainResult<RefundPlan> {
     let mut errors = FieldErrors::default();
     if !may_refund(order) {
         errors.add("status", "invalid-order-not-refundable");
@@ -91,12 +101,12 @@ pub fn plan(
         }
         let Some(line) = lines
             .iter()
-            .find(|l| l.id == *line_id && villages.is_none_or(|vs| vs.contains(&l.village_id)))
+            .find(|l| l.id == *line_id && scope.is_none_or(|s| s.covers(l.village_id)))
         else {
             errors.add(&field, "invalid-refund-line");
             continue;
         };
-        let left = units_left(line);
+        let left = line.units_left();
         match raw.parse::<i32>() {
             Ok(n) if n > 0 && n <= left => {
                 let fen = line_refund_fen(line, line.refunded_quantity, n);
@@ -109,7 +119,7 @@ pub fn plan(
         errors.add("lines", "invalid-refund-nothing");
     }
     if !errors.is_empty() {
-        return Err(OrderError::Invalid(errors));
+        return Err(errors.into());
     }
     let amount_fen = planned.iter().map(|(_, _, fen)| fen).sum();
     Ok(RefundPlan {
@@ -124,14 +134,11 @@ pub fn plan(
 /// Holds the plan's units of each line as refunded before the money is sent back, so
 /// that no other refund can send back the same units meanwhile. Refused (nothing held)
 /// when another refund got there first.
-pub fn reserve(conn: &mut DbConn, plan: &RefundPlan) -> Result<(), OrderError> {
+pub fn reserve(conn: &mut DbConn, plan: &RefundPlan) -> DomainResult<()> {
     write_transaction(conn, |conn| {
         for (line, quantity, _) in &plan.lines {
             if !q::refund_line_quantity(conn, line.id, line.refunded_quantity, *quantity)? {
-                return Err(OrderError::Invalid(FieldErrors::single(
-                    "status",
-                    "invalid-refund-changed",
-                )));
+                return Err(DomainError::invalid("status", "invalid-refund-changed"));
             }
         }
         Ok(())
@@ -156,7 +163,7 @@ pub fn record(
     plan: &RefundPlan,
     provider_refund_id: Option<&str>,
     now: NaiveDateTime,
-) -> Result<i64, OrderError> {
+) -> DomainResult<i64> {
     write_transaction(conn, |conn| {
         reserve(conn, plan)?;
         record_reserved(conn, who, plan, provider_refund_id, now)
@@ -164,13 +171,13 @@ pub fn record(
 }
 
 /// Records a refund whose units `reserve` holds and whose money has gone back.
-pub fn record_reserved(
+fn record_reserved(
     conn: &mut DbConn,
     who: &Who,
     plan: &RefundPlan,
     provider_refund_id: Option<&str>,
     now: NaiveDateTime,
-) -> Result<i64, OrderError> {
+) -> DomainResult<i64> {
     let order = &plan.order;
     write_transaction(conn, |conn| {
         let mut refund_lines: Vec<NewRefundLine> = plan
@@ -209,11 +216,11 @@ pub fn record_reserved(
             ledger::reverse_units(conn, order, line, &units, now)?;
         }
         let lines_after = q::lines(conn, order.id)?;
-        let all_refunded = lines_after.iter().all(|l| units_left(l) == 0);
+        let all_refunded = lines_after.iter().all(|l| l.units_left() == 0);
         let status = if all_refunded {
-            "refunded"
+            OrderStatus::Refunded
         } else {
-            "partially_refunded"
+            OrderStatus::PartiallyRefunded
         };
         let mut villages: Vec<i64> = plan.lines.iter().map(|(l, _, _)| l.village_id).collect();
         villages.sort_unstable();
@@ -222,18 +229,18 @@ pub fn record_reserved(
             let done = lines_after
                 .iter()
                 .filter(|l| l.village_id == village)
-                .all(|l| units_left(l) == 0);
+                .all(|l| l.units_left() == 0);
             if done {
                 shipments::cancel_unshipped(conn, order.id, Some(village), now)?;
             }
         }
-        let current = q::by_id(conn, order.id)?.map_or(order.status.clone(), |o| o.status);
+        let current = q::by_id(conn, order.id)?.map_or(order.status, |o| o.status);
         q::add_refunded(conn, order.id, plan.amount_fen, status, now)?;
         q::record_event(
             conn,
             order.id,
-            Some(&current),
-            status,
+            Some(current.as_str()),
+            status.as_str(),
             &who.label,
             Some(&format!("refund {} · {}", plan.amount_fen, plan.reason)),
             now,
@@ -257,4 +264,80 @@ pub fn record_reserved(
         notify::refunded(conn, order, &refunded, plan.amount_fen, now)?;
         Ok(refund_id)
     })
+}
+
+/// A team's refund planned and its units held, waiting for the provider's answer.
+#[derive(Debug)]
+pub struct HeldRefund {
+    plan: RefundPlan,
+}
+
+impl HeldRefund {
+    /// The order whose payment the provider gives back part of.
+    pub fn order(&self) -> &Order {
+        &self.plan.order
+    }
+
+    pub fn amount_fen(&self) -> i64 {
+        self.plan.amount_fen
+    }
+
+    /// The provider's idempotency key (see `RefundPlan::idempotency_key`).
+    pub fn idempotency_key(&self) -> String {
+        self.plan.idempotency_key()
+    }
+}
+
+/// Plans a refund of lines of the team's villages, of an order touching them (not found
+/// otherwise), and holds its units until `complete`.
+pub fn prepare(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    order_id: i64,
+    request: &RefundRequest,
+) -> DomainResult<HeldRefund> {
+    let order = q::touching_villages_by_id(conn, scope.village_ids(), order_id)?
+        .ok_or(DomainError::NotFound)?;
+    let plan = plan(conn, &order, Some(scope), request)?;
+    reserve(conn, &plan)?;
+    Ok(HeldRefund { plan })
+}
+
+/// What the provider answered to a held refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderAnswer {
+    /// The money went back; the provider's refund id (`None` when the team pays the
+    /// money back by hand).
+    Refunded { provider_refund_id: Option<String> },
+    /// Refused, or the provider could not be reached.
+    Failed,
+}
+
+/// How a held refund ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// Recorded, with this refund id.
+    Recorded(i64),
+    /// The provider did not refund: the held units are let go, nothing recorded.
+    Released,
+}
+
+/// Records the held refund if the provider refunded it, or lets its units go.
+pub fn complete(
+    conn: &mut DbConn,
+    who: &Who,
+    held: HeldRefund,
+    answer: ProviderAnswer,
+    now: NaiveDateTime,
+) -> DomainResult<Completed> {
+    match answer {
+        ProviderAnswer::Refunded { provider_refund_id } => {
+            let id = record_reserved(conn, who, &held.plan, provider_refund_id.as_deref(), now)?;
+            Ok(Completed::Recorded(id))
+        }
+        ProviderAnswer::Failed => {
+            release(conn, &held.plan)?;
+            Ok(Completed::Released)
+        }
+    }
 }

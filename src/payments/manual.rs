@@ -5,6 +5,7 @@ use futures_util::future::{BoxFuture, FutureExt};
 
 use super::{CheckoutRequest, PaymentError, PaymentProvider, RefundReceipt, Started};
 use crate::db::orders::Order;
+use crate::states::PaymentMethod;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Manual {
@@ -13,10 +14,10 @@ pub enum Manual {
 }
 
 impl PaymentProvider for Manual {
-    fn method(&self) -> &'static str {
+    fn method(&self) -> PaymentMethod {
         match self {
-            Manual::BankTransfer => "bank_transfer",
-            Manual::CashOnDelivery => "cash_on_delivery",
+            Manual::BankTransfer => PaymentMethod::BankTransfer,
+            Manual::CashOnDelivery => PaymentMethod::CashOnDelivery,
         }
     }
 

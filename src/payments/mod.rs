@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 
 use crate::config::{Config, ConfigError};
 use crate::db::orders::{Order, OrderLine};
+use crate::states::PaymentMethod;
 
 pub use manual::Manual;
 pub use stripe::StripeProvider;
@@ -53,7 +54,7 @@ pub enum PaymentError {
 
 pub trait PaymentProvider: Send + Sync {
     /// The order's `payment_method` this provider takes.
-    fn method(&self) -> &'static str;
+    fn method(&self) -> PaymentMethod;
     fn start<'a>(
         &'a self,
         request: CheckoutRequest<'a>,
@@ -105,11 +106,11 @@ impl Payments {
     }
 
     /// The payment methods a buyer may choose now.
-    pub fn methods(&self) -> Vec<&'static str> {
+    pub fn methods(&self) -> Vec<PaymentMethod> {
         self.providers.iter().map(|p| p.method()).collect()
     }
 
-    pub fn provider(&self, method: &str) -> Option<&dyn PaymentProvider> {
+    pub fn provider(&self, method: PaymentMethod) -> Option<&dyn PaymentProvider> {
         self.providers
             .iter()
             .find(|p| p.method() == method)

@@ -20,6 +20,7 @@ use super::{CheckoutRequest, PaymentError, PaymentProvider, RefundReceipt, Start
 use crate::config::ConfigError;
 use crate::db::orders::Order;
 use crate::domain::payments::{PaymentEvent, PaymentEventKind};
+use crate::states::PaymentMethod;
 
 /// The payment methods a Checkout Session may offer, by the names used in settings.
 pub const METHODS: [&str; 3] = ["card", "alipay", "wechat_pay"];
@@ -131,7 +132,7 @@ impl StripeProvider {
             _ => (PaymentEventKind::Other, None, None),
         };
         Ok(PaymentEvent {
-            provider: "stripe",
+            provider: PaymentMethod::Stripe.as_str(),
             event_id: event.id.to_string(),
             event_type,
             kind,
@@ -160,8 +161,8 @@ fn unavailable(e: StripeError) -> PaymentError {
 }
 
 impl PaymentProvider for StripeProvider {
-    fn method(&self) -> &'static str {
-        "stripe"
+    fn method(&self) -> PaymentMethod {
+        PaymentMethod::Stripe
     }
 
     fn start<'a>(

@@ -9,18 +9,17 @@ use super::auth::CanteenArea;
 use super::render::Ctx;
 use crate::domain::canteen;
 use crate::domain::money::format_fen;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 pub async fn home(
     state: web::Data<AppState>,
     ctx: Ctx,
     area: CanteenArea,
 ) -> AppResult<HttpResponse> {
-    let id = area.scope.organization_id();
+    let scope = area.scope;
     let org = state
-        .db(move |conn| canteen::organization(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
+        .db(move |conn| canteen::organization(conn, scope))
+        .await?;
     let data = json!({
         "user": area.actor.user.display_name,
         "organization": {

@@ -12,12 +12,10 @@ use super::auth::redirect;
 use super::csrf::{self, CsrfForm};
 use super::forms::{coded_options, errors_json};
 use super::render::Ctx;
-use crate::domain::accounts;
-use crate::domain::actor::{Role, Scope};
-use crate::domain::cart::{self, CartItem, LineProblem, PricedLine};
+use crate::domain::cart::{self, CartItem, LineProblem, PricedLine, Shopper};
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
-use crate::domain::orders::{self, Buyer, CheckoutForm, OrderError, RefusedLine};
+use crate::domain::orders::{self, Checkout, CheckoutForm, RefusedLine};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
@@ -37,33 +35,12 @@ fn save(session: &Session, items: &[CartItem]) -> AppResult<()> {
     session.insert(CART_KEY, items).map_err(AppError::internal)
 }
 
-/// The signed-in buyer, if any; a canteen buyer's organisation gets canteen prices.
-async fn buyer(state: &AppState, ctx: &Ctx) -> AppResult<Buyer> {
-    let locale = ctx.lang.code().to_string();
-    let Some(user) = ctx.user.as_ref() else {
-        return Ok(Buyer {
-            locale,
-            ..Buyer::default()
-        });
-    };
-    if user.role != Role::Canteen {
-        return Ok(Buyer {
-            user_id: Some(user.id),
-            organization_id: None,
-            locale,
-        });
+/// Who is at the cart, as the session knows them.
+fn shopper(ctx: &Ctx) -> Shopper {
+    Shopper {
+        user: ctx.user.as_ref().map(|u| (u.id, u.role)),
+        locale: ctx.lang.code().to_string(),
     }
-    let id = user.id;
-    let actor = state.db(move |conn| accounts::load_actor(conn, id)).await?;
-    let organization_id = match actor.map(|a| a.scope) {
-        Some(Scope::Canteen(org)) => Some(org.organization_id()),
-        _ => None,
-    };
-    Ok(Buyer {
-        user_id: Some(id),
-        organization_id,
-        locale,
-    })
 }
 
 fn problem_text(lang: Lang, problem: &LineProblem) -> String {
@@ -92,14 +69,11 @@ fn line_json(lang: Lang, l: &PricedLine) -> Value {
     })
 }
 
-async fn priced(state: &AppState, ctx: &Ctx) -> AppResult<(Vec<PricedLine>, Buyer)> {
-    let buyer = buyer(state, ctx).await?;
-    let items = items(&ctx.session);
-    let canteen = buyer.organization_id.is_some();
-    let lines = state
-        .db(move |conn| cart::price(conn, &items, canteen))
-        .await?;
-    Ok((lines, buyer))
+async fn priced(state: &AppState, ctx: &Ctx) -> AppResult<Vec<PricedLine>> {
+    let (shopper, items) = (shopper(ctx), items(&ctx.session));
+    state
+        .db(move |conn| cart::priced(conn, &shopper, &items))
+        .await
 }
 
 fn cart_data(lang: Lang, lines: &[PricedLine]) -> Value {
@@ -111,7 +85,7 @@ fn cart_data(lang: Lang, lines: &[PricedLine]) -> Value {
 }
 
 pub async fn show(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResponse> {
-    let (lines, _) = priced(&state, &ctx).await?;
+    let lines = priced(&state, &ctx).await?;
     let mut data = cart_data(ctx.lang, &lines);
     data["csrf_token"] = json!(csrf::token(&ctx.session));
     ctx.page(&state.templates, StatusCode::OK, "pages/cart", data)
@@ -135,24 +109,24 @@ async fn change(
         .trim()
         .parse::<i64>()
         .map_err(|_| AppError::bad_field("product_id", form.product_id.clone()))?;
-    let exists = state
-        .db(move |conn| crate::db::catalog::visible_product(conn, product_id))
-        .await?
-        .is_some();
-    if !exists {
-        return Err(AppError::bad_field("product_id", "no such product on sale"));
+    let items = items(&ctx.session);
+    let quantity = form.quantity;
+    let result = state
+        .db(move |conn| cart::put(conn, items, product_id, &quantity, replace))
+        .await;
+    match result {
+        Ok(items) => {
+            save(&ctx.session, &items)?;
+            Ok(redirect("/cart"))
+        }
+        // Only a hand-made request gets here (the page's own form cannot send these):
+        // a plain 400 naming the field.
+        Err(AppError::Invalid(errors)) => Err(match errors.0.first() {
+            Some(e) => AppError::bad_field(e.field.clone(), ctx.lang.t_args(e.key, &e.args)),
+            None => AppError::bad_field("quantity", ""),
+        }),
+        Err(e) => Err(e),
     }
-    let mut items = items(&ctx.session);
-    if let Err(errors) = cart::change(&mut items, product_id, &form.quantity, replace) {
-        let message = errors
-            .0
-            .first()
-            .map(|e| ctx.lang.t_args(e.key, &e.args))
-            .unwrap_or_default();
-        return Err(AppError::bad_field("quantity", message));
-    }
-    save(&ctx.session, &items)?;
-    Ok(redirect("/cart"))
 }
 
 pub async fn add(
@@ -190,9 +164,15 @@ fn render_checkout(
         .iter()
         .map(|r| json!({ "name": lang.pick(&r.name_zh, &r.name_en), "problem": problem_text(lang, &r.problem) }))
         .collect::<Vec<_>>());
+    let methods: Vec<&str> = state
+        .payments
+        .methods()
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
     data["payment_methods"] = json!(coded_options(
         lang,
-        &state.payments.methods(),
+        &methods,
         "payment-",
         &form.payment_method
     ));
@@ -200,12 +180,17 @@ fn render_checkout(
 }
 
 pub async fn checkout_form(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResponse> {
-    let (lines, _) = priced(&state, &ctx).await?;
+    let lines = priced(&state, &ctx).await?;
     if lines.is_empty() {
         return Ok(redirect("/cart"));
     }
     let form = CheckoutForm {
-        payment_method: state.payments.methods()[0].into(),
+        payment_method: state
+            .payments
+            .methods()
+            .first()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
         idempotency_key: random_token(16),
         ..Default::default()
     };
@@ -225,53 +210,22 @@ pub async fn checkout(
     ctx: Ctx,
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> AppResult<HttpResponse> {
-    let buyer = buyer(&state, &ctx).await?;
-    let items = items(&ctx.session);
+    let (shopper, items) = (shopper(&ctx), items(&ctx.session));
     let minutes = state.config.reservation_minutes;
     let methods = state.payments.methods();
-    let (i, b, f) = (items.clone(), buyer.clone(), form.clone());
+    let f = form.clone();
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(orders::place(
-                conn,
-                &i,
-                &b,
-                &f,
-                &methods,
-                minutes,
-                now_utc(),
-            ))
-        })
-        .await?;
-    match result {
-        Ok(order) => {
+        .db(move |conn| orders::checkout(conn, &shopper, &items, &f, &methods, minutes, now_utc()))
+        .await;
+    let (status, errors, refused) = match result {
+        Ok(Checkout::Placed(placed)) => {
             save(&ctx.session, &[])?;
-            Ok(redirect(&super::payments::start(&state, &order).await?))
+            return Ok(redirect(&super::payments::start(&state, &placed).await?));
         }
-        Err(OrderError::Invalid(errors)) => {
-            let (lines, _) = priced(&state, &ctx).await?;
-            render_checkout(
-                &state,
-                &ctx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &lines,
-                &form,
-                &errors,
-                &[],
-            )
-        }
-        Err(OrderError::Lines(refused)) => {
-            let (lines, _) = priced(&state, &ctx).await?;
-            render_checkout(
-                &state,
-                &ctx,
-                StatusCode::CONFLICT,
-                &lines,
-                &form,
-                &FieldErrors::default(),
-                &refused,
-            )
-        }
-        Err(OrderError::Database(e)) => Err(e.into()),
-    }
+        Ok(Checkout::Refused(refused)) => (StatusCode::CONFLICT, FieldErrors::default(), refused),
+        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let lines = priced(&state, &ctx).await?;
+    render_checkout(&state, &ctx, status, &lines, &form, &errors, &refused)
 }

@@ -16,26 +16,25 @@ use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, village_options};
 use super::render::Ctx;
-use crate::db::orders::{self as db_orders, Order, OrderFilter};
 use crate::domain::actor::Who;
-use crate::domain::fulfilment::{self, ShipForm, Step};
+use crate::domain::fulfilment::{self, Packing, Part, ShipForm, Step};
 use crate::domain::money::format_fen;
-use crate::domain::orders::{self, OrderError, OrderView};
-use crate::domain::refunds::{self, RefundRequest};
+use crate::domain::orders::{self, OrderFilter, OrderView};
+use crate::domain::refunds::{self, Completed, ProviderAnswer, RefundRequest};
 use crate::domain::validation::FieldErrors;
-use crate::domain::{china_date, china_time, now_utc};
+use crate::domain::{china_date, china_time, now_utc, payments};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
+use crate::states::{Channel, OrderStatus, ShipmentStatus};
 
 fn time(t: chrono::NaiveDateTime) -> String {
     china_time(t).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// The parts of an order both the buyer's and the team's pages show. `villages` limits
-/// lines and shipments to a team's own (`None`: all, for the buyer).
-fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
+/// The parts of an order both the buyer's and the team's pages show (a team's view
+/// holds its own villages' lines and shipments only).
+fn order_json(lang: Lang, view: &OrderView) -> Value {
     let o = &view.order;
-    let ours = |village: i64| villages.is_none_or(|vs| vs.contains(&village));
     json!({
         "order": {
             "id": o.id, "number": o.number, "token": o.token, "status": o.status,
@@ -44,10 +43,10 @@ fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
             "refunded": (o.refunded_fen > 0).then(|| format_fen(o.refunded_fen)),
             "payment_method": lang.t(&format!("payment-{}", o.payment_method)),
             "channel": lang.t(&format!("channel-{}", o.channel)),
-            "pending": o.status == "pending_payment",
-            "cancellable": orders::may_cancel(o, &view.shipments.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>()),
-            "bank_transfer": o.payment_method == "bank_transfer" && o.status == "pending_payment",
-            "pay_online": o.payment_method == "stripe" && o.status == "pending_payment",
+            "pending": o.status == OrderStatus::PendingPayment,
+            "cancellable": view.cancellable,
+            "bank_transfer": orders::awaits_transfer(o),
+            "pay_online": orders::awaits_online_payment(o),
             "reserved_until": o.reserved_until.map(time),
             "paid_at": o.paid_at.map(time),
             "attention": o.attention.as_ref().map(|a| lang.t(&format!("attention-{a}"))),
@@ -55,25 +54,26 @@ fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
             "address": o.delivery_address, "note": o.note,
             "placed": time(o.created_at),
         },
-        "lines": view.lines.iter().filter(|l| ours(l.village_id)).map(|l| json!({
+        "lines": view.lines.iter().map(|l| json!({
             "id": l.id,
             "name": lang.pick(&l.product_name_zh, &l.product_name_en),
             "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
             "quantity": l.quantity,
             "refunded_quantity": l.refunded_quantity,
-            "refundable": orders::units_left(l),
+            "refundable": l.units_left(),
             "unit_price": format_fen(l.unit_price_fen),
             "line_total": format_fen(l.line_total_fen),
         })).collect::<Vec<_>>(),
-        "shipments": view.shipments.iter().filter(|(s, _)| ours(s.village_id)).map(|(s, v)| json!({
+        "shipments": view.shipments.iter().map(|(s, v)| json!({
             "village_id": v.id,
             "village": lang.pick(&v.name_zh, &v.name_en),
             "status": s.status,
             "status_label": lang.t(&format!("shipment-status-{}", s.status)),
             "carrier": s.carrier, "tracking_number": s.tracking_number,
             "shipped_at": s.shipped_at.map(time), "delivered_at": s.delivered_at.map(time),
-            "can_pack": s.status == "pending", "can_ship": s.status == "packed",
-            "can_deliver": s.status == "shipped",
+            "can_pack": s.status == ShipmentStatus::Pending,
+            "can_ship": s.status == ShipmentStatus::Packed,
+            "can_deliver": s.status == ShipmentStatus::Shipped,
         })).collect::<Vec<_>>(),
         "refunds": view.refunds.iter().map(|r| json!({
             "amount": format_fen(r.amount_fen), "reason": r.reason, "restock": r.restock,
@@ -82,7 +82,7 @@ fn order_json(lang: Lang, view: &OrderView, villages: Option<&[i64]>) -> Value {
     })
 }
 
-fn order_token(token: &str) -> AppResult<String> {
+pub fn order_token(token: &str) -> AppResult<String> {
     if token.len() != 48 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
     }
@@ -92,10 +92,7 @@ fn order_token(token: &str) -> AppResult<String> {
 /// The order by its secret token.
 pub async fn by_token(state: &AppState, token: &str) -> AppResult<OrderView> {
     let token = order_token(token)?;
-    state
-        .db(move |conn| orders::by_token(conn, &token))
-        .await?
-        .ok_or(AppError::NotFound)
+    state.db(move |conn| orders::by_token(conn, &token)).await
 }
 
 /// The buyer's page, with `errors` from a form on it.
@@ -106,8 +103,8 @@ pub async fn render_buyer_page(
     status: StatusCode,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let mut data = order_json(ctx.lang, view, None);
-    let pending = view.order.status == "pending_payment";
+    let mut data = order_json(ctx.lang, view);
+    let pending = view.order.status == OrderStatus::PendingPayment;
     data["retry"] = json!(pending && ctx.uri.contains("retry=1"));
     data["confirming"] = json!(pending && ctx.uri.contains("paid=1"));
     data["csrf_token"] = json!(csrf::token(&ctx.session));
@@ -131,42 +128,20 @@ pub async fn buyer_cancel(
     token: web::Path<String>,
     CsrfForm(_): CsrfForm<HashMap<String, String>>,
 ) -> AppResult<HttpResponse> {
-    let view = by_token(&state, &token).await?;
-    let order = view.order.clone();
-    let who = Who::tool("buyer");
-    let result = state
-        .db(move |conn| Ok::<_, AppError>(orders::cancel(conn, &who, &order, now_utc())))
-        .await?;
-    match result {
-        Ok(()) => Ok(redirect(&format!("/orders/{}", view.order.token))),
-        Err(e) => {
-            let errors = form_errors(e)?;
+    let token = order_token(&token)?;
+    let t = token.clone();
+    match state
+        .db(move |conn| orders::buyer_cancel(conn, &t, now_utc()))
+        .await
+    {
+        Ok(()) => Ok(redirect(&format!("/orders/{token}"))),
+        Err(AppError::Invalid(errors)) => {
+            let view = by_token(&state, &token).await?;
             render_buyer_page(&state, &ctx, &view, StatusCode::CONFLICT, &errors).await
         }
+        Err(e) => Err(e),
     }
 }
-
-/// The field errors of a refused order action; anything else is a server error.
-fn form_errors(e: OrderError) -> AppResult<FieldErrors> {
-    match e {
-        OrderError::Invalid(errors) => Ok(errors),
-        OrderError::Lines(_) => Err(AppError::Internal("no lines to refuse here".into())),
-        OrderError::Database(e) => Err(e.into()),
-    }
-}
-
-const ORDER_STATUSES: [&str; 9] = [
-    "pending_payment",
-    "paid",
-    "packed",
-    "shipped",
-    "delivered",
-    "expired",
-    "cancelled",
-    "refunded",
-    "partially_refunded",
-];
-const CHANNELS: [&str; 3] = ["store", "canteen", "livestream"];
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
@@ -185,6 +160,16 @@ fn parse_day(field: &str, raw: &str) -> AppResult<Option<NaiveDate>> {
         .map_err(|_| AppError::bad_field(field, raw))
 }
 
+/// A typed filter's value from the query, `None` when empty.
+fn pick<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>) -> AppResult<Option<T>> {
+    match value {
+        "" => Ok(None),
+        v => parse(v)
+            .map(Some)
+            .ok_or_else(|| AppError::bad_field(field, v)),
+    }
+}
+
 /// `/team/orders`: orders with a line from the member's villages.
 pub async fn team_list(
     state: web::Data<AppState>,
@@ -193,23 +178,18 @@ pub async fn team_list(
     filter: web::Query<ListFilter>,
 ) -> AppResult<HttpResponse> {
     let f = filter.into_inner();
-    let pick = |field: &str, value: &str, allowed: &[&str]| -> AppResult<Option<String>> {
-        match value {
-            "" => Ok(None),
-            v if allowed.contains(&v) => Ok(Some(v.to_string())),
-            v => Err(AppError::bad_field(field, v)),
-        }
-    };
     let query = OrderFilter {
-        status: pick("status", &f.status, &ORDER_STATUSES)?,
-        channel: pick("channel", &f.channel, &CHANNELS)?,
+        status: pick("status", &f.status, OrderStatus::parse)?,
+        channel: pick("channel", &f.channel, Channel::parse)?,
         day: parse_day("date", &f.date)?,
     };
-    let ids = area.scope.village_ids().to_vec();
+    let scope = area.scope;
     let found = state
-        .db(move |conn| db_orders::touching_villages(conn, &ids, &query, 200))
+        .db(move |conn| orders::team_list(conn, &scope, &query))
         .await?;
     let lang = ctx.lang;
+    let statuses: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let channels: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
     let data = json!({
         "orders": found.iter().map(|o| json!({
             "id": o.id, "number": o.number, "status": lang.t(&format!("order-status-{}", o.status)),
@@ -217,20 +197,12 @@ pub async fn team_list(
             "attention": o.attention.is_some(),
             "placed": china_time(o.created_at).format("%m-%d %H:%M").to_string(),
         })).collect::<Vec<_>>(),
-        "statuses": coded_options(lang, &ORDER_STATUSES, "order-status-", &f.status),
-        "channels": coded_options(lang, &CHANNELS, "channel-", &f.channel),
+        "statuses": coded_options(lang, &statuses, "order-status-", &f.status),
+        "channels": coded_options(lang, &channels, "channel-", &f.channel),
         "date": f.date,
         "today": china_date(now_utc()).to_string(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/team/orders", data)
-}
-
-async fn team_order(state: &AppState, area: &TeamArea, id: i64) -> AppResult<Order> {
-    let ids = area.scope.village_ids().to_vec();
-    state
-        .db(move |conn| db_orders::touching_villages_by_id(conn, &ids, id))
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 async fn render_team_order(
@@ -241,10 +213,12 @@ async fn render_team_order(
     status: StatusCode,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let order = team_order(state, area, id).await?;
-    let view = state.db(move |conn| orders::view(conn, order)).await?;
+    let scope = area.scope.clone();
+    let view = state
+        .db(move |conn| orders::team_view(conn, &scope, id))
+        .await?;
     let lang = ctx.lang;
-    let mut data = order_json(lang, &view, Some(area.scope.village_ids()));
+    let mut data = order_json(lang, &view);
     data["csrf_token"] = json!(csrf::token(&ctx.session));
     let errors = errors_json(lang, errors);
     if let Some(lines) = data["lines"].as_array_mut() {
@@ -254,7 +228,7 @@ async fn render_team_order(
     }
     data["errors"] = errors;
     data["may_fulfil"] = json!(fulfilment::may_fulfil(&view.order));
-    data["manual_payment"] = json!(view.order.payment_method != "stripe");
+    data["manual_payment"] = json!(orders::paid_by_hand(&view.order));
     data["refundable"] = json!(refunds::may_refund(&view.order));
     data["events"] = json!(
         view.events
@@ -269,18 +243,18 @@ async fn render_team_order(
     ctx.page(&state.templates, status, "pages/team/order", data)
 }
 
-/// Renders the team's order page again after an action: its errors, or a redirect.
+/// The team's order page after an action: a redirect, or the page again with the
+/// action's errors.
 async fn after_action(
     state: &AppState,
     ctx: &Ctx,
     area: &TeamArea,
     id: i64,
-    result: Result<(), OrderError>,
+    result: AppResult<()>,
 ) -> AppResult<HttpResponse> {
     match result {
         Ok(()) => Ok(redirect(&format!("/team/orders/{id}"))),
-        Err(e) => {
-            let errors = form_errors(e)?;
+        Err(AppError::Invalid(errors)) => {
             let status = if errors.has("status") {
                 StatusCode::CONFLICT
             } else {
@@ -288,6 +262,7 @@ async fn after_action(
             };
             render_team_order(state, ctx, area, id, status, &errors).await
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -314,22 +289,15 @@ pub async fn mark_paid(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<PaidForm>,
 ) -> AppResult<HttpResponse> {
-    let order = team_order(&state, &area, id.into_inner()).await?;
-    let (who, o) = (Who::from(&area.actor), order.clone());
+    let id = id.into_inner();
+    let (who, scope) = (Who::from(&area.actor), area.scope.clone());
     let bp = state.config.collective_share_bp;
     let result = state
         .db(move |conn| {
-            Ok::<_, AppError>(orders::mark_paid(
-                conn,
-                &who,
-                &o,
-                &form.reference,
-                bp,
-                now_utc(),
-            ))
+            payments::team_mark_paid(conn, &who, &scope, id, &form.reference, bp, now_utc())
         })
-        .await?;
-    after_action(&state, &ctx, &area, order.id, result).await
+        .await;
+    after_action(&state, &ctx, &area, id, result).await
 }
 
 /// Packs, ships or delivers one of the member's villages' part of an order.
@@ -342,24 +310,14 @@ pub async fn advance(
 ) -> AppResult<HttpResponse> {
     let (id, village_id, step) = path.into_inner();
     let step = Step::parse(&step).ok_or(AppError::NotFound)?;
-    if !area.scope.village_ids().contains(&village_id) {
-        return Err(AppError::NotFound);
-    }
-    let order = team_order(&state, &area, id).await?;
-    let who = Who::from(&area.actor);
+    let (who, scope) = (Who::from(&area.actor), area.scope.clone());
+    let part = Part {
+        order_id: id,
+        village_id,
+    };
     let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(fulfilment::advance(
-                conn,
-                &who,
-                &order,
-                village_id,
-                step,
-                &form,
-                now_utc(),
-            ))
-        })
-        .await?;
+        .db(move |conn| fulfilment::advance(conn, &who, &scope, part, step, &form, now_utc()))
+        .await;
     after_action(&state, &ctx, &area, id, result).await
 }
 
@@ -370,30 +328,17 @@ pub async fn team_cancel(
     id: web::Path<i64>,
     CsrfForm(_): CsrfForm<HashMap<String, String>>,
 ) -> AppResult<HttpResponse> {
-    let order = team_order(&state, &area, id.into_inner()).await?;
-    let (who, o, ids) = (
-        Who::from(&area.actor),
-        order.clone(),
-        area.scope.village_ids().to_vec(),
-    );
+    let id = id.into_inner();
+    let (who, scope) = (Who::from(&area.actor), area.scope.clone());
     let result = state
-        .db(move |conn| {
-            // An order with another village's goods is that village's too: its buyer
-            // cancels it, or it expires; one team does not cancel the other's part.
-            let lines = db_orders::lines(conn, o.id)?;
-            if lines.iter().any(|l| !ids.contains(&l.village_id)) {
-                return Ok::<_, AppError>(Err(OrderError::Invalid(FieldErrors::single(
-                    "status",
-                    "invalid-order-other-villages",
-                ))));
-            }
-            Ok(orders::cancel(conn, &who, &o, now_utc()))
-        })
-        .await?;
-    after_action(&state, &ctx, &area, order.id, result).await
+        .db(move |conn| orders::team_cancel(conn, &who, &scope, id, now_utc()))
+        .await;
+    after_action(&state, &ctx, &area, id, result).await
 }
 
-/// Refunds lines of the member's villages, through the provider that took the money.
+/// Refunds lines of the member's villages, through the provider that took the money:
+/// the domain holds the units (`prepare`), the provider is asked, and the domain records
+/// the refund or lets the units go as it answered (`complete`).
 pub async fn refund(
     state: web::Data<AppState>,
     ctx: Ctx,
@@ -401,8 +346,7 @@ pub async fn refund(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> AppResult<HttpResponse> {
-    let order = team_order(&state, &area, id.into_inner()).await?;
-    let id = order.id;
+    let id = id.into_inner();
     let request = RefundRequest {
         quantities: form
             .iter()
@@ -416,57 +360,47 @@ pub async fn refund(
             .is_some_and(|v| v == "on" || v == "true"),
         reason: form.get("reason").cloned().unwrap_or_default(),
     };
-    let villages = area.scope.village_ids().to_vec();
-    let planned = state
-        .db(move |conn| Ok::<_, AppError>(refunds::plan(conn, &order, Some(&villages), &request)))
-        .await?;
-    let plan = match planned {
-        Ok(plan) => plan,
-        Err(e) => return after_action(&state, &ctx, &area, id, Err(e)).await,
-    };
-    let provider = state
-        .payments
-        .provider(&plan.order.payment_method)
-        .ok_or_else(|| AppError::Internal("no provider for the order's method".into()))?;
-    // The units are held first, so that two refunds at once cannot both send back money
-    // for them; they are let go if the provider does not refund.
-    let held = plan.clone();
-    let reserved = state
-        .db(move |conn| Ok::<_, AppError>(refunds::reserve(conn, &held)))
-        .await?;
-    if let Err(e) = reserved {
-        return after_action(&state, &ctx, &area, id, Err(e)).await;
-    }
-    let receipt = match provider
-        .refund(&plan.order, plan.amount_fen, &plan.idempotency_key())
+    let scope = area.scope.clone();
+    let held = match state
+        .db(move |conn| refunds::prepare(conn, &scope, id, &request))
         .await
     {
-        Ok(receipt) => receipt,
-        Err(e) => {
-            tracing::warn!(order = id, error = %e, "refund refused or failed at the provider");
-            let held = plan.clone();
-            state.db(move |conn| refunds::release(conn, &held)).await?;
-            let errors = FieldErrors::single("refund", "invalid-refund-provider");
-            let status = StatusCode::BAD_GATEWAY;
-            return render_team_order(&state, &ctx, &area, id, status, &errors).await;
-        }
+        Ok(held) => held,
+        Err(e) => return after_action(&state, &ctx, &area, id, Err(e)).await,
+    };
+    let provider = state.payments.provider(held.order().payment_method);
+    let answer = match provider {
+        // The shop no longer runs the provider that took the money: nothing can be sent.
+        None => ProviderAnswer::Failed,
+        Some(provider) => match provider
+            .refund(held.order(), held.amount_fen(), &held.idempotency_key())
+            .await
+        {
+            Ok(receipt) => ProviderAnswer::Refunded {
+                provider_refund_id: receipt.provider_refund_id,
+            },
+            Err(e) => {
+                tracing::warn!(order = id, error = %e, "refund refused or failed at the provider");
+                ProviderAnswer::Failed
+            }
+        },
     };
     let who = Who::from(&area.actor);
-    let result = state
-        .db(move |conn| {
-            Ok::<_, AppError>(
-                refunds::record_reserved(
-                    conn,
-                    &who,
-                    &plan,
-                    receipt.provider_refund_id.as_deref(),
-                    now_utc(),
-                )
-                .map(drop),
-            )
-        })
-        .await?;
-    after_action(&state, &ctx, &area, id, result).await
+    let completed = state
+        .db(move |conn| refunds::complete(conn, &who, held, answer, now_utc()))
+        .await;
+    match completed {
+        Ok(Completed::Recorded(_)) => Ok(redirect(&format!("/team/orders/{id}"))),
+        Ok(Completed::Released) if provider.is_none() => Err(AppError::Internal(
+            "no provider for the order's method".into(),
+        )),
+        Ok(Completed::Released) => {
+            let errors = FieldErrors::single("refund", "invalid-refund-provider");
+            let status = StatusCode::BAD_GATEWAY;
+            render_team_order(&state, &ctx, &area, id, status, &errors).await
+        }
+        Err(e) => after_action(&state, &ctx, &area, id, Err(e)).await,
+    }
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -485,54 +419,53 @@ pub async fn packing_list(
     query: web::Query<PackingQuery>,
 ) -> AppResult<HttpResponse> {
     let q = query.into_inner();
-    let villages = area.villages(&state).await?;
-    let village = match q.village.trim() {
-        "" => villages.first(),
-        raw => {
-            let id: i64 = raw
-                .parse()
-                .map_err(|_| AppError::bad_field("village", raw))?;
-            Some(
-                villages
-                    .iter()
-                    .find(|v| v.id == id)
-                    .ok_or(AppError::NotFound)?,
-            )
-        }
-    }
-    .ok_or(AppError::NotFound)?
-    .clone();
+    let village_id = match q.village.trim() {
+        "" => None,
+        raw => Some(
+            raw.parse::<i64>()
+                .map_err(|_| AppError::bad_field("village", raw))?,
+        ),
+    };
     let day = parse_day("date", &q.date)?.unwrap_or_else(|| china_date(now_utc()));
-    let village_id = village.id;
-    let entries = state
-        .db(move |conn| fulfilment::packing_list(conn, village_id, day))
+    let scope = area.scope;
+    let packing = state
+        .db(move |conn| fulfilment::packing(conn, &scope, village_id, day))
         .await?;
+    let Packing {
+        villages,
+        village,
+        day,
+        entries,
+    } = &packing;
     let lang = ctx.lang;
-    let rows: Vec<Value> = entries
-        .iter()
-        .flat_map(|e| {
-            e.lines.iter().map(move |l| {
-                json!({
-                    "order_id": e.order.id, "number": e.order.number,
-                    "name": e.order.buyer_name, "phone": e.order.buyer_phone,
-                    "address": e.order.delivery_address, "note": e.order.note,
-                    "payment": lang.t(&format!("payment-{}", e.order.payment_method)),
-                    "product": lang.pick(&l.product_name_zh, &l.product_name_en),
-                    "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
-                    "quantity": orders::units_left(l),
+    let csv = match q.format.as_str() {
+        "" | "html" => false,
+        "csv" => true,
+        other => return Err(AppError::bad_field("format", other)),
+    };
+    if csv {
+        let rows: Vec<Value> = entries
+            .iter()
+            .flat_map(|e| {
+                e.lines.iter().map(move |l| {
+                    json!({
+                        "order_id": e.order.id, "number": e.order.number,
+                        "name": e.order.buyer_name, "phone": e.order.buyer_phone,
+                        "address": e.order.delivery_address, "note": e.order.note,
+                        "payment": lang.t(&format!("payment-{}", e.order.payment_method)),
+                        "product": lang.pick(&l.product_name_zh, &l.product_name_en),
+                        "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
+                        "quantity": l.units_left(),
+                    })
                 })
             })
-        })
-        .collect();
-    match q.format.as_str() {
-        "" | "html" => {}
-        "csv" => return packing_csv(lang, &village, day, &rows),
-        other => return Err(AppError::bad_field("format", other)),
+            .collect();
+        return packing_csv(lang, &village.slug, *day, &rows);
     }
     let data = json!({
         "village": lang.pick(&village.name_zh, &village.name_en),
         "village_id": village.id,
-        "villages": village_options(lang, &villages, &village.id.to_string()),
+        "villages": village_options(lang, villages, &village.id.to_string()),
         "date": day.to_string(),
         "orders": entries.iter().map(|e| json!({
             "id": e.order.id, "number": e.order.number, "name": e.order.buyer_name,
@@ -541,10 +474,10 @@ pub async fn packing_list(
             "lines": e.lines.iter().map(|l| json!({
                 "product": lang.pick(&l.product_name_zh, &l.product_name_en),
                 "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
-                "quantity": orders::units_left(l),
+                "quantity": l.units_left(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "totals": fulfilment::packing_totals(&entries).iter().map(|(l, units)| json!({
+        "totals": fulfilment::packing_totals(entries).iter().map(|(l, units)| json!({
             "product": lang.pick(&l.product_name_zh, &l.product_name_en),
             "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
             "quantity": units,
@@ -555,7 +488,7 @@ pub async fn packing_list(
 
 fn packing_csv(
     lang: Lang,
-    village: &crate::db::catalog::Village,
+    village_slug: &str,
     day: NaiveDate,
     rows: &[Value],
 ) -> AppResult<HttpResponse> {
@@ -585,7 +518,7 @@ fn packing_csv(
     download::respond(
         &table,
         Format::Csv,
-        &format!("packing-{}-{day}", village.slug),
+        &format!("packing-{village_slug}-{day}"),
     )
 }
 
@@ -597,9 +530,7 @@ pub async fn history(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResp
         });
     };
     let id = user.id;
-    let mine = state
-        .db(move |conn| db_orders::of_buyer(conn, id, 200))
-        .await?;
+    let mine = state.db(move |conn| orders::of_buyer(conn, id)).await?;
     let lang = ctx.lang;
     let data = json!({
         "orders": mine.iter().map(|o| json!({

@@ -12,33 +12,27 @@ use serde_json::json;
 use super::AppState;
 use super::auth::redirect;
 use super::csrf::CsrfForm;
-use super::orders::{by_token, render_buyer_page};
+use super::orders::{by_token, order_token, render_buyer_page};
 use super::render::Ctx;
-use crate::db::orders::{self as db_orders, Order};
 use crate::domain::now_utc;
-use crate::domain::payments::apply_event;
-use crate::domain::validation::FieldErrors;
+use crate::domain::orders::OrderLines;
+use crate::domain::payments;
 use crate::error::{AppError, AppResult};
 use crate::payments::{CheckoutRequest, Started};
 
-/// Where the buyer goes once `order` is placed: the provider's payment page, or the
+/// Where the buyer goes once the order is placed: the provider's payment page, or the
 /// order page (manual methods; or the provider failed, and the page offers to retry).
-pub async fn start(state: &AppState, order: &Order) -> AppResult<String> {
+pub async fn start(state: &AppState, placed: &OrderLines) -> AppResult<String> {
+    let order = &placed.order;
     let order_page = format!("/orders/{}", order.token);
-    let Some(provider) = state.payments.provider(&order.payment_method) else {
+    let Some(provider) = state.payments.provider(order.payment_method) else {
         return Ok(order_page);
     };
-    let id = order.id;
-    let lines = state.db(move |conn| db_orders::lines(conn, id)).await?;
     let base = &state.config.base_url;
-    // Stripe keeps a checkout open at least 30 minutes: the reservation is made to last
-    // as long as the checkout, so that a payment never arrives for goods already released.
-    let expires_at = order
-        .reserved_until
-        .map(|until| until.max(now_utc() + chrono::Duration::minutes(31)));
+    let expires_at = payments::checkout_expiry(order, now_utc());
     let request = CheckoutRequest {
         order,
-        lines: &lines,
+        lines: &placed.lines,
         success_url: format!("{base}{order_page}?paid=1"),
         cancel_url: format!("{base}{order_page}"),
         expires_at,
@@ -46,13 +40,16 @@ pub async fn start(state: &AppState, order: &Order) -> AppResult<String> {
     match provider.start(request).await {
         Ok(Started::Offline) => Ok(order_page),
         Ok(Started::Redirect { session_id, url }) => {
+            let order = order.clone();
             state
-                .db(move |conn| db_orders::set_provider_session(conn, id, &session_id, expires_at))
+                .db(move |conn| {
+                    payments::checkout_started(conn, &order, &session_id, expires_at, now_utc())
+                })
                 .await?;
             Ok(url)
         }
         Err(e) => {
-            tracing::warn!(order = id, error = %e, "could not start the online payment");
+            tracing::warn!(order = order.id, error = %e, "could not start the online payment");
             Ok(format!("{order_page}?retry=1"))
         }
     }
@@ -65,12 +62,16 @@ pub async fn pay(
     token: web::Path<String>,
     CsrfForm(_): CsrfForm<HashMap<String, String>>,
 ) -> AppResult<HttpResponse> {
-    let view = by_token(&state, &token).await?;
-    if view.order.status != "pending_payment" || view.order.payment_method != "stripe" {
-        let errors = FieldErrors::single("status", "invalid-order-not-pending");
-        return render_buyer_page(&state, &ctx, &view, StatusCode::CONFLICT, &errors).await;
+    let token = order_token(&token)?;
+    let t = token.clone();
+    match state.db(move |conn| payments::to_pay(conn, &t)).await {
+        Ok(placed) => Ok(redirect(&start(&state, &placed).await?)),
+        Err(AppError::Invalid(errors)) => {
+            let view = by_token(&state, &token).await?;
+            render_buyer_page(&state, &ctx, &view, StatusCode::CONFLICT, &errors).await
+        }
+        Err(e) => Err(e),
     }
-    Ok(redirect(&start(&state, &view.order).await?))
 }
 
 /// Stripe's events. The signature is checked over the raw body before anything in it is
@@ -97,8 +98,9 @@ pub async fn stripe_webhook(
     let (id, kind) = (event.event_id.clone(), event.event_type.clone());
     let bp = state.config.collective_share_bp;
     let outcome = state
-        .db(move |conn| apply_event(conn, &event, bp, now_utc()))
+        .db(move |conn| payments::apply_event(conn, &event, bp, now_utc()))
         .await?;
-    tracing::info!(event = %id, kind = %kind, outcome, "stripe event");
+    tracing::info!(event = %id, kind = %kind, %outcome, "stripe event");
+    let outcome = outcome.as_str();
     Ok(HttpResponse::Ok().json(json!({ "received": id, "outcome": outcome })))
 }

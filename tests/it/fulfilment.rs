@@ -184,6 +184,22 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "no CSRF token, nothing done");
     }
 
+    fn a_team_does_not_cancel_an_order_with_another_villages_goods(app) {
+        let res = buy(app, &[("huangmi-gaomian", "1"), ("jidan", "1")], "bank_transfer", "");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let order = app.scalar("SELECT MAX(id) AS n FROM orders");
+        let page = format!("/team/orders/{order}");
+        for team in [app.signed_in("team@example.com"), taer_member(app)] {
+            let res = team.submit(&page, &format!("{page}/cancel"), &[]);
+            assert_eq!(res.status(), StatusCode::CONFLICT);
+            assert_eq!(status(app, order), "pending_payment", "the other village's part stays");
+        }
+        let buyer_page = format!("/orders/{}", app_token(app, order));
+        let res = app.browser().submit(&buyer_page, &format!("{buyer_page}/cancel"), &[]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "its buyer may");
+        assert_eq!(status(app, order), "cancelled");
+    }
+
     fn a_manual_refund_of_every_line_refunds_the_order_to_the_fen(app) {
         let order = paid_two_village_order(app);
         let eggs = product_id(app, "jidan");

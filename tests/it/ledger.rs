@@ -200,7 +200,7 @@ both_databases! {
                 app.execute(&format!("UPDATE orders SET payment_method = 'cash_on_delivery' WHERE id = {order}"));
                 let admin_who = Who::tool("test");
                 let o = village_market::db::orders::by_id(&mut app.conn(), order).expect("order").expect("order");
-                village_market::domain::orders::mark_paid(&mut app.conn(), &admin_who, &o, "", 1000, now_utc()).expect("paid");
+                village_market::domain::payments::mark_paid(&mut app.conn(), &admin_who, &o, "", 1000, now_utc()).expect("paid");
             } else {
                 let page = format!("/team/orders/{order}");
                 assert_eq!(team.submit(&page, &format!("{page}/paid"), &[("reference", "R")]).status(), StatusCode::SEE_OTHER);
