@@ -9,6 +9,7 @@ use super::DbConn;
 use super::catalog::Product;
 use super::households::Household;
 use super::schema::{households, products, stock_lots, stock_write_offs};
+use crate::states::SupplyMode;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = stock_lots)]
@@ -247,7 +248,7 @@ pub fn return_to_lot(conn: &mut DbConn, lot_id: i64, quantity: i32) -> QueryResu
 }
 
 /// How a product is supplied: `consignment` or `purchased`.
-pub fn supply_mode(conn: &mut DbConn, product_id: i64) -> QueryResult<String> {
+pub fn supply_mode(conn: &mut DbConn, product_id: i64) -> QueryResult<SupplyMode> {
     products::table
         .find(product_id)
         .select(products::supply_mode)

@@ -13,7 +13,6 @@ use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::register;
 use crate::domain::team;
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::i18n::Lang;
@@ -194,7 +193,8 @@ fn in_scope(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<House
 }
 
 /// The village a form names, if it is one of the member's.
-fn village_in_scope(scope: &TeamScope, village_id: &str) -> Option<i64> {
+/// A village of the member's, as a form sent its id.
+pub fn village_in_scope(scope: &TeamScope, village_id: &str) -> Option<i64> {
     village_id
         .trim()
         .parse::<i64>()
@@ -422,45 +422,33 @@ pub struct ImportPage {
     pub villages: Vec<Village>,
 }
 
-/// Imports a register file (CSV or XLSX) into one of the member's villages, all or
-/// nothing: any bad row means nothing is written and every problem is reported. Rows
-/// update the household with the same 户编号, so importing the same file twice creates
-/// no duplicates. Another village is refused by name.
-pub fn import(
+/// The page after an import: what happened, and the member's villages for the form.
+pub fn import_page(
     conn: &mut DbConn,
-    who: &Who,
     scope: &TeamScope,
-    village_id: &str,
-    file: &[u8],
-    now: NaiveDateTime,
+    outcome: ImportOutcome,
 ) -> DomainResult<ImportPage> {
-    let outcome = import_rows(conn, who, scope, village_id, file, now)?;
     Ok(ImportPage {
         outcome,
         villages: team::villages(conn, scope)?,
     })
 }
 
-fn import_rows(
+/// Imports the rows read from a register file into one of the member's villages, all
+/// or nothing: any bad row means nothing is written and every problem is reported. Rows
+/// update the household with the same 户编号, so importing the same file twice creates
+/// no duplicates. (`register::import` checks the village and reads the file.)
+pub fn import_rows(
     conn: &mut DbConn,
     who: &Who,
-    scope: &TeamScope,
-    village_id: &str,
-    file: &[u8],
+    village_id: i64,
+    rows: &[(usize, HouseholdForm)],
     now: NaiveDateTime,
 ) -> DomainResult<ImportOutcome> {
-    let village_id = village_in_scope(scope, village_id)
-        .ok_or_else(|| DomainError::invalid("village_id", "invalid-choice"))?;
-    let rows = match register::read(file) {
-        Ok(rows) => rows,
-        Err(register::RegisterError::Unreadable(problems)) => {
-            return Ok(ImportOutcome::Refused(problems));
-        }
-    };
     let mut problems = Vec::new();
     let mut valid_rows = Vec::with_capacity(rows.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (row, form) in &rows {
+    for (row, form) in rows {
         match validate(form) {
             Ok(valid) => {
                 if let Some(first) = seen.insert(valid.code.clone(), *row) {

@@ -22,6 +22,7 @@ use crate::db::DbConn;
 use crate::db::ledger::{self as q, NewAllocation, NewLedgerEntry, kind, month_of};
 use crate::db::orders::{Order, OrderLine};
 use crate::db::stock::{self, NewStockLot};
+use crate::states::SupplyMode;
 
 // ---------------------------------------------------------------------------------------
 // The rules themselves, without a database: what a line's units are worth, which lots
@@ -432,7 +433,7 @@ fn allocate_line(
     now: NaiveDateTime,
     entries: &mut Vec<NewLedgerEntry>,
 ) -> QueryResult<()> {
-    let split = if stock::supply_mode(conn, line.product_id)? == "consignment" {
+    let split = if stock::supply_mode(conn, line.product_id)? == SupplyMode::Consignment {
         Split::Consignment {
             collective_bp: share_bp(conn, line.village_id, default_bp)?,
         }

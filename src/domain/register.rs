@@ -7,8 +7,13 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 
+use chrono::NaiveDateTime;
+
+use crate::db::DbConn;
 use crate::db::households::Household;
-use crate::domain::households::{HouseholdForm, RowProblem};
+use crate::domain::actor::{TeamScope, Who};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::households::{self, HouseholdForm, ImportOutcome, ImportPage, RowProblem};
 use crate::i18n::Lang;
 
 /// The columns of a register, each with the headers it may have.
@@ -92,6 +97,27 @@ fn whole_file(key: &'static str) -> RegisterError {
 }
 
 /// Reads a register, telling CSV from XLSX by content, not by name.
+/// Imports a register file (CSV or XLSX) into one of the member's villages, all or
+/// nothing (see `households::import_rows`); a file that cannot be read at all is
+/// refused with its problems and nothing is written.
+pub fn import(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    village_id: &str,
+    file: &[u8],
+    now: NaiveDateTime,
+) -> DomainResult<ImportPage> {
+    // Another village is refused by name, before the file is read.
+    let village_id = households::village_in_scope(scope, village_id)
+        .ok_or_else(|| DomainError::invalid("village_id", "invalid-choice"))?;
+    let outcome = match read(file) {
+        Ok(rows) => households::import_rows(conn, who, village_id, &rows, now)?,
+        Err(RegisterError::Unreadable(problems)) => ImportOutcome::Refused(problems),
+    };
+    households::import_page(conn, scope, outcome)
+}
+
 pub fn read(bytes: &[u8]) -> Result<Vec<(usize, HouseholdForm)>, RegisterError> {
     let table = if bytes.starts_with(b"PK\x03\x04") {
         xlsx_cells(bytes)?

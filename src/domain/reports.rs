@@ -15,13 +15,14 @@ use crate::db::reports as q;
 use crate::domain::actor::ReportScope;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::statements::{self, Statement};
-use crate::states::HouseholdCategory;
+use crate::states::{Channel, HouseholdCategory};
 
 pub use crate::db::catalog::{County, Village};
 pub use crate::db::households::Household;
 pub use crate::db::reports::{MonthPoint, ProductSales};
 
-pub const CHANNELS: [&str; 3] = ["store", "canteen", "livestream"];
+/// The channels, in the order every figure lists them.
+pub const CHANNELS: [Channel; 3] = [Channel::Store, Channel::Canteen, Channel::Livestream];
 
 /// The counties and villages a scope may read, counties in their usual order.
 fn scope_villages(
@@ -149,7 +150,7 @@ fn village_figures(
         ids.iter().map(|id| (*id, Figures::default())).collect();
     for row in q::village_channels(conn, &ids, months.from, months.to)? {
         let f = by_village.entry(row.village_id).or_default();
-        if let Some(i) = CHANNELS.iter().position(|c| *c == row.channel) {
+        if let Some(i) = CHANNELS.iter().position(|c| c.as_str() == row.channel) {
             f.sales_fen[i] += row.sales_fen;
         }
         f.collective_fen += row.collective_fen;
@@ -377,11 +378,7 @@ pub fn village_report(
     let mut area = area_report(conn, vec![village.clone()], months, reading)?;
     let mut households: Vec<HouseholdRow> = std::mem::take(&mut area.figures.households)
         .into_iter()
-        .filter(|r| {
-            query
-                .category
-                .is_none_or(|c| r.household.category == c)
-        })
+        .filter(|r| query.category.is_none_or(|c| r.household.category == c))
         .collect();
     let key = |r: &HouseholdRow| -> (i64, String) {
         match query.sort {

@@ -408,7 +408,7 @@ pub async fn import(
     let who = Who::from(&area.actor);
     let (scope, v) = (area.scope.clone(), village_id.clone());
     let page = state
-        .db(move |conn| households::import(conn, &who, &scope, &v, &file.bytes, now_utc()))
+        .db(move |conn| register::import(conn, &who, &scope, &v, &file.bytes, now_utc()))
         .await?;
     let (status, problems, summary) = match &page.outcome {
         ImportOutcome::Imported(summary) => (StatusCode::OK, &[][..], Some(summary)),
