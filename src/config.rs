@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::db::{DatabaseUrl, DbSetupError};
 
-/// The settings of DESIGN §8. Each has a default that is safe for a local run.
+/// The settings of ARCHITECTURE §10. Each has a default that is safe for a local run.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// `sqlite://path` (embedded default) or `postgres://user@host/db`.

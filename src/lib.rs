@@ -1,6 +1,6 @@
 //! 村货集市 Village Market: village products of rural Datong sold to canteens,
 //! livestream viewers and the storefront, every fen traced to the household that
-//! supplied the goods. See `DESIGN.md` for the shape; `web → domain → db`.
+//! supplied the goods. See `docs/ARCHITECTURE.md` for the shape; `web → domain → db`.
 
 pub mod app;
 pub mod config;

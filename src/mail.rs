@@ -1,4 +1,4 @@
-//! Email (DESIGN §6.4): the outbox worker and its transports. Messages wait in
+//! Email (ARCHITECTURE §6.4): the outbox worker and its transports. Messages wait in
 //! `email_outbox`, written by `domain::notify` in the transaction of their event; the
 //! worker of any process claims the due ones, renders them from
 //! `templates/email/<name>/{subject,body.txt,body.html}.hbs` in the recipient's
@@ -126,7 +126,7 @@ impl Mailer {
 
     /// When a message that failed `attempts` times is tried again: the base delay,
     /// doubled per attempt, at most an hour. A message that could not be sent is never
-    /// given up (DESIGN §6.4: SMTP down delays mail, never loses it).
+    /// given up (ARCHITECTURE §6.4: SMTP down delays mail, never loses it).
     pub fn retry_at(&self, attempts: i32, now: NaiveDateTime) -> NaiveDateTime {
         let factor = 1_i32 << attempts.clamp(1, 12).saturating_sub(1);
         let delay = (self.retry_base * factor).min(chrono::Duration::hours(1));

@@ -190,7 +190,7 @@ text_enum! {
 }
 
 text_enum! {
-    /// What a ledger entry records (DESIGN §5).
+    /// What a ledger entry records (ARCHITECTURE §5).
     pub enum LedgerKind {
         /// A household's share of a consignment sale.
         HouseholdShare = "household_share",

@@ -8,7 +8,7 @@
 //! (`village_market::domain::ledger`): each line is allocated to its product's lots first
 //! in, first out (`allocate_line_units`), and every ledger entry of a sale, a refund or
 //! a purchased lot is a posting of `sale_postings`, `reverse_line_units` or
-//! `purchase_posting` (DESIGN §6.3). The monthly totals are then recomputed from the
+//! `purchase_posting` (ARCHITECTURE §6.3). The monthly totals are then recomputed from the
 //! ledger with the app's own functions, so `village-market verify` passes on the result.
 //!
 //! Benchmark-only shortcuts, for speed: the rows are planned in memory and written with
@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::Instant;
+use village_market::states::LedgerKind;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use clap::{Args, Parser, Subcommand};
@@ -29,7 +30,7 @@ use diesel::prelude::*;
 
 use village_market::db::accounts::{self as acc, NewOrganization};
 use village_market::db::catalog::{self as cat, NewCounty, NewProduct, NewVillage};
-use village_market::db::ledger::{self as ledger, kind, month_of};
+use village_market::db::ledger::{self as ledger, month_of};
 use village_market::db::schema::{
     allocations, households, ledger_entries, order_lines, orders, payouts, refund_lines, refunds,
     stock_lots, users, villages,
@@ -918,7 +919,7 @@ struct PayoutRow {
 #[diesel(table_name = ledger_entries, treat_none_as_default_value = false)]
 struct EntryRow {
     id: i64,
-    kind: &'static str,
+    kind: LedgerKind,
     village_id: i64,
     household_id: Option<i64>,
     channel: Option<&'static str>,
@@ -937,7 +938,7 @@ struct EntryRow {
 }
 
 impl EntryRow {
-    fn new(kind: &'static str, village_id: i64, day: NaiveDate, at: NaiveDateTime) -> EntryRow {
+    fn new(kind: LedgerKind, village_id: i64, day: NaiveDate, at: NaiveDateTime) -> EntryRow {
         EntryRow {
             id: 0,
             kind,
@@ -1669,7 +1670,7 @@ fn write_payouts(
             payout_id: Some(id),
             amount_fen: -p.amount_fen,
             ..EntryRow::new(
-                kind::PAYOUT,
+                LedgerKind::Payout,
                 written.villages[household.village],
                 p.paid_on,
                 at,

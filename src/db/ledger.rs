@@ -1,4 +1,4 @@
-//! The ledger (DESIGN §5, §6.3): allocations of paid lines to lots, append-only
+//! The ledger (ARCHITECTURE §5, §6.3): allocations of paid lines to lots, append-only
 //! `ledger_entries`, the monthly totals posted with them, and payouts. Entries are only
 //! ever inserted; `post` is the one way in, and it keeps the totals in the same
 //! transaction.
@@ -14,7 +14,7 @@ use super::schema::{
     village_month_totals,
 };
 use super::{DbConn, insert_batched};
-use crate::states::PayoutMethod;
+use crate::states::{LedgerKind, PayoutMethod};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = allocations)]
@@ -59,25 +59,15 @@ pub fn allocations_of_line(conn: &mut DbConn, line_id: i64) -> QueryResult<Vec<A
         .load(conn)
 }
 
-/// The kinds of entry. Sale kinds carry a channel and count in sales.
-pub mod kind {
-    pub const HOUSEHOLD_SHARE: &str = "household_share";
-    pub const COLLECTIVE_SHARE: &str = "collective_share";
-    pub const COLLECTIVE_SALE: &str = "collective_sale";
-    pub const PURCHASE: &str = "purchase";
-    pub const REFUND_HOUSEHOLD: &str = "refund_household";
-    pub const REFUND_COLLECTIVE: &str = "refund_collective";
-    pub const PAYOUT: &str = "payout";
+/// Sale kinds carry a channel and count in sales.
+fn is_sale(kind: LedgerKind) -> bool {
+    !matches!(kind, LedgerKind::Purchase | LedgerKind::Payout)
 }
 
-fn is_sale(kind: &str) -> bool {
-    !matches!(kind, kind::PURCHASE | kind::PAYOUT)
-}
-
-fn is_collective(kind: &str) -> bool {
+fn is_collective(kind: LedgerKind) -> bool {
     matches!(
         kind,
-        kind::COLLECTIVE_SHARE | kind::COLLECTIVE_SALE | kind::REFUND_COLLECTIVE
+        LedgerKind::CollectiveShare | LedgerKind::CollectiveSale | LedgerKind::RefundCollective
     )
 }
 
@@ -85,7 +75,7 @@ fn is_collective(kind: &str) -> bool {
 // `None` is NULL, not DEFAULT: then SQLite batches are one statement, not one per row.
 #[diesel(table_name = ledger_entries, treat_none_as_default_value = false)]
 pub struct NewLedgerEntry {
-    pub kind: &'static str,
+    pub kind: LedgerKind,
     pub village_id: i64,
     pub household_id: Option<i64>,
     pub channel: Option<String>,
@@ -139,7 +129,7 @@ pub struct Totals {
 
 /// What of an entry the totals count.
 pub struct Posting<'a> {
-    pub kind: &'a str,
+    pub kind: LedgerKind,
     pub village_id: i64,
     pub household_id: Option<i64>,
     pub channel: Option<&'a str>,
@@ -164,7 +154,7 @@ impl Totals {
         if let Some(h) = household_id {
             let t = self.households.entry((h, month)).or_default();
             t.village_id = village_id;
-            if kind == kind::PAYOUT {
+            if kind == LedgerKind::Payout {
                 t.payouts_fen -= amount_fen;
             } else {
                 t.income_fen += amount_fen;
@@ -305,7 +295,7 @@ pub fn add_totals(conn: &mut DbConn, totals: &Totals) -> QueryResult<()> {
 #[derive(QueryableByName)]
 struct EntrySum {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    kind: String,
+    kind: LedgerKind,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     village_id: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
@@ -335,7 +325,7 @@ pub fn recompute_totals(conn: &mut DbConn) -> QueryResult<Totals> {
     let mut totals = Totals::default();
     for r in rows {
         totals.add(&Posting {
-            kind: &r.kind,
+            kind: r.kind,
             village_id: r.village_id,
             household_id: r.household_id,
             channel: r.channel.as_deref(),
@@ -416,7 +406,7 @@ pub fn stored_totals(conn: &mut DbConn) -> QueryResult<Totals> {
 #[diesel(table_name = ledger_entries)]
 pub struct LedgerEntry {
     pub id: i64,
-    pub kind: String,
+    pub kind: LedgerKind,
     pub village_id: i64,
     pub household_id: Option<i64>,
     pub channel: Option<String>,
@@ -551,8 +541,8 @@ pub fn sales_total(conn: &mut DbConn) -> QueryResult<i64> {
     let row: Amount = diesel::sql_query(format!(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS fen FROM ledger_entries \
          WHERE kind NOT IN ('{}', '{}')",
-        kind::PURCHASE,
-        kind::PAYOUT
+        LedgerKind::Purchase.as_str(),
+        LedgerKind::Payout.as_str()
     ))
     .get_result(conn)?;
     Ok(row.fen)

@@ -1,4 +1,4 @@
-//! The email outbox (DESIGN §6.4): messages written in the transaction of the event that
+//! The email outbox (ARCHITECTURE §6.4): messages written in the transaction of the event that
 //! causes them, claimed and sent by the mail worker of any process.
 
 use chrono::NaiveDateTime;

@@ -1,4 +1,4 @@
-//! One diesel schema for both backends; only portable column types (DESIGN §3).
+//! One diesel schema for both backends; only portable column types (ARCHITECTURE §8).
 
 diesel::table! {
     counties (id) {

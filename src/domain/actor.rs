@@ -1,5 +1,5 @@
 //! Who is acting and what they may reach: roles, the signed-in `Actor` with the scope
-//! every query of theirs is limited to (DESIGN §2), and `Who` for the audit log.
+//! every query of theirs is limited to (ARCHITECTURE §3), and `Who` for the audit log.
 //!
 //! The scope values (`TeamScope`, `OrgScope`, `ReportScope`) are made only by
 //! `accounts::load_actor` from what the database says of the user, so a domain function

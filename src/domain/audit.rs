@@ -1,4 +1,4 @@
-//! The audit log (DESIGN §5): every change to money, stock and households, with who
+//! The audit log (ARCHITECTURE §5): every change to money, stock and households, with who
 //! made it and the record before → after.
 
 use chrono::NaiveDateTime;

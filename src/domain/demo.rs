@@ -1,4 +1,4 @@
-//! Loading the demo: the nine villages of DESIGN §1 in their real counties, their
+//! Loading the demo: the nine villages of ARCHITECTURE §1 in their real counties, their
 //! households, 30 products with stock received from those households as lots, a canteen
 //! organisation, and one account per role. The data itself is in the files under `demo/`
 //! (read by [`data`]); this module holds the rules it is written through: the same

@@ -1,4 +1,4 @@
-//! Every fen traced (DESIGN §6.3). When a line is paid its units are allocated to the
+//! Every fen traced (ARCHITECTURE §6.3). When a line is paid its units are allocated to the
 //! product's lots first in, first out, and the money is split in the ledger: for
 //! consignment goods (代卖) between the household and the village collective, for
 //! purchased goods (统购) all to the collective (the household earned the purchase price
@@ -15,11 +15,12 @@
 //! `purchase_posting`) are pure functions, so that the benchmark generator (`bench/`),
 //! which writes its history in bulk, posts exactly what a payment here would.
 
+use crate::states::LedgerKind;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::db::DbConn;
-use crate::db::ledger::{self as q, NewAllocation, NewLedgerEntry, kind, month_of};
+use crate::db::ledger::{self as q, NewAllocation, NewLedgerEntry, month_of};
 use crate::db::orders::{Order, OrderLine};
 use crate::db::stock::{self, NewStockLot};
 use crate::states::SupplyMode;
@@ -62,7 +63,7 @@ impl LineMoney {
     }
 }
 
-/// How the money of a sale is shared (DESIGN §6.3).
+/// How the money of a sale is shared (ARCHITECTURE §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
     /// Consignment (代卖): the collective keeps `collective_bp` basis points, the
@@ -127,7 +128,7 @@ impl Portion {
 /// channel, product, village, dates) and the ids it was given (allocation, lot, refund).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Posting {
-    pub kind: &'static str,
+    pub kind: LedgerKind,
     pub household_id: Option<i64>,
     pub quantity: i32,
     pub amount_fen: i64,
@@ -182,7 +183,7 @@ impl Fifo {
     /// the collective's, so that the ledger still adds up to what was paid.
     pub fn unallocated(&self) -> Option<Posting> {
         (!self.covered()).then(|| Posting {
-            kind: kind::COLLECTIVE_SALE,
+            kind: LedgerKind::CollectiveSale,
             household_id: None,
             quantity: self.money.quantity - self.next_unit,
             amount_fen: self.money.between(self.next_unit, self.money.quantity),
@@ -221,9 +222,9 @@ pub fn sale_postings(
     portion: &Portion,
 ) -> impl Iterator<Item = Posting> + use<> {
     let kinds = [
-        kind::HOUSEHOLD_SHARE,
-        kind::COLLECTIVE_SHARE,
-        kind::COLLECTIVE_SALE,
+        LedgerKind::HouseholdShare,
+        LedgerKind::CollectiveShare,
+        LedgerKind::CollectiveSale,
     ];
     split_postings(
         money,
@@ -244,7 +245,7 @@ fn split_postings(
     portion: &Portion,
     from: i32,
     to: i32,
-    [household_kind, collective_kind, sale_kind]: [&'static str; 3],
+    [household_kind, collective_kind, sale_kind]: [LedgerKind; 3],
     sign: i32,
 ) -> impl Iterator<Item = Posting> + use<> {
     let amount = money.between(from, to);
@@ -311,9 +312,9 @@ pub fn reverse_line_units(
         }
         covered += to - from;
         let kinds = [
-            kind::REFUND_HOUSEHOLD,
-            kind::REFUND_COLLECTIVE,
-            kind::REFUND_COLLECTIVE,
+            LedgerKind::RefundHousehold,
+            LedgerKind::RefundCollective,
+            LedgerKind::RefundCollective,
         ];
         // The split in force when the line was paid, kept on the allocation.
         let split = Split::of_allocation(a.collective_share_bp);
@@ -334,7 +335,7 @@ pub fn reverse_line_units(
                 allocation: None,
                 units: end - from,
                 postings: vec![Posting {
-                    kind: kind::REFUND_COLLECTIVE,
+                    kind: LedgerKind::RefundCollective,
                     household_id: None,
                     quantity: -(end - from),
                     amount_fen: -money.between(from, end),
@@ -348,7 +349,7 @@ pub fn reverse_line_units(
 /// The household's earning for a purchased (统购) lot: the price paid for all of it.
 pub fn purchase_posting(household_id: i64, price_fen: i64, quantity: i32) -> Posting {
     Posting {
-        kind: kind::PURCHASE,
+        kind: LedgerKind::Purchase,
         household_id: Some(household_id),
         quantity,
         amount_fen: price_fen * i64::from(quantity),
@@ -359,7 +360,7 @@ pub fn purchase_posting(household_id: i64, price_fen: i64, quantity: i32) -> Pos
 fn line_entry(
     order: &Order,
     line: &OrderLine,
-    kind: &'static str,
+    kind: LedgerKind,
     day: NaiveDate,
     now: NaiveDateTime,
 ) -> NewLedgerEntry {
@@ -694,7 +695,7 @@ mod tests {
         assert_eq!(household_fen(&postings, 20), 600);
         let collective: i64 = postings
             .iter()
-            .filter(|p| p.kind == kind::COLLECTIVE_SHARE)
+            .filter(|p| p.kind == LedgerKind::CollectiveShare)
             .map(|p| p.amount_fen)
             .sum();
         assert_eq!(collective, 100);
@@ -715,7 +716,7 @@ mod tests {
         assert_eq!(
             sale,
             [Posting {
-                kind: kind::COLLECTIVE_SALE,
+                kind: LedgerKind::CollectiveSale,
                 household_id: None,
                 quantity: 3,
                 amount_fen: 750,
@@ -724,7 +725,7 @@ mod tests {
         assert_eq!(
             rest,
             Some(Posting {
-                kind: kind::COLLECTIVE_SALE,
+                kind: LedgerKind::CollectiveSale,
                 household_id: None,
                 quantity: 1,
                 amount_fen: 250,
@@ -781,7 +782,7 @@ mod tests {
         assert_eq!(
             purchase_posting(7, 2_730, 12),
             Posting {
-                kind: kind::PURCHASE,
+                kind: LedgerKind::Purchase,
                 household_id: Some(7),
                 quantity: 12,
                 amount_fen: 32_760,

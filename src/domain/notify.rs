@@ -1,4 +1,4 @@
-//! Which emails an event sends, to whom and with what data (DESIGN §6.4). Every function
+//! Which emails an event sends, to whom and with what data (ARCHITECTURE §6.4). Every function
 //! here only writes to the outbox, inside the caller's transaction, so a message exists
 //! exactly when the event that causes it was committed; `mail` renders and sends it.
 

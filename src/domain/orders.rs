@@ -1,4 +1,4 @@
-//! Placing orders (DESIGN §6.1): the order and its stock reservation are one
+//! Placing orders (ARCHITECTURE §6.1): the order and its stock reservation are one
 //! transaction, every line's stock taken with a conditional update, so that no amount
 //! of concurrent checkouts can sell what is not there. Unpaid orders give their stock
 //! back when the reservation runs out.

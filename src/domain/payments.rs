@@ -1,4 +1,4 @@
-//! Being paid (DESIGN §6.2): an order moves to `paid` once, whether the confirmation is a
+//! Being paid (ARCHITECTURE §6.2): an order moves to `paid` once, whether the confirmation is a
 //! provider's event, or a payment the team saw and records by hand (`mark_paid`); and
 //! the provider checkout a buyer is sent to (`checkout_started`). Provider events are
 //! recorded once each by id; a replayed, late or out-of-order event changes nothing, and

@@ -1,11 +1,12 @@
 //! Payouts to households (`/team/payouts`): what each household is owed — its ledger
 //! summed — and the money a team hands over, which can never be more than that.
 
+use crate::states::LedgerKind;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::json;
 
 use crate::db::households as hh;
-use crate::db::ledger::{self as q, NewLedgerEntry, NewPayout, kind, month_of};
+use crate::db::ledger::{self as q, NewLedgerEntry, NewPayout, month_of};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
@@ -127,7 +128,7 @@ pub fn record(
         q::post(
             conn,
             &[NewLedgerEntry {
-                kind: kind::PAYOUT,
+                kind: LedgerKind::Payout,
                 village_id: household.village_id,
                 household_id: Some(household.id),
                 channel: None,

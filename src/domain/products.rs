@@ -428,7 +428,7 @@ pub fn create(
 }
 
 /// A product of the member's villages, or `NotFound`.
-fn in_scope(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Product> {
+pub fn in_scope(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Product> {
     st::product_in_villages(conn, scope.village_ids(), id)?.ok_or(DomainError::NotFound)
 }
 

@@ -2,6 +2,7 @@
 //! earned from purchased lots, refunds, payouts — between its opening and closing
 //! balance, all read from the ledger.
 
+use crate::states::LedgerKind;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -62,12 +63,12 @@ pub fn statement(
         .collect();
     let paid_out_fen = -entries
         .iter()
-        .filter(|e| e.kind == q::kind::PAYOUT)
+        .filter(|e| e.kind == LedgerKind::Payout)
         .map(|e| e.amount_fen)
         .sum::<i64>();
     let earned_fen = entries
         .iter()
-        .filter(|e| e.kind != q::kind::PAYOUT)
+        .filter(|e| e.kind != LedgerKind::Payout)
         .map(|e| e.amount_fen)
         .sum::<i64>();
     let lines = entries

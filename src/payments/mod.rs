@@ -1,4 +1,4 @@
-//! Payment providers behind one trait (DESIGN §3): Stripe Checkout when the shop has
+//! Payment providers behind one trait (ARCHITECTURE §2): Stripe Checkout when the shop has
 //! Stripe keys, and the manual methods (bank transfer, cash on delivery) always. A
 //! provider talks to the outside world only; what a payment means for an order is
 //! decided in `domain::payments`.

@@ -1,7 +1,7 @@
 //! Stripe Checkout (async-stripe): a Checkout Session in CNY with the order's lines, and
 //! the webhook's events verified against the raw body and turned into the shop's
 //! `PaymentEvent`s. Tests point `STRIPE_API_BASE` at the project's own Stripe-compatible
-//! server (DESIGN §9).
+//! server (ARCHITECTURE §11).
 
 use std::collections::HashMap;
 

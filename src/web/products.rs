@@ -101,6 +101,12 @@ pub async fn upload_image(
     upload: Upload,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
+    // Another village's product is not there for this member, whatever the body holds:
+    // answered before the body is read.
+    let scope = area.scope.clone();
+    state
+        .db(move |conn| products::in_scope(conn, &scope, id))
+        .await?;
     let mut upload = upload.verified()?;
     let file = upload.take_file("image")?;
     let prepared = match images::prepare("image", &file.bytes) {

@@ -169,8 +169,6 @@ fn the_modules_form_no_cycle() {
 #[test]
 fn status_words_are_spelled_only_in_the_states_module() {
     // The texts of the typed states that are not also ordinary words of other columns.
-    // (The ledger's entry kinds are still spelled in `db::ledger::kind`; `LedgerKind`
-    // waits to replace them.)
     let words = [
         "\"pending_payment\"",
         "\"partially_refunded\"",
@@ -180,6 +178,11 @@ fn status_words_are_spelled_only_in_the_states_module() {
         "\"purchased\"",
         "\"on_sale\"",
         "\"livestream\"",
+        "\"household_share\"",
+        "\"collective_share\"",
+        "\"collective_sale\"",
+        "\"refund_household\"",
+        "\"refund_collective\"",
         "\"tuopin\"",
         "\"jiance\"",
         "\"yiban\"",

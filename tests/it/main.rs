@@ -1,5 +1,5 @@
 //! Integration tests: the real server over HTTP on a fresh database per test, every
-//! database-touching test on SQLite and on PostgreSQL (DESIGN §9).
+//! database-touching test on SQLite and on PostgreSQL (ARCHITECTURE §11).
 
 // A test that cannot set itself up should stop loudly where it is.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,12 +1,11 @@
-//! A small Stripe-compatible HTTP server for the integration tests (DESIGN §9 "Stripe").
+//! A small Stripe-compatible HTTP server for the integration tests (ARCHITECTURE §11 "Stripe").
 //!
 //! The real Stripe cannot be reached from the test machines, and localstripe's replies do
 //! not parse in the client library, so the tests run this server instead and point the
 //! app at it with `STRIPE_API_BASE`. It answers the endpoints the app calls
 //! (`POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`,
 //! `POST /v1/checkout/sessions/{id}/expire`, `POST /v1/refunds`) with bodies built from
-//! Stripe's own example objects in `tests/fixtures/stripe/fixtures3.json` (a copy of
-//! `../shared/stripe/fixtures3.json`): each reply is the
+//! Stripe's own example objects in `tests/fixtures/stripe/fixtures3.json`: each reply is the
 //! fixture with only the fields that matter overwritten (ids, amounts, currency, status,
 //! metadata, urls), so async-stripe parses exactly what real Stripe sends. It also
 //! builds the events Stripe would send and posts them, signed with the webhook secret,

@@ -1,5 +1,5 @@
 -- Payments through a provider (Stripe) and the events it sends, per-village fulfilment,
--- refunds by line, and the email outbox (DESIGN §6.2, §6.4).
+-- refunds by line, and the email outbox (ARCHITECTURE §6.2, §6.4).
 ALTER TABLE orders ADD COLUMN locale TEXT NOT NULL DEFAULT 'zh-CN';
 ALTER TABLE orders ADD COLUMN provider_session_id TEXT;
 ALTER TABLE orders ADD COLUMN provider_payment_id TEXT;

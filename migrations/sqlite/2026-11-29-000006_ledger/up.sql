@@ -1,4 +1,4 @@
--- Every fen traced (DESIGN §6.3): paid lines allocated to the lots (hence households)
+-- Every fen traced (ARCHITECTURE §6.3): paid lines allocated to the lots (hence households)
 -- that supplied them, the append-only ledger, monthly totals kept in the same
 -- transaction for the reports, and payouts to households.
 CREATE TABLE allocations (
