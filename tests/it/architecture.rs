@@ -47,6 +47,46 @@ fn imports(path: &Path) -> BTreeSet<String> {
     let mut rest = code;
     while let Some(at) = rest.find("crate::") {
         rest = &rest[at + "crate::".len()..];
+        // `crate::domain::{orders, payments::settle, …}` names each area of the group.
+        if let Some(group) = rest.strip_prefix("domain::{") {
+            let mut depth = 0;
+            let end = group
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth < 0
+                })
+                .map_or(group.len(), |(i, _)| i);
+            // Split at the group's own commas (not those of a nested group).
+            let (mut depth, mut from, mut items) = (0, 0, Vec::new());
+            for (i, c) in group[..end].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        items.push(&group[from..i]);
+                        from = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            items.push(&group[from..end]);
+            for item in items {
+                let area: String = item
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !area.is_empty() && area != "self" {
+                    out.insert(format!("domain::{area}"));
+                }
+            }
+            continue;
+        }
         let mut segments = rest
             .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
             .next()
