@@ -12,6 +12,7 @@ mod fulfilment;
 mod households;
 mod images;
 mod ledger;
+mod ledger_props;
 mod locales;
 mod mail;
 mod orders;
