@@ -18,6 +18,7 @@ mod hardening;
 mod households;
 mod images;
 mod ledger;
+mod ledger_props;
 mod locales;
 mod mail;
 mod orders;

@@ -1,13 +1,16 @@
 //! The test harness: a real server on a fresh database per test, on SQLite (a new file)
 //! or PostgreSQL (a new database on the server at 127.0.0.1:5432), driven over HTTP by
-//! clients with their own cookie jars, the way a browser would.
+//! clients with their own cookie jars, the way a browser would. Each fresh database is a
+//! copy of a template migrated (and loaded with the demo data) once per test process.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use village_market::app::Services;
@@ -50,8 +53,139 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A fresh, empty database of one backend; dropped (PostgreSQL) or deleted (SQLite)
-/// when this goes out of scope.
+/// The URL of database `name` on the server that holds test databases.
+fn postgres_url(name: &str) -> String {
+    let admin = postgres_admin_url();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+fn postgres_admin() -> PgConnection {
+    PgConnection::establish(&postgres_admin_url())
+        .expect("PostgreSQL at VM_TEST_POSTGRES is reachable")
+}
+
+/// What a fresh database holds when a test gets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contents {
+    /// The tables, and no rows.
+    Migrated,
+    /// The tables and the demo data, loaded with the password `PASSWORD`.
+    Demo,
+}
+
+impl Contents {
+    fn name(self) -> &'static str {
+        match self {
+            Contents::Migrated => "migrated",
+            Contents::Demo => "demo",
+        }
+    }
+}
+
+/// A database migrated, and loaded with the demo data where asked, once per test process;
+/// every test's database is a copy of one, because migrating and loading the demo (its
+/// password hashes above all) was most of what a test cost.
+enum Template {
+    /// The bytes of a SQLite database file: a `VACUUM INTO` snapshot, so one file with
+    /// no `-wal` or `-shm` beside it.
+    Sqlite(Vec<u8>),
+    /// A PostgreSQL database to `CREATE DATABASE … TEMPLATE` from. Nothing stays
+    /// connected to it: PostgreSQL refuses to copy a database in use. It lives as long as
+    /// the process; its name, `vm_test_tpl_<pid>_…`, is one `scripts/test` drops once the
+    /// process has ended.
+    Postgres(String),
+}
+
+/// One template per backend and contents, built by the first test that needs it while
+/// the tests that need it too wait. A slot can be emptied (see `FreshDatabase::with`),
+/// hence a lock rather than a `OnceLock`.
+static TEMPLATES: [Mutex<Option<Arc<Template>>>; 4] = [const { Mutex::new(None) }; 4];
+
+fn template_slot(
+    backend: Backend,
+    contents: Contents,
+) -> MutexGuard<'static, Option<Arc<Template>>> {
+    let slot = match (backend, contents) {
+        (Backend::Sqlite, Contents::Migrated) => 0,
+        (Backend::Sqlite, Contents::Demo) => 1,
+        (Backend::Postgres, Contents::Migrated) => 2,
+        (Backend::Postgres, Contents::Demo) => 3,
+    };
+    // A test that panicked while building leaves the slot empty: the next one builds.
+    TEMPLATES[slot]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn template(backend: Backend, contents: Contents) -> Arc<Template> {
+    template_slot(backend, contents)
+        .get_or_insert_with(|| Arc::new(build_template(backend, contents)))
+        .clone()
+}
+
+/// Forgets `template` so that the next test builds it again, unless another test has
+/// already done so.
+fn forget_template(backend: Backend, contents: Contents, template: &Arc<Template>) {
+    let mut slot = template_slot(backend, contents);
+    if slot.as_ref().is_some_and(|t| Arc::ptr_eq(t, template)) {
+        *slot = None;
+    }
+}
+
+fn build_template(backend: Backend, contents: Contents) -> Template {
+    let pid = std::process::id();
+    match backend {
+        Backend::Sqlite => {
+            let mut sqlite =
+                SqliteConnection::establish(":memory:").expect("an in-memory SQLite database");
+            sqlite
+                .batch_execute("PRAGMA foreign_keys = ON")
+                .expect("foreign keys on");
+            let mut conn = DbConn::Sqlite(sqlite);
+            fill(&mut conn, contents);
+            let dir = std::env::temp_dir().join(format!("vm-test-tpl-{pid}-{}", contents.name()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let file = dir.join("template.db");
+            diesel::sql_query(format!("VACUUM INTO '{}'", file.display()))
+                .execute(&mut conn)
+                .expect("the template is written");
+            let bytes = std::fs::read(&file).expect("the template reads back");
+            let _ = std::fs::remove_dir_all(&dir);
+            Template::Sqlite(bytes)
+        }
+        Backend::Postgres => {
+            let name = format!("vm_test_tpl_{pid}_{}", contents.name());
+            let mut admin = postgres_admin();
+            for sql in [
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                format!("CREATE DATABASE {name}"),
+            ] {
+                diesel::sql_query(sql)
+                    .execute(&mut admin)
+                    .expect("the template database is created");
+            }
+            let pg = PgConnection::establish(&postgres_url(&name)).expect("template connects");
+            let mut conn = DbConn::Pg(pg);
+            fill(&mut conn, contents);
+            // Closed before any copy: PostgreSQL copies only a database nobody is in.
+            drop(conn);
+            Template::Postgres(name)
+        }
+    }
+}
+
+fn fill(conn: &mut DbConn, contents: Contents) {
+    db::run_migrations(conn).expect("migrations run");
+    if contents == Contents::Demo {
+        let report = demo::load(conn, PASSWORD, now_utc()).expect("demo data loads");
+        assert!(!report.is_empty());
+    }
+}
+
+/// A fresh database of one backend; dropped (PostgreSQL) or deleted (SQLite) when this
+/// goes out of scope.
 pub struct FreshDatabase {
     pub url: String,
     pub dir: PathBuf,
@@ -59,37 +193,69 @@ pub struct FreshDatabase {
 }
 
 impl FreshDatabase {
+    /// An empty database, not even migrated: for tests of migrations and of startup.
     pub fn new(backend: Backend) -> FreshDatabase {
+        let (mut database, name) = FreshDatabase::place(backend);
+        if backend == Backend::Postgres {
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut postgres_admin())
+                .expect("create database");
+            database.pg_name = Some(name);
+        }
+        database
+    }
+
+    /// A database that holds `contents`, copied from this process's template.
+    pub fn with(backend: Backend, contents: Contents) -> FreshDatabase {
+        let original = template(backend, contents);
+        let (mut database, name) = FreshDatabase::place(backend);
+        match &*original {
+            Template::Sqlite(bytes) => {
+                std::fs::write(database.dir.join("test.db"), bytes).expect("the copy is written");
+            }
+            Template::Postgres(first) => {
+                let mut admin = postgres_admin();
+                let mut copy = |from: &str| {
+                    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {from}"))
+                        .execute(&mut admin)
+                };
+                if let Err(e) = copy(first) {
+                    // Another run's clean-up (`scripts/test` drops every `vm_test_`
+                    // database it finds) may have dropped the template: build it again.
+                    eprintln!("copying {first} failed ({e}): building the template again");
+                    forget_template(backend, contents, &original);
+                    let rebuilt = template(backend, contents);
+                    let Template::Postgres(again) = &*rebuilt else {
+                        unreachable!("a PostgreSQL template for PostgreSQL")
+                    };
+                    copy(again).expect("create database from the template");
+                }
+                database.pg_name = Some(name);
+            }
+        }
+        database
+    }
+
+    /// An empty folder and a URL for a database not yet made, and the name of its
+    /// PostgreSQL database. Dropping it removes the folder, and the PostgreSQL database
+    /// once `pg_name` is set.
+    fn place(backend: Backend) -> (FreshDatabase, String) {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}_{n}", std::process::id());
         let dir = std::env::temp_dir().join(format!("vm-test-{tag}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        match backend {
-            Backend::Sqlite => FreshDatabase {
-                url: format!("sqlite://{}", dir.join("test.db").display()),
-                dir,
-                pg_name: None,
-            },
-            Backend::Postgres => {
-                let name = format!("vm_test_{tag}");
-                let admin = postgres_admin_url();
-                let mut conn = PgConnection::establish(&admin)
-                    .expect("PostgreSQL at VM_TEST_POSTGRES is reachable");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(b, _)| b)
-                    .to_string();
-                FreshDatabase {
-                    url: format!("{base}/{name}"),
-                    dir,
-                    pg_name: Some(name),
-                }
-            }
-        }
+        let name = format!("vm_test_{tag}");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.join("test.db").display()),
+            Backend::Postgres => postgres_url(&name),
+        };
+        let database = FreshDatabase {
+            url,
+            dir,
+            pg_name: None,
+        };
+        (database, name)
     }
 }
 
@@ -149,18 +315,20 @@ impl TestApp {
     /// A server over the demo data with settings changed by `configure` (Stripe keys,
     /// an SMTP server…).
     pub fn start_with(backend: Backend, configure: impl FnOnce(&mut ConfigArgs)) -> TestApp {
-        let app = TestApp::start_configured(backend, configure);
-        let report = demo::load(&mut app.conn(), PASSWORD, now_utc()).expect("demo data loads");
-        assert!(!report.is_empty());
-        app
+        TestApp::start_configured(backend, Contents::Demo, configure)
     }
 
+    /// A server over a database with the tables and nothing in them.
     pub fn start_empty(backend: Backend) -> TestApp {
-        TestApp::start_configured(backend, |_| {})
+        TestApp::start_configured(backend, Contents::Migrated, |_| {})
     }
 
-    fn start_configured(backend: Backend, configure: impl FnOnce(&mut ConfigArgs)) -> TestApp {
-        let database = FreshDatabase::new(backend);
+    fn start_configured(
+        backend: Backend,
+        contents: Contents,
+        configure: impl FnOnce(&mut ConfigArgs),
+    ) -> TestApp {
+        let database = FreshDatabase::with(backend, contents);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let mut args = test_args(&database);
@@ -226,15 +394,7 @@ impl TestApp {
 
     /// The one whole number a query answers as `n` (cast to BIGINT where needed).
     pub fn scalar(&self, sql: &str) -> i64 {
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let row: N = diesel::sql_query(sql)
-            .get_result(&mut *self.conn() as &mut DbConn)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        row.n
+        scalar(&mut self.conn(), sql)
     }
 
     pub fn execute(&self, sql: &str) -> usize {
@@ -299,6 +459,19 @@ impl Browser {
         let status = res.status();
         (status, res.text().expect("body"))
     }
+}
+
+/// The one whole number a query answers as `n` (cast to BIGINT where needed).
+pub fn scalar(conn: &mut DbConn, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: N = diesel::sql_query(sql)
+        .get_result(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    row.n
 }
 
 /// The value of the first `csrf_token` hidden field in a page.
