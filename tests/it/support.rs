@@ -368,6 +368,10 @@ impl TestApp {
         let client = Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // The server closes a connection idle for 5 s (actix's keep-alive); a client
+            // that reused one at that moment would see it cut under its request. Idle
+            // connections are dropped well before, as a browser does.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("http client");
         Browser {
