@@ -207,13 +207,14 @@ impl Config {
     }
 
     /// The demo accounts' password: `DEMO_PASSWORD`, or one generated once into the data
-    /// folder so that it stays the same across restarts.
+    /// folder (`demo-password` holds the password itself) so that it stays the same
+    /// across restarts.
     pub fn demo_password(&self) -> Result<String, ConfigError> {
         if let Some(p) = &self.demo_password {
             return Ok(p.clone());
         }
-        let secret = load_or_create_secret(&self.data_dir, "demo-password", 6)?;
-        Ok(format!("demo-{}", hex::encode(secret)))
+        let make = || format!("demo-{}", crate::util::random_token(6));
+        load_or_create(&self.data_dir, "demo-password", make)
     }
 }
 
@@ -227,21 +228,31 @@ fn stretch_key(material: &[u8]) -> Vec<u8> {
 /// Reads `name` from the data folder, or writes `len` fresh random bytes there (mode 0600)
 /// on first use. Hex on disk so that an operator can copy it.
 fn load_or_create_secret(dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, ConfigError> {
+    let text = load_or_create(dir, name, || crate::util::random_token(len))?;
+    hex::decode(&text).map_err(|e| ConfigError::Invalid {
+        name: "data folder",
+        reason: format!("{} is not hex: {e}", dir.join(name).display()),
+    })
+}
+
+/// The text of file `name` in the data folder, written from `make` (mode 0600) on first use.
+fn load_or_create(
+    dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> Result<String, ConfigError> {
     let path = dir.join(name);
     let io_err = |source| ConfigError::DataDir {
         path: path.display().to_string(),
         source,
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => hex::decode(text.trim()).map_err(|e| ConfigError::Invalid {
-            name: "data folder",
-            reason: format!("{} is not hex: {e}", path.display()),
-        }),
+        Ok(text) => Ok(text.trim().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).map_err(io_err)?;
-            let bytes = crate::util::random_bytes(len);
-            write_private(&path, hex::encode(&bytes).as_bytes()).map_err(io_err)?;
-            Ok(bytes)
+            let text = make();
+            write_private(&path, text.as_bytes()).map_err(io_err)?;
+            Ok(text)
         }
         Err(e) => Err(io_err(e)),
     }

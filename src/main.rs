@@ -11,6 +11,7 @@ use village_market::config::{Config, ConfigArgs};
 use village_market::domain::accounts::{self, NewAccount};
 use village_market::domain::actor::Role;
 use village_market::domain::actor::Who;
+use village_market::domain::admin::{self, CountyForm};
 use village_market::domain::error::DomainError;
 use village_market::domain::{demo, now_utc};
 use village_market::i18n::Lang;
@@ -29,13 +30,15 @@ struct Cli {
 enum Command {
     /// Run the web server (the default).
     Serve {
-        /// Load the demo data first when the database has none.
+        /// Load the demo data first into an empty database (on the demo's own database,
+        /// start as usual; any other data stops it with one line).
         #[arg(long)]
         demo: bool,
     },
     /// Run pending database migrations and exit.
     Migrate,
-    /// Load the demo data (nothing changes when it is already there).
+    /// Load the demo data into an empty database (nothing changes when it is already
+    /// there; a database with other data is refused).
     Demo,
     /// Recompute every monthly total from the ledger and check that the money adds up;
     /// prints each difference and exits non-zero if there is any.
@@ -44,6 +47,25 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Manage counties (区县), which every village belongs to.
+    County {
+        #[command(subcommand)]
+        command: CountyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CountyCommand {
+    /// Add a county, listed after the others.
+    Add {
+        /// Its web name: lower-case letters, digits and hyphens.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name_zh: String,
+        #[arg(long)]
+        name_en: String,
     },
 }
 
@@ -154,11 +176,27 @@ fn run(cli: Cli) -> Result<(), String> {
                 &Who::tool("command line"),
                 now_utc(),
             )
-            .map_err(|e| match e {
-                DomainError::Invalid(errors) => accounts::describe(&errors, Lang::En),
-                other => other.to_string(),
-            })?;
+            .map_err(describe)?;
             println!("created {} account {} (id {id})", role.as_str(), new.email);
+            Ok(())
+        }
+        Command::County {
+            command:
+                CountyCommand::Add {
+                    slug,
+                    name_zh,
+                    name_en,
+                },
+        } => {
+            let form = CountyForm {
+                slug,
+                name_zh,
+                name_en,
+            };
+            let who = Who::tool("command line");
+            let id =
+                admin::create_county(&mut *conn()?, &who, &form, now_utc()).map_err(describe)?;
+            println!("created county {} (id {id})", form.slug);
             Ok(())
         }
         Command::Serve { demo } => {
@@ -167,6 +205,14 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             serve(config, pool)
         }
+    }
+}
+
+/// A refusal as one line for the terminal, naming each field.
+fn describe(e: DomainError) -> String {
+    match e {
+        DomainError::Invalid(errors) => accounts::describe(&errors, Lang::En),
+        other => other.to_string(),
     }
 }
 

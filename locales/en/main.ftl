@@ -286,6 +286,14 @@ invalid-supply-mode-fixed = Stock has been received, so the supply mode is fixed
 ## Administration
 admin-village = Village
 admin-village-new = Add a village
+admin-counties = Counties
+admin-county-new = Add a county
+admin-county-slug = Web name (lower-case letters, digits and hyphens, e.g. yunzhou)
+admin-county-villages = { $count ->
+    [one] one village
+   *[other] { $count } villages
+}
+admin-no-counties = No counties yet. Add a county first, then its villages.
 admin-village-slug = Web name (lower-case letters, digits and hyphens, e.g. xiedian)
 admin-township-zh = Township (Chinese)
 admin-township-en = Township (English)

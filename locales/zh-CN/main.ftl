@@ -277,6 +277,11 @@ invalid-supply-mode-fixed = 已有入库记录，供货方式不能再改
 ## 管理后台
 admin-village = 村
 admin-village-new = 新增村
+admin-counties = 区县
+admin-county-new = 新增区县
+admin-county-slug = 网址名（小写字母、数字、连字符，如 yunzhou）
+admin-county-villages = { $count } 个村
+admin-no-counties = 还没有区县。先新增区县，再在区县下新增村。
 admin-village-slug = 网址名（小写字母、数字、连字符，如 xiedian）
 admin-township-zh = 乡镇（中文）
 admin-township-en = 乡镇（英文）

@@ -55,3 +55,11 @@ pub fn recent(
     }
     query.load(conn)
 }
+
+/// Whether anything was ever done by `actor_label` (the demo loader's mark on a database).
+pub fn any_by(conn: &mut DbConn, actor_label: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        audit_log::table.filter(audit_log::actor_label.eq(actor_label)),
+    ))
+    .get_result(conn)
+}

@@ -117,26 +117,57 @@ impl OrderLine {
     }
 }
 
-/// A step in an order's history. `from` and `to` are the text of an `OrderStatus`, or
-/// of a `ShipmentStatus` for one village's step (the history holds both).
-pub fn record_event(
-    conn: &mut DbConn,
-    order_id: i64,
-    from: Option<&str>,
-    to: &str,
-    actor: &str,
-    note: Option<&str>,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+/// A step in an order's history. `from_status` and `to_status` are the text of an
+/// `OrderStatus`, or of a `ShipmentStatus` for one village's step (the history holds both).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = order_events)]
+pub struct NewOrderEvent<'a> {
+    pub order_id: i64,
+    /// The village whose part of the order the step concerns; `None` for the whole order.
+    pub village_id: Option<i64>,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub actor_label: &'a str,
+    pub note: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+}
+
+impl<'a> NewOrderEvent<'a> {
+    /// A step of the whole order, without a note.
+    pub fn step(
+        order_id: i64,
+        from_status: Option<&'a str>,
+        to_status: &'a str,
+        actor_label: &'a str,
+        created_at: NaiveDateTime,
+    ) -> NewOrderEvent<'a> {
+        NewOrderEvent {
+            order_id,
+            village_id: None,
+            from_status,
+            to_status,
+            actor_label,
+            note: None,
+            created_at,
+        }
+    }
+
+    pub fn note(self, note: Option<&'a str>) -> NewOrderEvent<'a> {
+        NewOrderEvent { note, ..self }
+    }
+
+    /// The step concerns this village's part of the order only.
+    pub fn village(self, village_id: i64) -> NewOrderEvent<'a> {
+        NewOrderEvent {
+            village_id: Some(village_id),
+            ..self
+        }
+    }
+}
+
+pub fn record_event(conn: &mut DbConn, event: &NewOrderEvent) -> QueryResult<usize> {
     diesel::insert_into(order_events::table)
-        .values((
-            order_events::order_id.eq(order_id),
-            order_events::from_status.eq(from),
-            order_events::to_status.eq(to),
-            order_events::actor_label.eq(actor),
-            order_events::note.eq(note),
-            order_events::created_at.eq(now),
-        ))
+        .values(event)
         .execute(conn)
 }
 
@@ -386,6 +417,7 @@ pub fn unrefund_line_quantity(
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = order_events)]
 pub struct OrderEvent {
+    pub village_id: Option<i64>,
     /// An `OrderStatus`'s text, or a `ShipmentStatus`'s for a village's step.
     pub from_status: Option<String>,
     pub to_status: String,

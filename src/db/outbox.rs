@@ -128,3 +128,16 @@ pub fn mark_failed(
             .execute(conn),
     }
 }
+
+/// The newest message's id (0 when there is none).
+pub fn last_id(conn: &mut DbConn) -> QueryResult<i64> {
+    email_outbox::table
+        .select(diesel::dsl::max(email_outbox::id))
+        .first::<Option<i64>>(conn)
+        .map(Option::unwrap_or_default)
+}
+
+/// Drops the messages written after message `id`, before anything could send them.
+pub fn discard_after(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::delete(email_outbox::table.filter(email_outbox::id.gt(id))).execute(conn)
+}

@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{payment_events, refund_lines, refunds};
+use super::schema::{order_lines, payment_events, refund_lines, refunds};
 use super::{DbConn, insert_batched};
 
 pub fn event_seen(conn: &mut DbConn, provider: &str, event_id: &str) -> QueryResult<bool> {
@@ -88,6 +88,23 @@ pub fn insert_refund(
     }
     let inserted: QueryResult<()> = insert_batched!(conn, refund_lines::table, lines);
     inserted.map(|()| id)
+}
+
+/// The refunded lines of an order: (refund, the line's village, money).
+pub fn refund_lines_by_village(
+    conn: &mut DbConn,
+    order_id: i64,
+) -> QueryResult<Vec<(i64, i64, i64)>> {
+    refund_lines::table
+        .inner_join(refunds::table)
+        .inner_join(order_lines::table)
+        .filter(refunds::order_id.eq(order_id))
+        .select((
+            refund_lines::refund_id,
+            order_lines::village_id,
+            refund_lines::amount_fen,
+        ))
+        .load(conn)
 }
 
 pub fn refunds_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<Refund>> {

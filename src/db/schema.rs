@@ -207,6 +207,7 @@ diesel::table! {
         actor_label -> Text,
         note -> Nullable<Text>,
         created_at -> Timestamp,
+        village_id -> Nullable<BigInt>,
     }
 }
 

@@ -6,7 +6,7 @@ use diesel::QueryResult;
 use serde_json::json;
 
 use crate::db::accounts::{self as acc, CadreScopeRow, NewOrganization, OrganizationChanges};
-use crate::db::catalog::{self as cat, NewVillage, VillageChanges};
+use crate::db::catalog::{self as cat, NewCounty, NewVillage, VillageChanges};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::accounts::{check_password, hash_password};
 use crate::domain::actor::{Role, Who};
@@ -173,6 +173,59 @@ pub fn save_village(
             village_id: Some(id),
             before,
             after: Some(after),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(id)
+    })
+}
+
+/// A county (区县) as the admin types it: a real install's first step after its first
+/// account, since every village belongs to one.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct CountyForm {
+    pub slug: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+/// Adds a county after the others (the order reports list them in).
+pub fn create_county(
+    conn: &mut DbConn,
+    who: &Who,
+    form: &CountyForm,
+    now: NaiveDateTime,
+) -> DomainResult<i64> {
+    let mut errors = FieldErrors::default();
+    let name_zh = v::required_text(&mut errors, "name_zh", &form.name_zh, 40);
+    let name_en = v::required_text(&mut errors, "name_en", &form.name_en, 60);
+    let slug = form.slug.trim().to_string();
+    if !is_slug(&slug) {
+        errors.add("slug", "invalid-slug");
+    }
+    write_transaction(conn, |conn| {
+        let counties = cat::counties(conn)?;
+        if counties.iter().any(|c| c.slug == slug) {
+            errors.add("slug", "invalid-slug-taken");
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors.clone()));
+        }
+        let sort_order = counties.iter().map(|c| c.sort_order).max().unwrap_or(0) + 1;
+        let new = NewCounty {
+            slug: &slug,
+            name_zh: &name_zh,
+            name_en: &name_en,
+            sort_order,
+        };
+        let id = cat::insert_county(conn, &new)?;
+        let change = Change {
+            action: "create",
+            entity: "county",
+            entity_id: id,
+            village_id: None,
+            before: None,
+            after: Some(json!({ "slug": slug, "name_zh": name_zh, "name_en": name_en })),
         };
         audit::record(conn, who, change, now)?;
         Ok(id)

@@ -29,6 +29,9 @@ pub struct CartItem {
 pub struct Shopper {
     pub user: Option<(i64, Role)>,
     pub locale: String,
+    /// A random value the session keeps: a checkout's idempotency key counts only
+    /// together with it (`orders::stored_idempotency_key`).
+    pub checkout_scope: String,
 }
 
 /// Who is buying: a guest, or a signed-in user (a canteen buyer gets canteen prices),
@@ -38,14 +41,17 @@ pub struct Buyer {
     pub user_id: Option<i64>,
     pub organization_id: Option<i64>,
     pub locale: String,
+    /// Whose idempotency keys this checkout may find (`Shopper::checkout_scope`).
+    pub checkout_scope: String,
 }
 
 /// The buyer a shopper is: a canteen buyer (食堂采购) buys for their organisation.
 pub fn buyer(conn: &mut DbConn, shopper: &Shopper) -> QueryResult<Buyer> {
-    let locale = shopper.locale.clone();
+    let (locale, checkout_scope) = (shopper.locale.clone(), shopper.checkout_scope.clone());
     let Some((user_id, role)) = shopper.user else {
         return Ok(Buyer {
             locale,
+            checkout_scope,
             ..Buyer::default()
         });
     };
@@ -61,6 +67,7 @@ pub fn buyer(conn: &mut DbConn, shopper: &Shopper) -> QueryResult<Buyer> {
         user_id: Some(user_id),
         organization_id,
         locale,
+        checkout_scope,
     })
 }
 

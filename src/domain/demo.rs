@@ -56,6 +56,12 @@ pub enum DemoError {
     /// A file under `demo/` that is not the demo data.
     #[error(transparent)]
     Data(#[from] data::DataError),
+    /// The database holds a real install's data: the demo must not mix into it.
+    #[error(
+        "this database holds {accounts} accounts and {villages} villages that the demo did not make; \
+         the demo loads only into an empty database or one it made (choose another DATABASE_URL)"
+    )]
+    NotDemo { accounts: i64, villages: usize },
 }
 
 /// The demo canteen organisation's name, which the demo orders are placed for.
@@ -72,11 +78,26 @@ pub fn load(
     let data = DemoData::embedded()?;
     let mut report = DemoReport::default();
     write_transaction(conn, |conn| {
+        refuse_a_real_install(conn)?;
         load_places(conn, &data, now, &mut report)?;
         load_products(conn, &data, now, &mut report)?;
         load_accounts(conn, &data, password, now, &mut report)
     })?;
     Ok(report)
+}
+
+/// The demo goes only into an empty database or one that it made itself (its loader's
+/// audit entries mark it), never among a real install's villages, accounts and ledger.
+fn refuse_a_real_install(conn: &mut DbConn) -> Result<(), DemoError> {
+    if crate::db::audit::any_by(conn, ACTOR)? {
+        return Ok(());
+    }
+    let accounts = acc::count_users(conn)?;
+    let villages = cat::villages(conn)?.len();
+    if accounts == 0 && villages == 0 && cat::counties(conn)?.is_empty() {
+        return Ok(());
+    }
+    Err(DemoError::NotDemo { accounts, villages })
 }
 
 fn audit_create(

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::db::catalog::{Village, villages_by_ids};
-use crate::db::orders::{self as q, Order, OrderLine};
+use crate::db::orders::{self as q, NewOrderEvent, Order, OrderLine};
 use crate::db::shipments;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
@@ -112,7 +112,8 @@ pub fn advance(
             None => format!("village {village_id}: {to}"),
         };
         let (from, to) = (from.as_str(), to.as_str());
-        q::record_event(conn, order.id, Some(from), to, &who.label, Some(&note), now)?;
+        let step = NewOrderEvent::step(order.id, Some(from), to, &who.label, now);
+        q::record_event(conn, &step.note(Some(&note)).village(village_id))?;
         if let Some((carrier, number)) = &tracking {
             let lines = q::lines(conn, order.id)?;
             let theirs: Vec<&OrderLine> = lines
@@ -170,7 +171,10 @@ pub fn sync_order_status(
     };
     if status != order.status && q::transition(conn, order_id, order.status, status, now)? {
         let (from, to) = (order.status.as_str(), status.as_str());
-        q::record_event(conn, order_id, Some(from), to, actor, None, now)?;
+        q::record_event(
+            conn,
+            &NewOrderEvent::step(order_id, Some(from), to, actor, now),
+        )?;
     }
     Ok(())
 }

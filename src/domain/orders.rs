@@ -6,10 +6,11 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DbError};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::db::catalog::{Village, villages_by_ids};
-use crate::db::orders::{self as q, NewOrder, NewOrderLine};
-use crate::db::payments::refunds_of_order;
+use crate::db::orders::{self as q, NewOrder, NewOrderEvent, NewOrderLine};
+use crate::db::payments::{refund_lines_by_village, refunds_of_order};
 use crate::db::shipments;
 use crate::db::stock::{add_to_product, take_from_product};
 use crate::db::{DbConn, write_transaction};
@@ -168,11 +169,14 @@ pub fn place(
     reservation_minutes: u32,
     now: NaiveDateTime,
 ) -> DomainResult<Checkout> {
-    // A repeated submit finds its order even though the cart was emptied by the first.
-    if let Some(order) = q::by_idempotency_key(conn, form.idempotency_key.trim())? {
+    // A repeated submit finds its order even though the cart was emptied by the first;
+    // only the session that placed it can, so a key copied from elsewhere finds nothing.
+    let stored_key = stored_idempotency_key(&buyer.checkout_scope, form.idempotency_key.trim());
+    if let Some(order) = q::by_idempotency_key(conn, &stored_key)? {
         return Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)));
     }
-    let valid = validate(form, items, methods)?;
+    let mut valid = validate(form, items, methods)?;
+    valid.key = stored_key;
     let result = write_transaction(conn, |conn| {
         place_in_transaction(conn, items, buyer, &valid, reservation_minutes, now)
     });
@@ -189,6 +193,16 @@ pub fn place(
         }
         Err(Stop::Failed(e)) => Err(e),
     }
+}
+
+/// The key an order is stored under: the form's idempotency key bound to the session
+/// that was given it (`Buyer::checkout_scope`), hashed so neither can be read back.
+pub fn stored_idempotency_key(checkout_scope: &str, key: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(checkout_scope.as_bytes());
+    hasher.update([0]);
+    hasher.update(key.as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 fn with_lines(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderLines> {
@@ -298,7 +312,10 @@ fn place_in_transaction(
     villages.dedup();
     shipments::create_for_order(conn, order_id, &villages, now)?;
     let placed = OrderStatus::PendingPayment.as_str();
-    q::record_event(conn, order_id, None, placed, "buyer", None, now)?;
+    q::record_event(
+        conn,
+        &NewOrderEvent::step(order_id, None, placed, "buyer", now),
+    )?;
     let order = q::by_id(conn, order_id)?.ok_or(DomainError::NotFound)?;
     let lines = q::lines(conn, order_id)?;
     notify::order_received(conn, &order, &lines, now)?;
@@ -325,7 +342,10 @@ pub fn release(
         shipments::cancel_unshipped(conn, order.id, None, now)?;
         q::clear_reservation(conn, order.id)?;
         let (from, to) = (from.as_str(), to.as_str());
-        q::record_event(conn, order.id, Some(from), to, actor, None, now)?;
+        q::record_event(
+            conn,
+            &NewOrderEvent::step(order.id, Some(from), to, actor, now),
+        )?;
         Ok(true)
     })
 }
@@ -503,8 +523,21 @@ pub fn team_list(
 /// shipments only.
 pub fn team_view(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<OrderView> {
     let order = in_scope(conn, scope, id)?;
+    let parts = refund_lines_by_village(conn, order.id)?;
     let mut view = view(conn, order)?;
     view.lines.retain(|l| scope.covers(l.village_id));
     view.shipments.retain(|(s, _)| scope.covers(s.village_id));
+    view.events
+        .retain(|e| e.village_id.is_none_or(|v| scope.covers(v)));
+    // Each refund counts for the team as much as it gave back for the team's lines.
+    view.refunds.retain_mut(|refund| {
+        refund.amount_fen = parts
+            .iter()
+            .filter(|(id, village, _)| *id == refund.id && scope.covers(*village))
+            .map(|(_, _, fen)| fen)
+            .sum();
+        refund.amount_fen > 0
+    });
+    view.order.refunded_fen = view.refunds.iter().map(|r| r.amount_fen).sum();
     Ok(view)
 }

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
 use serde_json::json;
 
-use crate::db::orders::{self as q, Order};
+use crate::db::orders::{self as q, NewOrderEvent, Order};
 use crate::db::payments as events;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
@@ -81,15 +81,8 @@ pub fn settle(
         }
         q::record_payment(conn, order.id, paid_fen, payment_id, now)?;
         let (from_text, to_text) = (from.as_str(), to.as_str());
-        q::record_event(
-            conn,
-            order.id,
-            Some(from_text),
-            to_text,
-            &who.label,
-            reference,
-            now,
-        )?;
+        let step = NewOrderEvent::step(order.id, Some(from_text), to_text, &who.label, now);
+        q::record_event(conn, &step.note(reference))?;
         let change = Change {
             action: "order_paid",
             entity: "order",
@@ -214,15 +207,8 @@ fn act(
     // A note in the order's history that leaves its status as it is.
     let remark = |conn: &mut DbConn, text: String| {
         let status = order.status.as_str();
-        q::record_event(
-            conn,
-            order.id,
-            Some(status),
-            status,
-            &who.label,
-            Some(&text),
-            now,
-        )
+        let step = NewOrderEvent::step(order.id, Some(status), status, &who.label, now);
+        q::record_event(conn, &step.note(Some(&text)))
     };
     // The outcome names why the team must look (`attention-<outcome>` in the locales).
     let flag = |conn: &mut DbConn, reason: Outcome| -> Result<Outcome, DbError> {

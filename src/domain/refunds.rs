@@ -12,7 +12,7 @@
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use crate::db::orders::{self as q, Order, OrderLine};
+use crate::db::orders::{self as q, NewOrderEvent, Order, OrderLine};
 use crate::db::payments::{self as p, NewRefund, NewRefundLine};
 use crate::db::shipments;
 use crate::db::stock::add_to_product;
@@ -225,7 +225,7 @@ fn record_reserved(
         let mut villages: Vec<i64> = plan.lines.iter().map(|(l, _, _)| l.village_id).collect();
         villages.sort_unstable();
         villages.dedup();
-        for village in villages {
+        for &village in &villages {
             let done = lines_after
                 .iter()
                 .filter(|l| l.village_id == village)
@@ -236,15 +236,19 @@ fn record_reserved(
         }
         let current = q::by_id(conn, order.id)?.map_or(order.status, |o| o.status);
         q::add_refunded(conn, order.id, plan.amount_fen, status, now)?;
-        q::record_event(
-            conn,
-            order.id,
-            Some(current.as_str()),
-            status.as_str(),
-            &who.label,
-            Some(&format!("refund {} · {}", plan.amount_fen, plan.reason)),
-            now,
-        )?;
+        // One history step per village, with its own money: a team reads its part only.
+        for village in &villages {
+            let fen: i64 = plan
+                .lines
+                .iter()
+                .filter(|(l, _, _)| l.village_id == *village)
+                .map(|(_, _, fen)| fen)
+                .sum();
+            let note = format!("refund {fen} · {}", plan.reason);
+            let (from, to) = (current.as_str(), status.as_str());
+            let step = NewOrderEvent::step(order.id, Some(from), to, &who.label, now);
+            q::record_event(conn, &step.note(Some(&note)).village(*village))?;
+        }
         let change = Change {
             action: "refund",
             entity: "order",

@@ -14,7 +14,8 @@ use super::render::Ctx;
 use crate::domain::accounts::{self, NewAccount};
 use crate::domain::actor::{Role, Who};
 use crate::domain::admin::{
-    self, County, OrganizationDetail, OrganizationForm, UserEditForm, UserRow, VillageForm,
+    self, County, CountyForm, OrganizationDetail, OrganizationForm, UserEditForm, UserRow,
+    VillageForm,
 };
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
@@ -39,6 +40,10 @@ pub async fn home(
     let data = json!({
         "user": area.actor.user.display_name,
         "users": overview.users,
+        "counties": overview.counties.iter().map(|c| json!({
+            "name": lang.pick(&c.name_zh, &c.name_en),
+            "villages": overview.villages.iter().filter(|v| v.county_id == c.id).count(),
+        })).collect::<Vec<_>>(),
         "villages": overview.villages.iter().map(|v| json!({
             "id": v.id,
             "slug": v.slug,
@@ -72,6 +77,53 @@ fn county_options(lang: Lang, counties: &[County], selected: &str) -> Vec<Value>
         .iter()
         .map(|c| json!({ "value": c.id, "slug": c.slug, "label": lang.pick(&c.name_zh, &c.name_en), "selected": c.id.to_string() == selected || c.slug == selected }))
         .collect()
+}
+
+// Counties.
+
+async fn render_county(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    form: &CountyForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "values": form,
+        "errors": errors_json(ctx.lang, errors),
+        "has_errors": !errors.is_empty(),
+    });
+    ctx.page(&state.templates, status, "pages/admin/county_form", data)
+}
+
+pub async fn new_county(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    _area: AdminArea,
+) -> AppResult<HttpResponse> {
+    let form = CountyForm::default();
+    render_county(&state, &ctx, StatusCode::OK, &form, &FieldErrors::default()).await
+}
+
+pub async fn create_county(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: AdminArea,
+    CsrfForm(form): CsrfForm<CountyForm>,
+) -> AppResult<HttpResponse> {
+    let who = Who::from(&area.actor);
+    let f = form.clone();
+    let result = state
+        .db(move |conn| admin::create_county(conn, &who, &f, now_utc()))
+        .await;
+    match outcome(result, |_| "/admin".to_string())? {
+        Ok(res) => Ok(res),
+        Err(errors) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_county(&state, &ctx, status, &form, &errors).await
+        }
+    }
 }
 
 // Villages.

@@ -35,12 +35,37 @@ fn save(session: &Session, items: &[CartItem]) -> AppResult<()> {
     session.insert(CART_KEY, items).map_err(AppError::internal)
 }
 
+const CHECKOUT_SCOPE_KEY: &str = "checkout_scope";
+
 /// Who is at the cart, as the session knows them.
 fn shopper(ctx: &Ctx) -> Shopper {
     Shopper {
         user: ctx.user.as_ref().map(|u| (u.id, u.role)),
         locale: ctx.lang.code().to_string(),
+        checkout_scope: ctx
+            .session
+            .get::<String>(CHECKOUT_SCOPE_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
     }
+}
+
+/// The session's checkout scope, made on its first checkout page: the idempotency keys
+/// of its checkouts count only with it (ARCHITECTURE §6).
+fn ensure_checkout_scope(session: &Session) -> AppResult<()> {
+    if session
+        .get::<String>(CHECKOUT_SCOPE_KEY)
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        let scope = random_token(16);
+        session
+            .insert(CHECKOUT_SCOPE_KEY, scope)
+            .map_err(AppError::internal)?;
+    }
+    Ok(())
 }
 
 fn problem_text(lang: Lang, problem: &LineProblem) -> String {
@@ -184,6 +209,7 @@ pub async fn checkout_form(state: web::Data<AppState>, ctx: Ctx) -> AppResult<Ht
     if lines.is_empty() {
         return Ok(redirect("/cart"));
     }
+    ensure_checkout_scope(&ctx.session)?;
     let form = CheckoutForm {
         payment_method: state
             .payments
@@ -210,6 +236,7 @@ pub async fn checkout(
     ctx: Ctx,
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> AppResult<HttpResponse> {
+    ensure_checkout_scope(&ctx.session)?;
     let (shopper, items) = (shopper(&ctx), items(&ctx.session));
     let minutes = state.config.reservation_minutes;
     let methods = state.payments.methods();

@@ -148,6 +148,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))
         .route("/admin", web::get().to(admin::home))
+        .route("/admin/counties", web::post().to(admin::create_county))
+        .route("/admin/counties/new", web::get().to(admin::new_county))
         .route("/admin/villages", web::post().to(admin::create_village))
         .route("/admin/villages/new", web::get().to(admin::new_village))
         .route("/admin/villages/{id}", web::get().to(admin::edit_village))

@@ -134,15 +134,51 @@ fn serve_demo_loads_an_empty_database_and_serves_it() {
         .get(format!("http://127.0.0.1:{port}/villages/gaoqiangyuan"))
         .send()
         .and_then(|r| r.text());
+    let password_file = std::fs::read_to_string(database.dir.join("data/demo-password"))
+        .expect("generated password kept");
+    let signed_in = sign_in(port, "admin@example.com", password_file.trim());
     let _ = child.kill();
     let out = child.wait_with_output().expect("stopped");
     assert!(healthy, "server came up");
     assert!(page.expect("village page").contains("原浆酒"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let password_file = std::fs::read_to_string(database.dir.join("data/demo-password"))
-        .expect("generated password kept");
+    // The file holds the very password that signs in (and that was printed).
     assert!(
-        stdout.contains(&format!("password: demo-{}", password_file.trim())),
+        stdout.contains(&format!("password: {}", password_file.trim())),
         "{stdout}"
     );
+    assert!(password_file.starts_with("demo-"), "{password_file}");
+    assert!(
+        signed_in,
+        "the printed password signs in as admin@example.com"
+    );
+}
+
+/// Signs in on a server started by the binary; whether it let the user in.
+fn sign_in(port: u16, email: &str, password: &str) -> bool {
+    let client = reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let base = format!("http://127.0.0.1:{port}");
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .and_then(|r| r.text());
+    let Some(token) = page.ok().and_then(|p| crate::support::csrf_token(&p)) else {
+        return false;
+    };
+    client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .is_ok_and(|r| {
+            r.status() == StatusCode::SEE_OTHER
+                && r.headers().get("location").is_some_and(|l| l != "/login")
+        })
 }

@@ -227,6 +227,35 @@ both_databases! {
         assert_eq!(app.count(&format!("audit_log WHERE entity = 'order' AND entity_id = {order} AND action = 'refund'")), 2);
     }
 
+    fn a_team_reads_only_its_own_villages_refunds_and_steps(app) {
+        let order = paid_two_village_order(app);
+        let (yzy, taer) = (village(app, "yangzhouyao"), village(app, "taer"));
+        let team = app.signed_in("team@example.com");
+        let eggs_team = taer_member(app);
+        let page = format!("/team/orders/{order}");
+        let line = |slug: &str| app.scalar(&format!("SELECT l.id AS n FROM order_lines l JOIN products p ON p.id = l.product_id WHERE l.order_id = {order} AND p.slug = '{slug}'"));
+        let eggs_line = line("jidan");
+        let res = eggs_team.submit(&page, &format!("{page}/villages/{taer}/pack"), &[]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let res = eggs_team.submit(&page, &format!("{page}/villages/{taer}/ship"), &[("carrier", "韵达快递"), ("tracking_number", "YD99887766")]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let res = eggs_team.submit(&page, &format!("{page}/refund"), &[(&format!("qty_{eggs_line}"), "1"), ("reason", "蛋壳碎了一地")]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+        let theirs = eggs_team.text(&page).1;
+        assert!(theirs.contains("蛋壳碎了一地") && theirs.contains("YD99887766"), "{theirs}");
+        let ours = team.text(&page).1;
+        assert!(!ours.contains("蛋壳碎了一地"), "another village's refund reason: {ours}");
+        assert!(!ours.contains("YD99887766"), "another village's shipping note: {ours}");
+        assert!(!ours.contains(&format!("village {taer}")), "{ours}");
+        assert!(!ours.contains("已退款"), "another village's refund in the order's header: {ours}");
+        assert!(theirs.contains("已退款"), "{theirs}");
+        // Its own steps it still reads.
+        let res = team.submit(&page, &format!("{page}/villages/{yzy}/pack"), &[]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert!(team.text(&page).1.contains(&format!("village {yzy}")));
+    }
+
     fn without_smtp_mail_is_written_to_files(app) {
         paid_two_village_order(app);
         let dir = app.database.dir.join("data").join("mail");
@@ -239,6 +268,9 @@ both_databases! {
             .collect();
         assert_eq!(mails.len(), 3, "received + paid to the buyer, new order to the team: {mails:?}");
         assert!(mails.iter().any(|m| m.to == "team@example.com" && m.subject.contains("新的已付款订单")));
-        assert_eq!(app.count("email_outbox WHERE status = 'sent'"), 3);
+        // A file is written before its message is marked sent.
+        crate::support::wait_until("three sent", std::time::Duration::from_secs(10), || {
+            app.count("email_outbox WHERE status = 'sent'") == 3
+        });
     }
 }

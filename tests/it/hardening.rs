@@ -48,3 +48,34 @@ fn over_https_the_browser_is_told_to_stay_on_https() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(header(&res, "strict-transport-security").starts_with("max-age="));
 }
+
+both_databases! {
+    fn an_idempotency_key_finds_only_its_own_sessions_order(app) {
+        let flour = crate::storefront::product_id(app, "huangmi-gaomian");
+        let first = app.browser();
+        assert_eq!(crate::orders::add(&first, flour, "1"), StatusCode::SEE_OTHER);
+        let (token, key) = crate::orders::checkout_fields(&first.text("/checkout").1);
+        let placed = crate::orders::place_with(&first, &token, &key, "bank_transfer", "");
+        assert_eq!(placed.status(), StatusCode::SEE_OTHER);
+        let order_page = crate::support::location(&placed);
+        // The same session submitting again (a double click) gets its own order back.
+        let again = crate::orders::place_with(&first, &token, &key, "bank_transfer", "");
+        assert_eq!(crate::support::location(&again), order_page);
+
+        // Another session that learnt the key, with an empty cart: no order is handed over.
+        let other = app.browser();
+        other.get("/");
+        let other_token = crate::support::csrf_token(&other.text("/login").1).expect("csrf");
+        let orders_before = app.count("orders");
+        let replay = crate::orders::place_with(&other, &other_token, &key, "bank_transfer", "");
+        assert_ne!(replay.status(), StatusCode::SEE_OTHER, "{}", crate::support::location(&replay));
+        assert!(!replay.text().expect("page").contains(&order_page));
+
+        // With a cart of its own, the same key places that session's own order.
+        assert_eq!(crate::orders::add(&other, flour, "1"), StatusCode::SEE_OTHER);
+        let own = crate::orders::place_with(&other, &other_token, &key, "bank_transfer", "");
+        assert_eq!(own.status(), StatusCode::SEE_OTHER);
+        assert_ne!(crate::support::location(&own), order_page);
+        assert_eq!(app.count("orders"), orders_before + 1);
+    }
+}

@@ -17,6 +17,7 @@ mod fulfilment;
 mod hardening;
 mod households;
 mod images;
+mod install;
 mod ledger;
 mod ledger_props;
 mod locales;

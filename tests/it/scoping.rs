@@ -180,6 +180,8 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         ("GET", "/my/orders".into(), Area::SignedIn, false),
         ("GET", "/admin".into(), Area::Admin, false),
         ("GET", "/admin/audit".into(), Area::Admin, false),
+        ("POST", "/admin/counties".into(), Area::Admin, false),
+        ("GET", "/admin/counties/new".into(), Area::Admin, false),
         ("POST", "/admin/villages".into(), Area::Admin, false),
         ("GET", "/admin/villages/new".into(), Area::Admin, false),
         (

@@ -1,0 +1,8 @@
+-- The village whose part of the order a history step concerns (a shipment's step, that
+-- village's share of a refund); NULL for a step of the whole order. A team's order page
+-- shows its own villages' steps and the whole order's, nobody else's.
+ALTER TABLE order_events ADD COLUMN village_id BIGINT REFERENCES villages(id);
+-- Shipment steps were written as "village {id}: {status}…".
+UPDATE order_events
+SET village_id = CAST(substr(note, 9, instr(note, ':') - 9) AS INTEGER)
+WHERE note LIKE 'village %:%';
