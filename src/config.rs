@@ -1,9 +1,11 @@
 //! Typed configuration, read once from the environment (and a `.env` file) and flags,
 //! validated at startup. Nothing reads the environment after this.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use ipnet::IpNet;
 
 use crate::db::{DatabaseUrl, DbSetupError};
 
@@ -80,6 +82,11 @@ pub struct ConfigArgs {
     /// Database connections per process.
     #[arg(long, global = true, env = "DATABASE_POOL_SIZE", default_value_t = 10)]
     pub pool_size: u32,
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `Forwarded` or
+    /// `X-Forwarded-For` header names the client; from any other peer those headers are
+    /// ignored.
+    #[arg(long, global = true, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +123,8 @@ pub struct Config {
     pub pool_size: u32,
     /// Whether session cookies require HTTPS (true when BASE_URL is https).
     pub secure_cookies: bool,
+    /// The load balancers whose word on the client's address is taken.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -203,6 +212,12 @@ impl Config {
             collective_share_bp: args.collective_share_bp,
             demo_password: args.demo_password.filter(|s| !s.is_empty()),
             pool_size: args.pool_size,
+            trusted_proxies: parse_networks(&args.trusted_proxies).map_err(|reason| {
+                ConfigError::Invalid {
+                    name: "TRUSTED_PROXIES",
+                    reason,
+                }
+            })?,
         })
     }
 
@@ -216,6 +231,19 @@ impl Config {
         let make = || format!("demo-{}", crate::util::random_token(6));
         load_or_create(&self.data_dir, "demo-password", make)
     }
+}
+
+/// `10.0.0.0/8, 192.168.1.7, ::1`: ranges, and single addresses as ranges of one.
+fn parse_networks(list: &str) -> Result<Vec<IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{item:?} is neither an address nor a CIDR range"))
+        })
+        .collect()
 }
 
 /// A key of any length ≥ 32 turned into the 64 bytes the cookie store needs.

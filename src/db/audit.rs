@@ -13,6 +13,8 @@ pub struct NewAuditEntry<'a> {
     pub actor_user_id: Option<i64>,
     /// Who acted, readable even after the user is gone (an email, or `demo loader`).
     pub actor_label: &'a str,
+    /// The address a person acted from (after `TRUSTED_PROXIES`).
+    pub client_addr: Option<&'a str>,
     pub action: &'a str,
     pub entity: &'a str,
     pub entity_id: i64,
@@ -27,6 +29,7 @@ pub struct NewAuditEntry<'a> {
 pub struct AuditEntry {
     pub id: i64,
     pub actor_label: String,
+    pub client_addr: Option<String>,
     pub action: String,
     pub entity: String,
     pub entity_id: i64,

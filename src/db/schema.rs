@@ -253,6 +253,7 @@ diesel::table! {
         before_json -> Nullable<Text>,
         after_json -> Nullable<Text>,
         created_at -> Timestamp,
+        client_addr -> Nullable<Text>,
     }
 }
 

@@ -58,7 +58,11 @@ pub fn load_actor(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<Actor>>
             None => return Ok(None),
         },
     };
-    Ok(Some(Actor { user, scope }))
+    Ok(Some(Actor {
+        user,
+        scope,
+        client_addr: None,
+    }))
 }
 
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {

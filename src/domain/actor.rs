@@ -129,6 +129,9 @@ pub enum Scope {
 pub struct Actor {
     pub user: User,
     pub scope: Scope,
+    /// The address this request came from (after `TRUSTED_PROXIES`), for the audit log;
+    /// set by the web layer.
+    pub client_addr: Option<String>,
 }
 
 impl Actor {
@@ -148,6 +151,8 @@ impl Actor {
 pub struct Who {
     pub user_id: Option<i64>,
     pub label: String,
+    /// Where a person acted from; `None` for a tool.
+    pub client_addr: Option<String>,
 }
 
 impl Who {
@@ -155,6 +160,7 @@ impl Who {
         Who {
             user_id: None,
             label: label.to_string(),
+            client_addr: None,
         }
     }
 }
@@ -164,6 +170,7 @@ impl From<&Actor> for Who {
         Who {
             user_id: Some(actor.user.id),
             label: actor.user.email.clone(),
+            client_addr: actor.client_addr.clone(),
         }
     }
 }

@@ -40,6 +40,7 @@ fn entry<'a>(who: &'a Who, change: Change<'a>, now: NaiveDateTime) -> NewAuditEn
     NewAuditEntry {
         actor_user_id: who.user_id,
         actor_label: &who.label,
+        client_addr: who.client_addr.as_deref(),
         action: change.action,
         entity: change.entity,
         entity_id: change.entity_id,

@@ -25,6 +25,7 @@ fn render(
         "entries": entries.iter().map(|e| json!({
             "at": china_time(e.created_at).format("%Y-%m-%d %H:%M").to_string(),
             "who": e.actor_label,
+            "from": e.client_addr,
             "action": lang.t(&format!("audit-action-{}", e.action)),
             "entity": lang.t(&format!("audit-entity-{}", e.entity)),
             "entity_id": e.entity_id,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::csrf::{self, CsrfForm};
 use super::render::{Ctx, LANG_KEY};
 use crate::domain::accounts::{self, SignIn};
@@ -120,13 +121,9 @@ pub struct LoginForm {
 pub async fn login_submit(
     state: web::Data<AppState>,
     ctx: Ctx,
-    req: HttpRequest,
+    ClientAddr(ip): ClientAddr,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> AppResult<HttpResponse> {
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
     let (email, password) = (form.email.clone(), form.password);
     let outcome = state
         .db(move |conn| accounts::sign_in(conn, &email, &password, &ip, now_utc()))
@@ -212,12 +209,13 @@ fn admit<T: 'static>(
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let client = ClientAddr::of(req);
     Box::pin(async move {
         let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;
         let Some(remembered) = SessionUser::from_session(&session) else {
             return Err(AppError::SignInRequired { next }.into());
         };
-        let Some(actor) = state
+        let Some(mut actor) = state
             .db(move |conn| accounts::load_actor(conn, remembered.id))
             .await?
         else {
@@ -225,6 +223,7 @@ fn admit<T: 'static>(
             session.purge();
             return Err(AppError::SignInRequired { next }.into());
         };
+        actor.client_addr = Some(client.0).filter(|a| !a.is_empty());
         admit(actor).ok_or_else(|| AppError::Forbidden.into())
     })
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod canteen;
 pub mod cart;
 pub mod charts;
+pub mod client;
 pub mod csrf;
 pub mod download;
 pub mod errors;

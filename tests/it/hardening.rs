@@ -79,3 +79,46 @@ both_databases! {
         assert_eq!(app.count("orders"), orders_before + 1);
     }
 }
+
+/// A visitor reaching the server through a proxy that forwards `header: value`.
+fn behind_proxy(app: &TestApp, header: &'static str, value: &str) -> crate::support::Browser {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(header, value.parse().expect("header value"));
+    app.browser_with_headers(headers)
+}
+
+crate::support::both_backends! {
+    fn behind_a_trusted_proxy_each_client_is_throttled_and_audited_apart(backend) {
+        // The test's connections come from 127.0.0.1: here, the load balancer.
+        let app = TestApp::start_with(backend, |args| args.trusted_proxies = "127.0.0.1/32, 10.0.0.0/8".into());
+        let attacker = behind_proxy(&app, "x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2");
+        for _ in 0..5 {
+            assert_eq!(attacker.sign_in("team@example.com", "guess").status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(attacker.sign_in("team@example.com", crate::support::PASSWORD).status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(app.count("login_failures WHERE ip = '203.0.113.7'"), 5, "the hop our proxy saw, not what the client wrote");
+        // Another client behind the same balancer signs in.
+        let member = behind_proxy(&app, "forwarded", "for=\"[2001:db8::7]:4711\";proto=https");
+        assert_eq!(member.sign_in("team@example.com", crate::support::PASSWORD).status(), StatusCode::SEE_OTHER);
+        // And what they change is audited with where they were.
+        let xiedian = app.scalar("SELECT id AS n FROM villages WHERE slug = 'xiedian'").to_string();
+        let before = app.count("audit_log WHERE client_addr = '2001:db8::7'");
+        let res = member.submit("/team/households/new", "/team/households", &[
+            ("village_id", &xiedian), ("code", "XD-990"), ("head_name", "代理后面"), ("resident_members", "3"), ("category", "yiban"),
+            ("phone", ""), ("payout_method", "cash"), ("payout_account", ""),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().unwrap_or_default());
+        assert_eq!(app.count("audit_log WHERE client_addr = '2001:db8::7'"), before + 1);
+    }
+
+    fn without_trusted_proxies_forwarded_headers_are_ignored(backend) {
+        let app = TestApp::start(backend);
+        for i in 0..5 {
+            let spoofer = behind_proxy(&app, "x-forwarded-for", &format!("198.51.100.{i}"));
+            assert_eq!(spoofer.sign_in("team@example.com", "guess").status(), StatusCode::UNAUTHORIZED);
+        }
+        let spoofer = behind_proxy(&app, "x-forwarded-for", "198.51.100.99");
+        assert_eq!(spoofer.sign_in("team@example.com", crate::support::PASSWORD).status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(app.count("login_failures WHERE ip = '127.0.0.1'"), 5);
+    }
+}

@@ -289,6 +289,7 @@ pub fn test_args(database: &FreshDatabase) -> ConfigArgs {
         collective_share_bp: 1000,
         demo_password: Some(PASSWORD.into()),
         pool_size: 4,
+        trusted_proxies: String::new(),
     }
 }
 
@@ -365,7 +366,13 @@ impl TestApp {
 
     /// A new visitor with an empty cookie jar.
     pub fn browser(&self) -> Browser {
+        self.browser_with_headers(reqwest::header::HeaderMap::new())
+    }
+
+    /// A new visitor whose every request carries `headers` (a proxy's `X-Forwarded-For`).
+    pub fn browser_with_headers(&self, headers: reqwest::header::HeaderMap) -> Browser {
         let client = Client::builder()
+            .default_headers(headers)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             // The server closes a connection idle for 5 s (actix's keep-alive); a client
