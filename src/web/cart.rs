@@ -38,7 +38,7 @@ fn save(session: &Session, items: &[CartItem]) -> AppResult<()> {
 /// Who is at the cart, as the session knows them.
 fn shopper(ctx: &Ctx) -> Shopper {
     Shopper {
-        user: ctx.user.as_ref().map(|u| (u.id, u.role)),
+        user: ctx.user.as_ref().map(|u| (u.id, u.session_version)),
         locale: ctx.lang.code().to_string(),
     }
 }
