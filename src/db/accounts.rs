@@ -1,12 +1,14 @@
 //! Queries over accounts: users, their village bindings (team), scopes (cadre),
-//! canteen organisations and members, and failed sign-ins.
+//! canteen organisations and members, failed sign-ins, session versions, and "forgot
+//! password" requests and links.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::{
-    cadre_scopes, login_failures, organization_members, organizations, team_villages, users,
+    cadre_scopes, login_failures, organization_members, organizations, password_reset_requests,
+    password_reset_tokens, team_villages, users,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -21,6 +23,9 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Carried in the session cookie; a cookie with another number is no session.
+    pub session_version: i64,
+    pub last_sign_in_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -311,4 +316,157 @@ pub fn team_recipients(
         .order((team_villages::village_id, users::id))
         .select((team_villages::village_id, users::email, users::locale))
         .load(conn)
+}
+
+pub fn record_sign_in(conn: &mut DbConn, id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::last_sign_in_at.eq(at))
+        .execute(conn)
+}
+
+/// Moves the user's session version on, ending every session that carries the old one;
+/// answers the new version.
+pub fn bump_session_version(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<i64> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::session_version.eq(users::session_version + 1),
+            users::updated_at.eq(now),
+        ))
+        .returning(users::session_version)
+        .get_result(conn)
+}
+
+/// Like `bump_session_version`, only while the version is still `current`: rows changed
+/// (0 when that session had already ended).
+pub fn bump_session_version_from(
+    conn: &mut DbConn,
+    id: i64,
+    current: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::session_version.eq(current)),
+    )
+    .set((
+        users::session_version.eq(users::session_version + 1),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = password_reset_tokens)]
+pub struct ResetTokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_reset_token(
+    conn: &mut DbConn,
+    user_id: i64,
+    token_hash: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(password_reset_tokens::table)
+        .values((
+            password_reset_tokens::user_id.eq(user_id),
+            password_reset_tokens::token_hash.eq(token_hash),
+            password_reset_tokens::created_at.eq(now),
+            password_reset_tokens::expires_at.eq(expires_at),
+        ))
+        .returning(password_reset_tokens::id)
+        .get_result(conn)
+}
+
+pub fn reset_token_by_hash(
+    conn: &mut DbConn,
+    token_hash: &str,
+) -> QueryResult<Option<ResetTokenRow>> {
+    password_reset_tokens::table
+        .filter(password_reset_tokens::token_hash.eq(token_hash))
+        .select(ResetTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks the link used, unless it already was: rows changed (0: someone was first).
+pub fn use_reset_token(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        password_reset_tokens::table
+            .find(id)
+            .filter(password_reset_tokens::used_at.is_null()),
+    )
+    .set(password_reset_tokens::used_at.eq(now))
+    .execute(conn)
+}
+
+/// Sets aside every unused link of the user (a newer one was sent, or the password
+/// changed).
+pub fn retire_reset_tokens(
+    conn: &mut DbConn,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        password_reset_tokens::table
+            .filter(password_reset_tokens::user_id.eq(user_id))
+            .filter(password_reset_tokens::used_at.is_null()),
+    )
+    .set(password_reset_tokens::used_at.eq(now))
+    .execute(conn)
+}
+
+/// How many requests, and the oldest one's time.
+pub type Recent = (i64, Option<NaiveDateTime>);
+
+/// "Forgot password" requests since `since`: for `email`, and from `ip`.
+pub fn recent_reset_requests(
+    conn: &mut DbConn,
+    email: &str,
+    ip: &str,
+    since: NaiveDateTime,
+) -> QueryResult<(Recent, Recent)> {
+    let count = (
+        diesel::dsl::count_star(),
+        diesel::dsl::min(password_reset_requests::requested_at),
+    );
+    let by_email = password_reset_requests::table
+        .filter(password_reset_requests::email.eq(email))
+        .filter(password_reset_requests::requested_at.ge(since))
+        .select(count)
+        .first(conn)?;
+    let by_ip = password_reset_requests::table
+        .filter(password_reset_requests::ip.eq(ip))
+        .filter(password_reset_requests::requested_at.ge(since))
+        .select(count)
+        .first(conn)?;
+    Ok((by_email, by_ip))
+}
+
+/// Records a request, and forgets everyone's requests older than `older_than`.
+pub fn record_reset_request(
+    conn: &mut DbConn,
+    email: &str,
+    ip: &str,
+    now: NaiveDateTime,
+    older_than: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(
+        password_reset_requests::table.filter(password_reset_requests::requested_at.lt(older_than)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(password_reset_requests::table)
+        .values((
+            password_reset_requests::email.eq(email),
+            password_reset_requests::ip.eq(ip),
+            password_reset_requests::requested_at.eq(now),
+        ))
+        .execute(conn)
 }

@@ -132,6 +132,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        session_version -> BigInt,
+        last_sign_in_at -> Nullable<Timestamp>,
     }
 }
 
@@ -242,6 +244,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    password_reset_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_reset_requests (id) {
+        id -> BigInt,
+        email -> Text,
+        ip -> Text,
+        requested_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> BigInt,
         actor_user_id -> Nullable<BigInt>,
@@ -269,6 +291,7 @@ diesel::joinable!(team_villages -> users (user_id));
 diesel::joinable!(team_villages -> villages (village_id));
 diesel::joinable!(cadre_scopes -> users (user_id));
 diesel::joinable!(organization_members -> users (user_id));
+diesel::joinable!(password_reset_tokens -> users (user_id));
 diesel::table! {
     shipments (id) {
         id -> BigInt,
@@ -463,5 +486,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     village_month_totals,
     product_month_totals,
     login_failures,
+    password_reset_tokens,
+    password_reset_requests,
     audit_log,
 );

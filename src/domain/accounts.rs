@@ -1,5 +1,8 @@
-//! Accounts: password hashing, sign-in with throttling, creating accounts, and loading
-//! the signed-in `Actor` (see `actor`) with the scope the database gives them.
+//! Accounts: password hashing, sign-in with throttling, creating accounts, loading the
+//! signed-in `Actor` (see `actor`) with the scope the database gives them, and the
+//! sessions' lifetime: a session is good while the version it carries is the user's
+//! `session_version`, which signing out, changing the password and disabling the
+//! account move on (ARCHITECTURE §3).
 
 use std::sync::OnceLock;
 
@@ -30,9 +33,28 @@ fn user_from_row(row: UserRow) -> Option<User> {
 
 /// `None` when the user is gone, disabled, or lacks the binding their role needs.
 pub fn load_actor(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<Actor>> {
-    let Some(row) = q::user_by_id(conn, user_id)? else {
-        return Ok(None);
-    };
+    match q::user_by_id(conn, user_id)? {
+        Some(row) => actor_from_row(conn, row),
+        None => Ok(None),
+    }
+}
+
+/// The actor of a session that carries `session_version`: `None` as `load_actor`, and
+/// also when the session has been ended since (signed out, password changed, account
+/// disabled). It reads the user row `load_actor` reads anyway, so checking the session
+/// costs no query of its own, and every process sees the same answer.
+pub fn actor_of_session(
+    conn: &mut DbConn,
+    user_id: i64,
+    session_version: i64,
+) -> QueryResult<Option<Actor>> {
+    match q::user_by_id(conn, user_id)? {
+        Some(row) if row.session_version == session_version => actor_from_row(conn, row),
+        _ => Ok(None),
+    }
+}
+
+fn actor_from_row(conn: &mut DbConn, row: UserRow) -> QueryResult<Option<Actor>> {
     if row.disabled {
         return Ok(None);
     }
@@ -96,13 +118,12 @@ pub const FAILURE_WINDOW_MINUTES: i64 = 15;
 /// How a sign-in attempt ended: each is an answer for the person, not a failure.
 #[derive(Debug)]
 pub enum SignIn {
-    Welcome(User),
+    /// The session is to carry `session_version`.
+    Welcome { user: User, session_version: i64 },
     /// Wrong password, unknown email or disabled account: deliberately one answer.
     Refused,
     /// Too many failed attempts from this address lately.
-    Throttled {
-        retry_after_secs: u64,
-    },
+    Throttled { retry_after_secs: u64 },
 }
 
 pub fn sign_in(
@@ -128,10 +149,15 @@ pub fn sign_in(
             false
         }
     };
+    let session_version = row.as_ref().map_or(0, |r| r.session_version);
     match row.and_then(user_from_row) {
         Some(user) if matched => {
             q::clear_failures(conn, ip, window_start)?;
-            Ok(SignIn::Welcome(user))
+            q::record_sign_in(conn, user.id, now)?;
+            Ok(SignIn::Welcome {
+                user,
+                session_version,
+            })
         }
         _ => {
             q::record_failure(conn, ip, now)?;
@@ -292,16 +318,21 @@ pub fn create_account(
 }
 
 pub fn check_password(errors: &mut FieldErrors, password: &str) {
+    check_password_as(errors, "password", password);
+}
+
+/// The rule every new password follows, reported against `field`.
+pub fn check_password_as(errors: &mut FieldErrors, field: &str, password: &str) {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         errors.add_with(
-            "password",
+            field,
             "invalid-password-short",
             vec![("min", MIN_PASSWORD_CHARS.to_string())],
         );
     }
 }
 
-fn is_plausible_email(email: &str) -> bool {
+pub(crate) fn is_plausible_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -312,4 +343,113 @@ fn is_plausible_email(email: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// Signs the user out everywhere: the session carrying `session_version` ends, and with it
+/// every other session of theirs. Nothing happens (and nothing is logged) when that
+/// session had already ended.
+pub fn sign_out(
+    conn: &mut DbConn,
+    user_id: i64,
+    session_version: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    write_transaction(conn, |conn| {
+        let Some(row) = q::user_by_id(conn, user_id)? else {
+            return Ok(());
+        };
+        if q::bump_session_version_from(conn, user_id, session_version, now)? == 0 {
+            return Ok(());
+        }
+        let who = Who {
+            user_id: Some(row.id),
+            label: row.email,
+            client_addr: None,
+        };
+        audit::record(conn, &who, sessions_ended("sign_out", row.id), now)?;
+        Ok(())
+    })
+}
+
+/// An audit entry for an event that ended every session of `user_id`.
+pub(crate) fn sessions_ended(action: &str, user_id: i64) -> Change<'_> {
+    Change {
+        action,
+        entity: "user",
+        entity_id: user_id,
+        village_id: None,
+        before: None,
+        after: Some(serde_json::json!({ "sessions_ended": true })),
+    }
+}
+
+/// What a signed-in person types to change their own password.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+    pub new_password_confirm: String,
+}
+
+/// Checks a new password and its confirmation, reported against `field` and
+/// `{field}_confirm`.
+pub(crate) fn check_new_password(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    confirm_field: &'static str,
+    password: &str,
+    confirmation: &str,
+) {
+    check_password_as(errors, field, password);
+    if password != confirmation {
+        errors.add(confirm_field, "invalid-password-mismatch");
+    }
+}
+
+/// Sets the password of the actor after checking the current one. Every session of the
+/// user ends; the answer is the new session version, which the session that made the
+/// change takes on so that it alone continues.
+pub fn change_password(
+    conn: &mut DbConn,
+    actor: &Actor,
+    form: &PasswordChange,
+    now: NaiveDateTime,
+) -> DomainResult<i64> {
+    let row = q::user_by_id(conn, actor.user.id)?.ok_or(DomainError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    if !verify_password(&form.current_password, &row.password_hash) {
+        errors.add("current_password", "invalid-current-password");
+    }
+    check_new_password(
+        &mut errors,
+        "new_password",
+        "new_password_confirm",
+        &form.new_password,
+        &form.new_password_confirm,
+    );
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors));
+    }
+    let hash = hash_password(&form.new_password)
+        .map_err(|_| invalid("new_password", "invalid-password-short"))?;
+    write_transaction(conn, |conn| {
+        let version = set_password(conn, row.id, &hash, now)?;
+        let who = Who::from(actor);
+        audit::record(conn, &who, sessions_ended("change_password", row.id), now)?;
+        Ok(version)
+    })
+}
+
+/// Stores a new password hash: every session of the user ends, and any "forgot password"
+/// link still out stops working. Answers the new session version.
+pub(crate) fn set_password(
+    conn: &mut DbConn,
+    user_id: i64,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    q::set_password_hash(conn, user_id, hash, now)?;
+    q::retire_reset_tokens(conn, user_id, now)?;
+    q::bump_session_version(conn, user_id, now)
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::db::accounts::{self as acc, CadreScopeRow, NewOrganization, OrganizationChanges};
 use crate::db::catalog::{self as cat, NewCounty, NewVillage, VillageChanges};
 use crate::db::{DbConn, write_transaction};
-use crate::domain::accounts::{check_password, hash_password};
+use crate::domain::accounts::{check_password, hash_password, sessions_ended, set_password};
 use crate::domain::actor::{Role, Who};
 use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
@@ -515,6 +515,12 @@ pub fn update_user(
             "organization_id": acc::organization_of_member(conn, user.id)?,
         });
         acc::update_user(conn, user.id, &display_name, form.disabled, now)?;
+        // Disabling ends every session now, so that enabling the account again later
+        // does not bring an old cookie back to life.
+        let ends_sessions = form.disabled && !user.disabled;
+        if ends_sessions {
+            acc::bump_session_version(conn, user.id, now)?;
+        }
         match role {
             Role::Team => {
                 acc::unbind_team_villages(conn, user.id)?;
@@ -541,7 +547,7 @@ pub fn update_user(
         let after = json!({
             "display_name": display_name, "disabled": form.disabled, "villages": village_ids,
             "cadre_scope": (role == Role::Cadre).then(|| json!([county_id, village_ids.first()])),
-            "organization_id": organization_id,
+            "organization_id": organization_id, "sessions_ended": ends_sessions,
         });
         let change = Change {
             action: "update",
@@ -556,8 +562,8 @@ pub fn update_user(
     })
 }
 
-/// Sets a new password the admin typed (the person changes it after). The log records
-/// that it happened, never the password.
+/// Sets a new password the admin typed (the person changes it after), ending every
+/// session of the account. The log records that it happened, never the password.
 pub fn reset_password(
     conn: &mut DbConn,
     who: &Who,
@@ -574,15 +580,8 @@ pub fn reset_password(
     let hash = hash_password(password)
         .map_err(|_| FieldErrors::single("password", "invalid-password-short"))?;
     write_transaction(conn, |conn| {
-        acc::set_password_hash(conn, user.id, &hash, now)?;
-        let change = Change {
-            action: "reset_password",
-            entity: "user",
-            entity_id: user.id,
-            village_id: None,
-            before: None,
-            after: None,
-        };
+        set_password(conn, user.id, &hash, now)?;
+        let change = sessions_ended("reset_password", user.id);
         audit::record(conn, who, change, now)?;
         Ok(())
     })

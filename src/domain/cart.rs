@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConn;
 use crate::db::catalog::{self as q, PriceTier, Product, Village};
 use crate::domain::accounts;
-use crate::domain::actor::{Role, Scope};
+use crate::domain::actor::Scope;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::states::ProductStatus;
@@ -23,11 +23,13 @@ pub struct CartItem {
     pub quantity: i32,
 }
 
-/// Who is at the cart as the session knows them: a guest, or a signed-in user and
-/// their role; and the language they shop in.
+/// Who is at the cart as the session knows them: a guest or a signed-in user; and the
+/// language they shop in.
 #[derive(Debug, Clone, Default)]
 pub struct Shopper {
-    pub user: Option<(i64, Role)>,
+    /// A signed-in shopper: their user id and the version their session carries
+    /// (`accounts::actor_of_session`).
+    pub user: Option<(i64, i64)>,
     pub locale: String,
     /// A random value the session keeps: a checkout's idempotency key counts only
     /// together with it (`orders::stored_idempotency_key`).
@@ -48,23 +50,24 @@ pub struct Buyer {
 /// The buyer a shopper is: a canteen buyer (食堂采购) buys for their organisation.
 pub fn buyer(conn: &mut DbConn, shopper: &Shopper) -> QueryResult<Buyer> {
     let (locale, checkout_scope) = (shopper.locale.clone(), shopper.checkout_scope.clone());
-    let Some((user_id, role)) = shopper.user else {
+    // A session ended since (signed out, password changed) buys as a guest.
+    let actor = match shopper.user {
+        Some((user_id, version)) => accounts::actor_of_session(conn, user_id, version)?,
+        None => None,
+    };
+    let Some(actor) = actor else {
         return Ok(Buyer {
             locale,
             checkout_scope,
             ..Buyer::default()
         });
     };
-    let organization_id = if role == Role::Canteen {
-        match accounts::load_actor(conn, user_id)?.map(|a| a.scope) {
-            Some(Scope::Canteen(org)) => Some(org.organization_id()),
-            _ => None,
-        }
-    } else {
-        None
+    let organization_id = match actor.scope {
+        Scope::Canteen(org) => Some(org.organization_id()),
+        _ => None,
     };
     Ok(Buyer {
-        user_id: Some(user_id),
+        user_id: Some(actor.user.id),
         organization_id,
         locale,
         checkout_scope,

@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod money;
 pub mod notify;
 pub mod orders;
+pub mod password_reset;
 pub mod payments;
 pub mod payouts;
 pub mod products;

@@ -185,3 +185,25 @@ pub fn refunded(
         now,
     )
 }
+
+/// To a person who asked for a new password: the link that sets one, valid `minutes`.
+pub fn password_reset(
+    conn: &mut DbConn,
+    email: &str,
+    lang: Lang,
+    name: &str,
+    reset_path: &str,
+    minutes: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let data = json!({ "name": name, "reset_path": reset_path, "minutes": minutes });
+    outbox::enqueue(
+        conn,
+        email,
+        "password_reset",
+        lang.code(),
+        &data.to_string(),
+        now,
+    )?;
+    Ok(())
+}

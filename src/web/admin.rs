@@ -18,8 +18,8 @@ use crate::domain::admin::{
     VillageForm,
 };
 use crate::domain::money::format_fen;
-use crate::domain::now_utc;
 use crate::domain::validation::FieldErrors;
+use crate::domain::{china_time, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 
@@ -370,6 +370,10 @@ pub async fn users(
         "users": users.iter().map(|u| json!({
             "id": u.id, "email": u.email, "name": u.display_name,
             "role": lang.t(&format!("role-{}", u.role)), "disabled": u.disabled,
+            "last_sign_in": match u.last_sign_in_at {
+                Some(at) => china_time(at).format("%Y-%m-%d %H:%M").to_string(),
+                None => lang.t("admin-never-signed-in"),
+            },
         })).collect::<Vec<_>>(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/admin/users", data)

@@ -1,6 +1,9 @@
 //! Signing in and out, and the extractors that admit a request to a signed-in area.
 //! Each area extractor loads the user's `Actor` — their villages, organisation or
-//! reporting scope — so scoping happens here, once, and handlers receive it.
+//! reporting scope — so scoping happens here, once, and handlers receive it. The session
+//! cookie carries the user's session version, and the extractors admit it only while the
+//! database still holds that version (`accounts::actor_of_session`): signing out, a
+//! password change or disabling the account ends every copy of the cookie.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,14 +14,14 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::AppState;
 use super::client::ClientAddr;
 use super::csrf::{self, CsrfForm};
 use super::render::{Ctx, LANG_KEY};
 use crate::domain::accounts::{self, SignIn};
-use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope};
+use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope, User};
 use crate::domain::now_utc;
 use crate::domain::team::{self, Village};
 use crate::error::{AppError, AppResult};
@@ -33,6 +36,9 @@ pub struct SessionUser {
     #[serde(with = "role_str")]
     pub role: Role,
     pub name: String,
+    /// The user's `session_version` when this session began; a cookie from before the
+    /// versions existed has none, and is no session.
+    pub session_version: i64,
 }
 
 mod role_str {
@@ -56,9 +62,25 @@ impl SessionUser {
     }
 }
 
+/// Makes `session` the session of `user`, valid while their version is `session_version`.
+pub fn remember(session: &Session, user: &User, session_version: i64) -> AppResult<()> {
+    let remembered = SessionUser {
+        id: user.id,
+        role: user.role,
+        name: user.display_name.clone(),
+        session_version,
+    };
+    session
+        .insert(USER_KEY, &remembered)
+        .map_err(AppError::internal)
+}
+
 #[derive(Deserialize)]
 pub struct NextParam {
     next: Option<String>,
+    /// Set after a password was set through a "forgot password" link.
+    #[serde(default)]
+    reset: Option<String>,
 }
 
 /// Only a path on this site may be a redirect target after sign-in: `next` is read as a
@@ -84,14 +106,22 @@ pub async fn login_form(
     if let Some(user) = &ctx.user {
         return Ok(redirect(user.role.home()));
     }
-    render_login(
-        &state,
-        &ctx,
-        StatusCode::OK,
-        "",
-        safe_next(query.next.as_deref()),
-        None,
-    )
+    let notice = query
+        .reset
+        .is_some()
+        .then(|| ctx.lang.t("password-reset-done"));
+    let mut data = login_data(&ctx, "", safe_next(query.next.as_deref()), None);
+    data["notice"] = json!(notice);
+    ctx.page(&state.templates, StatusCode::OK, "pages/login", data)
+}
+
+fn login_data(ctx: &Ctx, email: &str, next: Option<String>, error: Option<String>) -> Value {
+    json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "email": email,
+        "next": next,
+        "error": error,
+    })
 }
 
 fn render_login(
@@ -102,12 +132,7 @@ fn render_login(
     next: Option<String>,
     error: Option<String>,
 ) -> AppResult<HttpResponse> {
-    let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
-        "email": email,
-        "next": next,
-        "error": error,
-    });
+    let data = login_data(ctx, email, next, error);
     ctx.page(&state.templates, status, "pages/login", data)
 }
 
@@ -130,18 +155,14 @@ pub async fn login_submit(
         .await?;
     let next = safe_next(form.next.as_deref());
     match outcome {
-        SignIn::Welcome(user) => {
+        SignIn::Welcome {
+            user,
+            session_version,
+        } => {
             let session = &ctx.session;
             session.renew();
             csrf::rotate(session);
-            let remembered = SessionUser {
-                id: user.id,
-                role: user.role,
-                name: user.display_name.clone(),
-            };
-            session
-                .insert(USER_KEY, &remembered)
-                .map_err(AppError::internal)?;
+            remember(session, &user, session_version)?;
             if session.get::<String>(LANG_KEY).ok().flatten().is_none() {
                 session
                     .insert(LANG_KEY, user.lang.code())
@@ -183,12 +204,24 @@ pub async fn login_submit(
 #[derive(Deserialize)]
 pub struct Empty {}
 
-pub async fn logout(ctx: Ctx, CsrfForm(_): CsrfForm<Empty>) -> HttpResponse {
+/// Signs out here and everywhere else: the user's session version moves on, so every
+/// copy of this session's cookie, and their sessions on other devices, end too.
+pub async fn logout(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    if let Some(user) = &ctx.user {
+        let (id, version) = (user.id, user.session_version);
+        state
+            .db(move |conn| accounts::sign_out(conn, id, version, now_utc()))
+            .await?;
+    }
     let lang = ctx.lang;
     ctx.session.purge();
     // Signing out keeps the visitor's language.
     let _ = ctx.session.insert(LANG_KEY, lang.code());
-    redirect("/")
+    Ok(redirect("/"))
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
@@ -215,11 +248,13 @@ fn admit<T: 'static>(
         let Some(remembered) = SessionUser::from_session(&session) else {
             return Err(AppError::SignInRequired { next }.into());
         };
+        let (id, version) = (remembered.id, remembered.session_version);
         let Some(mut actor) = state
-            .db(move |conn| accounts::load_actor(conn, remembered.id))
+            .db(move |conn| accounts::actor_of_session(conn, id, version))
             .await?
         else {
-            // Disabled, deleted or unbound since signing in: the session ends here.
+            // Signed out, password changed, disabled, deleted or unbound since signing
+            // in: the session ends here.
             session.purge();
             return Err(AppError::SignInRequired { next }.into());
         };
@@ -240,6 +275,12 @@ macro_rules! area_extractor {
         }
     };
 }
+
+/// Anyone signed in, whatever their role: their own account and orders.
+pub struct SignedIn {
+    pub actor: Actor,
+}
+area_extractor!(SignedIn, |actor| Some(SignedIn { actor }));
 
 /// `/admin`: the city office.
 pub struct AdminArea {

@@ -40,7 +40,7 @@ const CHECKOUT_SCOPE_KEY: &str = "checkout_scope";
 /// Who is at the cart, as the session knows them.
 fn shopper(ctx: &Ctx) -> Shopper {
     Shopper {
-        user: ctx.user.as_ref().map(|u| (u.id, u.role)),
+        user: ctx.user.as_ref().map(|u| (u.id, u.session_version)),
         locale: ctx.lang.code().to_string(),
         checkout_scope: ctx
             .session

@@ -1,6 +1,7 @@
 //! HTTP: routes, extractors, rendering. Handlers parse, authorise, call one domain
 //! function and render; they never build SQL.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod audit;
@@ -148,6 +149,21 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))
+        .route("/account", web::get().to(account::show))
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        )
+        .route("/password/forgot", web::get().to(account::forgot_form))
+        .route("/password/forgot", web::post().to(account::forgot_submit))
+        .route(
+            "/password/reset/{token}",
+            web::get().to(account::reset_form),
+        )
+        .route(
+            "/password/reset/{token}",
+            web::post().to(account::reset_submit),
+        )
         .route("/admin", web::get().to(admin::home))
         .route("/admin/counties", web::post().to(admin::create_county))
         .route("/admin/counties/new", web::get().to(admin::new_county))

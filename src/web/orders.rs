@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{TeamArea, redirect};
+use super::auth::{SignedIn, TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, village_options};
@@ -523,13 +523,12 @@ fn packing_csv(
 }
 
 /// `/my/orders`: a signed-in buyer's order history, each linking to its order page.
-pub async fn history(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResponse> {
-    let Some(user) = ctx.user.as_ref() else {
-        return Err(AppError::SignInRequired {
-            next: ctx.uri.clone(),
-        });
-    };
-    let id = user.id;
+pub async fn history(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: SignedIn,
+) -> AppResult<HttpResponse> {
+    let id = area.actor.user.id;
     let mine = state.db(move |conn| orders::of_buyer(conn, id)).await?;
     let lang = ctx.lang;
     let data = json!({

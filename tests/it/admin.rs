@@ -115,7 +115,7 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(app.browser().sign_in("liu@example.com", "a good password").status(), StatusCode::UNAUTHORIZED);
         assert_eq!(app.browser().sign_in("liu@example.com", "a brand new password").status(), StatusCode::SEE_OTHER);
-        assert_eq!(app.count(&format!("audit_log WHERE entity = 'user' AND entity_id = {id} AND action = 'reset_password' AND after_json IS NULL")), 1);
+        assert_eq!(app.count(&format!("audit_log WHERE entity = 'user' AND entity_id = {id} AND action = 'reset_password' AND after_json LIKE '%sessions_ended%'")), 1);
         assert_eq!(app.count("audit_log WHERE after_json LIKE '%brand new%'"), 0, "no password in the log");
 
         // An admin cannot lock themselves out.

@@ -178,6 +178,8 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         ),
         ("GET", "/canteen".into(), Area::Canteen, false),
         ("GET", "/my/orders".into(), Area::SignedIn, false),
+        ("GET", "/account".into(), Area::SignedIn, false),
+        ("POST", "/account/password".into(), Area::SignedIn, false),
         ("GET", "/admin".into(), Area::Admin, false),
         ("GET", "/admin/audit".into(), Area::Admin, false),
         ("POST", "/admin/counties".into(), Area::Admin, false),

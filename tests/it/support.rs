@@ -337,19 +337,7 @@ impl TestApp {
         args.base_url = Some(base.clone());
         configure(&mut args);
         let config = Config::from_args(args).expect("test config is valid");
-        let pool = db::open_pool(&config.database_url, config.pool_size).expect("database opens");
-        let services = Services::new(config, pool.clone()).expect("the services start");
-        let state = AppState::new(services);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let system = actix_web::rt::System::new();
-            let _ = system.block_on(async move {
-                let server = start_server(state, listener, 1).expect("server starts");
-                let _ = tx.send(server.handle());
-                server.await
-            });
-        });
-        let handle = rx.recv().expect("server handle");
+        let (pool, handle, thread) = serve(config, listener);
         TestApp {
             base,
             backend,
@@ -357,6 +345,22 @@ impl TestApp {
             handle: Some(handle),
             thread: Some(thread),
             database,
+        }
+    }
+
+    /// A second server over this one's database, with the same settings and session key
+    /// but its own pool and workers: what a second process behind a load balancer is.
+    pub fn another_server(&self) -> OtherServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let mut args = test_args(&self.database);
+        args.base_url = Some(base.clone());
+        let config = Config::from_args(args).expect("test config is valid");
+        let (_, handle, thread) = serve(config, listener);
+        OtherServer {
+            base,
+            handle: Some(handle),
+            thread: Some(thread),
         }
     }
 
@@ -371,20 +375,7 @@ impl TestApp {
 
     /// A new visitor whose every request carries `headers` (a proxy's `X-Forwarded-For`).
     pub fn browser_with_headers(&self, headers: reqwest::header::HeaderMap) -> Browser {
-        let client = Client::builder()
-            .default_headers(headers)
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            // The server closes a connection idle for 5 s (actix's keep-alive); a client
-            // that reused one at that moment would see it cut under its request. Idle
-            // connections are dropped well before, as a browser does.
-            .pool_idle_timeout(std::time::Duration::from_secs(2))
-            .build()
-            .expect("http client");
-        Browser {
-            client,
-            base: self.base.clone(),
-        }
+        Browser::with_headers(&self.base, headers)
     }
 
     /// A visitor signed in as `email` with the demo password.
@@ -415,6 +406,46 @@ impl TestApp {
     }
 }
 
+/// Starts the application on `listener` in a thread of its own.
+fn serve(
+    config: Config,
+    listener: TcpListener,
+) -> (Pool, actix_web::dev::ServerHandle, JoinHandle<()>) {
+    let pool = db::open_pool(&config.database_url, config.pool_size).expect("database opens");
+    let services = Services::new(config, pool.clone()).expect("the services start");
+    let state = AppState::new(services);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        let _ = system.block_on(async move {
+            let server = start_server(state, listener, 1).expect("server starts");
+            let _ = tx.send(server.handle());
+            server.await
+        });
+    });
+    let handle = rx.recv().expect("server handle");
+    (pool, handle, thread)
+}
+
+/// A second server over a `TestApp`'s database (see `TestApp::another_server`); stopped
+/// when dropped.
+pub struct OtherServer {
+    pub base: String,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for OtherServer {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            drop(handle.stop(false));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
@@ -429,9 +460,55 @@ impl Drop for TestApp {
 pub struct Browser {
     pub client: Client,
     pub base: String,
+    jar: Arc<reqwest::cookie::Jar>,
 }
 
 impl Browser {
+    /// A visitor of the server at `base` with an empty cookie jar.
+    pub fn new(base: &str) -> Browser {
+        Browser::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// A visitor whose every request carries `headers` (a proxy's `X-Forwarded-For`).
+    pub fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = Client::builder()
+            .default_headers(headers)
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            // The server closes a connection idle for 5 s (actix's keep-alive); a client
+            // that reused one at that moment would see it cut under its request. Idle
+            // connections are dropped well before, as a browser does.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("http client");
+        Browser {
+            client,
+            base: base.to_string(),
+            jar,
+        }
+    }
+
+    /// Another client holding a copy of this one's cookies, talking to the server at
+    /// `base`: what someone who copied the session cookie has.
+    pub fn copy_to(&self, base: &str) -> Browser {
+        use reqwest::cookie::CookieStore;
+        let copy = Browser::new(base);
+        let from: url::Url = self.base.parse().expect("base URL");
+        let to: url::Url = base.parse().expect("base URL");
+        if let Some(cookies) = self.jar.cookies(&from) {
+            for pair in cookies.to_str().expect("cookie header").split("; ") {
+                copy.jar.add_cookie_str(&format!("{pair}; Path=/"), &to);
+            }
+        }
+        copy
+    }
+
+    /// `copy_to` the same server.
+    pub fn copy(&self) -> Browser {
+        self.copy_to(&self.base)
+    }
+
     pub fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.base))

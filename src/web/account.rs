@@ -1,0 +1,269 @@
+//! A person's own account: the account page where every signed-in role changes their
+//! password, and "forgot password" by mail for whoever cannot sign in.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::{SignedIn, redirect, remember};
+use super::client::ClientAddr;
+use super::csrf::{self, CsrfForm};
+use super::forms::errors_json;
+use super::render::Ctx;
+use crate::domain::accounts::{self, PasswordChange};
+use crate::domain::now_utc;
+use crate::domain::password_reset::{self, Link, NewPassword, Requested};
+use crate::domain::validation::FieldErrors;
+use crate::error::{AppError, AppResult};
+
+fn render_account(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    area: &SignedIn,
+    changed: bool,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let user = &area.actor.user;
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "name": user.display_name,
+        "email": user.email,
+        "role": ctx.lang.t(&format!("role-{}", user.role.as_str())),
+        "home": user.role.home(),
+        "changed": changed,
+        "errors": errors_json(ctx.lang, errors),
+        "has_errors": !errors.is_empty(),
+    });
+    ctx.page(&state.templates, status, "pages/account", data)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountQuery {
+    /// Set after the password was changed.
+    changed: Option<String>,
+}
+
+/// `GET /account`: who you are signed in as, and the form to change your password.
+pub async fn show(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: SignedIn,
+    query: web::Query<AccountQuery>,
+) -> AppResult<HttpResponse> {
+    let changed = query.changed.is_some();
+    render_account(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &area,
+        changed,
+        &FieldErrors::default(),
+    )
+}
+
+/// `POST /account/password`: every other session of the account ends; this one takes
+/// the new session version and carries on.
+pub async fn change_password(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: SignedIn,
+    CsrfForm(form): CsrfForm<PasswordChange>,
+) -> AppResult<HttpResponse> {
+    let actor = area.actor.clone();
+    let result = state
+        .db(move |conn| accounts::change_password(conn, &actor, &form, now_utc()))
+        .await;
+    match result {
+        Ok(version) => {
+            ctx.session.renew();
+            csrf::rotate(&ctx.session);
+            remember(&ctx.session, &area.actor.user, version)?;
+            Ok(redirect("/account?changed=1"))
+        }
+        Err(AppError::Invalid(errors)) => render_account(
+            &state,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &area,
+            false,
+            &errors,
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+fn render_forgot(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    email: &str,
+    sent: bool,
+    message: Option<String>,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "email": email,
+        "sent": sent,
+        "message": message,
+        "errors": errors_json(ctx.lang, errors),
+    });
+    ctx.page(&state.templates, status, "pages/password_forgot", data)
+}
+
+/// `GET /password/forgot`: the form asking for the account's address.
+pub async fn forgot_form(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResponse> {
+    render_forgot(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        "",
+        false,
+        None,
+        &FieldErrors::default(),
+    )
+}
+
+/// `POST /password/forgot`: the same page whether or not the address has an account (a
+/// mail is written only when it has); too many requests for one address or from one
+/// client wait.
+pub async fn forgot_submit(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    ClientAddr(ip): ClientAddr,
+    CsrfForm(form): CsrfForm<ForgotForm>,
+) -> AppResult<HttpResponse> {
+    let email = form.email.clone();
+    let result = state
+        .db(move |conn| password_reset::request(conn, &email, &ip, now_utc()))
+        .await;
+    let none = FieldErrors::default();
+    match result {
+        Ok(Requested::Answered) => {
+            render_forgot(&state, &ctx, StatusCode::OK, "", true, None, &none)
+        }
+        Ok(Requested::Throttled { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60).to_string();
+            let message = ctx
+                .lang
+                .t_args("password-forgot-throttled", &[("minutes", minutes)]);
+            let mut res = render_forgot(
+                &state,
+                &ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                &form.email,
+                false,
+                Some(message),
+                &none,
+            )?;
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            Ok(res)
+        }
+        Err(AppError::Invalid(errors)) => render_forgot(
+            &state,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form.email,
+            false,
+            None,
+            &errors,
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+/// The page of a link that sets no password: 404 for one never made, 410 for one used,
+/// set aside or expired. Both say the same: ask for a new link.
+fn link_gone(state: &AppState, ctx: &Ctx, link: &Link) -> AppResult<HttpResponse> {
+    let status = match link {
+        Link::Unknown => StatusCode::NOT_FOUND,
+        _ => StatusCode::GONE,
+    };
+    ctx.page(
+        &state.templates,
+        status,
+        "pages/password_link_gone",
+        json!({}),
+    )
+}
+
+fn render_reset(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    token: &str,
+    email: &str,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "token": token,
+        "email": email,
+        "errors": errors_json(ctx.lang, errors),
+        "has_errors": !errors.is_empty(),
+    });
+    ctx.page(&state.templates, status, "pages/password_reset", data)
+}
+
+/// `GET /password/reset/{token}`: the form for a new password, while the link works.
+pub async fn reset_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    let t = token.clone();
+    let link = state
+        .db(move |conn| password_reset::link(conn, &t, now_utc()))
+        .await?;
+    match &link {
+        Link::Valid { email } => render_reset(
+            &state,
+            &ctx,
+            StatusCode::OK,
+            &token,
+            email,
+            &FieldErrors::default(),
+        ),
+        _ => link_gone(&state, &ctx, &link),
+    }
+}
+
+/// `POST /password/reset/{token}`: sets the password once, ends every session of the
+/// account, and sends the person to sign in with it.
+pub async fn reset_submit(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    token: web::Path<String>,
+    CsrfForm(form): CsrfForm<NewPassword>,
+) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    let t = token.clone();
+    let result = state
+        .db(move |conn| password_reset::reset(conn, &t, &form, now_utc()))
+        .await;
+    match result {
+        Ok(Link::Valid { .. }) => Ok(redirect("/login?reset=1")),
+        Ok(link) => link_gone(&state, &ctx, &link),
+        Err(AppError::Invalid(errors)) => render_reset(
+            &state,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &token,
+            "",
+            &errors,
+        ),
+        Err(e) => Err(e),
+    }
+}
