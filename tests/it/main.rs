@@ -19,6 +19,7 @@ mod households;
 mod images;
 mod ledger;
 mod ledger_props;
+mod limits;
 mod locales;
 mod mail;
 mod orders;

@@ -365,19 +365,7 @@ impl TestApp {
 
     /// A new visitor with an empty cookie jar.
     pub fn browser(&self) -> Browser {
-        let client = Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            // The server closes a connection idle for 5 s (actix's keep-alive); a client
-            // that reused one at that moment would see it cut under its request. Idle
-            // connections are dropped well before, as a browser does.
-            .pool_idle_timeout(std::time::Duration::from_secs(2))
-            .build()
-            .expect("http client");
-        Browser {
-            client,
-            base: self.base.clone(),
-        }
+        Browser::new(&self.base)
     }
 
     /// A visitor signed in as `email` with the demo password.
@@ -425,6 +413,23 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A new visitor of the server at `base` with an empty cookie jar.
+    pub fn new(base: &str) -> Browser {
+        let client = Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            // The server closes a connection idle for 5 s (actix's keep-alive); a client
+            // that reused one at that moment would see it cut under its request. Idle
+            // connections are dropped well before, as a browser does.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("http client");
+        Browser {
+            client,
+            base: base.to_string(),
+        }
+    }
+
     pub fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.base))
