@@ -343,11 +343,10 @@ impl Read for ImportBody {
                 let n = (self.size + 2 - self.sent_of_file).min(buf.len());
                 for (i, b) in buf[..n].iter_mut().enumerate() {
                     let at = self.sent_of_file + i;
+                    // Lines of `1`s, then the CRLF that ends the part.
                     *b = if at == self.size {
                         b'\r'
-                    } else if at == self.size + 1 {
-                        b'\n'
-                    } else if at % 64 == 63 {
+                    } else if at == self.size + 1 || at % 64 == 63 {
                         b'\n'
                     } else {
                         b'1'
