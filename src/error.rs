@@ -29,6 +29,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("the form's csrf_token is missing or does not match this session")]
     Csrf,
+    /// The request is larger than its form allows; the reason names the limit.
+    #[error("too large: {0}")]
+    TooLarge(String),
     #[error("too many attempts; retry in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("database unavailable: {0}")]
@@ -60,6 +63,7 @@ impl AppError {
             AppError::BadField { .. } | AppError::Invalid(_) => "error-bad-field",
             AppError::BadRequest(_) => "error-bad-request",
             AppError::Csrf => "error-csrf",
+            AppError::TooLarge(_) => "error-too-large",
             AppError::TooManyAttempts { .. } => "error-too-many-attempts",
             AppError::Unavailable(_) => "error-unavailable",
             AppError::Database(_) | AppError::Internal(_) => "error-internal",
@@ -97,6 +101,7 @@ impl ResponseError for AppError {
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadField { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -136,6 +136,7 @@ error-sign-in-required = Please sign in first.
 error-bad-field = Please check this field: { $field }
 error-bad-request = The request was not in the expected form.
 error-csrf = This form has expired; reload the page and submit again.
+error-too-large = What was sent is too large.
 error-too-many-attempts = Too many attempts; please try again later.
 error-unavailable = The database cannot be reached right now; please try again shortly.
 error-internal = Something went wrong on our side; we will look into it.
@@ -205,6 +206,10 @@ invalid-encoding = Unknown text encoding (save the CSV as UTF-8 or GBK)
 invalid-csv = The CSV is malformed
 invalid-xlsx = This Excel file cannot be read
 invalid-empty-register = The file is empty
+invalid-register-too-big = The sheet reaches cell { $cell }; a register has at most { $rows } rows and { $columns } columns (A to { $last })
+invalid-xlsx-unpacked = The Excel file unpacks to { $size } MB, more than a register can hold ({ $max } MB)
+invalid-xlsx-too-many-texts = The Excel file declares { $count } texts, more than a register can hold ({ $max })
+invalid-control-character = Contains a control character
 
 ## Stock
 stock-title = Stock received

@@ -133,6 +133,7 @@ error-sign-in-required = 请先登录。
 error-bad-field = 填写的内容有误：{ $field }
 error-bad-request = 请求的格式不对。
 error-csrf = 表单已过期，请刷新页面后再提交。
+error-too-large = 提交的内容太大。
 error-too-many-attempts = 尝试次数太多，请稍后再试。
 error-unavailable = 数据库暂时连不上，请稍后再试。
 error-internal = 服务器出了点问题，我们会尽快处理。
@@ -196,6 +197,10 @@ invalid-encoding = 无法识别文件编码（请存为 UTF-8 或 GBK 的 CSV）
 invalid-csv = CSV 格式有误
 invalid-xlsx = 无法读取这个 Excel 文件
 invalid-empty-register = 文件是空的
+invalid-register-too-big = 表格延伸到 { $cell } 单元格；登记表最多 { $rows } 行、{ $columns } 列（A 到 { $last }）
+invalid-xlsx-unpacked = 这个 Excel 文件解压后有 { $size } MB，超过登记表的上限（{ $max } MB）
+invalid-xlsx-too-many-texts = 这个 Excel 文件声明有 { $count } 段文字，超过登记表的上限（{ $max }）
+invalid-control-character = 含有控制字符
 
 ## 入库
 stock-title = 入库与库存

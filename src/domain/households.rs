@@ -362,12 +362,22 @@ pub struct RegisterPage {
     pub villages: Vec<Village>,
 }
 
+/// The longest register search: three LIKE patterns of it stay far inside what SQLite
+/// accepts (a 60 kB one is "too complex").
+pub const MAX_SEARCH_CHARS: usize = 100;
+
 pub fn list(
     conn: &mut DbConn,
     scope: &TeamScope,
     search: &Search,
     page: i64,
 ) -> DomainResult<RegisterPage> {
+    if search.query.trim().chars().count() > MAX_SEARCH_CHARS {
+        let mut errors = FieldErrors::default();
+        let max = MAX_SEARCH_CHARS.to_string();
+        errors.add_with("q", "invalid-too-long", vec![("max", max)]);
+        return Err(errors.into());
+    }
     let (households, total) = match search.filter(scope) {
         Some(filter) => q::list(conn, &filter, (page.max(1) - 1) * PAGE_SIZE, PAGE_SIZE)?,
         None => (Vec::new(), 0),

@@ -24,6 +24,9 @@ const DISPLAY_EDGE: u32 = 1200;
 const THUMB_EDGE: u32 = 400;
 /// Larger than any phone camera, small enough that decoding cannot exhaust memory.
 const MAX_PIXELS_EDGE: u32 = 10_000;
+/// What a decoder may allocate: a 48-megapixel photo (the largest phone cameras'
+/// default) decodes into 144 MB; the image crate's own default would allow 512 MB.
+const MAX_DECODE_BYTES: u64 = 192 * 1024 * 1024;
 
 /// A photo ready to store: its content hash (its address) and both sizes as JPEG.
 pub struct PreparedImage {
@@ -56,6 +59,7 @@ pub fn prepare(field: &str, bytes: &[u8]) -> Result<PreparedImage, FieldErrors> 
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_PIXELS_EDGE);
     limits.max_image_height = Some(MAX_PIXELS_EDGE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let image = reader
         .decode()

@@ -43,7 +43,8 @@ pub fn check(session: &Session, sent: Option<&str>) -> Result<(), AppError> {
     }
 }
 
-/// A URL-encoded form whose `csrf_token` matched the session's, deserialised as `T`.
+/// A URL-encoded form whose `csrf_token` matched the session's, and whose every field
+/// passed `input::form_field` (no control characters), deserialised as `T`.
 ///
 /// Actix polls a handler's extractors together, so a form that fails to deserialise
 /// could answer 400 before the area extractor beside it has said 403. Form types
@@ -81,6 +82,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             match (sent, expected) {
                 (Some(sent), Some(expected)) if constant_time_eq(sent, expected.as_bytes()) => {}
                 _ => return Err(AppError::Csrf.into()),
+            }
+            for (name, value) in &pairs {
+                super::input::form_field(name, value)?;
             }
             let value = serde_urlencoded::from_bytes(&body).map_err(form_error)?;
             Ok(CsrfForm(value))

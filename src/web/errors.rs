@@ -45,9 +45,9 @@ pub async fn render_errors(
                 _ => None,
             };
             let detail = match e {
-                AppError::BadField { reason, .. } | AppError::BadRequest(reason) => {
-                    Some(Detail::Text(reason.clone()))
-                }
+                AppError::BadField { reason, .. }
+                | AppError::BadRequest(reason)
+                | AppError::TooLarge(reason) => Some(Detail::Text(reason.clone())),
                 AppError::Invalid(errors) => Some(Detail::Fields(errors.clone())),
                 _ => None,
             };

@@ -405,10 +405,14 @@ pub async fn import(
     let mut upload = upload.verified()?;
     let village_id = upload.text("village_id").to_string();
     let file = upload.take_file("file")?;
+    // Read off the async workers and before a database connection is taken.
+    let register = web::block(move || register::read(&file.bytes))
+        .await
+        .map_err(AppError::internal)?;
     let who = Who::from(&area.actor);
     let (scope, v) = (area.scope.clone(), village_id.clone());
     let page = state
-        .db(move |conn| register::import(conn, &who, &scope, &v, &file.bytes, now_utc()))
+        .db(move |conn| register::import(conn, &who, &scope, &v, register, now_utc()))
         .await?;
     let (status, problems, summary) = match &page.outcome {
         ImportOutcome::Imported(summary) => (StatusCode::OK, &[][..], Some(summary)),

@@ -17,6 +17,7 @@ pub mod forms;
 pub mod health;
 pub mod households;
 pub mod images;
+pub mod input;
 pub mod orders;
 pub mod payments;
 pub mod payouts;
@@ -101,6 +102,7 @@ pub fn build_app(
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(AppError::NotFound)
         }))
+        .wrap(from_fn(input::check_request))
         .wrap(from_fn(errors::render_errors))
         .wrap(sessions)
         .wrap(middleware::Compress::default())

@@ -109,7 +109,11 @@ pub async fn upload_image(
         .await?;
     let mut upload = upload.verified()?;
     let file = upload.take_file("image")?;
-    let prepared = match images::prepare("image", &file.bytes) {
+    // Decoding a photo is CPU-bound: off the async workers.
+    let prepared = web::block(move || images::prepare("image", &file.bytes))
+        .await
+        .map_err(AppError::internal)?;
+    let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(errors) => {
             let page = product_page(&state, &area, id).await?;

@@ -1,5 +1,8 @@
 //! `multipart/form-data` forms (file uploads) with the same CSRF check as `CsrfForm`:
-//! text fields and files read into memory, each within its limit.
+//! text fields and files read into memory, each within its limit, the whole form within
+//! its own: a body declared larger is refused before a byte of it is read, and one sent
+//! without a length is counted as it arrives, so no form holds more than
+//! `MAX_FORM_BYTES` however many parts it sends.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,6 +20,12 @@ use crate::error::AppError;
 /// The largest file a form may carry (a 10,000-household register is about 1 MB).
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// The largest form: one largest file and its text fields.
+pub const MAX_FORM_BYTES: usize = MAX_FILE_BYTES + 256 * 1024;
+/// What the multipart framing (boundaries, part headers) may add to a form's length.
+const FRAMING_BYTES: usize = 64 * 1024;
+/// More parts than any of the shop's forms has (a token, a village, a file).
+pub const MAX_PARTS: usize = 8;
 
 pub struct UploadedFile {
     pub filename: String,
@@ -64,6 +73,15 @@ impl FromRequest for Upload {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = req.get_session();
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > (MAX_FORM_BYTES + FRAMING_BYTES) as u64) {
+            // Refused unread: the body is never taken from the connection.
+            return Box::pin(async { Ok(Upload(Err(too_large()))) });
+        }
         let multipart = Multipart::from_request(req, payload);
         Box::pin(async move { Ok(Upload(read(multipart, session).await)) })
     }
@@ -80,7 +98,14 @@ async fn read(
         fields: HashMap::new(),
         files: HashMap::new(),
     };
+    let (mut parts, mut total) = (0, 0);
     while let Some(field) = multipart.next().await {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(AppError::TooLarge(format!(
+                "a form has at most {MAX_PARTS} parts"
+            )));
+        }
         let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
         let name = field.name().unwrap_or_default().to_string();
         let filename = field
@@ -95,6 +120,10 @@ async fn read(
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
+            total += chunk.len();
+            if total > MAX_FORM_BYTES {
+                return Err(too_large());
+            }
             if bytes.len() + chunk.len() > limit {
                 return Err(AppError::bad_field(
                     name,
@@ -110,10 +139,18 @@ async fn read(
             None => {
                 let text = String::from_utf8(bytes)
                     .map_err(|_| AppError::bad_field(name.clone(), "not UTF-8 text"))?;
+                super::input::form_field(&name, &text)?;
                 upload.fields.insert(name, text);
             }
         }
     }
     csrf::check(&session, upload.fields.get(csrf::FIELD).map(String::as_str))?;
     Ok(upload)
+}
+
+fn too_large() -> AppError {
+    AppError::TooLarge(format!(
+        "a form may send at most {} MB",
+        MAX_FORM_BYTES.div_ceil(1024 * 1024)
+    ))
 }

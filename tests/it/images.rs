@@ -90,7 +90,7 @@ both_databases! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("照片不能超过 5 MB"));
         let (status, _) = upload(&team, flour, "huge.png", vec![0u8; 11 * 1024 * 1024]);
-        assert_eq!(status, StatusCode::BAD_REQUEST, "past the upload limit: refused while reading");
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "past the form's limit: refused unread");
         // A PNG header over broken data.
         let mut broken = photo(image::ImageFormat::Png, 64, 64);
         broken.truncate(60);

@@ -21,6 +21,7 @@ mod images;
 mod install;
 mod ledger;
 mod ledger_props;
+mod limits;
 mod locales;
 mod mail;
 mod orders;
