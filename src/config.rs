@@ -279,15 +279,33 @@ fn load_or_create(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).map_err(io_err)?;
             let text = make();
-            write_private(&path, text.as_bytes()).map_err(io_err)?;
-            Ok(text)
+            match write_private(&path, text.as_bytes()) {
+                Ok(()) => Ok(text),
+                // Another process started at the same moment and wrote it first: theirs
+                // is the one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let theirs = std::fs::read_to_string(&path).map_err(io_err)?;
+                    Ok(theirs.trim().to_string())
+                }
+                Err(e) => Err(io_err(e)),
+            }
         }
         Err(e) => Err(io_err(e)),
     }
 }
 
+/// Writes `contents` to the new file `path`, readable by the owner only, so that no
+/// process ever reads it half-written: into a file of its own first, then linked into
+/// place, which fails (`AlreadyExists`) if another process got there first.
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let staged = path.with_file_name(format!(
+        ".{}.{}-{}",
+        name.unwrap_or_default(),
+        std::process::id(),
+        hex::encode(crate::util::random_bytes(4))
+    ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -295,5 +313,10 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(contents)
+    let written = options
+        .open(&staged)
+        .and_then(|mut file| file.write_all(contents).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::hard_link(&staged, path));
+    let _ = std::fs::remove_file(&staged);
+    written
 }

@@ -14,20 +14,27 @@ use crate::mail::{self, SendError};
 const EXPIRY_EVERY: Duration = Duration::from_secs(30);
 const MAIL_EVERY: Duration = Duration::from_secs(1);
 
-/// Starts the loops on the current actix runtime.
+/// Starts the loops on the current actix runtime. Each pass runs as a task of its own,
+/// so that whatever goes wrong in one pass (even a panic) is logged and the loop goes
+/// on with the next.
 pub fn spawn(state: Services) {
     let expiry = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(EXPIRY_EVERY);
         loop {
             tick.tick().await;
-            match expiry
-                .db(|conn| orders::expire_reservations(conn, now_utc()))
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "unpaid orders expired, stock returned"),
-                Err(e) => tracing::warn!(error = %e, "reservation expiry failed; retrying later"),
+            let s = expiry.clone();
+            let pass = actix_web::rt::spawn(async move {
+                s.db(|conn| orders::expire_reservations(conn, now_utc()))
+                    .await
+            });
+            match pass.await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(expired = n, "unpaid orders expired, stock returned"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reservation expiry failed; retrying later")
+                }
+                Err(e) => tracing::error!(error = %e, "reservation expiry stopped; retrying later"),
             }
         }
     });
@@ -35,19 +42,22 @@ pub fn spawn(state: Services) {
         let mut tick = actix_web::rt::time::interval(MAIL_EVERY);
         loop {
             tick.tick().await;
-            if let Err(e) = send_due_mail(&state).await {
-                tracing::warn!(error = %e, "outbox pass failed; retrying later");
+            let s = state.clone();
+            match actix_web::rt::spawn(async move { send_due_mail(&s).await }).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "outbox pass failed; retrying later"),
+                Err(e) => tracing::error!(error = %e, "outbox pass stopped; retrying later"),
             }
         }
     });
 }
 
-/// One pass of the mail worker: claims what is due and sends it, recording each result.
-/// Returns how many were sent.
+/// One pass of the mail worker: claims one due message at a time, sends it and records
+/// the result, until none is due. A message that can never be sent is marked `failed`
+/// and the pass goes on with the next. Returns how many were sent.
 pub async fn send_due_mail(state: &Services) -> Result<usize, AppError> {
-    let claimed = state.db(|conn| mail::claim(conn, now_utc())).await?;
     let mut sent = 0;
-    for message in claimed {
+    while let Some(message) = state.db(|conn| mail::claim(conn, now_utc())).await? {
         let id = message.id;
         match state.mailer.send(&message).await {
             Ok(()) => {
@@ -63,7 +73,7 @@ pub async fn send_due_mail(state: &Services) -> Result<usize, AppError> {
                         Some(state.mailer.retry_at(message.attempts, now_utc()))
                     }
                 };
-                tracing::warn!(id, attempts = message.attempts, error = %e, "email not sent");
+                tracing::warn!(id, attempts = message.attempts, error = %e, given_up = retry.is_none(), "email not sent");
                 let error = e.to_string();
                 state
                     .db(move |conn| outbox::mark_failed(conn, id, &error, retry))

@@ -4,7 +4,9 @@
 //! `templates/email/<name>/{subject,body.txt,body.html}.hbs` in the recipient's
 //! language, and sends them over SMTP — or, with `SMTP_URL` unset, writes them as `.eml`
 //! files under the data folder. A failure is retried with back-off; SMTP being down
-//! delays mail and never loses it.
+//! delays mail and never loses it. A worker claims one message at a time, for about one
+//! send, and each message's Message-ID comes from its row, so a process killed mid-send
+//! holds back only that message, briefly, and a copy sent twice is recognisable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,14 +21,16 @@ use crate::db::DbConn;
 use crate::db::outbox::{self, OutboxMessage};
 use crate::templates::Templates;
 
-/// Messages one worker claims at a time.
-const BATCH: i64 = 20;
-/// How long one SMTP conversation may take.
+/// How long one SMTP command may wait for the server.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a claimed message is held by one worker before another may take it: longer
-/// than the worker can spend on a whole batch, so that a message still waiting its turn
-/// is never taken (and sent) by a second worker.
-const LEASE: Duration = Duration::from_secs(BATCH as u64 * SMTP_TIMEOUT.as_secs() + 60);
+/// How long the sending of one message may take in all; after that it counts as a
+/// transient failure and is tried again later.
+pub const SEND_LIMIT: Duration = Duration::from_secs(30);
+/// How long a claimed message is held by the worker that claimed it: a worker claims one
+/// message at a time, so the lease covers one send (`SEND_LIMIT`) with room to record
+/// the result. A process killed mid-send leaves that one message held no longer than
+/// this; then any worker sends it.
+pub const LEASE: Duration = Duration::from_secs(SEND_LIMIT.as_secs() + 15);
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -37,6 +41,8 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     base_url: String,
+    /// The right-hand side of every Message-ID: the host of `BASE_URL`.
+    message_id_host: String,
     retry_base: chrono::Duration,
     /// The pages' registry (HTML-escaped), shared: the HTML part is rendered with it.
     html: Arc<Templates>,
@@ -81,18 +87,46 @@ impl Mailer {
                 .parse()
                 .map_err(|e| invalid("MAIL_FROM", &e))?,
             base_url: config.base_url.clone(),
+            message_id_host: url::Url::parse(&config.base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| "village-market.local".to_string()),
             retry_base: chrono::Duration::seconds(i64::from(config.mail_retry_seconds)),
             html,
             plain: Templates::plain().map_err(|e| invalid("templates", &e))?,
         })
     }
 
-    /// The message as it will be sent: subject, plain-text and HTML parts.
+    /// The Message-ID of an outbox message, derived from its row: every attempt to send
+    /// it carries the same one, so a copy sent again after a crash (the server had it,
+    /// the process died before recording that) can be recognised and dropped downstream.
+    pub fn message_id(&self, message: &OutboxMessage) -> String {
+        format!(
+            "<outbox-{}.{}@{}>",
+            message.id,
+            message.created_at.format("%Y%m%d%H%M%S"),
+            self.message_id_host
+        )
+    }
+
+    /// The message as it will be sent: subject, plain-text and HTML parts. Whatever a
+    /// stored row holds, this answers (a malformed row is `Permanent`), never panics.
     pub fn render(&self, message: &OutboxMessage) -> Result<Message, SendError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.build(message)))
+            .unwrap_or_else(|_| Err(SendError::Permanent("rendering the message failed".into())))
+    }
+
+    fn build(&self, message: &OutboxMessage) -> Result<Message, SendError> {
         let permanent = |e: &dyn std::fmt::Display| SendError::Permanent(e.to_string());
-        let mut data: Value = serde_json::from_str(&message.data).map_err(|e| permanent(&e))?;
-        data["lang"] = json!(message.locale);
-        data["base_url"] = json!(self.base_url);
+        let parsed: Value = serde_json::from_str(&message.data).map_err(|e| permanent(&e))?;
+        let Value::Object(mut data) = parsed else {
+            return Err(SendError::Permanent(
+                "the message's data is not a JSON object".into(),
+            ));
+        };
+        data.insert("lang".into(), json!(message.locale));
+        data.insert("base_url".into(), json!(self.base_url));
+        let data = Value::Object(data);
         let name = &message.template;
         let subject = self
             .plain
@@ -108,6 +142,7 @@ impl Mailer {
             .map_err(|e| permanent(&e))?;
         let to: Mailbox = message.recipient.parse().map_err(|e| permanent(&e))?;
         Message::builder()
+            .message_id(Some(self.message_id(message)))
             .from(self.from.clone())
             .to(to)
             .subject(subject.trim())
@@ -115,13 +150,19 @@ impl Mailer {
             .map_err(|e| permanent(&e))
     }
 
+    /// Renders and sends one message, within `SEND_LIMIT`.
     pub async fn send(&self, message: &OutboxMessage) -> Result<(), SendError> {
         let email = self.render(message)?;
         let transient = |e: &dyn std::fmt::Display| SendError::Transient(e.to_string());
-        match &self.transport {
-            Transport::Smtp(t) => t.send(email).await.map(drop).map_err(|e| transient(&e)),
-            Transport::Files(t) => t.send(email).await.map(drop).map_err(|e| transient(&e)),
-        }
+        let sending = async {
+            match &self.transport {
+                Transport::Smtp(t) => t.send(email).await.map(drop).map_err(|e| transient(&e)),
+                Transport::Files(t) => t.send(email).await.map(drop).map_err(|e| transient(&e)),
+            }
+        };
+        tokio::time::timeout(SEND_LIMIT, sending)
+            .await
+            .unwrap_or_else(|_| Err(SendError::Transient("sending took too long".into())))
     }
 
     /// When a message that failed `attempts` times is tried again: the base delay,
@@ -134,10 +175,9 @@ impl Mailer {
     }
 }
 
-/// Claims the due messages (see `db::outbox::claim_due`).
-pub fn claim(conn: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<Vec<OutboxMessage>> {
-    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(6));
-    crate::db::write_transaction(conn, |conn| {
-        outbox::claim_due(conn, now, now + lease, BATCH)
-    })
+/// Claims the next due message for one send (`LEASE`; see `db::outbox::claim_due`).
+pub fn claim(conn: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<Option<OutboxMessage>> {
+    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::seconds(45));
+    crate::db::write_transaction(conn, |conn| outbox::claim_due(conn, now, now + lease, 1))
+        .map(|claimed| claimed.into_iter().next())
 }

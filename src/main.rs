@@ -43,6 +43,11 @@ enum Command {
     /// Recompute every monthly total from the ledger and check that the money adds up;
     /// prints each difference and exits non-zero if there is any.
     Verify,
+    /// Copy a live SQLite database into the new file PATH (PostgreSQL: use pg_dump).
+    Backup {
+        /// The copy to write; an existing file is never overwritten.
+        path: std::path::PathBuf,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -115,19 +120,24 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     let config = Config::from_args(cli.config).map_err(|e| e.to_string())?;
-    let pool = db::open_pool(&config.database_url, config.pool_size).map_err(|e| e.to_string())?;
-    let conn = || {
-        pool.get()
-            .map_err(|e| format!("database {}: {e}", config.database_url))
-    };
+    // The server gets a pool; a one-shot command one plain connection, closed when its
+    // arm ends: a pool's threads could still be opening a connection as the process
+    // exits, which crashed one run in twenty on PostgreSQL.
+    let conn = || db::open_connection(&config.database_url).map_err(|e| e.to_string());
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Migrate => {
+            drop(conn()?);
             println!("migrations are up to date on {}", config.database_url);
             Ok(())
         }
-        Command::Demo => load_demo(&config, &mut *conn()?),
+        Command::Demo => load_demo(&config, &mut conn()?),
+        Command::Backup { path } => {
+            db::backup(&config.database_url, &path).map_err(|e| e.to_string())?;
+            println!("{} copied into {}", config.database_url, path.display());
+            Ok(())
+        }
         Command::Verify => {
-            let problems = village_market::domain::ledger::verify(&mut *conn()?)
+            let problems = village_market::domain::ledger::verify(&mut conn()?)
                 .map_err(|e| format!("verify: {e}"))?;
             for p in &problems {
                 println!("{p}");
@@ -170,13 +180,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 county_slug: county,
                 organization,
             };
-            let id = accounts::create_account(
-                &mut *conn()?,
-                &new,
-                &Who::tool("command line"),
-                now_utc(),
-            )
-            .map_err(describe)?;
+            let id =
+                accounts::create_account(&mut conn()?, &new, &Who::tool("command line"), now_utc())
+                    .map_err(describe)?;
             println!("created {} account {} (id {id})", role.as_str(), new.email);
             Ok(())
         }
@@ -195,13 +201,18 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let who = Who::tool("command line");
             let id =
-                admin::create_county(&mut *conn()?, &who, &form, now_utc()).map_err(describe)?;
+                admin::create_county(&mut conn()?, &who, &form, now_utc()).map_err(describe)?;
             println!("created county {} (id {id})", form.slug);
             Ok(())
         }
         Command::Serve { demo } => {
+            let pool =
+                db::open_pool(&config.database_url, config.pool_size).map_err(|e| e.to_string())?;
             if demo {
-                load_demo(&config, &mut *conn()?)?;
+                let mut conn = pool
+                    .get()
+                    .map_err(|e| format!("database {}: {e}", config.database_url))?;
+                load_demo(&config, &mut conn)?;
             }
             serve(config, pool)
         }

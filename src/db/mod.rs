@@ -19,7 +19,7 @@ pub mod shipments;
 pub mod stock;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -161,11 +161,12 @@ impl Manager {
                     .map(|p| p.to_string_lossy().into_owned());
                 let mut conn =
                     diesel::SqliteConnection::establish(path.as_deref().unwrap_or_default())?;
-                // Every SQLite connection: enforce foreign keys, let readers run beside the
-                // one writer, and wait for a busy writer instead of failing at once.
+                // Every SQLite connection: wait for a busy writer instead of failing at once
+                // (set first: switching to WAL takes a lock that another process may
+                // hold), enforce foreign keys, and let readers run beside the one writer.
                 conn.batch_execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))
@@ -192,9 +193,11 @@ impl ManageConnection for Manager {
     }
 }
 
-/// Opens the database (creating a SQLite file's folder if needed), runs pending
-/// migrations, and returns a pool. Fails with one line naming the URL.
-pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbSetupError> {
+/// Opens one connection to the database (creating a SQLite file's folder if needed) and
+/// runs pending migrations. Fails with one line naming the URL. The one-shot commands
+/// work on this alone: a pool would go on opening connections in threads of its own,
+/// and a process ending while one of them is half-open can crash on its way out.
+pub fn open_connection(url: &DatabaseUrl) -> Result<DbConn, DbSetupError> {
     if let Some(parent) = url.sqlite_path.as_ref().and_then(|p| p.parent()) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|e| DbSetupError::Connect {
@@ -204,15 +207,21 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbSetupError>
         }
     }
     let manager = Manager { url: url.clone() };
-    let mut first = manager.open().map_err(|e| DbSetupError::Connect {
+    let mut conn = manager.open().map_err(|e| DbSetupError::Connect {
         url: url.to_string(),
         reason: e.to_string().trim().replace('\n', " "),
     })?;
-    run_migrations(&mut first).map_err(|e| DbSetupError::Migrate {
+    run_migrations(&mut conn).map_err(|e| DbSetupError::Migrate {
         url: url.to_string(),
         reason: e.to_string(),
     })?;
-    drop(first);
+    Ok(conn)
+}
+
+/// Opens the database as `open_connection` does, and returns a pool for a server.
+pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbSetupError> {
+    drop(open_connection(url)?);
+    let manager = Manager { url: url.clone() };
     r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
@@ -222,6 +231,63 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbSetupError>
             url: url.to_string(),
             reason: e.to_string(),
         })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(
+        "backup: {url} is PostgreSQL: back it up with pg_dump (pg_dump -Fc -f FILE DATABASE_URL; restore with pg_restore)"
+    )]
+    Postgres { url: String },
+    #[error("backup: {path} already exists; name a new file")]
+    Exists { path: String },
+    #[error("backup: there is no database at {path}")]
+    NoDatabase { path: String },
+    #[error("backup of {url} into {path} failed: {reason}")]
+    Failed {
+        url: String,
+        path: String,
+        reason: String,
+    },
+}
+
+/// Copies a SQLite database into the new file `into` with `VACUUM INTO`: one read
+/// transaction, so the copy is the database at one moment, taken while the server goes
+/// on writing (WAL lets readers and the writer run side by side), as one file with no
+/// `-wal` beside it. An existing file is never overwritten. PostgreSQL has `pg_dump`.
+/// The database is copied as it is, not migrated first: a copy taken before an upgrade
+/// holds the old schema.
+pub fn backup(url: &DatabaseUrl, into: &Path) -> Result<(), BackupError> {
+    let Some(source) = url.sqlite_path.as_ref() else {
+        return Err(BackupError::Postgres {
+            url: url.to_string(),
+        });
+    };
+    let path = into.display().to_string();
+    if into.symlink_metadata().is_ok() {
+        return Err(BackupError::Exists { path });
+    }
+    if !source.is_file() {
+        return Err(BackupError::NoDatabase {
+            path: source.display().to_string(),
+        });
+    }
+    let failed = |reason: String| BackupError::Failed {
+        url: url.to_string(),
+        path: path.clone(),
+        reason,
+    };
+    let target = into
+        .to_str()
+        .ok_or_else(|| failed("the file name is not UTF-8".into()))?;
+    let mut conn = Manager { url: url.clone() }
+        .open()
+        .map_err(|e| failed(e.to_string()))?;
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<sql_types::Text, _>(target)
+        .execute(&mut conn)
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(())
 }
 
 pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

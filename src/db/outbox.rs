@@ -18,6 +18,7 @@ pub struct OutboxMessage {
     /// The template's data, as JSON text.
     pub data: String,
     pub attempts: i32,
+    pub created_at: NaiveDateTime,
 }
 
 pub fn enqueue(

@@ -18,7 +18,7 @@ use crate::db::{DbConn, catalog, write_transaction};
 use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope, User, Who};
 use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::validation::FieldErrors;
+use crate::domain::validation::{self, FieldErrors};
 use crate::i18n::Lang;
 
 fn user_from_row(row: UserRow) -> Option<User> {
@@ -213,8 +213,8 @@ pub fn create_account(
 ) -> DomainResult<i64> {
     let email = normalize_email(&new.email);
     let mut errors = FieldErrors::default();
-    if !is_plausible_email(&email) {
-        errors.add("email", "invalid-email");
+    if validation::email(&mut errors, "email", &email, 120).is_none() && !errors.has("email") {
+        errors.add("email", "invalid-required");
     }
     if new.display_name.trim().is_empty() {
         errors.add("display_name", "invalid-required");
@@ -329,19 +329,6 @@ pub fn check_password_as(errors: &mut FieldErrors, field: &str, password: &str) 
             "invalid-password-short",
             vec![("min", MIN_PASSWORD_CHARS.to_string())],
         );
-    }
-}
-
-pub(crate) fn is_plausible_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.contains(char::is_whitespace)
-        }
-        None => false,
     }
 }
 

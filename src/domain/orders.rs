@@ -108,13 +108,8 @@ fn validate(
         errors.add("phone", "invalid-required");
     }
     let address = v::required_text(&mut errors, "address", &form.address, 200);
-    let email = v::optional_text(&mut errors, "email", &form.email, 120);
-    if email
-        .as_deref()
-        .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
-    {
-        errors.add("email", "invalid-email");
-    }
+    // Checked as the outbox will address it, so the buyer's mail can always be sent.
+    let email = v::email(&mut errors, "email", &form.email, 120);
     let note = v::optional_text(&mut errors, "note", &form.note, 200).unwrap_or_default();
     let offered: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
     let payment_method = v::one_of(

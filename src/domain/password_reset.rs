@@ -10,14 +10,13 @@ use sha2::{Digest, Sha256};
 use crate::db::accounts::{self as q, ResetTokenRow};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::accounts::{
-    check_new_password, hash_password, is_plausible_email, normalize_email, sessions_ended,
-    set_password,
+    check_new_password, hash_password, normalize_email, sessions_ended, set_password,
 };
 use crate::domain::actor::Who;
 use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::notify;
-use crate::domain::validation::FieldErrors;
+use crate::domain::validation::{self as v, FieldErrors};
 use crate::i18n::Lang;
 use crate::util::random_token;
 
@@ -54,13 +53,18 @@ pub fn request(
     ip: &str,
     now: NaiveDateTime,
 ) -> DomainResult<Requested> {
-    let email = normalize_email(email);
-    if email.chars().count() > MAX_EMAIL_CHARS
-        || email.chars().any(char::is_control)
-        || !is_plausible_email(&email)
-    {
-        return Err(FieldErrors::single("email", "invalid-email").into());
-    }
+    let mut errors = FieldErrors::default();
+    let Some(email) = v::email(
+        &mut errors,
+        "email",
+        &normalize_email(email),
+        MAX_EMAIL_CHARS,
+    ) else {
+        if errors.is_empty() {
+            errors.add("email", "invalid-required");
+        }
+        return Err(errors.into());
+    };
     let window = Duration::minutes(REQUEST_WINDOW_MINUTES);
     write_transaction(conn, |conn| {
         let ((by_email, oldest_email), (by_ip, oldest_ip)) =

@@ -196,6 +196,40 @@ pub fn mobile_phone(errors: &mut FieldErrors, field: &str, value: &str) -> Optio
     }
 }
 
+/// An email address the shop can send to, trimmed: `None` when left empty. It is read
+/// with the mail library's own parsers (lettre's `Address`, and the `Mailbox` the
+/// outbox builds each message with), so an address accepted here is one the outbox can
+/// address; its domain must also have a dot, as every address on the public internet
+/// does (`a@b` reaches nobody).
+pub fn email(errors: &mut FieldErrors, field: &str, value: &str, max: usize) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value.chars().count() > max {
+        errors.add_with(field, "invalid-too-long", vec![("max", max.to_string())]);
+        return None;
+    }
+    let address = value.parse::<lettre::Address>().ok();
+    let mailbox = value.parse::<lettre::message::Mailbox>().ok();
+    let sendable = match (&address, &mailbox) {
+        (Some(address), Some(mailbox)) => {
+            let domain = address.domain();
+            mailbox.email == *address
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        }
+        _ => false,
+    };
+    if sendable {
+        Some(value.to_string())
+    } else {
+        errors.add(field, "invalid-email");
+        None
+    }
+}
+
 /// A calendar date as `YYYY-MM-DD` (also `YYYY/MM/DD`, as spreadsheets write it).
 pub fn date(errors: &mut FieldErrors, field: &str, value: &str) -> Option<NaiveDate> {
     let value = value.trim();
@@ -278,6 +312,45 @@ mod tests {
         assert_eq!(price("1e3"), Err("invalid-price"));
         assert_eq!(price("99999999999999999999"), Err("invalid-price-too-high"));
         assert_eq!(price(""), Err("invalid-required"));
+    }
+
+    #[test]
+    fn emails_are_what_the_mail_library_can_address() {
+        let check = |s: &str| {
+            let mut e = FieldErrors::default();
+            let value = email(&mut e, "email", s, 120);
+            e.0.first().map_or(Ok(value), |e| Err(e.key))
+        };
+        assert_eq!(
+            check(" buyer@example.com "),
+            Ok(Some("buyer@example.com".into()))
+        );
+        assert_eq!(
+            check("Li.Na+shop@mail.example.cn"),
+            Ok(Some("Li.Na+shop@mail.example.cn".into()))
+        );
+        assert_eq!(check(""), Ok(None));
+        for bad in [
+            "a@b",
+            "a@b@example.com",
+            "a..b@example.com",
+            ".a@example.com",
+            "a@example..com",
+            "a@-example.com",
+            "a@exa mple.com",
+            "a b@example.com",
+            "<a@example.com>",
+            "Name <a@example.com>",
+            "a@example.com.",
+            "@example.com",
+            "a@",
+            "a(b)@example.com",
+            "a@example.com\r\nBcc: x@example.com",
+        ] {
+            assert_eq!(check(bad), Err("invalid-email"), "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(120));
+        assert_eq!(check(&long), Err("invalid-too-long"));
     }
 
     #[test]

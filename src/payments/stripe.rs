@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use futures_util::future::{BoxFuture, FutureExt};
+use sha2::{Digest, Sha256};
 use stripe::{
     CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, Client,
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
@@ -142,6 +143,54 @@ impl StripeProvider {
     }
 }
 
+/// The idempotency key of one checkout attempt: the order's token and a digest of
+/// exactly what is asked. Stripe answers a key used again with the same parameters by
+/// replaying its first answer (a double click, a retry after a timeout: one session),
+/// and refuses it with other parameters (`idempotency_error`). A buyer who comes back to
+/// pay later asks with a later `expires_at`, so their attempt gets a key of its own.
+fn checkout_key(token: &str, params: &CreateCheckoutSession<'_>) -> Result<String, PaymentError> {
+    let value = serde_json::to_value(params)
+        .map_err(|e| PaymentError::Unavailable(format!("checkout parameters: {e}")))?;
+    let mut canonical = String::new();
+    write_canonical(&value, &mut canonical);
+    let digest = Sha256::digest(canonical.as_bytes());
+    Ok(format!("checkout-{token}-{}", &hex::encode(digest)[..24]))
+}
+
+/// JSON text with every object's keys sorted: the same parameters give the same text
+/// whatever order a `HashMap` (the metadata) happened to hold them in.
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                if let Some(item) = map.get(key) {
+                    write_canonical(item, out);
+                }
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// The order a session was made for, from the metadata the shop set on it.
 fn order_of(session: &CheckoutSession) -> Option<i64> {
     session
@@ -227,13 +276,11 @@ impl PaymentProvider for StripeProvider {
                     let now = chrono::Utc::now().timestamp();
                     (now + 30 * 60..now + 24 * 3600).contains(t)
                 });
+            let key = checkout_key(&order.token, &params)?;
             let client = self
                 .client
                 .clone()
-                .with_strategy(RequestStrategy::Idempotent(format!(
-                    "checkout-{}",
-                    order.token
-                )));
+                .with_strategy(RequestStrategy::Idempotent(key));
             let session = CheckoutSession::create(&client, params)
                 .await
                 .map_err(unavailable)?;
@@ -278,5 +325,55 @@ impl PaymentProvider for StripeProvider {
             })
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params<'a>(expires_at: i64, metadata: &[(&str, &str)]) -> CreateCheckoutSession<'a> {
+        let mut params = CreateCheckoutSession::new();
+        params.mode = Some(CheckoutSessionMode::Payment);
+        params.expires_at = Some(expires_at);
+        params.metadata = Some(
+            metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        params
+    }
+
+    #[test]
+    fn a_checkout_key_follows_the_parameters_and_nothing_else() {
+        let meta = [
+            ("order_id", "7"),
+            ("order_number", "VM-7"),
+            ("a", "1"),
+            ("b", "2"),
+        ];
+        let first = checkout_key("tok", &params(1_000, &meta)).expect("key");
+        assert!(
+            first.starts_with("checkout-tok-") && first.len() <= 255,
+            "{first}"
+        );
+        // Built again, with the metadata map in whatever order it iterates: the same key.
+        let mut reversed = meta;
+        reversed.reverse();
+        for _ in 0..10 {
+            assert_eq!(
+                checkout_key("tok", &params(1_000, &reversed)).expect("key"),
+                first
+            );
+        }
+        assert_ne!(
+            checkout_key("tok", &params(1_001, &meta)).expect("key"),
+            first
+        );
+        assert_ne!(
+            checkout_key("other", &params(1_000, &meta)).expect("key"),
+            first
+        );
     }
 }

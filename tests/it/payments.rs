@@ -216,6 +216,46 @@ both_backends! {
         assert_eq!(app.count("payment_events WHERE outcome = 'unknown_order'"), 1);
     }
 
+    fn a_buyer_who_comes_back_later_pays_again(backend) {
+        let stripe = StripeServer::start();
+        let app = shop(backend, &stripe, None);
+        stripe.send_events_to(&app.base);
+        let (order, first) = stripe_order(&app, &stripe, &[("huangmi-gaomian", "1")], "buyer@example.com");
+        // The buyer leaves Stripe's page unpaid and comes back later: the new checkout
+        // closes later than the first (the expiry moves with the clock, by the second).
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let token = app_token(&app, order);
+        let page = format!("/orders/{token}");
+        let buyer = app.browser();
+        let res = buyer.submit(&page, &format!("{page}/pay"), &[]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = location(&res);
+        assert!(to.starts_with(&stripe.base), "the buyer is sent to Stripe's page again, not told to retry: {to}");
+        let second = to.rsplit('/').next().expect("session id").to_string();
+        assert_ne!(second, first, "a new checkout for the new expiry");
+        let expiries: Vec<i64> = stripe.requests().iter()
+            .filter(|(m, p, _)| m == "POST" && p == "/v1/checkout/sessions")
+            .map(|(_, _, params)| params.iter().find(|(k, _)| k == "expires_at").expect("expires_at").1.parse().expect("a timestamp"))
+            .collect();
+        assert_eq!(expiries.len(), 2);
+        assert!(expiries[1] > expiries[0], "{expiries:?}");
+        let keys = stripe.idempotency_keys();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert_ne!(keys[0], keys[1]);
+
+        // Paying on the new page pays the order, once.
+        let paid = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .post(format!("{}/pay/{second}", stripe.base))
+            .send()
+            .expect("Stripe's page");
+        assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.count(&format!("orders WHERE id = {order} AND status = 'paid' AND provider_session_id = '{second}'")), 1);
+        assert_eq!(app.count(&format!("payment_events WHERE order_id = {order}")), 1);
+    }
+
     fn an_expired_checkout_returns_the_stock_at_once(backend) {
         let stripe = StripeServer::start();
         let app = shop(backend, &stripe, None);

@@ -142,6 +142,21 @@ struct Inner {
     payments: HashMap<String, Payment>,
     requests: Vec<RecordedRequest>,
     fail_next: Option<u16>,
+    /// What this account remembers of requests sent with an `Idempotency-Key`, oldest
+    /// first (see [`Remembered`]).
+    idempotent: Vec<Remembered>,
+}
+
+/// A POST sent with an `Idempotency-Key`, as Stripe keeps it for 24 hours: the same key
+/// with the same request is answered with the first answer again; with another request,
+/// 400 `idempotency_error`. Only answers that succeeded are kept (Stripe also keeps
+/// errors of requests that began executing; nothing here depends on that).
+struct Remembered {
+    key: String,
+    /// Method, path and parameters, sorted: what must match for a replay.
+    request: RecordedRequest,
+    at: i64,
+    answer: Value,
 }
 
 struct Payment {
@@ -226,6 +241,17 @@ impl StripeServer {
     /// Every request received so far (including refused ones), oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.lock().requests.clone()
+    }
+
+    /// The idempotency keys of the POSTs answered so far, in the order first used
+    /// (a replay adds none).
+    pub fn idempotency_keys(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .idempotent
+            .iter()
+            .map(|r| r.key.clone())
+            .collect()
     }
 
     /// The next API request, whatever it is, is answered with `status` and a Stripe
@@ -511,6 +537,23 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
         Ok(params) => params,
         Err(e) => return ApiError::invalid(400, format!("Invalid request body: {e}")).response(),
     };
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| method == "POST")
+        .map(str::to_string);
+    let mut sorted = params.clone();
+    sorted.sort();
+    let request = (method.clone(), path.clone(), sorted);
+    if let Some(key) = &key {
+        // Keys are forgotten after 24 hours.
+        let created = now();
+        inner.idempotent.retain(|r| created - r.at < 24 * 3600);
+        if let Some(first) = inner.idempotent.iter().find(|r| r.key == *key) {
+            return replay(first, key, &request);
+        }
+    }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let answer = match (method.as_str(), segments.as_slice()) {
         ("POST", ["v1", "checkout", "sessions"]) => create_session(&state, &mut inner, &params),
@@ -540,9 +583,51 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
         )),
     };
     match answer {
-        Ok(object) => HttpResponse::Ok().json(object),
+        Ok(object) => {
+            if let Some(key) = key {
+                inner.idempotent.push(Remembered {
+                    key,
+                    request,
+                    at: now(),
+                    answer: object.clone(),
+                });
+            }
+            HttpResponse::Ok().json(object)
+        }
         Err(error) => error.response(),
     }
+}
+
+/// A request whose idempotency key was used before: the first answer again when it asks
+/// the same thing, and Stripe's refusal when it does not.
+fn replay(first: &Remembered, key: &str, request: &RecordedRequest) -> HttpResponse {
+    let (method, path, _) = request;
+    let message = if (&first.request.0, &first.request.1) != (method, path) {
+        format!(
+            "Keys for idempotent requests can only be used for the same endpoint they were \
+             first used for ('{} {}' vs '{method} {path}'). Try using a key other than \
+             '{key}' if you meant to execute a different request.",
+            first.request.0, first.request.1
+        )
+    } else if first.request != *request {
+        format!(
+            "Keys for idempotent requests can only be used with the same parameters they \
+             were first used with. Try using a key other than '{key}' if you meant to \
+             execute a different request."
+        )
+    } else {
+        return HttpResponse::Ok()
+            .insert_header(("idempotent-replayed", "true"))
+            .json(&first.answer);
+    };
+    ApiError {
+        status: 400,
+        kind: "idempotency_error",
+        code: None,
+        param: None,
+        message,
+    }
+    .response()
 }
 
 /// Stripe's hosted payment page, reduced to one button: GET shows the amount, POST pays,
@@ -1362,4 +1447,73 @@ fn fails_on_demand_and_refuses_bad_keys_and_bad_params() {
         .expect("GET");
     assert_eq!(response.status().as_u16(), 404);
     assert_eq!(server.sessions().len(), 1);
+}
+
+#[test]
+fn a_key_used_again_replays_the_same_request_and_refuses_another() {
+    let server = StripeServer::start();
+    let keyed = |key: &str| {
+        client(&server).with_strategy(stripe::RequestStrategy::Idempotent(key.to_string()))
+    };
+    block_on(async {
+        let first = create_order_session(&keyed("checkout-a"))
+            .await
+            .expect("session created");
+        // The same request with the same key: the first answer again, no new session.
+        let again = create_order_session(&keyed("checkout-a"))
+            .await
+            .expect("replayed");
+        assert_eq!(again.id, first.id);
+        assert_eq!(server.sessions().len(), 1);
+
+        // The same key with other parameters: refused as Stripe does.
+        let mut params = stripe::CreateCheckoutSession::new();
+        params.mode = Some(stripe::CheckoutSessionMode::Payment);
+        params.line_items = Some(vec![line_item("小米 1 kg", 800, 1)]);
+        params.expires_at = Some(now() + 3600);
+        let error = request_error(
+            stripe::CheckoutSession::create(&keyed("checkout-a"), params.clone()).await,
+        );
+        assert_eq!(error.http_status, 400);
+        assert_eq!(error.error_type, stripe::ErrorType::IdempotencyError);
+        assert!(
+            error
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("same parameters")),
+            "{error:?}"
+        );
+        // The same key on another endpoint: refused too.
+        let mut refund = stripe::CreateRefund::new();
+        refund.payment_intent = Some("pi_test_unknown".parse().expect("id"));
+        let error = request_error(stripe::Refund::create(&keyed("checkout-a"), refund).await);
+        assert_eq!(error.error_type, stripe::ErrorType::IdempotencyError);
+
+        // Another key: a new session.
+        let other = stripe::CheckoutSession::create(&keyed("checkout-b"), params)
+            .await
+            .expect("a new key makes a new session");
+        assert_ne!(other.id, first.id);
+    });
+    assert_eq!(server.sessions().len(), 2);
+    assert_eq!(server.idempotency_keys(), ["checkout-a", "checkout-b"]);
+    // A refusal is not remembered as the key's answer: the raw replay still matches.
+    let (_, _, params) = server.requests()[0].clone();
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/checkout/sessions", server.base))
+        .bearer_auth(&server.secret_key)
+        .header("idempotency-key", "checkout-a")
+        .form(&params)
+        .send()
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let body: Value = response.json().expect("session");
+    assert_eq!(body["id"], server.sessions()[0]["id"]);
 }

@@ -623,6 +623,16 @@ impl SmtpServer {
     }
 
     pub fn start_on(port: u16) -> SmtpServer {
+        SmtpServer::start_with(port, None)
+    }
+
+    /// A server that stores each message at once but answers the client's DATA only
+    /// `delay_secs` later: a sender can be caught between the two.
+    pub fn start_slow(delay_secs: f64) -> SmtpServer {
+        SmtpServer::start_with(free_port(), Some(delay_secs))
+    }
+
+    fn start_with(port: u16, delay_secs: Option<f64>) -> SmtpServer {
         let python = std::env::var("VM_TEST_PYTHON")
             .expect("VM_TEST_PYTHON names a Python with aiosmtpd (run ./scripts/test)");
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -631,11 +641,24 @@ impl SmtpServer {
         std::fs::create_dir_all(&parent).expect("maildir parent");
         // aiosmtpd's Mailbox creates the Maildir itself: it must not exist yet.
         let maildir = parent.join("mail");
-        let child = std::process::Command::new(python)
+        let mut command = std::process::Command::new(python);
+        command
             .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+            .arg(format!("127.0.0.1:{port}"));
+        match delay_secs {
+            None => command
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(&maildir),
+            Some(delay) => {
+                std::fs::write(parent.join("slow_mailbox.py"), SLOW_MAILBOX).expect("handler");
+                command
+                    .env("PYTHONPATH", &parent)
+                    .args(["-c", "slow_mailbox.SlowMailbox"])
+                    .arg(&maildir)
+                    .arg(delay.to_string())
+            }
+        };
+        let child = command
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("aiosmtpd starts");
@@ -677,6 +700,26 @@ impl SmtpServer {
     }
 }
 
+/// aiosmtpd's Maildir handler, answering each DATA some seconds after storing it.
+const SLOW_MAILBOX: &str = r#"
+import asyncio
+from aiosmtpd.handlers import Mailbox
+
+class SlowMailbox(Mailbox):
+    def __init__(self, mail_dir, delay):
+        super().__init__(mail_dir)
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.delay)
+        return reply
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(args[0], float(args[1]))
+"#;
+
 impl Drop for SmtpServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -692,6 +735,8 @@ impl Drop for SmtpServer {
 /// A delivered message, decoded.
 #[derive(Debug, Clone)]
 pub struct Mail {
+    /// Without the angle brackets.
+    pub message_id: String,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -704,6 +749,7 @@ impl Mail {
             .parse(raw)
             .expect("a readable message");
         Mail {
+            message_id: message.message_id().unwrap_or_default().to_string(),
             to: message
                 .to()
                 .and_then(|a| a.first())
