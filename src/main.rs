@@ -239,7 +239,9 @@ fn load_demo(config: &Config, conn: &mut db::DbConn) -> Result<(), String> {
         println!("demo data: loaded {report:?}, {history:?}");
     }
     if config.demo_password.is_none() {
-        println!("demo accounts (admin@, team@, canteen@, cadre@example.com) password: {password}");
+        println!(
+            "demo accounts (admin@, team@, canteen@, approver@, cadre@example.com) password: {password}"
+        );
     }
     Ok(())
 }

@@ -216,6 +216,26 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// How a canteen organisation pays for its orders.
+    pub enum PaymentTerms {
+        /// 预付: each order is paid before it leaves.
+        Prepay = "prepay",
+        /// 月结: on account, settled by a monthly statement within the credit limit.
+        OnAccount = "on_account",
+    }
+}
+
+text_enum! {
+    /// What a canteen organisation's member may do.
+    pub enum MemberRole {
+        /// 采购员: places orders.
+        Buyer = "buyer",
+        /// 审批人: places orders and approves those above the approval threshold.
+        Approver = "approver",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use super::schema::{
     cadre_scopes, login_failures, organization_members, organizations, password_reset_requests,
     password_reset_tokens, team_villages, users,
 };
+use crate::states::{MemberRole, PaymentTerms};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -61,9 +62,21 @@ pub struct Organization {
     pub address: String,
     pub contact_name: String,
     pub contact_phone: String,
+    /// Days to pay a monthly statement (月结); 0 when prepaying.
     pub payment_terms_days: i32,
     pub annual_target_fen: i64,
     pub created_at: NaiveDateTime,
+    /// 开户行: the bank on the invoice.
+    pub invoice_bank: String,
+    /// 账号: the account number on the invoice.
+    pub invoice_account: String,
+    /// 地址电话: the address and phone printed on the invoice.
+    pub invoice_address_phone: String,
+    pub payment_terms: PaymentTerms,
+    /// How much may stand unpaid on account; 0 when prepaying.
+    pub credit_limit_fen: i64,
+    /// Orders above this wait for an approver; `None`: none do.
+    pub approval_threshold_fen: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -174,13 +187,31 @@ pub fn insert_organization(conn: &mut DbConn, new: &NewOrganization) -> QueryRes
         .get_result(conn)
 }
 
-pub fn add_member(conn: &mut DbConn, organization_id: i64, user_id: i64) -> QueryResult<usize> {
+pub fn add_member(
+    conn: &mut DbConn,
+    organization_id: i64,
+    user_id: i64,
+    role: MemberRole,
+) -> QueryResult<usize> {
     diesel::insert_into(organization_members::table)
         .values((
             organization_members::organization_id.eq(organization_id),
             organization_members::user_id.eq(user_id),
+            organization_members::member_role.eq(role),
         ))
         .execute(conn)
+}
+
+/// The member's organisation and role in it.
+pub fn membership(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<(i64, MemberRole)>> {
+    organization_members::table
+        .find(user_id)
+        .select((
+            organization_members::organization_id,
+            organization_members::member_role,
+        ))
+        .first(conn)
+        .optional()
 }
 
 pub fn organization_of_member(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<i64>> {
@@ -273,7 +304,7 @@ pub fn remove_member(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
 }
 
 #[derive(Debug, Clone, AsChangeset)]
-#[diesel(table_name = organizations)]
+#[diesel(table_name = organizations, treat_none_as_null = true)]
 pub struct OrganizationChanges<'a> {
     pub name: &'a str,
     pub invoice_title: &'a str,
@@ -283,6 +314,13 @@ pub struct OrganizationChanges<'a> {
     pub contact_phone: &'a str,
     pub payment_terms_days: i32,
     pub annual_target_fen: i64,
+    pub invoice_bank: &'a str,
+    pub invoice_account: &'a str,
+    pub invoice_address_phone: &'a str,
+    pub payment_terms: PaymentTerms,
+    pub credit_limit_fen: i64,
+    /// `None` writes NULL: no order needs approval.
+    pub approval_threshold_fen: Option<i64>,
 }
 
 pub fn update_organization(
@@ -295,12 +333,33 @@ pub fn update_organization(
         .execute(conn)
 }
 
-/// Members of each organisation: `(organization_id, user)`.
-pub fn members(conn: &mut DbConn) -> QueryResult<Vec<(i64, UserRow)>> {
+/// Members of one organisation with their roles, by email.
+pub fn members_of(
+    conn: &mut DbConn,
+    organization_id: i64,
+) -> QueryResult<Vec<(UserRow, MemberRole)>> {
     organization_members::table
         .inner_join(users::table)
-        .select((organization_members::organization_id, UserRow::as_select()))
+        .filter(organization_members::organization_id.eq(organization_id))
+        .order(users::email)
+        .select((UserRow::as_select(), organization_members::member_role))
         .load(conn)
+}
+
+/// Sets a member's role within `organization_id`: rows changed (0: not its member).
+pub fn set_member_role(
+    conn: &mut DbConn,
+    organization_id: i64,
+    user_id: i64,
+    role: MemberRole,
+) -> QueryResult<usize> {
+    diesel::update(
+        organization_members::table
+            .find(user_id)
+            .filter(organization_members::organization_id.eq(organization_id)),
+    )
+    .set(organization_members::member_role.eq(role))
+    .execute(conn)
 }
 
 /// Email and language of the active team members bound to any of `village_ids`.

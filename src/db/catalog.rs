@@ -41,6 +41,10 @@ pub struct Village {
     pub story_en: String,
     pub collective_share_bp: Option<i32>,
     pub created_at: NaiveDateTime,
+    /// Days from an order's cutoff to its delivery (0–30).
+    pub lead_time_days: i32,
+    /// The weekdays it delivers on, Monday first: `1111100` is Monday to Friday.
+    pub delivery_weekdays: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -459,4 +463,19 @@ pub fn product_names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, St
         .filter(products::id.eq_any(ids.to_vec()))
         .select((products::id, products::name_zh, products::name_en))
         .load(conn)
+}
+
+/// Sets a village's lead time and delivery weekdays.
+pub fn set_delivery(
+    conn: &mut DbConn,
+    village_id: i64,
+    lead_time_days: i32,
+    delivery_weekdays: &str,
+) -> QueryResult<usize> {
+    diesel::update(villages::table.find(village_id))
+        .set((
+            villages::lead_time_days.eq(lead_time_days),
+            villages::delivery_weekdays.eq(delivery_weekdays),
+        ))
+        .execute(conn)
 }

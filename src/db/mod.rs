@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod canteen;
 pub mod catalog;
 pub mod households;
 pub mod ledger;

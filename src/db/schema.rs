@@ -23,6 +23,8 @@ diesel::table! {
         story_en -> Text,
         collective_share_bp -> Nullable<Integer>,
         created_at -> Timestamp,
+        lead_time_days -> Integer,
+        delivery_weekdays -> Text,
     }
 }
 
@@ -225,6 +227,12 @@ diesel::table! {
         payment_terms_days -> Integer,
         annual_target_fen -> BigInt,
         created_at -> Timestamp,
+        invoice_bank -> Text,
+        invoice_account -> Text,
+        invoice_address_phone -> Text,
+        payment_terms -> Text,
+        credit_limit_fen -> BigInt,
+        approval_threshold_fen -> Nullable<BigInt>,
     }
 }
 
@@ -232,6 +240,21 @@ diesel::table! {
     organization_members (user_id) {
         user_id -> BigInt,
         organization_id -> BigInt,
+        member_role -> Text,
+    }
+}
+
+diesel::table! {
+    delivery_sites (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        name -> Text,
+        address -> Text,
+        receiver -> Text,
+        phone -> Text,
+        delivery_window -> Text,
+        retired -> Bool,
+        created_at -> Timestamp,
     }
 }
 
@@ -456,6 +479,7 @@ diesel::joinable!(payment_events -> orders (order_id));
 diesel::joinable!(order_lines -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(organization_members -> organizations (organization_id));
+diesel::joinable!(delivery_sites -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counties,
@@ -471,6 +495,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     cadre_scopes,
     organizations,
     organization_members,
+    delivery_sites,
     orders,
     order_lines,
     order_events,

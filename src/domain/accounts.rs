@@ -20,6 +20,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self, FieldErrors};
 use crate::i18n::Lang;
+use crate::states::MemberRole;
 
 fn user_from_row(row: UserRow) -> Option<User> {
     Some(User {
@@ -287,7 +288,7 @@ pub fn create_account(
             }
             Role::Canteen => {
                 if let Some(org) = organization_id {
-                    q::add_member(conn, org, user_id)?;
+                    q::add_member(conn, org, user_id, MemberRole::Buyer)?;
                 }
             }
             Role::Cadre => {

@@ -11,11 +11,14 @@ use crate::db::{DbConn, write_transaction};
 use crate::domain::accounts::{check_password, hash_password, sessions_ended, set_password};
 use crate::domain::actor::{Role, Who};
 use crate::domain::audit::{self, Change};
+use crate::domain::canteen;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
 
 pub use crate::db::accounts::{Organization, UserRow};
+pub use crate::db::canteen::DeliverySite;
 pub use crate::db::catalog::{County, Village};
+use crate::states::{MemberRole, PaymentTerms};
 
 pub struct Overview {
     pub counties: Vec<County>,
@@ -245,25 +248,41 @@ pub struct OrganizationForm {
     pub payment_terms_days: String,
     /// Yuan; empty for none.
     pub annual_target: String,
+    /// 开户行, 账号, 地址电话 on the invoice.
+    pub invoice_bank: String,
+    pub invoice_account: String,
+    pub invoice_address_phone: String,
+    /// `prepay` or `on_account` (`PaymentTerms`).
+    pub payment_terms: String,
+    /// Yuan; only on account.
+    pub credit_limit: String,
+    /// Yuan; empty: no order waits for approval.
+    pub approval_threshold: String,
 }
 
-/// An organisation with its members (食堂采购员).
+/// An organisation with its members (食堂采购员, 审批人) and delivery sites.
 pub struct OrganizationDetail {
     pub organization: Organization,
-    pub members: Vec<UserRow>,
+    pub members: Vec<(UserRow, MemberRole)>,
+    pub sites: Vec<DeliverySite>,
 }
 
 pub fn organization(conn: &mut DbConn, id: i64) -> DomainResult<OrganizationDetail> {
     let organization = acc::organization_by_id(conn, id)?.ok_or(DomainError::NotFound)?;
-    let members = acc::members(conn)?
-        .into_iter()
-        .filter(|(org, _)| *org == id)
-        .map(|(_, user)| user)
-        .collect();
     Ok(OrganizationDetail {
+        members: acc::members_of(conn, id)?,
+        sites: crate::db::canteen::sites_of(conn, id)?,
         organization,
-        members,
     })
+}
+
+/// A delivery site of the organisation, for its edit form.
+pub fn site(conn: &mut DbConn, organization_id: i64, id: i64) -> DomainResult<DeliverySite> {
+    crate::db::canteen::site_in(conn, organization_id, id)?.ok_or(DomainError::NotFound)
+}
+
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
 }
 
 /// An organisation as the form shows it.
@@ -276,11 +295,16 @@ pub fn organization_form(o: &Organization) -> OrganizationForm {
         contact_name: o.contact_name.clone(),
         contact_phone: o.contact_phone.clone(),
         payment_terms_days: o.payment_terms_days.to_string(),
-        annual_target: format!(
-            "{}.{:02}",
-            o.annual_target_fen / 100,
-            o.annual_target_fen % 100
-        ),
+        annual_target: yuan(o.annual_target_fen),
+        invoice_bank: o.invoice_bank.clone(),
+        invoice_account: o.invoice_account.clone(),
+        invoice_address_phone: o.invoice_address_phone.clone(),
+        payment_terms: o.payment_terms.as_str().to_string(),
+        credit_limit: match o.payment_terms {
+            PaymentTerms::OnAccount => yuan(o.credit_limit_fen),
+            PaymentTerms::Prepay => String::new(),
+        },
+        approval_threshold: o.approval_threshold_fen.map(yuan).unwrap_or_default(),
     }
 }
 
@@ -312,12 +336,30 @@ pub fn save_organization(
     let address = v::required_text(&mut errors, "address", &form.address, 200);
     let contact_name = v::required_text(&mut errors, "contact_name", &form.contact_name, 40);
     let contact_phone = v::required_text(&mut errors, "contact_phone", &form.contact_phone, 30);
-    let terms = v::whole_number(
+    let invoice_bank =
+        v::optional_text(&mut errors, "invoice_bank", &form.invoice_bank, 100).unwrap_or_default();
+    let invoice_account =
+        v::optional_text(&mut errors, "invoice_account", &form.invoice_account, 40)
+            .unwrap_or_default();
+    if !invoice_account
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
+        errors.add("invoice_account", "invalid-bank-account");
+    }
+    let invoice_address_phone = v::optional_text(
         &mut errors,
-        "payment_terms_days",
+        "invoice_address_phone",
+        &form.invoice_address_phone,
+        200,
+    )
+    .unwrap_or_default();
+    let terms = canteen::read_terms(
+        &mut errors,
+        &form.payment_terms,
         &form.payment_terms_days,
-        0,
-        365,
+        &form.credit_limit,
+        &form.approval_threshold,
     );
     let target = match form.annual_target.trim() {
         "" | "0" => Some(0),
@@ -329,7 +371,7 @@ pub fn save_organization(
                 errors.add("name", "invalid-name-taken");
             }
         }
-        let (Some(payment_terms_days), Some(annual_target_fen)) = (terms, target) else {
+        let (Some(terms), Some(annual_target_fen)) = (terms, target) else {
             return Err(DomainError::Invalid(errors.clone()));
         };
         if !errors.is_empty() {
@@ -338,24 +380,36 @@ pub fn save_organization(
         let after = json!({
             "name": name, "invoice_title": invoice_title, "tax_id": tax_id, "address": address,
             "contact_name": contact_name, "contact_phone": contact_phone,
-            "payment_terms_days": payment_terms_days, "annual_target_fen": annual_target_fen,
+            "payment_terms_days": terms.days, "annual_target_fen": annual_target_fen,
+            "invoice_bank": invoice_bank, "invoice_account": invoice_account,
+            "invoice_address_phone": invoice_address_phone, "payment_terms": terms.payment_terms,
+            "credit_limit_fen": terms.credit_limit_fen, "approval_threshold_fen": terms.approval_threshold_fen,
         });
+        let changes = OrganizationChanges {
+            name: &name,
+            invoice_title: &invoice_title,
+            tax_id: &tax_id,
+            address: &address,
+            contact_name: &contact_name,
+            contact_phone: &contact_phone,
+            payment_terms_days: terms.days,
+            annual_target_fen,
+            invoice_bank: &invoice_bank,
+            invoice_account: &invoice_account,
+            invoice_address_phone: &invoice_address_phone,
+            payment_terms: terms.payment_terms,
+            credit_limit_fen: terms.credit_limit_fen,
+            approval_threshold_fen: terms.approval_threshold_fen,
+        };
         let (id, action, before) = match existing {
             Some(org) => {
-                let changes = OrganizationChanges {
-                    name: &name,
-                    invoice_title: &invoice_title,
-                    tax_id: &tax_id,
-                    address: &address,
-                    contact_name: &contact_name,
-                    contact_phone: &contact_phone,
-                    payment_terms_days,
-                    annual_target_fen,
-                };
                 acc::update_organization(conn, org.id, &changes)?;
                 let before = json!({
                     "name": org.name, "invoice_title": org.invoice_title, "tax_id": org.tax_id,
                     "payment_terms_days": org.payment_terms_days, "annual_target_fen": org.annual_target_fen,
+                    "invoice_bank": org.invoice_bank, "invoice_account": org.invoice_account,
+                    "invoice_address_phone": org.invoice_address_phone, "payment_terms": org.payment_terms,
+                    "credit_limit_fen": org.credit_limit_fen, "approval_threshold_fen": org.approval_threshold_fen,
                 });
                 (org.id, "update", Some(before))
             }
@@ -367,11 +421,14 @@ pub fn save_organization(
                     address: &address,
                     contact_name: &contact_name,
                     contact_phone: &contact_phone,
-                    payment_terms_days,
+                    payment_terms_days: terms.days,
                     annual_target_fen,
                     created_at: now,
                 };
-                (acc::insert_organization(conn, &new)?, "create", None)
+                let id = acc::insert_organization(conn, &new)?;
+                // The insert leaves the terms and invoice details at their defaults.
+                acc::update_organization(conn, id, &changes)?;
+                (id, "create", None)
             }
         };
         let change = Change {
@@ -537,9 +594,13 @@ pub fn update_user(
                 acc::set_cadre_scope(conn, &row)?;
             }
             Role::Canteen => {
+                // A member who stays in the same organisation keeps their role.
+                let kept = acc::membership(conn, user.id)?
+                    .filter(|(org, _)| Some(*org) == organization_id)
+                    .map_or(MemberRole::Buyer, |(_, role)| role);
                 acc::remove_member(conn, user.id)?;
                 if let Some(org) = organization_id {
-                    acc::add_member(conn, org, user.id)?;
+                    acc::add_member(conn, org, user.id, kept)?;
                 }
             }
             Role::Admin => {}

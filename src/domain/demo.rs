@@ -18,6 +18,7 @@ use crate::db::{DbConn, write_transaction};
 use crate::domain::accounts::{NewAccount, create_account};
 use crate::domain::actor::Who;
 use crate::domain::audit::{self, Change};
+use crate::domain::canteen;
 use crate::domain::china_date;
 use crate::domain::error::DomainError;
 use crate::domain::stock::receive_lot;
@@ -283,8 +284,9 @@ fn load_accounts(
     report: &mut DemoReport,
 ) -> Result<(), DemoError> {
     let o = &data.organization;
+    let who = Who::tool(ACTOR);
     if acc::organization_by_name(conn, &o.name)?.is_none() {
-        acc::insert_organization(
+        let id = acc::insert_organization(
             conn,
             &acc::NewOrganization {
                 name: &o.name,
@@ -298,6 +300,33 @@ fn load_accounts(
                 created_at: now,
             },
         )?;
+        let terms = acc::OrganizationChanges {
+            name: &o.name,
+            invoice_title: &o.invoice_title,
+            tax_id: &o.tax_id,
+            address: &o.address,
+            contact_name: &o.contact_name,
+            contact_phone: &o.contact_phone,
+            payment_terms_days: o.payment_terms_days,
+            annual_target_fen: o.annual_target_fen,
+            invoice_bank: &o.invoice_bank,
+            invoice_account: &o.invoice_account,
+            invoice_address_phone: &o.invoice_address_phone,
+            payment_terms: o.payment_terms,
+            credit_limit_fen: o.credit_limit_fen,
+            approval_threshold_fen: o.approval_threshold_fen,
+        };
+        acc::update_organization(conn, id, &terms)?;
+        for site in &o.site {
+            let form = canteen::SiteForm {
+                name: site.name.clone(),
+                address: site.address.clone(),
+                receiver: site.receiver.clone(),
+                phone: site.phone.clone(),
+                delivery_window: site.delivery_window.clone(),
+            };
+            canteen::save_site(conn, &who, id, None, &form, now)?;
+        }
     }
     for a in &data.accounts {
         if acc::user_by_email(conn, &a.email)?.is_some() {
@@ -313,7 +342,12 @@ fn load_accounts(
             county_slug: None,
             organization: a.organization.clone(),
         };
-        create_account(conn, &new, &Who::tool(ACTOR), now)?;
+        let user_id = create_account(conn, &new, &who, now)?;
+        if let (Some(role), Some(name)) = (a.member_role, &a.organization) {
+            if let Some(org) = acc::organization_by_name(conn, name)? {
+                canteen::set_member_role(conn, &who, org.id, user_id, role.as_str(), now)?;
+            }
+        }
         report.users += 1;
     }
     Ok(())

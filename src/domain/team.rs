@@ -1,10 +1,16 @@
-//! The work team's workspace: the villages a member is bound to, at a glance.
+//! The work team's workspace: the villages a member is bound to, at a glance, and each
+//! village's delivery rhythm (lead time, delivery weekdays) that canteens order by.
 
+use chrono::NaiveDateTime;
 use diesel::QueryResult;
+use serde_json::json;
 
 use crate::db::catalog as cat;
-use crate::db::{DbConn, households};
-use crate::domain::actor::TeamScope;
+use crate::db::{DbConn, households, write_transaction};
+use crate::domain::actor::{TeamScope, Who};
+use crate::domain::audit::{self, Change};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::validation::{self as v, FieldErrors};
 
 pub use crate::db::catalog::Village;
 
@@ -36,4 +42,85 @@ pub fn workspace(conn: &mut DbConn, scope: &TeamScope) -> QueryResult<Vec<Villag
             village,
         })
         .collect())
+}
+
+/// A village's delivery rhythm as a team member sets it: the lead time in days and the
+/// weekdays it delivers on (`1` Monday … `7` Sunday, repeated checkboxes).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DeliveryForm {
+    pub lead_time_days: String,
+    pub weekdays: Vec<String>,
+}
+
+impl DeliveryForm {
+    pub fn of(village: &Village) -> DeliveryForm {
+        DeliveryForm {
+            lead_time_days: village.lead_time_days.to_string(),
+            weekdays: delivery_weekdays(&village.delivery_weekdays)
+                .iter()
+                .map(u32::to_string)
+                .collect(),
+        }
+    }
+}
+
+/// The weekdays a stored mask delivers on, `1` Monday … `7` Sunday.
+pub fn delivery_weekdays(mask: &str) -> Vec<u32> {
+    mask.chars()
+        .zip(1..)
+        .filter(|(c, _)| *c == '1')
+        .map(|(_, day)| day)
+        .collect()
+}
+
+/// One of the member's villages, for its delivery form; another village is not found.
+pub fn village(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Village> {
+    if !scope.village_ids().contains(&id) {
+        return Err(DomainError::NotFound);
+    }
+    cat::village_by_id(conn, id)?.ok_or(DomainError::NotFound)
+}
+
+/// Sets a village's lead time (0–30 days) and delivery weekdays (at least one), audited.
+pub fn save_delivery(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    id: i64,
+    form: &DeliveryForm,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let existing = village(conn, scope, id)?;
+    let mut errors = FieldErrors::default();
+    let lead = v::whole_number(&mut errors, "lead_time_days", &form.lead_time_days, 0, 30);
+    let mut mask = ['0'; 7];
+    for day in &form.weekdays {
+        match day.trim().parse::<usize>() {
+            Ok(d @ 1..=7) => mask[d - 1] = '1',
+            _ => errors.add("weekdays", "invalid-choice"),
+        }
+    }
+    if form.weekdays.is_empty() {
+        errors.add("weekdays", "invalid-weekdays-none");
+    }
+    let mask: String = mask.iter().collect();
+    let Some(lead) = lead.filter(|_| errors.is_empty()) else {
+        return Err(errors.into());
+    };
+    write_transaction(conn, |conn| {
+        cat::set_delivery(conn, existing.id, lead, &mask)?;
+        let change = Change {
+            action: "set_delivery",
+            entity: "village",
+            entity_id: existing.id,
+            village_id: Some(existing.id),
+            before: Some(json!({
+                "lead_time_days": existing.lead_time_days,
+                "delivery_weekdays": existing.delivery_weekdays,
+            })),
+            after: Some(json!({ "lead_time_days": lead, "delivery_weekdays": mask })),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(())
+    })
 }

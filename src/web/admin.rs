@@ -17,11 +17,13 @@ use crate::domain::admin::{
     self, County, CountyForm, OrganizationDetail, OrganizationForm, UserEditForm, UserRow,
     VillageForm,
 };
+use crate::domain::canteen::{self, DeliverySite, SiteForm};
 use crate::domain::money::format_fen;
 use crate::domain::validation::FieldErrors;
 use crate::domain::{china_time, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
+use crate::states::{MemberRole, PaymentTerms};
 
 pub async fn home(
     state: web::Data<AppState>,
@@ -242,15 +244,24 @@ fn render_organization(
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
     let id = existing.map(|o| o.organization.id);
+    let lang = ctx.lang;
     let members: Vec<Value> = existing
         .map(|o| {
             o.members
                 .iter()
-                .map(|u| json!({ "id": u.id, "email": u.email, "name": u.display_name }))
+                .map(|(u, role)| json!({
+                    "id": u.id, "email": u.email, "name": u.display_name,
+                    "roles": coded_options(lang, MemberRole::ALL, "member-role-", role.as_str()),
+                }))
                 .collect()
         })
         .unwrap_or_default();
+    let sites: Vec<Value> = existing
+        .map(|o| o.sites.iter().map(|s| json!(s)).collect())
+        .unwrap_or_default();
     let data = json!({
+        "sites": sites,
+        "terms": coded_options(lang, PaymentTerms::ALL, "payment-terms-", &form.payment_terms),
         "csrf_token": csrf::token(&ctx.session),
         "id": id,
         "action": id.map_or("/admin/organizations".into(), |id| format!("/admin/organizations/{id}")),
@@ -274,6 +285,7 @@ pub async fn new_organization(
 ) -> AppResult<HttpResponse> {
     let form = OrganizationForm {
         payment_terms_days: "30".into(),
+        payment_terms: PaymentTerms::OnAccount.as_str().into(),
         ..Default::default()
     };
     render_organization(
@@ -353,6 +365,164 @@ async fn save_organization(
                 &form,
                 &errors,
             )
+        }
+    }
+}
+
+// Delivery sites and members' roles.
+
+async fn render_site(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    organization_id: i64,
+    site: Option<&DeliverySite>,
+    form: &SiteForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let detail = organization(state, organization_id).await?;
+    let base = format!("/admin/organizations/{organization_id}");
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "organization": { "id": organization_id, "name": detail.organization.name },
+        "site": site,
+        "action": site.map_or(format!("{base}/sites"), |s| format!("{base}/sites/{}", s.id)),
+        "values": form,
+        "errors": errors_json(ctx.lang, errors),
+        "has_errors": !errors.is_empty(),
+    });
+    ctx.page(&state.templates, status, "pages/admin/site_form", data)
+}
+
+pub async fn new_site(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    _area: AdminArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let form = SiteForm::default();
+    render_site(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        id,
+        None,
+        &form,
+        &FieldErrors::default(),
+    )
+    .await
+}
+
+pub async fn edit_site(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    _area: AdminArea,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
+    let (org, id) = path.into_inner();
+    let site = state.db(move |conn| admin::site(conn, org, id)).await?;
+    let form = SiteForm::of(&site);
+    let no_errors = FieldErrors::default();
+    render_site(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        org,
+        Some(&site),
+        &form,
+        &no_errors,
+    )
+    .await
+}
+
+pub async fn create_site(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: AdminArea,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<SiteForm>,
+) -> AppResult<HttpResponse> {
+    save_site(&state, &ctx, &area, id.into_inner(), None, form).await
+}
+
+pub async fn update_site(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: AdminArea,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(form): CsrfForm<SiteForm>,
+) -> AppResult<HttpResponse> {
+    let (org, id) = path.into_inner();
+    save_site(&state, &ctx, &area, org, Some(id), form).await
+}
+
+async fn save_site(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &AdminArea,
+    org: i64,
+    id: Option<i64>,
+    form: SiteForm,
+) -> AppResult<HttpResponse> {
+    let who = Who::from(&area.actor);
+    let f = form.clone();
+    let result = state
+        .db(move |conn| canteen::save_site(conn, &who, org, id, &f, now_utc()))
+        .await;
+    match outcome(result, |_| format!("/admin/organizations/{org}"))? {
+        Ok(res) => Ok(res),
+        Err(errors) => {
+            let site = match id {
+                Some(id) => Some(state.db(move |conn| admin::site(conn, org, id)).await?),
+                None => None,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_site(state, ctx, status, org, site.as_ref(), &form, &errors).await
+        }
+    }
+}
+
+pub async fn retire_site(
+    state: web::Data<AppState>,
+    area: AdminArea,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(_form): CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let (org, id) = path.into_inner();
+    let who = Who::from(&area.actor);
+    state
+        .db(move |conn| canteen::retire_site(conn, &who, org, id, now_utc()))
+        .await?;
+    Ok(redirect(&format!("/admin/organizations/{org}")))
+}
+
+#[derive(Clone, Deserialize)]
+pub struct MemberRoleForm {
+    #[serde(default)]
+    member_role: String,
+}
+
+pub async fn set_member_role(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: AdminArea,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(form): CsrfForm<MemberRoleForm>,
+) -> AppResult<HttpResponse> {
+    let (org, user) = path.into_inner();
+    let who = Who::from(&area.actor);
+    let role = form.member_role;
+    let result = state
+        .db(move |conn| canteen::set_member_role(conn, &who, org, user, &role, now_utc()))
+        .await;
+    match outcome(result, |_| format!("/admin/organizations/{org}"))? {
+        Ok(res) => Ok(res),
+        Err(errors) => {
+            let detail = organization(&state, org).await?;
+            let form = admin::organization_form(&detail.organization);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_organization(&state, &ctx, status, Some(&detail), &form, &errors)
         }
     }
 }

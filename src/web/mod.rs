@@ -192,6 +192,30 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/organizations/{id}",
             web::post().to(admin::update_organization),
         )
+        .route(
+            "/admin/organizations/{id}/sites",
+            web::post().to(admin::create_site),
+        )
+        .route(
+            "/admin/organizations/{id}/sites/new",
+            web::get().to(admin::new_site),
+        )
+        .route(
+            "/admin/organizations/{id}/sites/{site}",
+            web::get().to(admin::edit_site),
+        )
+        .route(
+            "/admin/organizations/{id}/sites/{site}",
+            web::post().to(admin::update_site),
+        )
+        .route(
+            "/admin/organizations/{id}/sites/{site}/retire",
+            web::post().to(admin::retire_site),
+        )
+        .route(
+            "/admin/organizations/{id}/members/{user}",
+            web::post().to(admin::set_member_role),
+        )
         .route("/admin/users", web::get().to(admin::users))
         .route("/admin/users", web::post().to(admin::create_user))
         .route("/admin/users/new", web::get().to(admin::new_user))
@@ -202,6 +226,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::reset_password),
         )
         .route("/team", web::get().to(team::home))
+        .route(
+            "/team/villages/{id}/delivery",
+            web::get().to(team::delivery),
+        )
+        .route(
+            "/team/villages/{id}/delivery",
+            web::post().to(team::save_delivery),
+        )
         .route("/team/households", web::get().to(households::list))
         .route("/team/households", web::post().to(households::create))
         .route("/team/households/new", web::get().to(households::new_form))

@@ -59,6 +59,7 @@ pub async fn village(
                     "story": lang.pick(&v.story_zh, &v.story_en),
                     "township": v.township_zh.as_deref().map(|zh| lang.pick(zh, v.township_en.as_deref().unwrap_or(zh))),
                     "county": county_link(lang, &page.county),
+                    "delivery": super::canteen::delivery_json(lang, v),
                 },
                 "products": page.products.iter().map(|p| product_card(lang, p, v)).collect::<Vec<_>>(),
             });

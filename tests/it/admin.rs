@@ -60,7 +60,8 @@ both_databases! {
         let fields = [
             ("name", "大同市第二人民医院食堂"), ("invoice_title", "大同市第二人民医院"), ("tax_id", "12140200ab1234567x"),
             ("address", "大同市平城区"), ("contact_name", "王采购"), ("contact_phone", "0352-1234567"),
-            ("payment_terms_days", "45"), ("annual_target", "300000"),
+            ("payment_terms", "on_account"), ("payment_terms_days", "45"), ("credit_limit", "50000"),
+            ("annual_target", "300000"),
         ];
         let res = admin.submit("/admin/organizations/new", "/admin/organizations", &fields);
         assert_eq!(res.status(), StatusCode::SEE_OTHER);

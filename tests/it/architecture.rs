@@ -226,6 +226,9 @@ fn status_words_are_spelled_only_in_the_states_module() {
         "\"tuopin\"",
         "\"jiance\"",
         "\"yiban\"",
+        "\"prepay\"",
+        "\"on_account\"",
+        "\"approver\"",
     ];
     let mut files = Vec::new();
     rust_files(&src(), &mut files);

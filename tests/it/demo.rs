@@ -76,6 +76,7 @@ both_databases! {
             ("admin@example.com", "/admin"),
             ("team@example.com", "/team"),
             ("canteen@example.com", "/canteen"),
+            ("approver@example.com", "/canteen"),
             ("cadre@example.com", "/reports"),
         ] {
             let browser = app.browser();

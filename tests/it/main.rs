@@ -11,6 +11,7 @@ mod admin;
 mod architecture;
 mod auth;
 mod browser;
+mod canteen;
 mod cli;
 mod demo;
 mod downloads;

@@ -31,9 +31,25 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
     let county = app.scalar("SELECT county_id AS n FROM villages WHERE slug = 'xiedian'");
     let org = app.scalar("SELECT MIN(id) AS n FROM organizations");
     let user = app.scalar("SELECT id AS n FROM users WHERE email = 'team@example.com'");
+    let site = app.scalar(&format!(
+        "SELECT MIN(id) AS n FROM delivery_sites WHERE organization_id = {org}"
+    ));
+    let member = app.scalar("SELECT id AS n FROM users WHERE email = 'canteen@example.com'");
     let order = crate::orders::placed_order(app, "xiaomi", "1");
     vec![
         ("GET", "/team".into(), Area::Team, false),
+        (
+            "GET",
+            format!("/team/villages/{village}/delivery"),
+            Area::Team,
+            true,
+        ),
+        (
+            "POST",
+            format!("/team/villages/{village}/delivery"),
+            Area::Team,
+            true,
+        ),
         ("GET", "/team/households".into(), Area::Team, false),
         ("POST", "/team/households".into(), Area::Team, false),
         ("GET", "/team/households/new".into(), Area::Team, false),
@@ -212,6 +228,36 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Admin,
             false,
         ),
+        (
+            "GET",
+            format!("/admin/organizations/{org}/sites/new"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "POST",
+            format!("/admin/organizations/{org}/sites"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "GET",
+            format!("/admin/organizations/{org}/sites/{site}"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "POST",
+            format!("/admin/organizations/{org}/sites/{site}"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "POST",
+            format!("/admin/organizations/{org}/members/{member}"),
+            Area::Admin,
+            false,
+        ),
         ("GET", "/admin/users".into(), Area::Admin, false),
         ("POST", "/admin/users".into(), Area::Admin, false),
         ("GET", "/admin/users/new".into(), Area::Admin, false),
@@ -220,6 +266,13 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         (
             "POST",
             format!("/admin/users/{user}/password"),
+            Area::Admin,
+            false,
+        ),
+        // Admitted with no fields, it does retire the site (which stays, retired).
+        (
+            "POST",
+            format!("/admin/organizations/{org}/sites/{site}/retire"),
             Area::Admin,
             false,
         ),
@@ -248,7 +301,13 @@ both_databases! {
             ("canteen", app.signed_in("canteen@example.com")),
             ("cadre", app.signed_in("cadre@example.com")),
         ];
-        let before = (app.count("households"), app.count("products"), app.count("stock_lots"), app.count("villages"), app.count("users"));
+        let written = |app: &TestApp| (
+            app.count("households"), app.count("products"), app.count("stock_lots"), app.count("villages"), app.count("users"),
+            app.count("delivery_sites"), app.count("organizations"),
+            app.scalar("SELECT COUNT(*) AS n FROM villages WHERE lead_time_days = 1 AND delivery_weekdays = '1111100'"),
+            app.scalar("SELECT COUNT(*) AS n FROM organization_members WHERE member_role = 'buyer'"),
+        );
+        let before = written(app);
         let mut wrong = Vec::new();
         for (method, path, area, owned) in routes(app) {
             for (who, browser) in &visitors {
@@ -269,7 +328,7 @@ both_databases! {
             }
         }
         assert!(wrong.is_empty(), "unexpected answers:\n{}", wrong.join("\n"));
-        let after = (app.count("households"), app.count("products"), app.count("stock_lots"), app.count("villages"), app.count("users"));
+        let after = written(app);
         assert_eq!(before, after, "no empty form wrote anything");
     }
 }

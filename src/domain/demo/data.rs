@@ -12,7 +12,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::actor::Role;
-use crate::states::{HouseholdCategory, PayoutMethod};
+use crate::states::{HouseholdCategory, MemberRole, PaymentTerms, PayoutMethod};
 
 /// Each embedded file with the name its errors carry.
 const PLACES: DemoFile = DemoFile {
@@ -136,6 +136,25 @@ pub struct Organization {
     pub contact_phone: String,
     pub payment_terms_days: i32,
     pub annual_target_fen: i64,
+    pub invoice_bank: String,
+    pub invoice_account: String,
+    pub invoice_address_phone: String,
+    pub payment_terms: PaymentTerms,
+    pub credit_limit_fen: i64,
+    pub approval_threshold_fen: Option<i64>,
+    /// Its delivery sites (食堂).
+    #[serde(default)]
+    pub site: Vec<Site>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub name: String,
+    pub address: String,
+    pub receiver: String,
+    pub phone: String,
+    pub delivery_window: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,8 +167,10 @@ pub struct Account {
     /// A team member's villages, by slug.
     #[serde(default)]
     pub villages: Vec<String>,
-    /// A canteen buyer's organisation, by name.
+    /// A canteen member's organisation, by name.
     pub organization: Option<String>,
+    /// A canteen member's role in it (buyer when not given).
+    pub member_role: Option<MemberRole>,
 }
 
 #[derive(Deserialize)]
@@ -305,7 +326,8 @@ mod tests {
         assert_eq!(households, 36);
         assert_eq!(data.products.len(), 30);
         let roles: Vec<&str> = data.accounts.iter().map(|a| a.role.as_str()).collect();
-        assert_eq!(roles, ["admin", "team", "canteen", "cadre"]);
+        assert_eq!(roles, ["admin", "team", "canteen", "canteen", "cadre"]);
+        assert_eq!(data.organization.site.len(), 2);
     }
 
     fn with(file: DemoFile, from: &str, to: &str) -> DemoFile {

@@ -1,0 +1,10 @@
+DROP TABLE delivery_sites;
+ALTER TABLE villages DROP COLUMN delivery_weekdays;
+ALTER TABLE villages DROP COLUMN lead_time_days;
+ALTER TABLE organization_members DROP COLUMN member_role;
+ALTER TABLE organizations DROP COLUMN approval_threshold_fen;
+ALTER TABLE organizations DROP COLUMN credit_limit_fen;
+ALTER TABLE organizations DROP COLUMN payment_terms;
+ALTER TABLE organizations DROP COLUMN invoice_address_phone;
+ALTER TABLE organizations DROP COLUMN invoice_account;
+ALTER TABLE organizations DROP COLUMN invoice_bank;
