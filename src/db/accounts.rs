@@ -303,7 +303,7 @@ pub fn remove_member(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
         .execute(conn)
 }
 
-#[derive(Debug, Clone, AsChangeset)]
+#[derive(Debug, Clone, AsChangeset, serde::Serialize)]
 #[diesel(table_name = organizations, treat_none_as_null = true)]
 pub struct OrganizationChanges<'a> {
     pub name: &'a str,

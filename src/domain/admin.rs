@@ -377,14 +377,6 @@ pub fn save_organization(
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors.clone()));
         }
-        let after = json!({
-            "name": name, "invoice_title": invoice_title, "tax_id": tax_id, "address": address,
-            "contact_name": contact_name, "contact_phone": contact_phone,
-            "payment_terms_days": terms.days, "annual_target_fen": annual_target_fen,
-            "invoice_bank": invoice_bank, "invoice_account": invoice_account,
-            "invoice_address_phone": invoice_address_phone, "payment_terms": terms.payment_terms,
-            "credit_limit_fen": terms.credit_limit_fen, "approval_threshold_fen": terms.approval_threshold_fen,
-        });
         let changes = OrganizationChanges {
             name: &name,
             invoice_title: &invoice_title,
@@ -401,6 +393,8 @@ pub fn save_organization(
             credit_limit_fen: terms.credit_limit_fen,
             approval_threshold_fen: terms.approval_threshold_fen,
         };
+        // The audit's after is the changes themselves, field for field.
+        let after = json!(changes);
         let (id, action, before) = match existing {
             Some(org) => {
                 acc::update_organization(conn, org.id, &changes)?;
