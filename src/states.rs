@@ -101,6 +101,9 @@ macro_rules! text_enum {
 text_enum! {
     /// Where an order's money stands and how far its goods have gone.
     pub enum OrderStatus {
+        /// A canteen order above its organisation's approval threshold: stock held until
+        /// an approver decides (待审批), or until the hold runs out.
+        AwaitingApproval = "awaiting_approval",
         /// Placed, stock reserved, awaiting payment (or cash on delivery).
         PendingPayment = "pending_payment",
         Paid = "paid",
@@ -134,6 +137,8 @@ text_enum! {
         BankTransfer = "bank_transfer",
         /// 货到付款: the goods leave before the money comes.
         CashOnDelivery = "cash_on_delivery",
+        /// 月结: a canteen on account; its orders are paid with the monthly statement.
+        OnAccount = "on_account",
     }
 }
 

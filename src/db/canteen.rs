@@ -1,10 +1,13 @@
-//! Queries over a canteen organisation's delivery sites (食堂 and where goods are taken).
+//! Queries over a canteen organisation's delivery sites (食堂 and where goods are taken)
+//! and what its orders add to an order: site, delivery date, PO number, approval.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::schema::delivery_sites;
+use super::orders::Order;
+use super::schema::{canteen_orders, delivery_sites, orders};
+use crate::states::{OrderStatus, PaymentMethod};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
 #[diesel(table_name = delivery_sites)]
@@ -86,5 +89,126 @@ pub fn retire_site(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
             .filter(delivery_sites::retired.eq(false)),
     )
     .set(delivery_sites::retired.eq(true))
+    .execute(conn)
+}
+
+/// A canteen order's own part: where and when it is delivered, its PO number, who placed
+/// it and, above the approval threshold, who decided.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = canteen_orders)]
+pub struct CanteenOrder {
+    pub order_id: i64,
+    pub organization_id: i64,
+    pub delivery_site_id: i64,
+    pub delivery_date: NaiveDate,
+    /// 采购单号: the canteen's own purchase order number; may be empty.
+    pub po_number: String,
+    pub placed_by_user_id: i64,
+    pub decided_by_user_id: Option<i64>,
+    pub decided_at: Option<NaiveDateTime>,
+    /// Why an approver sent the order back.
+    pub sent_back_reason: Option<String>,
+}
+
+pub fn insert_canteen_order(conn: &mut DbConn, new: &CanteenOrder) -> QueryResult<usize> {
+    diesel::insert_into(canteen_orders::table)
+        .values(new)
+        .execute(conn)
+}
+
+/// A canteen order with its order and site, only within its organisation.
+pub type CanteenOrderRow = (Order, CanteenOrder, DeliverySite);
+
+/// The organisation's orders, newest first, one page of them, and how many in all.
+pub fn orders_of(
+    conn: &mut DbConn,
+    organization_id: i64,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<CanteenOrderRow>, i64)> {
+    let total = canteen_orders::table
+        .filter(canteen_orders::organization_id.eq(organization_id))
+        .count()
+        .get_result(conn)?;
+    let rows = canteen_orders::table
+        .inner_join(orders::table)
+        .inner_join(delivery_sites::table)
+        .filter(canteen_orders::organization_id.eq(organization_id))
+        .order(canteen_orders::order_id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select((
+            Order::as_select(),
+            CanteenOrder::as_select(),
+            DeliverySite::as_select(),
+        ))
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// One of the organisation's orders; another organisation's is not there.
+pub fn order_in(
+    conn: &mut DbConn,
+    organization_id: i64,
+    order_id: i64,
+) -> QueryResult<Option<CanteenOrderRow>> {
+    canteen_orders::table
+        .inner_join(orders::table)
+        .inner_join(delivery_sites::table)
+        .filter(canteen_orders::organization_id.eq(organization_id))
+        .filter(canteen_orders::order_id.eq(order_id))
+        .select((
+            Order::as_select(),
+            CanteenOrder::as_select(),
+            DeliverySite::as_select(),
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// The canteen part of an order, if it is a canteen's (for the team's pages).
+pub fn part_of_order(
+    conn: &mut DbConn,
+    order_id: i64,
+) -> QueryResult<Option<(CanteenOrder, DeliverySite)>> {
+    canteen_orders::table
+        .inner_join(delivery_sites::table)
+        .filter(canteen_orders::order_id.eq(order_id))
+        .select((CanteenOrder::as_select(), DeliverySite::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// What the organisation owes on account or has asked to: its on-account orders that
+/// are awaiting approval or payment, net of their refunds.
+pub fn open_on_account_fen(conn: &mut DbConn, organization_id: i64) -> QueryResult<i64> {
+    let rows: Vec<(i64, i64)> = orders::table
+        .filter(orders::organization_id.eq(organization_id))
+        .filter(orders::payment_method.eq(PaymentMethod::OnAccount))
+        .filter(orders::status.eq_any([OrderStatus::AwaitingApproval, OrderStatus::PendingPayment]))
+        .select((orders::total_fen, orders::refunded_fen))
+        .load(conn)?;
+    Ok(rows.iter().map(|(total, refunded)| total - refunded).sum())
+}
+
+/// Records an approver's decision on an order still awaiting one: rows changed (0: it
+/// was decided already).
+pub fn record_decision(
+    conn: &mut DbConn,
+    order_id: i64,
+    user_id: i64,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        canteen_orders::table
+            .find(order_id)
+            .filter(canteen_orders::decided_at.is_null()),
+    )
+    .set((
+        canteen_orders::decided_by_user_id.eq(Some(user_id)),
+        canteen_orders::decided_at.eq(Some(now)),
+        canteen_orders::sent_back_reason.eq(reason),
+    ))
     .execute(conn)
 }

@@ -87,6 +87,10 @@ pub struct Product {
     pub image: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The least a canteen may order (起订量).
+    pub canteen_min_quantity: i32,
+    /// A canteen orders the minimum and then multiples of this above it (10 斤 steps).
+    pub canteen_step: i32,
 }
 
 #[derive(Debug, Insertable)]
@@ -110,6 +114,8 @@ pub struct NewProduct<'a> {
     pub supply_mode: SupplyMode,
     pub featured: bool,
     pub low_stock_threshold: i32,
+    pub canteen_min_quantity: i32,
+    pub canteen_step: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -215,6 +221,31 @@ pub fn visible_product(
         .optional()
 }
 
+/// The products among `ids` that the public may see, with their villages, in no order.
+pub fn visible_products(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(Product, Village)>> {
+    products::table
+        .inner_join(villages::table)
+        .filter(products::id.eq_any(ids))
+        .filter(products::status.eq_any([ProductStatus::OnSale, ProductStatus::Paused]))
+        .select((Product::as_select(), Village::as_select()))
+        .load(conn)
+}
+
+/// Every product on sale with its village and county, by county, village and product, for
+/// the canteens' procurement catalogue.
+pub fn on_sale_with_places(conn: &mut DbConn) -> QueryResult<Vec<(Product, Village, County)>> {
+    products::table
+        .inner_join(villages::table.inner_join(counties::table))
+        .filter(products::status.eq(ProductStatus::OnSale))
+        .order((counties::sort_order, villages::id, products::id))
+        .select((
+            Product::as_select(),
+            Village::as_select(),
+            County::as_select(),
+        ))
+        .load(conn)
+}
+
 pub fn product_by_slug(
     conn: &mut DbConn,
     village_id: i64,
@@ -311,6 +342,19 @@ pub fn price_tiers(conn: &mut DbConn, product_id: i64) -> QueryResult<Vec<PriceT
         .load(conn)
 }
 
+/// The tiers of every product among `ids`, each product's in the order of `price_tiers`.
+pub fn price_tiers_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<PriceTier>> {
+    price_tiers::table
+        .filter(price_tiers::product_id.eq_any(ids))
+        .order((
+            price_tiers::product_id,
+            price_tiers::canteen_only,
+            price_tiers::min_quantity,
+        ))
+        .select(PriceTier::as_select())
+        .load(conn)
+}
+
 pub fn insert_price_tier(conn: &mut DbConn, new: &NewPriceTier) -> QueryResult<usize> {
     diesel::insert_into(price_tiers::table)
         .values(new)
@@ -357,6 +401,8 @@ pub struct ProductChanges<'a> {
     pub status: ProductStatus,
     pub supply_mode: SupplyMode,
     pub low_stock_threshold: i32,
+    pub canteen_min_quantity: i32,
+    pub canteen_step: i32,
     pub updated_at: NaiveDateTime,
 }
 

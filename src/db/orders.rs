@@ -195,14 +195,18 @@ pub fn lines(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<OrderLine>> {
         .load(conn)
 }
 
-/// Unpaid orders whose reservation ran out, taken for expiry. On PostgreSQL the rows are
+/// Unpaid orders (and canteen orders awaiting approval) whose reservation ran out, taken
+/// for expiry. On PostgreSQL the rows are
 /// locked and those another process holds are skipped, so two servers never expire the
 /// same order; SQLite has one writer at a time anyway.
 pub fn take_expired(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<Order>> {
     macro_rules! expired {
         () => {
             orders::table
-                .filter(orders::status.eq(OrderStatus::PendingPayment))
+                .filter(
+                    orders::status
+                        .eq_any([OrderStatus::PendingPayment, OrderStatus::AwaitingApproval]),
+                )
                 .filter(orders::reserved_until.lt(now))
                 .order(orders::id)
                 .limit(limit)
@@ -281,6 +285,17 @@ pub fn touching_villages_by_id(
         .select(Order::as_select())
         .first(conn)
         .optional()
+}
+
+/// Sets when an order's reserved stock goes back if it is not paid (`None`: never).
+pub fn set_reservation(
+    conn: &mut DbConn,
+    id: i64,
+    reserved_until: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    diesel::update(orders::table.find(id))
+        .set(orders::reserved_until.eq(reserved_until))
+        .execute(conn)
 }
 
 /// Clears an order's reservation deadline once it is paid.

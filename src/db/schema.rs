@@ -83,6 +83,8 @@ diesel::table! {
         image -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        canteen_min_quantity -> Integer,
+        canteen_step -> Integer,
     }
 }
 
@@ -463,6 +465,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    canteen_orders (order_id) {
+        order_id -> BigInt,
+        organization_id -> BigInt,
+        delivery_site_id -> BigInt,
+        delivery_date -> Date,
+        po_number -> Text,
+        placed_by_user_id -> BigInt,
+        decided_by_user_id -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        sent_back_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(allocations -> order_lines (order_line_id));
 diesel::joinable!(allocations -> stock_lots (lot_id));
 diesel::joinable!(allocations -> households (household_id));
@@ -480,6 +496,8 @@ diesel::joinable!(order_lines -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(organization_members -> organizations (organization_id));
 diesel::joinable!(delivery_sites -> organizations (organization_id));
+diesel::joinable!(canteen_orders -> orders (order_id));
+diesel::joinable!(canteen_orders -> delivery_sites (delivery_site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counties,
@@ -497,6 +515,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     organization_members,
     delivery_sites,
     orders,
+    canteen_orders,
     order_lines,
     order_events,
     shipments,

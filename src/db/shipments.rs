@@ -143,7 +143,7 @@ pub fn cancel_unshipped(
 }
 
 /// What a village packs for one business day: its lines of the orders placed that day
-/// that are paid or paid on delivery, and still to be shipped or already packed.
+/// that are paid, paid on delivery or on a canteen's account, and still to be shipped or already packed.
 pub fn packing_list(
     conn: &mut DbConn,
     village_id: i64,
@@ -162,7 +162,10 @@ pub fn packing_list(
         .filter(
             orders::status.eq_any(FULFILLABLE).or(orders::status
                 .eq(OrderStatus::PendingPayment)
-                .and(orders::payment_method.eq(PaymentMethod::CashOnDelivery))),
+                .and(
+                    orders::payment_method
+                        .eq_any([PaymentMethod::CashOnDelivery, PaymentMethod::OnAccount]),
+                )),
         )
         .order((orders::id, order_lines::id))
         .select((Order::as_select(), OrderLine::as_select()))

@@ -65,8 +65,8 @@ fn actor_from_row(conn: &mut DbConn, row: UserRow) -> QueryResult<Option<Actor>>
     let scope = match user.role {
         Role::Admin => Scope::Admin,
         Role::Team => Scope::Team(TeamScope::new(q::team_village_ids(conn, user.id)?)),
-        Role::Canteen => match q::organization_of_member(conn, user.id)? {
-            Some(organization_id) => Scope::Canteen(OrgScope::new(organization_id)),
+        Role::Canteen => match q::membership(conn, user.id)? {
+            Some((organization_id, role)) => Scope::Canteen(OrgScope::new(organization_id, role)),
             None => return Ok(None),
         },
         Role::Cadre => match q::cadre_scope(conn, user.id)? {

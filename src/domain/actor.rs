@@ -6,6 +6,7 @@
 //! that takes one cannot be called with villages the caller did not prove are theirs.
 
 use crate::i18n::Lang;
+use crate::states::MemberRole;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -80,15 +81,24 @@ impl TeamScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrgScope {
     organization_id: i64,
+    role: MemberRole,
 }
 
 impl OrgScope {
-    pub(crate) fn new(organization_id: i64) -> OrgScope {
-        OrgScope { organization_id }
+    pub(crate) fn new(organization_id: i64, role: MemberRole) -> OrgScope {
+        OrgScope {
+            organization_id,
+            role,
+        }
     }
 
     pub fn organization_id(self) -> i64 {
         self.organization_id
+    }
+
+    /// 审批人: approves (or sends back) its organisation's orders above the threshold.
+    pub fn is_approver(self) -> bool {
+        self.role == MemberRole::Approver
     }
 }
 

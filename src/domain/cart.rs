@@ -1,6 +1,8 @@
 //! The cart: what a buyer has picked, priced by quantity (bulk tiers, and canteen-only
 //! tiers for canteen buyers), with every line checked against what is on sale now.
 
+use std::collections::HashMap;
+
 use diesel::QueryResult;
 use serde::{Deserialize, Serialize};
 
@@ -131,16 +133,26 @@ pub struct PricedLine {
     pub problem: Option<LineProblem>,
 }
 
-/// Prices every line as it would be bought now. Lines whose product is gone entirely
-/// are dropped.
+/// Prices every line as it would be bought now, in two queries whatever the number of
+/// lines. Lines whose product is gone entirely are dropped.
 pub fn price(conn: &mut DbConn, items: &[CartItem], canteen: bool) -> QueryResult<Vec<PricedLine>> {
+    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+    let mut found: HashMap<i64, (Product, Village)> = q::visible_products(conn, &ids)?
+        .into_iter()
+        .map(|(p, v)| (p.id, (p, v)))
+        .collect();
+    let mut tiers_of: HashMap<i64, Vec<PriceTier>> = HashMap::new();
+    for tier in q::price_tiers_of(conn, &ids)? {
+        tiers_of.entry(tier.product_id).or_default().push(tier);
+    }
     let mut lines = Vec::with_capacity(items.len());
     for item in items {
-        let Some((product, village, _)) = q::visible_product(conn, item.product_id)? else {
+        // A product listed twice is priced once, at its first line.
+        let Some((product, village)) = found.remove(&item.product_id) else {
             continue;
         };
-        let tiers = q::price_tiers(conn, product.id)?;
-        let unit_price_fen = unit_price(&product, &tiers, item.quantity, canteen);
+        let tiers = tiers_of.get(&product.id).map(Vec::as_slice).unwrap_or(&[]);
+        let unit_price_fen = unit_price(&product, tiers, item.quantity, canteen);
         let problem = if product.status != ProductStatus::OnSale {
             Some(LineProblem::NotOnSale)
         } else if item.quantity < product.min_per_order {

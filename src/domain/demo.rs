@@ -229,6 +229,8 @@ fn load_products(
             },
             featured: p.featured,
             low_stock_threshold: 10,
+            canteen_min_quantity: p.canteen_min_quantity,
+            canteen_step: p.canteen_step,
             created_at: now,
             updated_at: now,
         };

@@ -45,11 +45,15 @@ impl Step {
 }
 
 /// Whether goods of this order may be sent: paid (and not fully refunded), or to be
-/// paid in cash when they arrive.
+/// paid later — in cash when they arrive, or with a canteen's monthly statement.
 pub fn may_fulfil(order: &Order) -> bool {
     use OrderStatus::*;
     matches!(order.status, Paid | Packed | Shipped | PartiallyRefunded)
-        || (order.status == PendingPayment && order.payment_method == PaymentMethod::CashOnDelivery)
+        || (order.status == PendingPayment
+            && matches!(
+                order.payment_method,
+                PaymentMethod::CashOnDelivery | PaymentMethod::OnAccount
+            ))
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]

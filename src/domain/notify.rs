@@ -11,7 +11,7 @@ use crate::db::orders::{Order, OrderLine};
 use crate::db::{accounts, outbox};
 use crate::domain::money::format_fen;
 use crate::i18n::Lang;
-use crate::states::PaymentMethod;
+use crate::states::{Channel, OrderStatus, PaymentMethod};
 
 fn lines_json(lang: Lang, lines: &[&OrderLine]) -> Value {
     json!(
@@ -35,7 +35,12 @@ fn order_json(order: &Order, lang: Lang, lines: &[&OrderLine]) -> Value {
         "payment_method": lang.t(&format!("payment-{}", order.payment_method)),
         "address": order.delivery_address,
         "lines": lines_json(lang, lines),
-        "order_path": format!("/orders/{}", order.token),
+        // A canteen's members follow their organisation's orders in their own area.
+        "order_path": if order.channel == Channel::Canteen && order.buyer_user_id.is_some() {
+            format!("/canteen/orders/{}", order.id)
+        } else {
+            format!("/orders/{}", order.token)
+        },
     })
 }
 
@@ -80,10 +85,14 @@ fn whole_order_to_buyer(
     )
 }
 
-/// Cash on delivery is sent before it is paid: its villages' teams hear of it when it is
-/// placed; every other order's teams when it is paid.
+/// Cash on delivery and a canteen's order on account are sent before they are paid: their
+/// villages' teams hear of them once they are placed (and approved, where that is
+/// needed); every other order's teams when it is paid.
 fn teams_hear_at_placement(order: &Order) -> bool {
-    order.payment_method == PaymentMethod::CashOnDelivery
+    matches!(
+        order.payment_method,
+        PaymentMethod::CashOnDelivery | PaymentMethod::OnAccount
+    ) && order.status != OrderStatus::AwaitingApproval
 }
 
 pub fn order_received(
@@ -131,7 +140,8 @@ fn to_teams(
         let mut data = order_json(order, lang, &theirs);
         data["order_path"] = json!(format!("/team/orders/{}", order.id));
         data["phone"] = json!(order.buyer_phone);
-        data["cod"] = json!(teams_hear_at_placement(order));
+        data["cod"] = json!(order.payment_method == PaymentMethod::CashOnDelivery);
+        data["on_account"] = json!(order.payment_method == PaymentMethod::OnAccount);
         outbox::enqueue(
             conn,
             &email,
@@ -184,6 +194,62 @@ pub fn refunded(
         },
         now,
     )
+}
+
+/// To a canteen's approvers (address, language): an order above the threshold waits for
+/// one of them.
+pub fn approval_needed(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[OrderLine],
+    approvers: &[(String, String)],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let all: Vec<&OrderLine> = lines.iter().collect();
+    for (email, locale) in approvers {
+        let lang = Lang::parse(locale).unwrap_or_default();
+        let data = order_json(order, lang, &all);
+        outbox::enqueue(
+            conn,
+            email,
+            "canteen_approval_needed",
+            lang.code(),
+            &data.to_string(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// To the canteen buyer: an approver approved the order, or sent it back with `reason`.
+/// Once approved, an order on account goes to its villages' teams.
+pub fn order_decided(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[OrderLine],
+    sent_back: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let all: Vec<&OrderLine> = lines.iter().collect();
+    let template = match sent_back {
+        None => "canteen_order_approved",
+        Some(_) => "canteen_order_sent_back",
+    };
+    to_buyer(
+        conn,
+        order,
+        template,
+        |lang| {
+            let mut data = order_json(order, lang, &all);
+            data["reason"] = json!(sent_back);
+            data
+        },
+        now,
+    )?;
+    if sent_back.is_none() && teams_hear_at_placement(order) {
+        to_teams(conn, order, lines, now)?;
+    }
+    Ok(())
 }
 
 /// To a person who asked for a new password: the link that sets one, valid `minutes`.

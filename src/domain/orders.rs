@@ -16,7 +16,7 @@ use crate::db::stock::{add_to_product, take_from_product};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
-use crate::domain::cart::{self, Buyer, CartItem, LineProblem, Shopper};
+use crate::domain::cart::{self, Buyer, CartItem, LineProblem, PricedLine, Shopper};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::domain::{china_date, notify};
@@ -66,21 +66,47 @@ pub enum Checkout {
 }
 
 /// Why a placement stopped inside its transaction; either rolls back what it reserved.
-enum Stop {
+pub enum Unplaced {
     Refused(Vec<RefusedLine>),
     Failed(DomainError),
 }
 
-impl From<DbError> for Stop {
+impl From<DbError> for Unplaced {
     fn from(e: DbError) -> Self {
-        Stop::Failed(e.into())
+        Unplaced::Failed(e.into())
     }
 }
 
-impl From<DomainError> for Stop {
+impl From<DomainError> for Unplaced {
     fn from(e: DomainError) -> Self {
-        Stop::Failed(e)
+        Unplaced::Failed(e)
     }
+}
+
+impl From<FieldErrors> for Unplaced {
+    fn from(e: FieldErrors) -> Self {
+        Unplaced::Failed(e.into())
+    }
+}
+
+/// Who an order is for and how it is paid, as its channel's checkout decided.
+pub struct OrderTerms<'a> {
+    pub channel: Channel,
+    pub organization_id: Option<i64>,
+    pub buyer_user_id: Option<i64>,
+    pub buyer_name: &'a str,
+    pub buyer_phone: &'a str,
+    pub buyer_email: Option<&'a str>,
+    pub delivery_address: &'a str,
+    pub note: &'a str,
+    pub payment_method: PaymentMethod,
+    /// `PendingPayment`, or `AwaitingApproval` for a canteen order above its threshold.
+    pub status: OrderStatus,
+    /// When the stock goes back if nothing happens; `None`: held until the order ends.
+    pub reserved_until: Option<NaiveDateTime>,
+    /// Stored form (`stored_idempotency_key`).
+    pub idempotency_key: &'a str,
+    pub locale: &'a str,
 }
 
 struct ValidCheckout {
@@ -177,16 +203,16 @@ pub fn place(
     });
     match result {
         Ok(placed) => Ok(Checkout::Placed(Box::new(placed))),
-        Err(Stop::Refused(lines)) => Ok(Checkout::Refused(lines)),
+        Err(Unplaced::Refused(lines)) => Ok(Checkout::Refused(lines)),
         // Two submits raced past the look-up: the loser finds the winner's order.
-        Err(Stop::Failed(DomainError::Database(DbError::DatabaseError(
+        Err(Unplaced::Failed(DomainError::Database(DbError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             _,
         )))) => {
             let order = q::by_idempotency_key(conn, &valid.key)?.ok_or(DomainError::NotFound)?;
             Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)))
         }
-        Err(Stop::Failed(e)) => Err(e),
+        Err(Unplaced::Failed(e)) => Err(e),
     }
 }
 
@@ -200,7 +226,7 @@ pub fn stored_idempotency_key(checkout_scope: &str, key: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn with_lines(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderLines> {
+pub fn with_lines(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderLines> {
     let lines = q::lines(conn, order.id)?;
     Ok(OrderLines { order, lines })
 }
@@ -212,14 +238,54 @@ fn place_in_transaction(
     valid: &ValidCheckout,
     reservation_minutes: u32,
     now: NaiveDateTime,
-) -> Result<OrderLines, Stop> {
+) -> Result<OrderLines, Unplaced> {
     if let Some(order) = q::by_idempotency_key(conn, &valid.key)? {
         return Ok(with_lines(conn, order)?);
     }
     let canteen = buyer.organization_id.is_some();
     let lines = cart::price(conn, items, canteen)?;
+    if lines.len() != items.len() || lines.is_empty() {
+        return Err(DomainError::invalid("cart", "invalid-cart-changed").into());
+    }
+    let terms = OrderTerms {
+        channel: if canteen {
+            Channel::Canteen
+        } else {
+            Channel::Store
+        },
+        organization_id: buyer.organization_id,
+        buyer_user_id: buyer.user_id,
+        buyer_name: &valid.name,
+        buyer_phone: &valid.phone,
+        buyer_email: valid.email.as_deref(),
+        delivery_address: &valid.address,
+        note: &valid.note,
+        payment_method: valid.payment_method,
+        status: OrderStatus::PendingPayment,
+        // Cash on delivery is paid when the goods arrive: its stock stays reserved
+        // instead of running out with the payment window.
+        reserved_until: (valid.payment_method != PaymentMethod::CashOnDelivery)
+            .then(|| now + Duration::minutes(i64::from(reservation_minutes))),
+        idempotency_key: &valid.key,
+        locale: &buyer.locale,
+    };
+    let placed = reserve_and_record(conn, &lines, &terms, now)?;
+    notify::order_received(conn, &placed.order, &placed.lines, now)?;
+    Ok(placed)
+}
+
+/// Takes every priced line's stock with a conditional update and records the order, its
+/// lines, one shipment per village and the first step of its history; inside the
+/// caller's transaction. Lines that cannot be bought as they stand are named in
+/// `Unplaced::Refused`, and the caller's rollback returns whatever was taken.
+pub fn reserve_and_record(
+    conn: &mut DbConn,
+    lines: &[PricedLine],
+    terms: &OrderTerms,
+    now: NaiveDateTime,
+) -> Result<OrderLines, Unplaced> {
     let mut refused = Vec::new();
-    for line in &lines {
+    for line in lines {
         let problem = match &line.problem {
             Some(LineProblem::Short(_)) | None => {
                 if take_from_product(conn, line.product.id, line.quantity, now)? {
@@ -242,12 +308,9 @@ fn place_in_transaction(
             });
         }
     }
-    if lines.len() != items.len() || lines.is_empty() {
-        return Err(DomainError::invalid("cart", "invalid-cart-changed").into());
-    }
     if !refused.is_empty() {
         // Returning the error rolls back every reservation this checkout made.
-        return Err(Stop::Refused(refused));
+        return Err(Unplaced::Refused(refused));
     }
     let total_fen: i64 = lines.iter().map(|l| l.line_total_fen).sum();
     let today = china_date(now);
@@ -259,31 +322,24 @@ fn place_in_transaction(
     let token = random_token(24);
     let new = NewOrder {
         number: &number,
-        channel: if canteen {
-            Channel::Canteen
-        } else {
-            Channel::Store
-        },
-        organization_id: buyer.organization_id,
-        buyer_user_id: buyer.user_id,
-        buyer_name: &valid.name,
-        buyer_phone: &valid.phone,
-        buyer_email: valid.email.as_deref(),
-        delivery_address: &valid.address,
-        note: &valid.note,
-        payment_method: valid.payment_method,
-        status: OrderStatus::PendingPayment,
+        channel: terms.channel,
+        organization_id: terms.organization_id,
+        buyer_user_id: terms.buyer_user_id,
+        buyer_name: terms.buyer_name,
+        buyer_phone: terms.buyer_phone,
+        buyer_email: terms.buyer_email,
+        delivery_address: terms.delivery_address,
+        note: terms.note,
+        payment_method: terms.payment_method,
+        status: terms.status,
         total_fen,
         token: &token,
-        idempotency_key: &valid.key,
-        // Cash on delivery is paid when the goods arrive: its stock stays reserved
-        // instead of running out with the payment window.
-        reserved_until: (valid.payment_method != PaymentMethod::CashOnDelivery)
-            .then(|| now + Duration::minutes(i64::from(reservation_minutes))),
+        idempotency_key: terms.idempotency_key,
+        reserved_until: terms.reserved_until,
         business_date: today,
         created_at: now,
         updated_at: now,
-        locale: &buyer.locale,
+        locale: terms.locale,
     };
     let order_id = q::insert(conn, &new)?;
     let new_lines: Vec<NewOrderLine> = lines
@@ -306,19 +362,17 @@ fn place_in_transaction(
     villages.sort_unstable();
     villages.dedup();
     shipments::create_for_order(conn, order_id, &villages, now)?;
-    let placed = OrderStatus::PendingPayment.as_str();
     q::record_event(
         conn,
-        &NewOrderEvent::step(order_id, None, placed, "buyer", now),
+        &NewOrderEvent::step(order_id, None, terms.status.as_str(), "buyer", now),
     )?;
     let order = q::by_id(conn, order_id)?.ok_or(DomainError::NotFound)?;
     let lines = q::lines(conn, order_id)?;
-    notify::order_received(conn, &order, &lines, now)?;
     Ok(OrderLines { order, lines })
 }
 
-/// Ends an unpaid order (`expired` or `cancelled`) and returns its reserved stock;
-/// `false` if it was no longer awaiting payment.
+/// Ends an unpaid order (`expired` or `cancelled`), or a canteen order awaiting approval,
+/// and returns its reserved stock; `false` if it was in neither state as read.
 pub fn release(
     conn: &mut DbConn,
     order: &Order,
@@ -326,7 +380,13 @@ pub fn release(
     actor: &str,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<bool> {
-    let from = OrderStatus::PendingPayment;
+    let from = order.status;
+    if !matches!(
+        from,
+        OrderStatus::PendingPayment | OrderStatus::AwaitingApproval
+    ) {
+        return Ok(false);
+    }
     write_transaction(conn, |conn| {
         if !q::transition(conn, order.id, from, to, now)? {
             return Ok(false);

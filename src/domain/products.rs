@@ -57,6 +57,10 @@ pub struct ProductForm {
     pub unit_price: String,
     pub min_per_order: String,
     pub max_per_order: String,
+    /// Empty means 1.
+    pub canteen_min_quantity: String,
+    /// Empty means 1.
+    pub canteen_step: String,
     pub season: Vec<String>,
     pub status: String,
     pub supply_mode: String,
@@ -89,6 +93,8 @@ impl ProductForm {
             unit_price: yuan(p.unit_price_fen),
             min_per_order: p.min_per_order.to_string(),
             max_per_order: p.max_per_order.map(|m| m.to_string()).unwrap_or_default(),
+            canteen_min_quantity: p.canteen_min_quantity.to_string(),
+            canteen_step: p.canteen_step.to_string(),
             season: p
                 .season_months
                 .split(',')
@@ -122,6 +128,8 @@ pub struct ValidProduct {
     pub unit_price_fen: i64,
     pub min_per_order: i32,
     pub max_per_order: Option<i32>,
+    pub canteen_min_quantity: i32,
+    pub canteen_step: i32,
     pub season_months: String,
     pub status: ProductStatus,
     pub supply_mode: SupplyMode,
@@ -146,6 +154,8 @@ impl ValidProduct {
             status: self.status,
             supply_mode: self.supply_mode,
             low_stock_threshold: self.low_stock_threshold,
+            canteen_min_quantity: self.canteen_min_quantity,
+            canteen_step: self.canteen_step,
             updated_at: now,
         }
     }
@@ -155,6 +165,7 @@ impl ValidProduct {
             "name_zh": self.name_zh, "name_en": self.name_en, "category": self.category,
             "sale_unit_zh": self.sale_unit_zh, "unit_price_fen": self.unit_price_fen,
             "min_per_order": self.min_per_order, "max_per_order": self.max_per_order,
+            "canteen_min_quantity": self.canteen_min_quantity, "canteen_step": self.canteen_step,
             "season_months": self.season_months, "status": self.status, "supply_mode": self.supply_mode,
             "low_stock_threshold": self.low_stock_threshold,
             "tiers": self.tiers.iter().map(|t| json!([t.min_quantity, t.unit_price_fen, t.canteen_only])).collect::<Vec<_>>(),
@@ -167,6 +178,7 @@ fn snapshot_of(p: &Product, tiers: &[PriceTier]) -> Value {
         "name_zh": p.name_zh, "name_en": p.name_en, "category": p.category,
         "sale_unit_zh": p.sale_unit_zh, "unit_price_fen": p.unit_price_fen,
         "min_per_order": p.min_per_order, "max_per_order": p.max_per_order,
+        "canteen_min_quantity": p.canteen_min_quantity, "canteen_step": p.canteen_step,
         "season_months": p.season_months, "status": p.status, "supply_mode": p.supply_mode,
         "low_stock_threshold": p.low_stock_threshold,
         "tiers": tiers.iter().map(|t| json!([t.min_quantity, t.unit_price_fen, t.canteen_only])).collect::<Vec<_>>(),
@@ -254,6 +266,12 @@ pub fn validate(form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
             errors.add("max_per_order", "invalid-max-below-min");
         }
     }
+    let mut canteen_quantity = |field: &str, value: &str| match value.trim() {
+        "" => Some(1),
+        n => v::whole_number(&mut errors, field, n, 1, 100_000),
+    };
+    let canteen_min_quantity = canteen_quantity("canteen_min_quantity", &form.canteen_min_quantity);
+    let canteen_step = canteen_quantity("canteen_step", &form.canteen_step);
     let mut months: Vec<u32> = Vec::new();
     for m in &form.season {
         match m.trim().parse::<u32>() {
@@ -294,6 +312,8 @@ pub fn validate(form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
         status,
         supply_mode,
         low_stock_threshold,
+        canteen_min_quantity,
+        canteen_step,
     ) {
         (
             Some(category),
@@ -302,6 +322,8 @@ pub fn validate(form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
             Some(status),
             Some(supply_mode),
             Some(low_stock_threshold),
+            Some(canteen_min_quantity),
+            Some(canteen_step),
         ) if errors.is_empty() => Ok(ValidProduct {
             name_zh,
             name_en,
@@ -313,6 +335,8 @@ pub fn validate(form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
             unit_price_fen,
             min_per_order,
             max_per_order,
+            canteen_min_quantity,
+            canteen_step,
             season_months,
             status,
             supply_mode,
@@ -409,6 +433,8 @@ pub fn create(
             supply_mode: valid.supply_mode,
             featured: false,
             low_stock_threshold: valid.low_stock_threshold,
+            canteen_min_quantity: valid.canteen_min_quantity,
+            canteen_step: valid.canteen_step,
             created_at: now,
             updated_at: now,
         };

@@ -1,20 +1,36 @@
 //! `/canteen`: a canteen member's area, limited to their organisation: its sites,
 //! invoice details, terms, approval threshold and members, and when each village
-//! delivers.
+//! delivers; the quick-order sheet (`/canteen/order`), the organisation's orders and an
+//! approver's decisions (`/canteen/orders/…`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::CanteenArea;
+use super::auth::{CanteenArea, redirect};
+use super::cart::{checkout_scope, problem_text};
+use super::csrf::{self, CsrfForm};
+use super::forms::{coded_options, errors_json, field};
+use super::orders::{order_json, time};
 use super::render::Ctx;
+use crate::domain::actor::Who;
+use crate::domain::canteen::ordering::{
+    self, CatalogueEntry, CatalogueFilter, OrderForm, OrderSheet, Orderer, Placement, Rules,
+    TypedQuantities, quantity_field,
+};
+use crate::domain::canteen::orders::{self as canteen_orders, Reordered};
 use crate::domain::canteen::{self, Village};
+use crate::domain::cart::CartItem;
 use crate::domain::money::format_fen;
+use crate::domain::now_utc;
+use crate::domain::orders::RefusedLine;
 use crate::domain::team::delivery_weekdays;
-use crate::error::AppResult;
+use crate::domain::validation::FieldErrors;
+use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
-use crate::states::PaymentTerms;
+use crate::states::{OrderStatus, PaymentMethod, PaymentTerms};
+use crate::util::random_token;
 
 /// A village's delivery rhythm for a page: its lead time and weekdays, in words.
 pub(super) fn delivery_json(lang: Lang, village: &Village) -> Value {
@@ -74,4 +90,518 @@ pub async fn home(
         })).collect::<Vec<_>>(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/canteen_home", data)
+}
+
+/// The catalogue's filters as the query gives them.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SheetQuery {
+    village: Option<i64>,
+    county: String,
+    category: String,
+    in_season: Option<String>,
+}
+
+impl SheetQuery {
+    /// The filters as the sheet's own form sends them, so that quantities typed survive
+    /// a change of filter.
+    fn of_form(pairs: &[(String, String)]) -> SheetQuery {
+        let in_season = field(pairs, "in_season");
+        SheetQuery {
+            village: field(pairs, "village").trim().parse().ok(),
+            county: field(pairs, "county"),
+            category: field(pairs, "category"),
+            in_season: (!in_season.is_empty()).then_some(in_season),
+        }
+    }
+
+    fn filter(&self) -> CatalogueFilter {
+        CatalogueFilter {
+            village: self.village,
+            county: self.county.clone(),
+            category: self.category.clone(),
+            in_season: self.in_season.is_some(),
+        }
+    }
+}
+
+/// The order form from the sheet's pairs: `q-<product id>` for quantities.
+fn order_form(pairs: &[(String, String)]) -> OrderForm {
+    let quantities = pairs
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("q-")?.parse::<i64>().ok()?, v.clone())))
+        .collect();
+    OrderForm {
+        quantities,
+        delivery_site: field(pairs, "delivery_site"),
+        delivery_date: field(pairs, "delivery_date"),
+        po_number: field(pairs, "po_number"),
+        note: field(pairs, "note"),
+        payment_method: field(pairs, "payment_method"),
+        idempotency_key: field(pairs, "idempotency_key"),
+    }
+}
+
+fn rules(state: &AppState) -> Rules {
+    Rules {
+        shop_methods: state.payments.methods(),
+        reservation_minutes: state.config.reservation_minutes,
+        approval_hold_hours: state.config.approval_hold_hours,
+    }
+}
+
+/// What the sheet page shows besides the domain's sheet: the form as typed, its
+/// problems, short lines and what changed since a past order.
+struct SheetExtras<'a> {
+    form: &'a OrderForm,
+    errors: &'a FieldErrors,
+    refused: &'a [RefusedLine],
+    reordered: &'a [Reordered],
+}
+
+fn tiers_text(lang: Lang, entry: &CatalogueEntry) -> String {
+    entry
+        .tiers
+        .iter()
+        .map(|t| {
+            lang.t_args(
+                "canteen-tier",
+                &[
+                    ("min", t.min_quantity.to_string()),
+                    ("price", format_fen(t.unit_price_fen)),
+                ],
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(lang.t("list-separator").as_str())
+}
+
+fn render_sheet(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    query: &SheetQuery,
+    sheet: &OrderSheet,
+    extras: SheetExtras,
+) -> AppResult<HttpResponse> {
+    let lang = ctx.lang;
+    let typed = |id: i64| {
+        extras
+            .form
+            .quantities
+            .iter()
+            .find(|(p, _)| *p == id)
+            .map(|(_, q)| q.clone())
+            .unwrap_or_default()
+    };
+    let messages = errors_json(lang, extras.errors);
+    let shown: Vec<i64> = sheet.entries.iter().map(|e| e.product.id).collect();
+    let entries: Vec<Value> = sheet
+        .entries
+        .iter()
+        .map(|e| {
+            let p = &e.product;
+            let field = quantity_field(p.id);
+            json!({
+                "id": p.id, "field": field, "quantity": typed(p.id),
+                "error": messages.get(&field),
+                "name": lang.pick(&p.name_zh, &p.name_en),
+                "unit": lang.pick(&p.sale_unit_zh, &p.sale_unit_en),
+                "village": lang.pick(&e.village.name_zh, &e.village.name_en),
+                "county": lang.pick(&e.county.name_zh, &e.county.name_en),
+                "price": format_fen(e.unit_price_fen),
+                "tiers": tiers_text(lang, e),
+                "min": p.canteen_min_quantity, "step": p.canteen_step, "stock": p.stock,
+                "delivery": delivery_json(lang, &e.village),
+            })
+        })
+        .collect();
+    // Quantities typed for products the filter hides travel with the form.
+    let hidden: Vec<Value> = extras
+        .form
+        .quantities
+        .iter()
+        .filter(|(id, q)| !shown.contains(id) && !q.trim().is_empty())
+        .map(|(id, q)| json!({ "field": quantity_field(*id), "quantity": q }))
+        .collect();
+    let lines: Vec<Value> = sheet
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "name": lang.pick(&l.product.name_zh, &l.product.name_en),
+                "village": lang.pick(&l.village.name_zh, &l.village.name_en),
+                "unit": lang.pick(&l.product.sale_unit_zh, &l.product.sale_unit_en),
+                "quantity": l.quantity,
+                "unit_price": format_fen(l.unit_price_fen),
+                "line_total": format_fen(l.line_total_fen),
+            })
+        })
+        .collect();
+    let methods: Vec<&str> = sheet.methods.iter().map(|m| m.as_str()).collect();
+    let chosen = if extras.form.payment_method.is_empty() {
+        methods.first().copied().unwrap_or_default()
+    } else {
+        extras.form.payment_method.as_str()
+    };
+    let org = &sheet.organization;
+    let data = json!({
+        "csrf_token": csrf::token(&ctx.session),
+        "organization": org.name,
+        "entries": entries,
+        "hidden": hidden,
+        "lines": lines,
+        "total": format_fen(sheet.total_fen),
+        "credit": sheet.credit.map(|c| json!({
+            "limit": format_fen(c.limit_fen),
+            "open": format_fen(c.open_fen),
+            "available": format_fen(c.available_fen()),
+        })),
+        "approval_threshold": org.approval_threshold_fen.map(format_fen),
+        "earliest_delivery": sheet.earliest_delivery.map(|d| d.to_string()),
+        "sites": sheet.sites.iter().map(|s| json!({
+            "value": s.id.to_string(), "label": format!("{} · {}", s.name, s.address),
+            "selected": s.id.to_string() == extras.form.delivery_site,
+        })).collect::<Vec<_>>(),
+        "payment_methods": coded_options(lang, &methods, "payment-", chosen),
+        "values": {
+            "delivery_date": extras.form.delivery_date,
+            "po_number": extras.form.po_number,
+            "note": extras.form.note,
+            "idempotency_key": extras.form.idempotency_key,
+        },
+        "errors": messages,
+        "has_errors": !extras.errors.is_empty(),
+        "refused": extras.refused.iter().map(|r| json!({
+            "name": lang.pick(&r.name_zh, &r.name_en),
+            "problem": problem_text(lang, &r.problem),
+        })).collect::<Vec<_>>(),
+        "reordered": extras.reordered.iter().map(|r| json!({
+            "name": lang.pick(&r.name_zh, &r.name_en),
+            "quantity": r.quantity,
+            "was": format_fen(r.was_fen),
+            "now": r.now_fen.map(format_fen),
+        })).collect::<Vec<_>>(),
+        "filter": {
+            "village": query.village, "county": query.county, "category": query.category,
+            "in_season": query.in_season.is_some(),
+        },
+        "villages": sheet.villages.iter().map(|v| json!({
+            "id": v.id, "name": lang.pick(&v.name_zh, &v.name_en),
+            "selected": query.village == Some(v.id),
+        })).collect::<Vec<_>>(),
+        "counties": sheet.counties.iter().map(|c| json!({
+            "slug": c.slug, "name": lang.pick(&c.name_zh, &c.name_en),
+            "selected": query.county == c.slug,
+        })).collect::<Vec<_>>(),
+        "categories": sheet.categories.iter().map(|c| json!({
+            "code": c, "name": lang.t(&format!("category-{c}")),
+            "selected": &query.category == c,
+        })).collect::<Vec<_>>(),
+    });
+    ctx.page(&state.templates, status, "pages/canteen/order", data)
+}
+
+/// Loads the sheet for `items` and renders it.
+async fn sheet_page(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &CanteenArea,
+    status: StatusCode,
+    query: &SheetQuery,
+    items: Vec<CartItem>,
+    extras: SheetExtras<'_>,
+) -> AppResult<HttpResponse> {
+    let (scope, filter, methods) = (area.scope, query.filter(), state.payments.methods());
+    let sheet = state
+        .db(move |conn| ordering::sheet(conn, scope, &filter, &items, &methods, now_utc()))
+        .await?;
+    render_sheet(state, ctx, status, query, &sheet, extras)
+}
+
+fn fresh_form(quantities: TypedQuantities) -> OrderForm {
+    OrderForm {
+        quantities,
+        idempotency_key: random_token(16),
+        ..OrderForm::default()
+    }
+}
+
+/// `GET /canteen/order`: the quick-order sheet, empty.
+pub async fn order_sheet(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    query: web::Query<SheetQuery>,
+) -> AppResult<HttpResponse> {
+    let form = fresh_form(Vec::new());
+    let extras = SheetExtras {
+        form: &form,
+        errors: &FieldErrors::default(),
+        refused: &[],
+        reordered: &[],
+    };
+    sheet_page(
+        &state,
+        &ctx,
+        &area,
+        StatusCode::OK,
+        &query,
+        Vec::new(),
+        extras,
+    )
+    .await
+}
+
+/// `POST /canteen/order`: `action=review` prices the sheet again; `action=place` places
+/// the order (422 naming each field that is wrong, 409 naming short lines).
+pub async fn place(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let query = SheetQuery::of_form(&pairs);
+    let form = order_form(&pairs);
+    let readable = ordering::read_quantities(&form.quantities);
+    if field(&pairs, "action") != "place" {
+        let errors = readable.as_ref().err().cloned().unwrap_or_default();
+        let status = if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let extras = SheetExtras {
+            form: &form,
+            errors: &errors,
+            refused: &[],
+            reordered: &[],
+        };
+        let items = readable.unwrap_or_default();
+        return sheet_page(&state, &ctx, &area, status, &query, items, extras).await;
+    }
+    let orderer = Orderer {
+        user_id: area.actor.user.id,
+        email: area.actor.user.email.clone(),
+        locale: ctx.lang.code().to_string(),
+        checkout_scope: checkout_scope(&ctx)?,
+    };
+    let (who, scope, rules, f) = (
+        Who::from(&area.actor),
+        area.scope,
+        rules(&state),
+        form.clone(),
+    );
+    let result = state
+        .db(move |conn| ordering::place(conn, &who, &orderer, scope, &f, &rules, now_utc()))
+        .await;
+    let (status, errors, refused) = match result {
+        Ok(Placement::Placed(placed)) => {
+            let order = &placed.order;
+            if order.status == OrderStatus::PendingPayment
+                && order.payment_method != PaymentMethod::OnAccount
+            {
+                return Ok(redirect(&super::payments::start(&state, &placed).await?));
+            }
+            return Ok(redirect(&format!("/canteen/orders/{}", order.id)));
+        }
+        Ok(Placement::Refused(refused)) => (StatusCode::CONFLICT, FieldErrors::default(), refused),
+        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let extras = SheetExtras {
+        form: &form,
+        errors: &errors,
+        refused: &refused,
+        reordered: &[],
+    };
+    let items = readable.unwrap_or_default();
+    sheet_page(&state, &ctx, &area, status, &query, items, extras).await
+}
+
+/// `GET /canteen/orders/{id}/reorder`: the sheet filled from a past order at today's
+/// prices, with what changed.
+pub async fn reorder(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (scope, id) = (area.scope, id.into_inner());
+    let (items, reordered) = state
+        .db(move |conn| canteen_orders::reorder(conn, scope, id))
+        .await?;
+    let typed = items
+        .iter()
+        .map(|i| (i.product_id, i.quantity.to_string()))
+        .collect();
+    let form = fresh_form(typed);
+    let extras = SheetExtras {
+        form: &form,
+        errors: &FieldErrors::default(),
+        refused: &[],
+        reordered: &reordered,
+    };
+    let query = SheetQuery::default();
+    sheet_page(&state, &ctx, &area, StatusCode::OK, &query, items, extras).await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+/// `GET /canteen/orders`: the organisation's orders, every member's.
+pub async fn orders_list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let (scope, page) = (area.scope, query.page.unwrap_or(1));
+    let list = state
+        .db(move |conn| canteen_orders::list(conn, scope, page))
+        .await?;
+    let lang = ctx.lang;
+    let data = json!({
+        "orders": list.orders.iter().map(|o| json!({
+            "id": o.order.id, "number": o.order.number,
+            "status": o.order.status,
+            "status_label": lang.t(&format!("order-status-{}", o.order.status)),
+            "total": format_fen(o.order.total_fen),
+            "payment_method": lang.t(&format!("payment-{}", o.order.payment_method)),
+            "site": o.site.name,
+            "delivery_date": o.part.delivery_date.to_string(),
+            "po_number": o.part.po_number,
+            "placed": time(o.order.created_at),
+        })).collect::<Vec<_>>(),
+        "page": list.page,
+        "prev": (list.page > 1).then(|| list.page - 1),
+        "next": (list.page < list.pages).then(|| list.page + 1),
+    });
+    ctx.page(
+        &state.templates,
+        StatusCode::OK,
+        "pages/canteen/orders",
+        data,
+    )
+}
+
+async fn render_order(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &CanteenArea,
+    id: i64,
+    status: StatusCode,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let scope = area.scope;
+    let page = state
+        .db(move |conn| canteen_orders::one(conn, scope, id))
+        .await?;
+    let lang = ctx.lang;
+    let mut data = order_json(lang, &page.view);
+    let part = &page.part;
+    data["canteen"] = json!({
+        "site": page.site.name, "site_address": page.site.address,
+        "receiver": page.site.receiver, "phone": page.site.phone,
+        "window": page.site.delivery_window,
+        "delivery_date": part.delivery_date.to_string(),
+        "po_number": part.po_number,
+        "placed_by": page.placed_by,
+        "decided_by": page.decided_by,
+        "decided_at": part.decided_at.map(time),
+        "sent_back_reason": part.sent_back_reason,
+        "awaiting_approval": page.view.order.status == OrderStatus::AwaitingApproval,
+        "may_decide": page.may_decide,
+        "pay_link": (page.view.order.status == OrderStatus::PendingPayment
+            && page.view.order.payment_method != PaymentMethod::OnAccount)
+            .then(|| format!("/orders/{}", page.view.order.token)),
+    });
+    data["csrf_token"] = json!(csrf::token(&ctx.session));
+    data["errors"] = errors_json(lang, errors);
+    ctx.page(&state.templates, status, "pages/canteen/order_view", data)
+}
+
+/// `GET /canteen/orders/{id}`: one of the organisation's orders; another's is a 404.
+pub async fn order_show(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    render_order(
+        &state,
+        &ctx,
+        &area,
+        id,
+        StatusCode::OK,
+        &FieldErrors::default(),
+    )
+    .await
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct DecisionForm {
+    reason: String,
+}
+
+/// `POST /canteen/orders/{id}/approve` and `/send-back`: an approver's decision.
+pub async fn decide(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    path: web::Path<(i64, String)>,
+    CsrfForm(form): CsrfForm<DecisionForm>,
+) -> AppResult<HttpResponse> {
+    let (id, decision) = path.into_inner();
+    let (who, scope, approver, rules) = (
+        Who::from(&area.actor),
+        area.scope,
+        area.actor.user.id,
+        rules(&state),
+    );
+    let result = match decision.as_str() {
+        "approve" => {
+            state
+                .db(move |conn| {
+                    canteen_orders::approve(conn, &who, approver, scope, id, &rules, now_utc())
+                })
+                .await
+        }
+        "send-back" => {
+            state
+                .db(move |conn| {
+                    canteen_orders::send_back(
+                        conn,
+                        &who,
+                        approver,
+                        scope,
+                        id,
+                        &form.reason,
+                        now_utc(),
+                    )
+                })
+                .await
+        }
+        _ => return Err(AppError::NotFound),
+    };
+    match result {
+        Ok(()) => Ok(redirect(&format!("/canteen/orders/{id}"))),
+        Err(AppError::Invalid(errors)) => {
+            render_order(
+                &state,
+                &ctx,
+                &area,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &errors,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
 }

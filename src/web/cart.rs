@@ -51,6 +51,12 @@ fn shopper(ctx: &Ctx) -> Shopper {
     }
 }
 
+/// The session's checkout scope, made on its first checkout page if need be.
+pub(super) fn checkout_scope(ctx: &Ctx) -> AppResult<String> {
+    ensure_checkout_scope(&ctx.session)?;
+    Ok(shopper(ctx).checkout_scope)
+}
+
 /// The session's checkout scope, made on its first checkout page: the idempotency keys
 /// of its checkouts count only with it (ARCHITECTURE §6).
 fn ensure_checkout_scope(session: &Session) -> AppResult<()> {
@@ -68,7 +74,7 @@ fn ensure_checkout_scope(session: &Session) -> AppResult<()> {
     Ok(())
 }
 
-fn problem_text(lang: Lang, problem: &LineProblem) -> String {
+pub(super) fn problem_text(lang: Lang, problem: &LineProblem) -> String {
     match problem {
         LineProblem::NotOnSale => lang.t("cart-not-on-sale"),
         LineProblem::BelowMinimum(n) => {

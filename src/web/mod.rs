@@ -305,6 +305,18 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/team/audit", web::get().to(audit::team))
         .route("/admin/audit", web::get().to(audit::admin))
         .route("/canteen", web::get().to(canteen::home))
+        .route("/canteen/order", web::get().to(canteen::order_sheet))
+        .route("/canteen/order", web::post().to(canteen::place))
+        .route("/canteen/orders", web::get().to(canteen::orders_list))
+        .route("/canteen/orders/{id}", web::get().to(canteen::order_show))
+        .route(
+            "/canteen/orders/{id}/reorder",
+            web::get().to(canteen::reorder),
+        )
+        .route(
+            "/canteen/orders/{id}/{decision}",
+            web::post().to(canteen::decide),
+        )
         .route("/reports", web::get().to(reports::home))
         .route("/reports/counties/{id}", web::get().to(reports::county))
         .route("/reports/villages/{id}", web::get().to(reports::village))

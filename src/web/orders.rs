@@ -27,13 +27,13 @@ use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 use crate::states::{Channel, OrderStatus, ShipmentStatus};
 
-fn time(t: chrono::NaiveDateTime) -> String {
+pub(super) fn time(t: chrono::NaiveDateTime) -> String {
     china_time(t).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The parts of an order both the buyer's and the team's pages show (a team's view
 /// holds its own villages' lines and shipments only).
-fn order_json(lang: Lang, view: &OrderView) -> Value {
+pub(super) fn order_json(lang: Lang, view: &OrderView) -> Value {
     let o = &view.order;
     json!({
         "order": {

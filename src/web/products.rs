@@ -181,6 +181,8 @@ fn product_form(pairs: &[(String, String)]) -> ProductForm {
         unit_price: get("unit_price"),
         min_per_order: get("min_per_order"),
         max_per_order: get("max_per_order"),
+        canteen_min_quantity: get("canteen_min_quantity"),
+        canteen_step: get("canteen_step"),
         season: all(pairs, "season"),
         status: get("status"),
         supply_mode: get("supply_mode"),

@@ -13,9 +13,9 @@ use village_market::domain::actor::{Role, Who};
 use village_market::domain::now_utc;
 use village_market::i18n::Lang;
 
-const DEMO_ORG: &str = "大同市直机关第一食堂";
+pub const DEMO_ORG: &str = "大同市直机关第一食堂";
 
-fn org_id(app: &TestApp, name: &str) -> i64 {
+pub fn org_id(app: &TestApp, name: &str) -> i64 {
     app.scalar(&format!(
         "SELECT id AS n FROM organizations WHERE name = '{name}'"
     ))
@@ -28,7 +28,7 @@ fn user_id(app: &TestApp, email: &str) -> i64 {
 }
 
 /// Whether the page shows a field error right after the input named `field`.
-fn names_field(html: &str, field: &str) -> bool {
+pub fn names_field(html: &str, field: &str) -> bool {
     let Some(at) = html.find(&format!("name=\"{field}\"")) else {
         return false;
     };
@@ -62,7 +62,7 @@ fn organisation_fields<'a>(
 }
 
 /// A second organisation with a buyer of its own, signed in.
-fn second_organisation(app: &TestApp) -> Browser {
+pub fn second_organisation(app: &TestApp) -> Browser {
     let admin = app.signed_in("admin@example.com");
     let fields = organisation_fields("大同市第三中学食堂", "prepay", "", "");
     let res = admin.submit("/admin/organizations/new", "/admin/organizations", &fields);

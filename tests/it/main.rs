@@ -12,6 +12,7 @@ mod architecture;
 mod auth;
 mod browser;
 mod canteen;
+mod canteen_orders;
 mod cli;
 mod demo;
 mod downloads;

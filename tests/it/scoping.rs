@@ -16,6 +16,8 @@ enum Area {
     /// Cadres, admins and work teams (their own villages).
     Reports,
     Canteen,
+    /// A canteen's approvers; its buyers find nothing to decide (404).
+    Approval,
     /// Anyone signed in.
     SignedIn,
 }
@@ -36,6 +38,12 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
     ));
     let member = app.scalar("SELECT id AS n FROM users WHERE email = 'canteen@example.com'");
     let order = crate::orders::placed_order(app, "xiaomi", "1");
+    let canteen_order = crate::canteen_orders::place_canteen_order(
+        app,
+        "canteen@example.com",
+        &[("xiaomi", "15")],
+        "on_account",
+    );
     vec![
         ("GET", "/team".into(), Area::Team, false),
         (
@@ -193,6 +201,34 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             true,
         ),
         ("GET", "/canteen".into(), Area::Canteen, false),
+        ("GET", "/canteen/order".into(), Area::Canteen, false),
+        ("POST", "/canteen/order".into(), Area::Canteen, false),
+        ("GET", "/canteen/orders".into(), Area::Canteen, false),
+        (
+            "GET",
+            format!("/canteen/orders/{canteen_order}"),
+            Area::Canteen,
+            false,
+        ),
+        (
+            "GET",
+            format!("/canteen/orders/{canteen_order}/reorder"),
+            Area::Canteen,
+            false,
+        ),
+        // Admitted, refused: the order does not await approval.
+        (
+            "POST",
+            format!("/canteen/orders/{canteen_order}/approve"),
+            Area::Approval,
+            false,
+        ),
+        (
+            "POST",
+            format!("/canteen/orders/{canteen_order}/send-back"),
+            Area::Approval,
+            false,
+        ),
         ("GET", "/my/orders".into(), Area::SignedIn, false),
         ("GET", "/account".into(), Area::SignedIn, false),
         ("POST", "/account/password".into(), Area::SignedIn, false),
@@ -299,6 +335,7 @@ both_databases! {
             ("team", app.signed_in("team@example.com")),
             ("other team", taer_member(app)),
             ("canteen", app.signed_in("canteen@example.com")),
+            ("approver", app.signed_in("approver@example.com")),
             ("cadre", app.signed_in("cadre@example.com")),
         ];
         let written = |app: &TestApp| (
@@ -306,10 +343,12 @@ both_databases! {
             app.count("delivery_sites"), app.count("organizations"),
             app.scalar("SELECT COUNT(*) AS n FROM villages WHERE lead_time_days = 1 AND delivery_weekdays = '1111100'"),
             app.scalar("SELECT COUNT(*) AS n FROM organization_members WHERE member_role = 'buyer'"),
+            app.count("orders"), app.count("canteen_orders WHERE decided_at IS NOT NULL"),
         );
+        let routes = routes(app);
         let before = written(app);
         let mut wrong = Vec::new();
-        for (method, path, area, owned) in routes(app) {
+        for (method, path, area, owned) in routes {
             for (who, browser) in &visitors {
                 let status = request(browser, method, &path);
                 let admitted = !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) && status.as_u16() < 500;
@@ -317,7 +356,9 @@ both_databases! {
                     ("guest", _) => status == StatusCode::SEE_OTHER,
                     (_, Area::SignedIn) => admitted,
                     ("team", Area::Team | Area::Reports) | ("admin", Area::Admin | Area::Reports) => admitted,
-                    ("cadre", Area::Reports) | ("canteen", Area::Canteen) => admitted,
+                    ("cadre", Area::Reports) | ("canteen" | "approver", Area::Canteen) => admitted,
+                    ("approver", Area::Approval) => admitted,
+                    ("canteen", Area::Approval) => status == StatusCode::NOT_FOUND,
                     ("other team", Area::Team | Area::Reports) if owned => status == StatusCode::NOT_FOUND,
                     ("other team", Area::Team | Area::Reports) => admitted,
                     _ => status == StatusCode::FORBIDDEN,

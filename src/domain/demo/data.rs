@@ -104,6 +104,11 @@ pub struct Product {
     /// Units on hand, received as lots from the village's households.
     pub stock: i32,
     pub max_per_order: Option<i32>,
+    /// A canteen's least order and step (起订量, 递增量); 1 when not given.
+    #[serde(default = "one")]
+    pub canteen_min_quantity: i32,
+    #[serde(default = "one")]
+    pub canteen_step: i32,
     /// The months it is sold in; none: all year.
     #[serde(default)]
     pub season_months: Vec<u32>,
@@ -430,4 +435,8 @@ mod tests {
             "{e}"
         );
     }
+}
+
+fn one() -> i32 {
+    1
 }

@@ -1,7 +1,11 @@
 //! Canteen organisations (食堂单位) and their buyers: the organisation's payment terms,
 //! credit limit and approval threshold, its delivery sites (retired, never deleted) and
 //! its members' roles (buyer, approver); what its members see at `/canteen`. The city
-//! office (admin) sets all of it; every change is audited.
+//! office (admin) sets all of it; every change is audited. Ordering is in `ordering`,
+//! the organisation's orders and their approval in `orders`.
+
+pub mod ordering;
+pub mod orders;
 
 use chrono::NaiveDateTime;
 use serde_json::json;

@@ -1,0 +1,337 @@
+//! Canteen ordering, second slice of issue 10: the quick-order sheet across villages at
+//! canteen tier prices; minimums, steps, lead times and delivery weekdays refused with
+//! the field named and nothing written; on account within the credit limit only; above
+//! the approval threshold the order waits, its stock held, for an approver who approves
+//! or sends it back; the organisation's orders are its members' alone; "order again".
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use reqwest::StatusCode;
+
+use crate::canteen::{DEMO_ORG, names_field, org_id, second_organisation};
+use crate::storefront::product_id;
+use crate::support::{Browser, TestApp, both_databases, csrf_token, location};
+use village_market::domain::{china_date, now_utc, orders};
+
+/// The first weekday (Monday to Friday) at least `days` after today in China: every demo
+/// village delivers then with its one day's lead time.
+pub fn delivery_day(days: i64) -> NaiveDate {
+    let mut date = china_date(now_utc()) + Duration::days(days);
+    while matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+        date += Duration::days(1);
+    }
+    date
+}
+
+fn site_id(app: &TestApp) -> i64 {
+    let org = org_id(app, DEMO_ORG);
+    app.scalar(&format!(
+        "SELECT MIN(id) AS n FROM delivery_sites WHERE organization_id = {org}"
+    ))
+}
+
+fn stock(app: &TestApp, slug: &str) -> i64 {
+    app.scalar(&format!(
+        "SELECT CAST(stock AS BIGINT) AS n FROM products WHERE slug = '{slug}'"
+    ))
+}
+
+/// The sheet's fields for `lines` (slug, quantity) and the order's details.
+fn order_fields(
+    app: &TestApp,
+    browser: &Browser,
+    lines: &[(&str, &str)],
+    date: &str,
+    method: &str,
+) -> Vec<(String, String)> {
+    let html = browser.text("/canteen/order").1;
+    let key = html
+        .split("name=\"idempotency_key\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("idempotency key")
+        .to_string();
+    let mut fields = vec![
+        (
+            "csrf_token".to_string(),
+            csrf_token(&html).expect("csrf token"),
+        ),
+        ("idempotency_key".into(), key),
+        ("delivery_site".into(), site_id(app).to_string()),
+        ("delivery_date".into(), date.to_string()),
+        ("po_number".into(), "CG-2026-118".into()),
+        ("note".into(), "后门卸货".into()),
+        ("payment_method".into(), method.into()),
+        ("action".into(), "place".into()),
+    ];
+    for (slug, quantity) in lines {
+        fields.push((format!("q-{}", product_id(app, slug)), quantity.to_string()));
+    }
+    fields
+}
+
+/// The team mails an order of `slugs` sends: one per team member of each village.
+fn team_mails(app: &TestApp, slugs: &[&str]) -> i64 {
+    let list: Vec<String> = slugs.iter().map(|s| format!("'{s}'")).collect();
+    app.scalar(&format!(
+        "SELECT COUNT(*) AS n FROM team_villages tv JOIN users u ON u.id = tv.user_id \
+         WHERE u.role = 'team' AND tv.village_id IN (SELECT DISTINCT village_id FROM products WHERE slug IN ({}))",
+        list.join(", ")
+    ))
+}
+
+/// Whether the payment choice (radio buttons in a fieldset) shows a field error.
+fn names_payment_method(html: &str) -> bool {
+    html.find("name=\"payment_method\"")
+        .and_then(|at| html[at..].split("</fieldset>").next())
+        .is_some_and(|set| set.contains("field-error"))
+}
+
+fn post(browser: &Browser, fields: &[(String, String)]) -> reqwest::blocking::Response {
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    browser.post_form("/canteen/order", &pairs)
+}
+
+/// Places an order as `email` and returns its id.
+pub fn place_canteen_order(
+    app: &TestApp,
+    email: &str,
+    lines: &[(&str, &str)],
+    method: &str,
+) -> i64 {
+    let buyer = app.signed_in(email);
+    let fields = order_fields(app, &buyer, lines, &delivery_day(2).to_string(), method);
+    let res = post(&buyer, &fields);
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().unwrap_or_default()
+    );
+    app.scalar("SELECT MAX(order_id) AS n FROM canteen_orders")
+}
+
+/// Three villages' goods at canteen tiers, ¥2,090 in all: below the demo's ¥5,000
+/// threshold and within its ¥50,000 credit.
+const THREE_VILLAGES: [(&str, &str); 3] =
+    [("xiaomi", "50"), ("huangmi-gaomian", "40"), ("jidan", "10")];
+
+both_databases! {
+    fn a_quick_order_across_three_villages_is_priced_by_tier_and_placed_on_account(app) {
+        let buyer = app.signed_in("canteen@example.com");
+        let (status, html) = buyer.text("/canteen/order");
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("谢店小米") && html.contains("10斤起订，每次加 5"), "the catalogue with minimum and step");
+        let villages = app.scalar(&format!(
+            "SELECT COUNT(DISTINCT village_id) AS n FROM products WHERE slug IN ('xiaomi', 'huangmi-gaomian', 'jidan')"
+        ));
+        assert_eq!(villages, 3);
+        let before: Vec<i64> = THREE_VILLAGES.iter().map(|(s, _)| stock(app, s)).collect();
+        let date = delivery_day(2).to_string();
+
+        // Reviewing prices the sheet and writes nothing.
+        let mut fields = order_fields(app, &buyer, &THREE_VILLAGES, &date, "on_account");
+        fields.retain(|(k, _)| k != "action");
+        fields.push(("action".into(), "review".into()));
+        let res = post(&buyer, &fields);
+        assert_eq!(res.status(), StatusCode::OK);
+        let review = res.text().unwrap();
+        assert!(review.contains("¥2,090.00") && review.contains("¥7.80") && review.contains("¥32.00"), "canteen tiers");
+        assert_eq!(app.count("canteen_orders"), 0);
+
+        let id = place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "on_account");
+        assert_eq!(app.count(&format!(
+            "orders WHERE id = {id} AND channel = 'canteen' AND payment_method = 'on_account' AND status = 'pending_payment' \
+             AND reserved_until IS NULL AND total_fen = 209000"
+        )), 1);
+        assert_eq!(app.count(&format!("order_lines WHERE order_id = {id}")), 3);
+        assert_eq!(app.count(&format!("shipments WHERE order_id = {id}")), 3, "one shipment per village");
+        assert_eq!(app.count(&format!(
+            "canteen_orders WHERE order_id = {id} AND delivery_date = '{date}' AND po_number = 'CG-2026-118' AND delivery_site_id = {}",
+            site_id(app)
+        )), 1);
+        for ((slug, quantity), was) in THREE_VILLAGES.iter().zip(before) {
+            assert_eq!(stock(app, slug), was - quantity.parse::<i64>().unwrap(), "{slug} reserved");
+        }
+        assert_eq!(app.count(&format!("audit_log WHERE action = 'place_canteen_order' AND entity_id = {id}")), 1);
+        // On account, the villages hear of it at once; the buyer gets the receipt.
+        let expected = team_mails(app, &["xiaomi", "huangmi-gaomian", "jidan"]);
+        assert!(expected > 0);
+        assert_eq!(app.count("email_outbox WHERE template = 'team_new_order'"), expected);
+        assert_eq!(app.count("email_outbox WHERE template = 'order_received' AND recipient = 'canteen@example.com'"), 1);
+        // The team may pack it before it is paid, as with cash on delivery.
+        let team = app.signed_in("team@example.com");
+        let village = app.scalar("SELECT village_id AS n FROM products WHERE slug = 'xiaomi'");
+        let page = format!("/team/orders/{id}");
+        let res = team.submit(&page, &format!("{page}/villages/{village}/pack"), &[]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+        // Every member sees it; the page names the site, date and PO number.
+        let approver = app.signed_in("approver@example.com");
+        assert!(approver.text("/canteen/orders").1.contains(&format!("/canteen/orders/{id}")));
+        let html = approver.text(&format!("/canteen/orders/{id}")).1;
+        assert!(html.contains("CG-2026-118") && html.contains(&date) && html.contains("月结记账"), "{html}");
+    }
+
+    fn bad_lines_and_dates_are_refused_by_field_and_nothing_is_written(app) {
+        let buyer = app.signed_in("canteen@example.com");
+        let written = |app: &TestApp| (app.count("orders"), stock(app, "xiaomi"), app.count("email_outbox"), app.count("audit_log"));
+        let before = written(app);
+        let xiaomi = format!("q-{}", product_id(app, "xiaomi"));
+        let good_date = delivery_day(2).to_string();
+        for (quantity, message) in [("7", "至少订 10"), ("12", "从 10 起，每次加 5"), ("1.5", ""), ("-5", "")] {
+            let fields = order_fields(app, &buyer, &[("xiaomi", quantity)], &good_date, "on_account");
+            let res = post(&buyer, &fields);
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{quantity}");
+            let html = res.text().unwrap();
+            assert!(names_field(&html, &xiaomi), "{quantity}: the line is named");
+            assert!(html.contains(message), "{quantity}: {message}");
+        }
+        let today = china_date(now_utc());
+        let saturday = (1..8).map(|d| today + Duration::days(d)).find(|d| d.weekday() == Weekday::Sat).unwrap();
+        for (date, message) in [(today.to_string(), "谢店村 需提前 1 天下单"), (saturday.to_string(), "谢店村 这天不送货"),
+                                ("2026-13-01".to_string(), ""), ((today + Duration::days(200)).to_string(), "最多只能订 90 天内")] {
+            let fields = order_fields(app, &buyer, &[("xiaomi", "15")], &date, "on_account");
+            let res = post(&buyer, &fields);
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+            let html = res.text().unwrap();
+            assert!(names_field(&html, "delivery_date"), "{date}: the date is named");
+            assert!(html.contains(message), "{date}: {message}");
+            assert!(html.contains("value=\"15\""), "{date}: the quantities are kept");
+        }
+        // Another organisation's site, a method the terms do not allow.
+        let mut fields = order_fields(app, &buyer, &[("xiaomi", "15")], &good_date, "cash_on_delivery");
+        fields.retain(|(k, _)| k != "delivery_site");
+        fields.push(("delivery_site".into(), "999999".into()));
+        let res = post(&buyer, &fields);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = res.text().unwrap();
+        assert!(names_field(&html, "delivery_site") && names_payment_method(&html));
+        assert_eq!(written(app), before, "nothing written");
+    }
+
+    fn on_account_is_refused_above_the_credit_limit_and_paying_now_is_not(app) {
+        let org = org_id(app, DEMO_ORG);
+        // ¥3,000 of credit, no approval: the first ¥2,090 fits, the second does not.
+        app.execute(&format!("UPDATE organizations SET credit_limit_fen = 300000, approval_threshold_fen = NULL WHERE id = {org}"));
+        place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "on_account");
+        let buyer = app.signed_in("canteen@example.com");
+        assert!(buyer.text("/canteen/order").1.contains("月结可用额度 ¥910.00"));
+        let orders = app.count("orders");
+        let fields = order_fields(app, &buyer, &THREE_VILLAGES, &delivery_day(2).to_string(), "on_account");
+        let res = post(&buyer, &fields);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = res.text().unwrap();
+        assert!(names_payment_method(&html) && html.contains("可用 ¥910.00"), "{html}");
+        assert_eq!(app.count("orders"), orders);
+        // Paying now by bank transfer is not on account: placed, its stock held for the
+        // payment window.
+        let id = place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "bank_transfer");
+        assert_eq!(app.count(&format!(
+            "orders WHERE id = {id} AND payment_method = 'bank_transfer' AND status = 'pending_payment' AND reserved_until IS NOT NULL"
+        )), 1);
+        assert!(buyer.text(&format!("/canteen/orders/{id}")).1.contains("/orders/"), "a link to pay");
+    }
+
+    fn above_the_threshold_an_order_waits_for_an_approver(app) {
+        // A ¥1,000 threshold: the three villages' ¥2,090 is above it.
+        let org = org_id(app, DEMO_ORG);
+        app.execute(&format!("UPDATE organizations SET approval_threshold_fen = 100000 WHERE id = {org}"));
+        let before = stock(app, "huangmi-gaomian");
+        let id = place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "on_account");
+        assert_eq!(app.count(&format!(
+            "orders WHERE id = {id} AND status = 'awaiting_approval' AND reserved_until IS NOT NULL AND total_fen = 209000"
+        )), 1);
+        assert_eq!(stock(app, "huangmi-gaomian"), before - 40, "held while it waits");
+        assert_eq!(app.count("email_outbox WHERE template = 'canteen_approval_needed' AND recipient = 'approver@example.com'"), 1);
+        assert_eq!(app.count("email_outbox WHERE template = 'team_new_order'"), 0, "the villages hear of it once approved");
+
+        // The buyer cannot decide; the approver sees the forms and approves.
+        let page = format!("/canteen/orders/{id}");
+        let buyer = app.signed_in("canteen@example.com");
+        assert!(!buyer.text(&page).1.contains("/approve"));
+        assert_eq!(buyer.submit(&page, &format!("{page}/approve"), &[]).status(), StatusCode::NOT_FOUND);
+        let approver = app.signed_in("approver@example.com");
+        assert!(approver.text(&page).1.contains(&format!("{page}/approve")));
+        let res = approver.submit(&page, &format!("{page}/send-back"), &[("reason", " ")]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(names_field(&res.text().unwrap(), "reason"));
+        let res = approver.submit(&page, &format!("{page}/approve"), &[]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), page);
+        assert_eq!(app.count(&format!(
+            "orders WHERE id = {id} AND status = 'pending_payment' AND reserved_until IS NULL"
+        )), 1, "on account: held until delivered and paid by the statement");
+        let approver_id = app.scalar("SELECT id AS n FROM users WHERE email = 'approver@example.com'");
+        assert_eq!(app.count(&format!("canteen_orders WHERE order_id = {id} AND decided_by_user_id = {approver_id}")), 1);
+        assert_eq!(app.count("email_outbox WHERE template = 'canteen_order_approved' AND recipient = 'canteen@example.com'"), 1);
+        assert_eq!(app.count("email_outbox WHERE template = 'team_new_order'"), team_mails(app, &["xiaomi", "huangmi-gaomian", "jidan"]));
+        assert_eq!(app.count(&format!("audit_log WHERE action = 'approve_order' AND entity_id = {id}")), 1);
+        // Decided once.
+        let res = approver.submit(&page, &format!("{page}/approve"), &[]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Another is sent back: cancelled, its stock returned, the buyer told why.
+        let held = stock(app, "huangmi-gaomian");
+        let second = place_canteen_order(app, "canteen@example.com", &[("huangmi-gaomian", "40")], "on_account");
+        assert_eq!(stock(app, "huangmi-gaomian"), held - 40);
+        let page = format!("/canteen/orders/{second}");
+        let res = approver.submit(&page, &format!("{page}/send-back"), &[("reason", "本周已采购黄米面")]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.count(&format!("orders WHERE id = {second} AND status = 'cancelled'")), 1);
+        assert_eq!(stock(app, "huangmi-gaomian"), held);
+        assert_eq!(app.count(&format!("canteen_orders WHERE order_id = {second} AND sent_back_reason = '本周已采购黄米面'")), 1);
+        assert_eq!(app.count("email_outbox WHERE template = 'canteen_order_sent_back' AND recipient = 'canteen@example.com'"), 1);
+        assert!(buyer.text(&page).1.contains("本周已采购黄米面"));
+
+        // A third waits past its hold: the expiry loop returns its stock.
+        let third = place_canteen_order(app, "canteen@example.com", &[("huangmi-gaomian", "40")], "on_account");
+        let later = now_utc() + Duration::hours(49);
+        assert_eq!(orders::expire_reservations(&mut app.conn(), later).expect("expire"), 1);
+        assert_eq!(app.count(&format!("orders WHERE id = {third} AND status = 'expired'")), 1);
+        assert_eq!(stock(app, "huangmi-gaomian"), held);
+        // An approver's own order above the threshold is approved by placing it.
+        let own = place_canteen_order(app, "approver@example.com", &THREE_VILLAGES, "on_account");
+        assert_eq!(app.count(&format!("orders WHERE id = {own} AND status = 'pending_payment'")), 1);
+        assert_eq!(app.count(&format!("canteen_orders WHERE order_id = {own} AND decided_by_user_id = {approver_id}")), 1);
+    }
+
+    fn a_second_submit_places_one_order(app) {
+        let buyer = app.signed_in("canteen@example.com");
+        let fields = order_fields(app, &buyer, &THREE_VILLAGES, &delivery_day(2).to_string(), "on_account");
+        let first = post(&buyer, &fields);
+        let again = post(&buyer, &fields);
+        assert_eq!((first.status(), again.status()), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
+        assert_eq!(location(&first), location(&again));
+        assert_eq!(app.count("canteen_orders"), 1);
+    }
+
+    fn another_organisations_orders_are_not_found(app) {
+        let id = place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "on_account");
+        let school = second_organisation(app);
+        for path in [format!("/canteen/orders/{id}"), format!("/canteen/orders/{id}/reorder")] {
+            assert_eq!(school.get(&path).status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        assert!(!school.text("/canteen/orders").1.contains(&format!("/canteen/orders/{id}")));
+        let token = csrf_token(&school.text("/canteen").1).unwrap();
+        let res = school.post_form(&format!("/canteen/orders/{id}/approve"), &[("csrf_token", &token)]);
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+
+    fn order_again_fills_the_sheet_at_todays_prices(app) {
+        let id = place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "on_account");
+        let jidan = product_id(app, "jidan");
+        app.execute(&format!("UPDATE price_tiers SET unit_price_fen = 4000 WHERE product_id = {jidan}"));
+        app.execute("UPDATE products SET status = 'archived' WHERE slug = 'xiaomi'");
+        let buyer = app.signed_in("canteen@example.com");
+        let (status, html) = buyer.text(&format!("/canteen/orders/{id}/reorder"));
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("单价由 ¥42.00 变为 ¥40.00"), "{html}");
+        assert!(html.contains("已下架，未填入"));
+        let gaomian = product_id(app, "huangmi-gaomian");
+        assert!(html.contains(&format!("name=\"q-{gaomian}\" value=\"40\"")));
+        assert!(html.contains(&format!("name=\"q-{jidan}\" value=\"10\"")));
+    }
+}
