@@ -402,14 +402,7 @@ pub fn export(
 }
 
 /// One bad cell of an imported register.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowProblem {
-    /// The row as a spreadsheet numbers it (the header is row 1).
-    pub row: usize,
-    pub column: String,
-    pub key: &'static str,
-    pub args: Vec<(&'static str, String)>,
-}
+pub use crate::domain::spreadsheet::RowProblem;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportSummary {

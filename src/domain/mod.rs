@@ -24,6 +24,7 @@ pub mod payouts;
 pub mod products;
 pub mod refunds;
 pub mod register;
+pub mod spreadsheet;
 pub mod reports;
 pub mod statements;
 pub mod stock;

@@ -141,7 +141,7 @@ fn to_teams(
         data["order_path"] = json!(format!("/team/orders/{}", order.id));
         data["phone"] = json!(order.buyer_phone);
         data["cod"] = json!(order.payment_method == PaymentMethod::CashOnDelivery);
-        data["on_account"] = json!(order.payment_method == PaymentMethod::OnAccount);
+        data["by_statement"] = json!(order.payment_method == PaymentMethod::OnAccount);
         outbox::enqueue(
             conn,
             &email,

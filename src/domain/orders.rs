@@ -8,6 +8,7 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::db::canteen::{CanteenOrder, DeliverySite, part_of_order};
 use crate::db::catalog::{Village, villages_by_ids};
 use crate::db::orders::{self as q, NewOrder, NewOrderEvent, NewOrderLine};
 use crate::db::payments::{refund_lines_by_village, refunds_of_order};
@@ -519,6 +520,8 @@ pub struct OrderView {
     pub events: Vec<OrderEvent>,
     /// Whether the order may still be cancelled (judged on all its villages' parts).
     pub cancellable: bool,
+    /// A canteen's order: where and when it is delivered, its PO number.
+    pub canteen: Option<(CanteenOrder, DeliverySite)>,
 }
 
 pub fn view(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderView> {
@@ -535,6 +538,7 @@ pub fn view(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderView> {
         })
         .collect();
     Ok(OrderView {
+        canteen: part_of_order(conn, order.id)?,
         refunds: refunds_of_order(conn, order.id)?,
         events: q::events(conn, order.id)?,
         order,

@@ -502,23 +502,22 @@ async fn render_order(
         .await?;
     let lang = ctx.lang;
     let mut data = order_json(lang, &page.view);
-    let part = &page.part;
-    data["canteen"] = json!({
-        "site": page.site.name, "site_address": page.site.address,
-        "receiver": page.site.receiver, "phone": page.site.phone,
-        "window": page.site.delivery_window,
-        "delivery_date": part.delivery_date.to_string(),
-        "po_number": part.po_number,
+    let order = &page.view.order;
+    let decision = page.view.canteen.as_ref().map(|(part, _)| part);
+    let more = json!({
         "placed_by": page.placed_by,
         "decided_by": page.decided_by,
-        "decided_at": part.decided_at.map(time),
-        "sent_back_reason": part.sent_back_reason,
-        "awaiting_approval": page.view.order.status == OrderStatus::AwaitingApproval,
+        "decided_at": decision.and_then(|p| p.decided_at).map(time),
+        "sent_back_reason": decision.and_then(|p| p.sent_back_reason.clone()),
+        "awaiting_approval": order.status == OrderStatus::AwaitingApproval,
         "may_decide": page.may_decide,
-        "pay_link": (page.view.order.status == OrderStatus::PendingPayment
-            && page.view.order.payment_method != PaymentMethod::OnAccount)
-            .then(|| format!("/orders/{}", page.view.order.token)),
+        "pay_link": (order.status == OrderStatus::PendingPayment
+            && order.payment_method != PaymentMethod::OnAccount)
+            .then(|| format!("/orders/{}", order.token)),
     });
+    if let (Some(canteen), Value::Object(more)) = (data["canteen"].as_object_mut(), more) {
+        canteen.extend(more);
+    }
     data["csrf_token"] = json!(csrf::token(&ctx.session));
     data["errors"] = errors_json(lang, errors);
     ctx.page(&state.templates, status, "pages/canteen/order_view", data)

@@ -14,7 +14,7 @@ use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use rust_xlsxwriter::{Format as XlsxFormat, Worksheet, XlsxError};
 
 use crate::domain::money::format_yuan_plain;
-use crate::domain::register::needs_formula_quote;
+use crate::domain::spreadsheet::needs_formula_quote;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone)]

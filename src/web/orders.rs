@@ -75,6 +75,11 @@ pub(super) fn order_json(lang: Lang, view: &OrderView) -> Value {
             "can_ship": s.status == ShipmentStatus::Packed,
             "can_deliver": s.status == ShipmentStatus::Shipped,
         })).collect::<Vec<_>>(),
+        "canteen": view.canteen.as_ref().map(|(part, site)| json!({
+            "site": site.name, "site_address": site.address, "receiver": site.receiver,
+            "phone": site.phone, "window": site.delivery_window,
+            "delivery_date": part.delivery_date.to_string(), "po_number": part.po_number,
+        })),
         "refunds": view.refunds.iter().map(|r| json!({
             "amount": format_fen(r.amount_fen), "reason": r.reason, "restock": r.restock,
             "at": time(r.created_at),

@@ -56,11 +56,10 @@ pub fn list(conn: &mut DbConn, scope: OrgScope, page: i64) -> DomainResult<Order
     })
 }
 
-/// A canteen order with everything its page shows.
+/// A canteen order with everything its page shows (its site, date and decision are in
+/// `view.canteen`).
 pub struct CanteenOrderView {
     pub view: OrderView,
-    pub part: CanteenOrder,
-    pub site: DeliverySite,
     /// The member who placed it and the approver who decided, by name.
     pub placed_by: String,
     pub decided_by: Option<String>,
@@ -84,7 +83,7 @@ fn name_of(conn: &mut DbConn, user_id: i64) -> diesel::QueryResult<String> {
 
 /// One of the organisation's orders; another organisation's is not found.
 pub fn one(conn: &mut DbConn, scope: OrgScope, order_id: i64) -> DomainResult<CanteenOrderView> {
-    let (order, part, site) = in_scope(conn, scope, order_id)?;
+    let (order, part, _) = in_scope(conn, scope, order_id)?;
     let may_decide = scope.is_approver() && order.status == OrderStatus::AwaitingApproval;
     let placed_by = name_of(conn, part.placed_by_user_id)?;
     let decided_by = match part.decided_by_user_id {
@@ -93,8 +92,6 @@ pub fn one(conn: &mut DbConn, scope: OrgScope, order_id: i64) -> DomainResult<Ca
     };
     Ok(CanteenOrderView {
         view: orders::view(conn, order)?,
-        part,
-        site,
         placed_by,
         decided_by,
         may_decide,
