@@ -56,7 +56,11 @@ pub type TableRow = (usize, Vec<String>);
 /// blocking: the web layer runs it off the async workers, before it takes a database
 /// connection. Memory stays within a few times the file: rows are cut to the columns
 /// asked for as they are read, and nothing past `limits` is kept.
-pub fn read(bytes: &[u8], columns: &'static Columns, limits: Limits) -> Result<Vec<TableRow>, Unreadable> {
+pub fn read(
+    bytes: &[u8],
+    columns: &'static Columns,
+    limits: Limits,
+) -> Result<Vec<TableRow>, Unreadable> {
     let mut table = TableRows {
         columns,
         limits,
@@ -115,7 +119,6 @@ fn column_name(column: usize) -> String {
 fn cell_name(row: usize, column: usize) -> String {
     format!("{}{}", column_name(column), row.saturating_add(1))
 }
-
 
 /// UTF-8, or else GBK, without a copy for UTF-8 and without replacement characters for
 /// GBK (the first malformed byte stops it), so the text is at most 1.5 times the file.
@@ -205,10 +208,7 @@ fn check_shared_strings(xml: impl std::io::Read, max: usize) -> Result<(), Unrea
         file_problem(
             1,
             "invalid-xlsx-too-many-texts",
-            vec![
-                ("count", count.to_string()),
-                ("max", max.to_string()),
-            ],
+            vec![("count", count.to_string()), ("max", max.to_string())],
         )
     };
     let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(xml));

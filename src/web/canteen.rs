@@ -11,26 +11,30 @@ use super::AppState;
 use super::auth::{CanteenArea, redirect};
 use super::cart::{checkout_scope, problem_text};
 use super::csrf::{self, CsrfForm};
+use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, field};
 use super::orders::{order_json, time};
 use super::render::Ctx;
+use super::upload::Upload;
 use crate::domain::actor::Who;
 use crate::domain::canteen::ordering::{
-    self, CatalogueEntry, CatalogueFilter, OrderForm, OrderSheet, Orderer, Placement, Rules,
-    TypedQuantities, quantity_field,
+    self, CatalogueEntry, CatalogueFilter, OrderForm, OrderSheet, OrderUpload, Orderer, Placement,
+    Rules, TypedQuantities, quantity_field,
 };
 use crate::domain::canteen::orders::{self as canteen_orders, Reordered};
 use crate::domain::canteen::{self, Village};
 use crate::domain::cart::CartItem;
 use crate::domain::money::format_fen;
-use crate::domain::now_utc;
 use crate::domain::orders::RefusedLine;
+use crate::domain::spreadsheet::RowProblem;
 use crate::domain::team::delivery_weekdays;
 use crate::domain::validation::FieldErrors;
+use crate::domain::{china_date, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 use crate::states::{OrderStatus, PaymentMethod, PaymentTerms};
 use crate::util::random_token;
+use chrono::Datelike;
 
 /// A village's delivery rhythm for a page: its lead time and weekdays, in words.
 pub(super) fn delivery_json(lang: Lang, village: &Village) -> Value {
@@ -157,7 +161,23 @@ struct SheetExtras<'a> {
     errors: &'a FieldErrors,
     refused: &'a [RefusedLine],
     reordered: &'a [Reordered],
+    /// An uploaded file's problems, by row.
+    upload_problems: &'a [RowProblem],
 }
+
+impl<'a> SheetExtras<'a> {
+    fn of(form: &'a OrderForm) -> SheetExtras<'a> {
+        SheetExtras {
+            form,
+            errors: &NO_ERRORS,
+            refused: &[],
+            reordered: &[],
+            upload_problems: &[],
+        }
+    }
+}
+
+static NO_ERRORS: FieldErrors = FieldErrors(Vec::new());
 
 fn tiers_text(lang: Lang, entry: &CatalogueEntry) -> String {
     entry
@@ -276,6 +296,11 @@ fn render_sheet(
             "name": lang.pick(&r.name_zh, &r.name_en),
             "problem": problem_text(lang, &r.problem),
         })).collect::<Vec<_>>(),
+        "upload_problems": extras.upload_problems.iter().map(|p| json!({
+            "row": p.row,
+            "column": if p.column.is_empty() { String::new() } else { lang.t(&format!("canteen-upload-{}", p.column)) },
+            "reason": lang.t_args(p.key, &p.args),
+        })).collect::<Vec<_>>(),
         "reordered": extras.reordered.iter().map(|r| json!({
             "name": lang.pick(&r.name_zh, &r.name_en),
             "quantity": r.quantity,
@@ -335,12 +360,7 @@ pub async fn order_sheet(
     query: web::Query<SheetQuery>,
 ) -> AppResult<HttpResponse> {
     let form = fresh_form(Vec::new());
-    let extras = SheetExtras {
-        form: &form,
-        errors: &FieldErrors::default(),
-        refused: &[],
-        reordered: &[],
-    };
+    let extras = SheetExtras::of(&form);
     sheet_page(
         &state,
         &ctx,
@@ -372,10 +392,8 @@ pub async fn place(
             StatusCode::UNPROCESSABLE_ENTITY
         };
         let extras = SheetExtras {
-            form: &form,
             errors: &errors,
-            refused: &[],
-            reordered: &[],
+            ..SheetExtras::of(&form)
         };
         let items = readable.unwrap_or_default();
         return sheet_page(&state, &ctx, &area, status, &query, items, extras).await;
@@ -410,10 +428,9 @@ pub async fn place(
         Err(e) => return Err(e),
     };
     let extras = SheetExtras {
-        form: &form,
         errors: &errors,
         refused: &refused,
-        reordered: &[],
+        ..SheetExtras::of(&form)
     };
     let items = readable.unwrap_or_default();
     sheet_page(&state, &ctx, &area, status, &query, items, extras).await
@@ -437,13 +454,99 @@ pub async fn reorder(
         .collect();
     let form = fresh_form(typed);
     let extras = SheetExtras {
-        form: &form,
-        errors: &FieldErrors::default(),
-        refused: &[],
         reordered: &reordered,
+        ..SheetExtras::of(&form)
     };
     let query = SheetQuery::default();
     sheet_page(&state, &ctx, &area, StatusCode::OK, &query, items, extras).await
+}
+
+/// `POST /canteen/order/upload`: an order as CSV or XLSX (code, quantity) fills the
+/// sheet when every row is good; otherwise the sheet lists every problem by row (422)
+/// and takes none of it.
+pub async fn upload(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    upload: Upload,
+) -> AppResult<HttpResponse> {
+    let mut upload = upload.verified()?;
+    let file = upload.take_file("file")?;
+    // Read off the async workers and before a database connection is taken.
+    let rows = web::block(move || ordering::read_order_file(&file.bytes))
+        .await
+        .map_err(AppError::internal)?;
+    let checked = state
+        .db(move |conn| ordering::check_upload(conn, rows))
+        .await?;
+    let query = SheetQuery::default();
+    match checked {
+        OrderUpload::Filled(items) => {
+            let typed = items
+                .iter()
+                .map(|i| (i.product_id, i.quantity.to_string()))
+                .collect();
+            let form = fresh_form(typed);
+            let extras = SheetExtras::of(&form);
+            sheet_page(&state, &ctx, &area, StatusCode::OK, &query, items, extras).await
+        }
+        OrderUpload::Refused(problems) => {
+            let form = fresh_form(Vec::new());
+            let extras = SheetExtras {
+                upload_problems: &problems,
+                ..SheetExtras::of(&form)
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            sheet_page(&state, &ctx, &area, status, &query, Vec::new(), extras).await
+        }
+    }
+}
+
+/// `GET /canteen/order/template.{csv,xlsx}`: the catalogue as an order form to fill in
+/// and upload: code, product, village, unit, canteen price, minimum, step, quantity.
+pub async fn template(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    _area: CanteenArea,
+    format: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let format = Format::parse(&format)?;
+    let month = china_date(now_utc()).month();
+    let entries = state
+        .db(move |conn| ordering::catalogue(conn, &CatalogueFilter::default(), month))
+        .await?;
+    let lang = ctx.lang;
+    let header = [
+        "code", "product", "village", "unit", "price", "min", "step", "quantity",
+    ]
+    .iter()
+    .map(|c| lang.t(&format!("canteen-template-{c}")))
+    .collect();
+    let rows = entries
+        .iter()
+        .map(|e| {
+            let p = &e.product;
+            vec![
+                Cell::Number(p.id),
+                Cell::Text(lang.pick(&p.name_zh, &p.name_en).to_string()),
+                Cell::Text(
+                    lang.pick(&e.village.name_zh, &e.village.name_en)
+                        .to_string(),
+                ),
+                Cell::Text(lang.pick(&p.sale_unit_zh, &p.sale_unit_en).to_string()),
+                Cell::Money(e.unit_price_fen),
+                Cell::Number(i64::from(p.canteen_min_quantity)),
+                Cell::Number(i64::from(p.canteen_step)),
+                Cell::Text(String::new()),
+            ]
+        })
+        .collect();
+    let table = Table {
+        sheet: lang.t("canteen-order-title"),
+        header,
+        rows,
+    };
+    download::respond(&table, format, "order-template")
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -307,6 +307,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/canteen", web::get().to(canteen::home))
         .route("/canteen/order", web::get().to(canteen::order_sheet))
         .route("/canteen/order", web::post().to(canteen::place))
+        .route("/canteen/order/upload", web::post().to(canteen::upload))
+        .route(
+            "/canteen/order/template.{format}",
+            web::get().to(canteen::template),
+        )
         .route("/canteen/orders", web::get().to(canteen::orders_list))
         .route("/canteen/orders/{id}", web::get().to(canteen::order_show))
         .route(

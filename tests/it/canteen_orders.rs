@@ -335,3 +335,87 @@ both_databases! {
         assert!(html.contains(&format!("name=\"q-{jidan}\" value=\"10\"")));
     }
 }
+
+/// Uploads an order file to the sheet.
+fn upload_order(browser: &Browser, filename: &str, bytes: Vec<u8>) -> (StatusCode, String) {
+    let token = csrf_token(&browser.text("/canteen/order").1).expect("token");
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("csrf_token", token)
+        .part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(bytes).file_name(filename.to_string()),
+        );
+    let res = browser
+        .client
+        .post(format!("{}/canteen/order/upload", browser.base))
+        .multipart(form)
+        .send()
+        .expect("upload");
+    let status = res.status();
+    (status, res.text().expect("page"))
+}
+
+both_databases! {
+    fn an_uploaded_order_fills_the_sheet_only_when_every_row_is_good(app) {
+        let buyer = app.signed_in("canteen@example.com");
+        let (xiaomi, gaomian, jidan) = (product_id(app, "xiaomi"), product_id(app, "huangmi-gaomian"), product_id(app, "jidan"));
+        let written = |app: &TestApp| (app.count("orders"), app.count("audit_log"), stock(app, "xiaomi"));
+        let before = written(app);
+
+        // The catalogue downloads as an order form; filled in and uploaded, it fills the sheet.
+        let res = buyer.get("/canteen/order/template.csv");
+        assert_eq!(res.status(), StatusCode::OK);
+        let template = res.text().unwrap();
+        let template = template.trim_start_matches('\u{feff}');
+        assert!(template.starts_with("编号,商品,村,单位,食堂价（元）,起订量,递增量,数量"), "{template}");
+        let filled: String = template
+            .lines()
+            .map(|line| {
+                if line.starts_with(&format!("{xiaomi},")) {
+                    format!("{line}15\n")
+                } else if line.starts_with(&format!("{gaomian},")) {
+                    format!("{line}40\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let (status, html) = upload_order(&buyer, "order.csv", filled.into_bytes());
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains(&format!("name=\"q-{xiaomi}\" value=\"15\"")), "{html}");
+        assert!(html.contains(&format!("name=\"q-{gaomian}\" value=\"40\"")));
+        assert!(html.contains("¥1,280.00"), "priced at the canteen tier");
+
+        // An XLSX with English headers, and a GBK CSV as Excel in China saves it.
+        let xlsx = crate::households::xlsx(&[&["Code", "Quantity"], &[&jidan.to_string(), "10"]]);
+        let (status, html) = upload_order(&buyer, "order.xlsx", xlsx);
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains(&format!("name=\"q-{jidan}\" value=\"10\"")));
+        let text = format!("编号,数量\n{jidan},12\n");
+        let gbk = encoding_rs::GBK.encode(&text).0.into_owned();
+        let (status, html) = upload_order(&buyer, "order.csv", gbk);
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains(&format!("name=\"q-{jidan}\" value=\"12\"")));
+
+        // One bad row among good ones: nothing is taken, every problem named by row.
+        let bad = format!(
+            "编号,数量\n{gaomian},40\n999999,5\n{xiaomi},7\n{xiaomi},10\n{jidan},abc\n=1+1,3\n"
+        );
+        let (status, html) = upload_order(&buyer, "order.csv", bad.into_bytes());
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        for (row, reason) in [(3, "没有这个编号的商品"), (4, "至少订 10"), (5, "同一商品填了两次"), (6, "请填整数"), (7, "没有这个编号的商品")] {
+            assert!(html.contains(&format!("<tr><td>{row}</td>")), "row {row} named: {html}");
+            assert!(html.contains(reason), "row {row}: {reason}");
+        }
+        assert!(!html.contains("value=\"40\""), "nothing taken");
+        // A file without the columns, and one too long.
+        let (status, html) = upload_order(&buyer, "order.csv", b"name,amount\nx,1\n".to_vec());
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("缺少这一列"));
+        let long: String = std::iter::once("编号,数量\n".to_string()).chain((0..501).map(|_| format!("{xiaomi},10\n"))).collect();
+        let (status, html) = upload_order(&buyer, "order.csv", long.into_bytes());
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("这里最多 501 行"), "{html}");
+        assert_eq!(written(app), before, "an upload writes nothing");
+    }
+}

@@ -203,6 +203,13 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         ("GET", "/canteen".into(), Area::Canteen, false),
         ("GET", "/canteen/order".into(), Area::Canteen, false),
         ("POST", "/canteen/order".into(), Area::Canteen, false),
+        ("POST", "/canteen/order/upload".into(), Area::Canteen, false),
+        (
+            "GET",
+            "/canteen/order/template.xlsx".into(),
+            Area::Canteen,
+            false,
+        ),
         ("GET", "/canteen/orders".into(), Area::Canteen, false),
         (
             "GET",

@@ -20,6 +20,7 @@ use crate::domain::cart::{self, CartItem, LineProblem, MAX_LINE_QUANTITY, Priced
 use crate::domain::catalog::in_season;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::orders::{self, OrderLines, OrderTerms, RefusedLine, Unplaced};
+use crate::domain::spreadsheet::{self, Limits, RowProblem, TableRow, Unreadable};
 use crate::domain::team::delivery_weekdays;
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::domain::{china_date, notify};
@@ -565,4 +566,131 @@ pub(super) fn approvers(
         .filter(|(u, role)| *role == crate::states::MemberRole::Approver && !u.disabled)
         .map(|(u, _)| (u.email, u.locale))
         .collect())
+}
+
+/// The columns of an uploaded order: the product's code (its number in the catalogue)
+/// and the quantity; any other column (a name, a price) is there for people and ignored.
+const ORDER_COLUMNS: &spreadsheet::Columns = &[
+    (
+        "code",
+        &[
+            "商品编号",
+            "编号",
+            "产品编号",
+            "code",
+            "product code",
+            "product_code",
+        ],
+        true,
+    ),
+    (
+        "quantity",
+        &["数量", "订购数量", "订货数量", "quantity", "qty"],
+        true,
+    ),
+];
+
+/// An uploaded order holds at most `MAX_ORDER_LINES` lines below its header, in at most
+/// 20 columns.
+const ORDER_LIMITS: Limits = Limits {
+    rows: MAX_ORDER_LINES + 1,
+    columns: 20,
+};
+
+/// Reads an uploaded order file (CSV UTF-8/GBK or XLSX). CPU-bound and blocking: the
+/// web layer runs it off the async workers.
+pub fn read_order_file(bytes: &[u8]) -> Result<Vec<TableRow>, Unreadable> {
+    spreadsheet::read(bytes, ORDER_COLUMNS, ORDER_LIMITS)
+}
+
+/// What an uploaded order became: the sheet's quantities, or every problem by row and
+/// nothing taken.
+#[derive(Debug)]
+pub enum OrderUpload {
+    Filled(Vec<CartItem>),
+    Refused(Vec<RowProblem>),
+}
+
+/// Checks every row of an uploaded order that has a quantity, all or nothing: the code
+/// names a product on sale, the quantity is a whole number that meets the product's canteen minimum and
+/// step, and no product comes twice. Only a file without a problem fills the sheet.
+pub fn check_upload(
+    conn: &mut DbConn,
+    rows: Result<Vec<TableRow>, Unreadable>,
+) -> DomainResult<OrderUpload> {
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(Unreadable(problems)) => return Ok(OrderUpload::Refused(problems)),
+    };
+    let mut problems = Vec::new();
+    let problem = |row: usize, column: &str, key: &'static str, args| RowProblem {
+        row,
+        column: column.to_string(),
+        key,
+        args,
+    };
+    let mut typed: Vec<(usize, i64, i32)> = Vec::new();
+    for (row, cells) in &rows {
+        let (code, quantity) = (cells[0].trim(), cells[1].trim());
+        // The catalogue downloaded as a form has every product: a row left without a
+        // quantity (or 0) is not ordered.
+        if quantity.is_empty() || quantity == "0" {
+            continue;
+        }
+        let id = match code.parse::<i64>() {
+            Ok(id) if id > 0 => Some(id),
+            _ => {
+                problems.push(problem(*row, "code", "invalid-canteen-code", vec![]));
+                None
+            }
+        };
+        let mut errors = FieldErrors::default();
+        let n = v::whole_number(&mut errors, "quantity", quantity, 1, MAX_LINE_QUANTITY);
+        for e in errors.0 {
+            problems.push(problem(*row, "quantity", e.key, e.args));
+        }
+        if let Some(id) = id {
+            if typed.iter().any(|(_, seen, _)| *seen == id) {
+                problems.push(problem(
+                    *row,
+                    "code",
+                    "invalid-canteen-repeated-product",
+                    vec![],
+                ));
+            } else if let Some(n) = n {
+                typed.push((*row, id, n));
+            }
+        }
+    }
+    let items: Vec<CartItem> = typed
+        .iter()
+        .map(|(_, product_id, quantity)| CartItem {
+            product_id: *product_id,
+            quantity: *quantity,
+        })
+        .collect();
+    let lines = cart::price(conn, &items, true)?;
+    let mut errors = FieldErrors::default();
+    check_lines(&mut errors, &lines, &items);
+    for e in errors.0 {
+        let row = typed
+            .iter()
+            .find(|(_, id, _)| quantity_field(*id) == e.field)
+            .map_or(0, |(row, _, _)| *row);
+        let column = if e.key == "invalid-canteen-not-on-sale" {
+            "code"
+        } else {
+            "quantity"
+        };
+        problems.push(problem(row, column, e.key, e.args));
+    }
+    if typed.is_empty() && problems.is_empty() {
+        problems.push(problem(1, "", "invalid-cart-empty", vec![]));
+    }
+    problems.sort_by_key(|p| p.row);
+    Ok(if problems.is_empty() {
+        OrderUpload::Filled(items)
+    } else {
+        OrderUpload::Refused(problems)
+    })
 }
