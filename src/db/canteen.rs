@@ -5,8 +5,10 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::orders::Order;
-use super::schema::{canteen_orders, delivery_sites, orders};
+use super::orders::{Order, OrderLine};
+use super::schema::{
+    allocations, canteen_orders, delivery_sites, order_lines, orders, organizations, stock_lots,
+};
 use crate::states::{OrderStatus, PaymentMethod};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
@@ -211,4 +213,76 @@ pub fn record_decision(
         canteen_orders::sent_back_reason.eq(reason),
     ))
     .execute(conn)
+}
+
+/// A canteen order's line of one of `village_ids` to deliver between two dates, with its
+/// order, canteen part, site and organisation name.
+pub type DeliveryRow = (Order, CanteenOrder, DeliverySite, String, OrderLine);
+
+/// The lines of `village_ids` in canteen orders to deliver from `from` to `to`
+/// (inclusive) that are still on: awaiting approval, or placed and not ended.
+pub fn deliveries(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<DeliveryRow>> {
+    use OrderStatus::*;
+    canteen_orders::table
+        .inner_join(orders::table.inner_join(order_lines::table))
+        .inner_join(delivery_sites::table)
+        .inner_join(organizations::table.on(organizations::id.eq(canteen_orders::organization_id)))
+        .filter(canteen_orders::delivery_date.between(from, to))
+        .filter(order_lines::village_id.eq_any(village_ids))
+        .filter(orders::status.eq_any([
+            AwaitingApproval,
+            PendingPayment,
+            Paid,
+            Packed,
+            Shipped,
+            Delivered,
+            PartiallyRefunded,
+        ]))
+        .order((
+            canteen_orders::delivery_date,
+            organizations::name,
+            delivery_sites::id,
+            orders::id,
+            order_lines::id,
+        ))
+        .select((
+            Order::as_select(),
+            CanteenOrder::as_select(),
+            DeliverySite::as_select(),
+            organizations::name,
+            OrderLine::as_select(),
+        ))
+        .load(conn)
+}
+
+/// The households a line's units were allocated to (once paid), each once.
+pub fn households_of_line(conn: &mut DbConn, line_id: i64) -> QueryResult<Vec<i64>> {
+    allocations::table
+        .filter(allocations::order_line_id.eq(line_id))
+        .select(allocations::household_id)
+        .distinct()
+        .load(conn)
+}
+
+/// A product's lots that still hold goods, oldest first (as first in, first out takes
+/// them): lot, household, units.
+pub fn lots_with_goods(
+    conn: &mut DbConn,
+    product_id: i64,
+) -> QueryResult<Vec<(i64, i64, i32)>> {
+    stock_lots::table
+        .filter(stock_lots::product_id.eq(product_id))
+        .filter(stock_lots::remaining.gt(0))
+        .order((stock_lots::received_on, stock_lots::id))
+        .select((
+            stock_lots::id,
+            stock_lots::household_id,
+            stock_lots::remaining,
+        ))
+        .load(conn)
 }

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{CanteenArea, redirect};
+use super::auth::{CanteenArea, TeamArea, redirect};
 use super::cart::{checkout_scope, problem_text};
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
@@ -21,6 +21,7 @@ use crate::domain::canteen::ordering::{
     self, CatalogueEntry, CatalogueFilter, OrderForm, OrderSheet, OrderUpload, Orderer, Placement,
     Rules, TypedQuantities, quantity_field,
 };
+use crate::domain::canteen::deliveries::{self, DeliveryNote};
 use crate::domain::canteen::orders::{self as canteen_orders, Reordered};
 use crate::domain::canteen::{self, Village};
 use crate::domain::cart::CartItem;
@@ -34,7 +35,7 @@ use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 use crate::states::{OrderStatus, PaymentMethod, PaymentTerms};
 use crate::util::random_token;
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 
 /// A village's delivery rhythm for a page: its lead time and weekdays, in words.
 pub(super) fn delivery_json(lang: Lang, village: &Village) -> Value {
@@ -706,4 +707,113 @@ pub async fn decide(
         }
         Err(e) => Err(e),
     }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct CalendarQuery {
+    from: Option<NaiveDate>,
+}
+
+/// `GET /team/deliveries`: the team's canteen deliveries for two weeks from `from`
+/// (today in China by default), by day and site, with what to pack.
+pub async fn team_calendar(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    query: web::Query<CalendarQuery>,
+) -> AppResult<HttpResponse> {
+    let today = china_date(now_utc());
+    let from = query.from.unwrap_or(today);
+    let scope = area.scope.clone();
+    let days = state
+        .db(move |conn| deliveries::calendar(conn, &scope, from))
+        .await?;
+    let lang = ctx.lang;
+    let step = chrono::Duration::days(deliveries::CALENDAR_DAYS);
+    let data = json!({
+        "from": from.to_string(),
+        "to": (from + step - chrono::Duration::days(1)).to_string(),
+        "earlier": (from - step).to_string(),
+        "later": (from + step).to_string(),
+        "days": days.iter().map(|d| json!({
+            "date": d.date.to_string(),
+            "weekday": lang.t(&format!("weekday-{}", d.date.weekday().number_from_monday())),
+            "today": d.date == today,
+            "sites": d.sites.iter().map(|s| json!({
+                "organization": s.organization,
+                "site": s.site.name, "address": s.site.address, "window": s.site.delivery_window,
+                "receiver": s.site.receiver, "phone": s.site.phone,
+                "orders": s.orders.iter().map(|(o, part)| json!({
+                    "id": o.id, "number": o.number,
+                    "status_label": lang.t(&format!("order-status-{}", o.status)),
+                    "awaiting_approval": o.status == OrderStatus::AwaitingApproval,
+                    "po_number": part.po_number,
+                })).collect::<Vec<_>>(),
+                "to_pack": s.to_pack.iter().map(|p| json!({
+                    "name": lang.pick(&p.name_zh, &p.name_en),
+                    "unit": lang.pick(&p.unit_zh, &p.unit_en),
+                    "quantity": p.quantity,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    ctx.page(&state.templates, StatusCode::OK, "pages/canteen/deliveries", data)
+}
+
+fn render_note(state: &AppState, ctx: &Ctx, note: &DeliveryNote) -> AppResult<HttpResponse> {
+    let lang = ctx.lang;
+    let total: i64 = note.lines.iter().map(|n| n.line.line_total_fen).sum();
+    let data = json!({
+        "number": note.order.number,
+        "order_id": note.order.id,
+        "po_number": note.part.po_number,
+        "delivery_date": note.part.delivery_date.to_string(),
+        "organization": note.organization.name,
+        "site": note.site.name, "address": note.site.address, "receiver": note.site.receiver,
+        "phone": note.site.phone, "window": note.site.delivery_window,
+        "village": lang.pick(&note.village.name_zh, &note.village.name_en),
+        "shipment_status": note.shipment.as_ref().map(|s| lang.t(&format!("shipment-status-{}", s.status))),
+        "lines": note.lines.iter().map(|n| json!({
+            "name": lang.pick(&n.line.product_name_zh, &n.line.product_name_en),
+            "unit": lang.pick(&n.line.sale_unit_zh, &n.line.sale_unit_en),
+            "quantity": n.line.units_left(),
+            "unit_price": format_fen(n.line.unit_price_fen),
+            "line_total": format_fen(n.line.line_total_fen),
+            "households": n.households,
+            "expected": n.expected,
+        })).collect::<Vec<_>>(),
+        "total": format_fen(total),
+    });
+    ctx.page(&state.templates, StatusCode::OK, "pages/canteen/delivery_note", data)
+}
+
+/// `GET /team/orders/{id}/villages/{village}/delivery-note`: the delivery note of one of
+/// the team's villages' part of a canteen order, to print.
+pub async fn team_delivery_note(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
+    let ((order, village), scope) = (path.into_inner(), area.scope.clone());
+    let note = state
+        .db(move |conn| deliveries::team_note(conn, &scope, order, village))
+        .await?;
+    render_note(&state, &ctx, &note)
+}
+
+/// `GET /canteen/orders/{id}/villages/{village}/delivery-note`: the same note, for the
+/// organisation's members.
+pub async fn canteen_delivery_note(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
+    let ((order, village), scope) = (path.into_inner(), area.scope);
+    let note = state
+        .db(move |conn| deliveries::canteen_note(conn, scope, order, village))
+        .await?;
+    render_note(&state, &ctx, &note)
 }

@@ -291,6 +291,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(orders::advance),
         )
         .route("/team/packing", web::get().to(orders::packing_list))
+        .route("/team/deliveries", web::get().to(canteen::team_calendar))
+        .route(
+            "/team/orders/{id}/villages/{village}/delivery-note",
+            web::get().to(canteen::team_delivery_note),
+        )
         .route("/team/payouts", web::get().to(payouts::list))
         .route("/team/payouts", web::post().to(payouts::record))
         .route(
@@ -314,6 +319,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/canteen/orders", web::get().to(canteen::orders_list))
         .route("/canteen/orders/{id}", web::get().to(canteen::order_show))
+        .route(
+            "/canteen/orders/{id}/villages/{village}/delivery-note",
+            web::get().to(canteen::canteen_delivery_note),
+        )
         .route(
             "/canteen/orders/{id}/reorder",
             web::get().to(canteen::reorder),

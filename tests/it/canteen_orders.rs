@@ -419,3 +419,47 @@ both_databases! {
         assert_eq!(written(app), before, "an upload writes nothing");
     }
 }
+
+both_databases! {
+    fn the_team_sees_its_deliveries_by_day_and_site_and_prints_the_delivery_note(app) {
+        let id = place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "on_account");
+        let date = delivery_day(2).to_string();
+        let team = app.signed_in("team@example.com");
+        let (status, html) = team.text("/team/deliveries");
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&date) && html.contains(DEMO_ORG), "{html}");
+        // The team's own villages' goods only: millet and cake flour, not Ta'er's eggs.
+        assert!(html.contains("谢店小米 <strong>50</strong>") && html.contains("黄米糕面 <strong>40</strong>"), "{html}");
+        assert!(!html.contains("散养鸡蛋"));
+        assert!(html.contains(&format!("/team/orders/{id}")));
+
+        // The delivery note: lines, prices, site and date, the supplying households.
+        let xiedian = app.scalar("SELECT village_id AS n FROM products WHERE slug = 'xiaomi'");
+        let note = format!("/team/orders/{id}/villages/{xiedian}/delivery-note");
+        let (status, html) = team.text(&note);
+        assert_eq!(status, StatusCode::OK);
+        // First in, first out takes the 50 units from the oldest lot alone (the demo's
+        // first lot of millet holds three fifths of it): one household, until paid.
+        let oldest = app.scalar(&format!(
+            "SELECT CAST(remaining AS BIGINT) AS n FROM stock_lots WHERE product_id = {} AND remaining > 0 \
+             ORDER BY received_on, id LIMIT 1",
+            product_id(app, "xiaomi")
+        ));
+        assert!(oldest >= 50, "the oldest lot covers the line");
+        assert!(html.contains("送货单") && html.contains("CG-2026-118") && html.contains(&date));
+        assert!(html.contains("谢店小米") && html.contains("¥7.80") && html.contains("¥390.00"));
+        assert!(!html.contains("黄米糕面"), "another village's lines are on its own note");
+        assert!(html.contains("预计 1 户农户"), "{html}");
+        assert!(html.contains("收货人签字"));
+        // The canteen's members print the same note; another village's team and another
+        // organisation do not.
+        let (status, html) = app.signed_in("canteen@example.com").text(&format!("/canteen/orders/{id}/villages/{xiedian}/delivery-note"));
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("谢店小米"));
+        assert_eq!(crate::households::taer_member(app).get(&note).status(), StatusCode::NOT_FOUND);
+        assert_eq!(second_organisation(app).get(&format!("/canteen/orders/{id}/villages/{xiedian}/delivery-note")).status(), StatusCode::NOT_FOUND);
+        // A store order has no delivery note.
+        let store = crate::orders::placed_order(app, "xiaomi", "1");
+        assert_eq!(team.get(&format!("/team/orders/{store}/villages/{xiedian}/delivery-note")).status(), StatusCode::NOT_FOUND);
+    }
+}

@@ -206,6 +206,19 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         ("POST", "/canteen/order/upload".into(), Area::Canteen, false),
         (
             "GET",
+            format!("/canteen/orders/{canteen_order}/villages/{village}/delivery-note"),
+            Area::Canteen,
+            false,
+        ),
+        ("GET", "/team/deliveries".into(), Area::Team, false),
+        (
+            "GET",
+            format!("/team/orders/{canteen_order}/villages/{village}/delivery-note"),
+            Area::Team,
+            true,
+        ),
+        (
+            "GET",
             "/canteen/order/template.xlsx".into(),
             Area::Canteen,
             false,
