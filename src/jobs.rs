@@ -1,5 +1,5 @@
-//! Background loops that every server process runs: unpaid reservations expire, and the
-//! email outbox is sent. Each loop's work is safe with several processes on one
+//! Background loops that every server process runs: unpaid reservations expire, canteen
+//! deliveries left unanswered are accepted, and the email outbox is sent. Each loop's work is safe with several processes on one
 //! PostgreSQL (rows are taken with `FOR UPDATE SKIP LOCKED` and leased by conditional
 //! updates), so no process has to be the special one.
 
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::app::Services;
 use crate::db::outbox;
+use crate::domain::canteen::acceptance;
 use crate::domain::{now_utc, orders};
 use crate::error::AppError;
 use crate::mail::{self, SendError};
@@ -35,6 +36,20 @@ pub fn spawn(state: Services) {
                     tracing::warn!(error = %e, "reservation expiry failed; retrying later")
                 }
                 Err(e) => tracing::error!(error = %e, "reservation expiry stopped; retrying later"),
+            }
+            let s = expiry.clone();
+            let pass = actix_web::rt::spawn(async move {
+                s.db(|conn| acceptance::accept_overdue(conn, now_utc()))
+                    .await
+            });
+            match pass.await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(
+                    accepted = n,
+                    "canteen deliveries accepted after the waiting days"
+                ),
+                Ok(Err(e)) => tracing::warn!(error = %e, "acceptance pass failed; retrying later"),
+                Err(e) => tracing::error!(error = %e, "acceptance pass stopped; retrying later"),
             }
         }
     });

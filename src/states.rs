@@ -262,3 +262,13 @@ mod tests {
         );
     }
 }
+
+text_enum! {
+    /// Why a canteen rejected units on arrival (验收).
+    pub enum RejectionReason {
+        /// Fewer arrived than the note says.
+        Short = "short",
+        Damaged = "damaged",
+        Quality = "quality",
+    }
+}

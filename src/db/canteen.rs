@@ -7,9 +7,10 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::orders::{Order, OrderLine};
 use super::schema::{
-    allocations, canteen_orders, delivery_sites, order_lines, orders, organizations, stock_lots,
+    acceptance_lines, allocations, canteen_orders, delivery_sites, order_lines, orders,
+    organizations, stock_lots,
 };
-use crate::states::{OrderStatus, PaymentMethod};
+use crate::states::{OrderStatus, PaymentMethod, RejectionReason};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
 #[diesel(table_name = delivery_sites)]
@@ -271,10 +272,7 @@ pub fn households_of_line(conn: &mut DbConn, line_id: i64) -> QueryResult<Vec<i6
 
 /// A product's lots that still hold goods, oldest first (as first in, first out takes
 /// them): lot, household, units.
-pub fn lots_with_goods(
-    conn: &mut DbConn,
-    product_id: i64,
-) -> QueryResult<Vec<(i64, i64, i32)>> {
+pub fn lots_with_goods(conn: &mut DbConn, product_id: i64) -> QueryResult<Vec<(i64, i64, i32)>> {
     stock_lots::table
         .filter(stock_lots::product_id.eq(product_id))
         .filter(stock_lots::remaining.gt(0))
@@ -284,5 +282,38 @@ pub fn lots_with_goods(
             stock_lots::household_id,
             stock_lots::remaining,
         ))
+        .load(conn)
+}
+
+/// What a canteen accepted of one line on arrival, and what it rejected and why.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = acceptance_lines)]
+pub struct AcceptanceLine {
+    pub order_line_id: i64,
+    pub shipment_id: i64,
+    pub accepted: i32,
+    pub rejected: i32,
+    pub reason: Option<RejectionReason>,
+    /// The credit the rejected units became.
+    pub refund_id: Option<i64>,
+}
+
+pub fn insert_acceptance(conn: &mut DbConn, lines: &[AcceptanceLine]) -> QueryResult<usize> {
+    let mut written = 0;
+    for line in lines {
+        written += diesel::insert_into(acceptance_lines::table)
+            .values(line)
+            .execute(conn)?;
+    }
+    Ok(written)
+}
+
+/// The acceptance of every line of an order recorded so far.
+pub fn acceptance_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<AcceptanceLine>> {
+    acceptance_lines::table
+        .inner_join(order_lines::table)
+        .filter(order_lines::order_id.eq(order_id))
+        .order(acceptance_lines::order_line_id)
+        .select(AcceptanceLine::as_select())
         .load(conn)
 }

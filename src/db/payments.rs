@@ -114,3 +114,29 @@ pub fn refunds_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<Ref
         .select(Refund::as_select())
         .load(conn)
 }
+
+/// The refunded units of an order's lines, refund by refund in the order they were
+/// recorded: (refund, line, units, restocked).
+pub fn refunded_units_of_order(
+    conn: &mut DbConn,
+    order_id: i64,
+) -> QueryResult<Vec<(i64, i64, i32, bool)>> {
+    refund_lines::table
+        .inner_join(refunds::table)
+        .filter(refunds::order_id.eq(order_id))
+        .order((refunds::id, refund_lines::id))
+        .select((
+            refunds::id,
+            refund_lines::order_line_id,
+            refund_lines::quantity,
+            refunds::restock,
+        ))
+        .load(conn)
+}
+
+pub fn refund_amount(conn: &mut DbConn, id: i64) -> QueryResult<i64> {
+    refunds::table
+        .find(id)
+        .select(refunds::amount_fen)
+        .first(conn)
+}

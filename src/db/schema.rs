@@ -329,6 +329,8 @@ diesel::table! {
         shipped_at -> Nullable<Timestamp>,
         delivered_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        accepted_by_user_id -> Nullable<BigInt>,
     }
 }
 
@@ -479,6 +481,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    acceptance_lines (order_line_id) {
+        order_line_id -> BigInt,
+        shipment_id -> BigInt,
+        accepted -> Integer,
+        rejected -> Integer,
+        reason -> Nullable<Text>,
+        refund_id -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(allocations -> order_lines (order_line_id));
 diesel::joinable!(allocations -> stock_lots (lot_id));
 diesel::joinable!(allocations -> households (household_id));
@@ -497,6 +510,8 @@ diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(organization_members -> organizations (organization_id));
 diesel::joinable!(delivery_sites -> organizations (organization_id));
 diesel::joinable!(canteen_orders -> orders (order_id));
+diesel::joinable!(acceptance_lines -> shipments (shipment_id));
+diesel::joinable!(acceptance_lines -> order_lines (order_line_id));
 diesel::joinable!(canteen_orders -> delivery_sites (delivery_site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -516,6 +531,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_sites,
     orders,
     canteen_orders,
+    acceptance_lines,
     order_lines,
     order_events,
     shipments,

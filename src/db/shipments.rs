@@ -22,6 +22,10 @@ pub struct Shipment {
     pub shipped_at: Option<NaiveDateTime>,
     pub delivered_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    /// A canteen's acceptance (验收) of the delivered goods.
+    pub accepted_at: Option<NaiveDateTime>,
+    /// Who recorded it; `None` with `accepted_at` set: accepted automatically.
+    pub accepted_by_user_id: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -170,4 +174,56 @@ pub fn packing_list(
         .order((orders::id, order_lines::id))
         .select((Order::as_select(), OrderLine::as_select()))
         .load(conn)
+}
+
+/// Marks a delivered shipment accepted, once: rows changed (0: not delivered, or
+/// accepted already).
+pub fn mark_accepted(
+    conn: &mut DbConn,
+    id: i64,
+    by: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        shipments::table
+            .find(id)
+            .filter(shipments::status.eq(ShipmentStatus::Delivered))
+            .filter(shipments::accepted_at.is_null()),
+    )
+    .set((
+        shipments::accepted_at.eq(Some(now)),
+        shipments::accepted_by_user_id.eq(by),
+        shipments::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Canteen shipments delivered before `delivered_before` and not accepted, taken for
+/// acceptance. On PostgreSQL the rows are locked and those another process holds are
+/// skipped; each is then accepted by `mark_accepted`, whose condition lets one process win.
+pub fn take_unaccepted(
+    conn: &mut DbConn,
+    delivered_before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Shipment>> {
+    use super::schema::canteen_orders;
+    macro_rules! due {
+        () => {
+            shipments::table
+                .filter(shipments::status.eq(ShipmentStatus::Delivered))
+                .filter(shipments::accepted_at.is_null())
+                .filter(shipments::delivered_at.lt(delivered_before))
+                .filter(
+                    shipments::order_id
+                        .eq_any(canteen_orders::table.select(canteen_orders::order_id)),
+                )
+                .order(shipments::id)
+                .limit(limit)
+                .select(Shipment::as_select())
+        };
+    }
+    match conn {
+        DbConn::Pg(c) => due!().for_update().skip_locked().load(c),
+        DbConn::Sqlite(c) => due!().load(c),
+    }
 }

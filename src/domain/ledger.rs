@@ -418,6 +418,35 @@ pub fn allocate_order(
     q::post(conn, &entries)
 }
 
+/// Reverses, once an order is paid and its lines posted, the units credited before the
+/// payment (a canteen's rejections on arrival, for an order on account): against the
+/// same households, refund by refund, as if each had come after the payment.
+pub fn reverse_earlier_credits(
+    conn: &mut DbConn,
+    order: &Order,
+    lines: &[OrderLine],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let mut first: std::collections::HashMap<i64, i32> = std::collections::HashMap::new();
+    for (refund_id, line_id, quantity, restock) in
+        crate::db::payments::refunded_units_of_order(conn, order.id)?
+    {
+        let Some(line) = lines.iter().find(|l| l.id == line_id) else {
+            continue;
+        };
+        let at = first.entry(line_id).or_insert(0);
+        let units = RefundedUnits {
+            first: *at,
+            quantity,
+            refund_id,
+            restock,
+        };
+        *at += quantity;
+        reverse_units(conn, order, line, &units, now)?;
+    }
+    Ok(())
+}
+
 fn share_bp(conn: &mut DbConn, village_id: i64, default_bp: u32) -> QueryResult<i32> {
     let village = crate::db::catalog::village_by_id(conn, village_id)?;
     Ok(village

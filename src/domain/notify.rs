@@ -252,6 +252,36 @@ pub fn order_decided(
     Ok(())
 }
 
+/// To the village's team: the canteen recorded its acceptance of the village's part, with
+/// the units it rejected and the credit they became.
+pub fn acceptance_recorded(
+    conn: &mut DbConn,
+    order: &Order,
+    village_id: i64,
+    rejected: i32,
+    credit_fen: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    for (_, email, locale) in accounts::team_recipients(conn, &[village_id])? {
+        let lang = Lang::parse(&locale).unwrap_or_default();
+        let data = json!({
+            "number": order.number,
+            "rejected": rejected,
+            "credit": format_fen(credit_fen),
+            "order_path": format!("/team/orders/{}", order.id),
+        });
+        outbox::enqueue(
+            conn,
+            &email,
+            "canteen_acceptance",
+            lang.code(),
+            &data.to_string(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
 /// To a person who asked for a new password: the link that sets one, valid `minutes`.
 pub fn password_reset(
     conn: &mut DbConn,

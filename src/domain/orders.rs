@@ -8,7 +8,9 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::db::canteen::{CanteenOrder, DeliverySite, part_of_order};
+use crate::db::canteen::{
+    AcceptanceLine, CanteenOrder, DeliverySite, acceptance_of_order, part_of_order,
+};
 use crate::db::catalog::{Village, villages_by_ids};
 use crate::db::orders::{self as q, NewOrder, NewOrderEvent, NewOrderLine};
 use crate::db::payments::{refund_lines_by_village, refunds_of_order};
@@ -522,6 +524,8 @@ pub struct OrderView {
     pub cancellable: bool,
     /// A canteen's order: where and when it is delivered, its PO number.
     pub canteen: Option<(CanteenOrder, DeliverySite)>,
+    /// A canteen's acceptance of its lines on arrival, as recorded so far.
+    pub acceptance: Vec<AcceptanceLine>,
 }
 
 pub fn view(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderView> {
@@ -537,8 +541,14 @@ pub fn view(conn: &mut DbConn, order: Order) -> diesel::QueryResult<OrderView> {
             Some((s, village))
         })
         .collect();
+    let canteen = part_of_order(conn, order.id)?;
+    let acceptance = match canteen {
+        Some(_) => acceptance_of_order(conn, order.id)?,
+        None => Vec::new(),
+    };
     Ok(OrderView {
-        canteen: part_of_order(conn, order.id)?,
+        canteen,
+        acceptance,
         refunds: refunds_of_order(conn, order.id)?,
         events: q::events(conn, order.id)?,
         order,

@@ -97,6 +97,7 @@ pub fn settle(
         audit::record(conn, who, change, now)?;
         let lines = q::lines(conn, order.id)?;
         ledger::allocate_order(conn, order, &lines, default_bp, now)?;
+        ledger::reverse_earlier_credits(conn, order, &lines, now)?;
         notify::order_paid(conn, order, &lines, now)?;
         // A cash-on-delivery order may already be on its way or delivered.
         fulfilment::sync_order_status(conn, order.id, &who.label, now)?;

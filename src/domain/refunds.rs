@@ -202,10 +202,16 @@ fn record_reserved(
         };
         let refund_id = p::insert_refund(conn, &refund, &mut refund_lines)?;
         // Units [already, already + quantity) of each line go back, against the same
-        // households (see `domain::ledger`).
+        // households (see `domain::ledger`). A credit on an order not yet paid (a
+        // canteen's, on account) has nothing in the ledger to reverse: the payment
+        // reverses it when it posts the lines (`ledger::reverse_earlier_credits`).
+        let paid = may_refund(order);
         for (line, quantity, _) in &plan.lines {
             if plan.restock {
                 add_to_product(conn, line.product_id, *quantity, now)?;
+            }
+            if !paid {
+                continue;
             }
             let units = ledger::RefundedUnits {
                 first: line.refunded_quantity,
@@ -217,7 +223,10 @@ fn record_reserved(
         }
         let lines_after = q::lines(conn, order.id)?;
         let all_refunded = lines_after.iter().all(|l| l.units_left() == 0);
-        let status = if all_refunded {
+        let status = if !paid {
+            // Still to be paid, for what is left.
+            order.status
+        } else if all_refunded {
             OrderStatus::Refunded
         } else {
             OrderStatus::PartiallyRefunded
@@ -268,6 +277,41 @@ fn record_reserved(
         notify::refunded(conn, order, &refunded, plan.amount_fen, now)?;
         Ok(refund_id)
     })
+}
+
+/// Credits units of an order's lines that were not taken (a canteen's rejection on
+/// arrival): recorded as a refund without a provider, the goods back on sale when
+/// `restock`. Once the order is paid its units are reversed in the ledger at once;
+/// before, the payment reverses them (see `record_reserved`).
+pub fn credit(
+    conn: &mut DbConn,
+    who: &Who,
+    order: &Order,
+    lines: &[(OrderLine, i32)],
+    reason: &str,
+    restock: bool,
+    now: NaiveDateTime,
+) -> DomainResult<i64> {
+    let plan = RefundPlan {
+        order: order.clone(),
+        lines: lines
+            .iter()
+            .map(|(line, n)| {
+                (
+                    line.clone(),
+                    *n,
+                    line_refund_fen(line, line.refunded_quantity, *n),
+                )
+            })
+            .collect(),
+        amount_fen: lines
+            .iter()
+            .map(|(line, n)| line_refund_fen(line, line.refunded_quantity, *n))
+            .sum(),
+        restock,
+        reason: reason.to_string(),
+    };
+    record(conn, who, &plan, None, now)
 }
 
 /// A team's refund planned and its units held, waiting for the provider's answer.

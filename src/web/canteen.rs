@@ -17,11 +17,12 @@ use super::orders::{order_json, time};
 use super::render::Ctx;
 use super::upload::Upload;
 use crate::domain::actor::Who;
+use crate::domain::canteen::acceptance::{self, LineAcceptance};
+use crate::domain::canteen::deliveries::{self, DeliveryNote};
 use crate::domain::canteen::ordering::{
     self, CatalogueEntry, CatalogueFilter, OrderForm, OrderSheet, OrderUpload, Orderer, Placement,
     Rules, TypedQuantities, quantity_field,
 };
-use crate::domain::canteen::deliveries::{self, DeliveryNote};
 use crate::domain::canteen::orders::{self as canteen_orders, Reordered};
 use crate::domain::canteen::{self, Village};
 use crate::domain::cart::CartItem;
@@ -33,7 +34,7 @@ use crate::domain::validation::FieldErrors;
 use crate::domain::{china_date, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
-use crate::states::{OrderStatus, PaymentMethod, PaymentTerms};
+use crate::states::{OrderStatus, PaymentMethod, PaymentTerms, RejectionReason, ShipmentStatus};
 use crate::util::random_token;
 use chrono::{Datelike, NaiveDate};
 
@@ -622,8 +623,28 @@ async fn render_order(
     if let (Some(canteen), Value::Object(more)) = (data["canteen"].as_object_mut(), more) {
         canteen.extend(more);
     }
+    // A form for each village's part that has arrived and is not accepted yet.
+    let messages = errors_json(lang, errors);
+    data["acceptance_forms"] = json!(page.view.shipments.iter()
+        .filter(|(s, _)| s.status == ShipmentStatus::Delivered && s.accepted_at.is_none())
+        .map(|(s, village)| json!({
+            "village_id": s.village_id,
+            "village": lang.pick(&village.name_zh, &village.name_en),
+            "lines": page.view.lines.iter().filter(|l| l.village_id == s.village_id && l.units_left() > 0).map(|l| {
+                let (a, r, why) = (acceptance::field("accepted", l.id), acceptance::field("rejected", l.id), acceptance::field("reason", l.id));
+                json!({
+                    "name": lang.pick(&l.product_name_zh, &l.product_name_en),
+                    "unit": lang.pick(&l.sale_unit_zh, &l.sale_unit_en),
+                    "sent": l.units_left(),
+                    "accepted_field": a, "rejected_field": r, "reason_field": why,
+                    "accepted_error": messages.get(&a), "rejected_error": messages.get(&r), "reason_error": messages.get(&why),
+                    "reasons": coded_options(lang, RejectionReason::ALL, "rejection-", ""),
+                })
+            }).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>());
+    data["acceptance_days"] = json!(acceptance::ACCEPTANCE_DAYS);
     data["csrf_token"] = json!(csrf::token(&ctx.session));
-    data["errors"] = errors_json(lang, errors);
+    data["errors"] = messages;
     ctx.page(&state.templates, status, "pages/canteen/order_view", data)
 }
 
@@ -758,7 +779,12 @@ pub async fn team_calendar(
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
-    ctx.page(&state.templates, StatusCode::OK, "pages/canteen/deliveries", data)
+    ctx.page(
+        &state.templates,
+        StatusCode::OK,
+        "pages/canteen/deliveries",
+        data,
+    )
 }
 
 fn render_note(state: &AppState, ctx: &Ctx, note: &DeliveryNote) -> AppResult<HttpResponse> {
@@ -785,7 +811,12 @@ fn render_note(state: &AppState, ctx: &Ctx, note: &DeliveryNote) -> AppResult<Ht
         })).collect::<Vec<_>>(),
         "total": format_fen(total),
     });
-    ctx.page(&state.templates, StatusCode::OK, "pages/canteen/delivery_note", data)
+    ctx.page(
+        &state.templates,
+        StatusCode::OK,
+        "pages/canteen/delivery_note",
+        data,
+    )
 }
 
 /// `GET /team/orders/{id}/villages/{village}/delivery-note`: the delivery note of one of
@@ -816,4 +847,62 @@ pub async fn canteen_delivery_note(
         .db(move |conn| deliveries::canteen_note(conn, scope, order, village))
         .await?;
     render_note(&state, &ctx, &note)
+}
+
+/// `POST /canteen/orders/{id}/villages/{village}/acceptance`: a member records what
+/// arrived of a village's part (`accepted-<line>`, `rejected-<line>`, `reason-<line>`).
+pub async fn accept(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let (id, village) = path.into_inner();
+    let mut lines: Vec<LineAcceptance> = Vec::new();
+    for (key, value) in &pairs {
+        let Some((kind, line)) = key.split_once('-') else {
+            continue;
+        };
+        let Ok(line_id) = line.parse::<i64>() else {
+            continue;
+        };
+        let at = match lines.iter().position(|l| l.line_id == line_id) {
+            Some(at) => at,
+            None => {
+                lines.push(LineAcceptance {
+                    line_id,
+                    ..LineAcceptance::default()
+                });
+                lines.len() - 1
+            }
+        };
+        match kind {
+            "accepted" => lines[at].accepted = value.clone(),
+            "rejected" => lines[at].rejected = value.clone(),
+            "reason" => lines[at].reason = value.clone(),
+            _ => {}
+        }
+    }
+    let (who, member, scope) = (Who::from(&area.actor), area.actor.user.id, area.scope);
+    let result = state
+        .db(move |conn| {
+            acceptance::record(conn, &who, member, scope, id, village, &lines, now_utc())
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(redirect(&format!("/canteen/orders/{id}"))),
+        Err(AppError::Invalid(errors)) => {
+            render_order(
+                &state,
+                &ctx,
+                &area,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &errors,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
 }

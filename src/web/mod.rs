@@ -324,6 +324,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(canteen::canteen_delivery_note),
         )
         .route(
+            "/canteen/orders/{id}/villages/{village}/acceptance",
+            web::post().to(canteen::accept),
+        )
+        .route(
             "/canteen/orders/{id}/reorder",
             web::get().to(canteen::reorder),
         )

@@ -63,6 +63,10 @@ pub(super) fn order_json(lang: Lang, view: &OrderView) -> Value {
             "refundable": l.units_left(),
             "unit_price": format_fen(l.unit_price_fen),
             "line_total": format_fen(l.line_total_fen),
+            "acceptance": view.acceptance.iter().find(|a| a.order_line_id == l.id).map(|a| json!({
+                "text": lang.t_args("acceptance-line", &[("accepted", a.accepted.to_string()), ("rejected", a.rejected.to_string())]),
+                "reason": a.reason.map(|r| lang.t(&format!("rejection-{r}"))),
+            })),
         })).collect::<Vec<_>>(),
         "shipments": view.shipments.iter().map(|(s, v)| json!({
             "village_id": v.id,
@@ -71,6 +75,8 @@ pub(super) fn order_json(lang: Lang, view: &OrderView) -> Value {
             "status_label": lang.t(&format!("shipment-status-{}", s.status)),
             "carrier": s.carrier, "tracking_number": s.tracking_number,
             "shipped_at": s.shipped_at.map(time), "delivered_at": s.delivered_at.map(time),
+            "accepted_at": s.accepted_at.map(time),
+            "auto_accepted": s.accepted_at.is_some() && s.accepted_by_user_id.is_none(),
             "can_pack": s.status == ShipmentStatus::Pending,
             "can_ship": s.status == ShipmentStatus::Packed,
             "can_deliver": s.status == ShipmentStatus::Shipped,

@@ -387,3 +387,34 @@ both_databases! {
         assert!(phone.fits_width(), "the statement fits a phone");
     }
 }
+
+both_databases! {
+    fn a_canteen_buyer_at_a_desk_places_a_quick_order(app) {
+        let millet = crate::storefront::product_id(app, "xiaomi");
+        let flour = crate::storefront::product_id(app, "huangmi-gaomian");
+        let date = crate::canteen_orders::delivery_day(2).to_string();
+        let desk = Chromium::start(1280, 900);
+        desk.open(&format!("{}/login?next=%2Fcanteen%2Forder", app.base));
+        desk.type_into("#email", "canteen@example.com");
+        desk.type_into("#password", PASSWORD);
+        desk.click("form.stack button");
+        desk.wait_for("the quick-order sheet", |d| d.url().ends_with("/canteen/order"));
+        assert!(desk.fits_width(), "the sheet fits a desk's screen");
+        desk.fill(&format!("#q-{millet}"), "15");
+        desk.fill(&format!("#q-{flour}"), "40");
+        desk.click("button[value='review']");
+        desk.wait_for("the priced lines", |d| d.source().contains("¥1,407.50"));
+        // The quantities typed stay in the sheet.
+        assert!(desk.source().contains(&format!("id=\"q-{millet}\" name=\"q-{millet}\" value=\"15\"")));
+        desk.click("#delivery_site option:nth-child(2)");
+        // A date field takes typed digits in the browser's own order: set it as a person's
+        // date picker would.
+        desk.script(&format!("document.getElementById('delivery_date').value = '{date}';"));
+        desk.fill("#po_number", "CG-DESK-1");
+        desk.click("button[value='place']");
+        desk.wait_for("the placed order", |d| d.url().contains("/canteen/orders/"));
+        let html = desk.source();
+        assert!(html.contains("CG-DESK-1") && html.contains(&date) && html.contains("月结记账"), "{html}");
+        assert_eq!(app.count("canteen_orders WHERE po_number = 'CG-DESK-1'"), 1);
+    }
+}

@@ -124,9 +124,9 @@ both_databases! {
         let (status, html) = buyer.text("/canteen/order");
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("谢店小米") && html.contains("10斤起订，每次加 5"), "the catalogue with minimum and step");
-        let villages = app.scalar(&format!(
-            "SELECT COUNT(DISTINCT village_id) AS n FROM products WHERE slug IN ('xiaomi', 'huangmi-gaomian', 'jidan')"
-        ));
+        let villages = app.scalar(
+            "SELECT COUNT(DISTINCT village_id) AS n FROM products WHERE slug IN ('xiaomi', 'huangmi-gaomian', 'jidan')",
+        );
         assert_eq!(villages, 3);
         let before: Vec<i64> = THREE_VILLAGES.iter().map(|(s, _)| stock(app, s)).collect();
         let date = delivery_day(2).to_string();
@@ -461,5 +461,146 @@ both_databases! {
         // A store order has no delivery note.
         let store = crate::orders::placed_order(app, "xiaomi", "1");
         assert_eq!(team.get(&format!("/team/orders/{store}/villages/{xiedian}/delivery-note")).status(), StatusCode::NOT_FOUND);
+    }
+}
+
+/// `village-market verify` finds the ledger adding up.
+fn verify_is_clean(app: &TestApp) {
+    let out = crate::cli::village_market(&app.database.url, &app.database.dir, &["verify"])
+        .output()
+        .expect("verify runs");
+    assert!(
+        out.status.success(),
+        "verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Takes a village's part of an order through pack, ship and deliver as its team.
+fn deliver(app: &TestApp, order: i64, slug: &str) -> i64 {
+    let village = app.scalar(&format!(
+        "SELECT village_id AS n FROM products WHERE slug = '{slug}'"
+    ));
+    let team = app.signed_in("team@example.com");
+    let page = format!("/team/orders/{order}");
+    for (step, fields) in [
+        ("pack", vec![]),
+        (
+            "ship",
+            vec![("carrier", "村里自送"), ("tracking_number", "XD-1")],
+        ),
+        ("deliver", vec![]),
+    ] {
+        let res = team.submit(&page, &format!("{page}/villages/{village}/{step}"), &fields);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{step}");
+    }
+    village
+}
+
+/// The households' and the collective's shares of an order's lines, as the ledger holds them.
+fn ledger_of(app: &TestApp, order: i64) -> i64 {
+    app.scalar(&format!(
+        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM ledger_entries WHERE order_id = {order} \
+         AND kind NOT IN ('purchase', 'payout')"
+    ))
+}
+
+both_databases! {
+    fn acceptance_credits_rejected_units_against_the_same_households(app) {
+        // A prepaid order, paid by bank transfer and posted, then 2 of 15 units rejected.
+        let org = org_id(app, DEMO_ORG);
+        app.execute(&format!("UPDATE organizations SET approval_threshold_fen = NULL WHERE id = {org}"));
+        let id = place_canteen_order(app, "canteen@example.com", &[("xiaomi", "15")], "bank_transfer");
+        let team = app.signed_in("team@example.com");
+        let page = format!("/team/orders/{id}");
+        assert_eq!(team.submit(&page, &format!("{page}/paid"), &[("reference", "ICBC 7788")]).status(), StatusCode::SEE_OTHER);
+        let total = app.scalar(&format!("SELECT total_fen AS n FROM orders WHERE id = {id}"));
+        assert_eq!((total, ledger_of(app, id)), (12750, 12750), "15 × ¥8.50, posted");
+        let xiedian = deliver(app, id, "xiaomi");
+        let line = app.scalar(&format!("SELECT id AS n FROM order_lines WHERE order_id = {id}"));
+        let buyer = app.signed_in("canteen@example.com");
+        let order_page = format!("/canteen/orders/{id}");
+        let accept = format!("{order_page}/villages/{xiedian}/acceptance");
+        assert!(buyer.text(&order_page).1.contains(&accept), "the acceptance form");
+
+        // Bad answers: not adding up, a rejection without a reason.
+        let before = (app.count("refunds"), app.count("acceptance_lines"));
+        for (accepted, rejected, reason, field) in [("14", "2", "damaged", "accepted"), ("13", "2", "", "reason"), ("13", "2", "lost", "reason")] {
+            let res = buyer.submit(&order_page, &accept, &[
+                (&format!("accepted-{line}"), accepted), (&format!("rejected-{line}"), rejected), (&format!("reason-{line}"), reason),
+            ]);
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{accepted}/{rejected}/{reason}");
+            assert!(names_field(&res.text().unwrap(), &format!("{field}-{line}")), "{field} named");
+        }
+        assert_eq!((app.count("refunds"), app.count("acceptance_lines")), before, "nothing written");
+
+        let stock_before = stock(app, "xiaomi");
+        let res = buyer.submit(&order_page, &accept, &[
+            (&format!("accepted-{line}"), "13"), (&format!("rejected-{line}"), "2"), (&format!("reason-{line}"), "damaged"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        // 2 of 15 units of a ¥127.50 line: ¥17.00 to the fen, reversed against the
+        // households the units came from.
+        assert_eq!(app.count(&format!("refunds WHERE order_id = {id} AND amount_fen = 1700 AND NOT restock")), 1);
+        assert_eq!(app.count(&format!("acceptance_lines WHERE order_line_id = {line} AND accepted = 13 AND rejected = 2 AND reason = 'damaged' AND refund_id IS NOT NULL")), 1);
+        assert_eq!(ledger_of(app, id), 12750 - 1700);
+        let reversed_households = app.scalar(&format!(
+            "SELECT COUNT(*) AS n FROM ledger_entries e WHERE e.order_id = {id} AND e.kind = 'refund_household' \
+             AND e.household_id NOT IN (SELECT household_id FROM allocations WHERE order_line_id = {line})"
+        ));
+        assert_eq!(reversed_households, 0, "reversed against the same households");
+        assert!(app.count(&format!("ledger_entries WHERE order_id = {id} AND kind = 'refund_household'")) >= 1);
+        assert_eq!(stock(app, "xiaomi"), stock_before, "damaged goods do not go back on sale");
+        assert_eq!(app.count(&format!("orders WHERE id = {id} AND refunded_fen = 1700")), 1);
+        assert_eq!(app.count("email_outbox WHERE template = 'canteen_acceptance'"), team_mails(app, &["xiaomi"]));
+        verify_is_clean(app);
+        // Accepted once.
+        let res = buyer.submit(&order_page, &accept, &[]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(team.text(&page).1.contains("接收 13，拒收 2"));
+    }
+
+    fn on_account_a_credit_waits_for_the_payment_and_overdue_deliveries_are_accepted_once(app) {
+        let org = org_id(app, DEMO_ORG);
+        app.execute(&format!("UPDATE organizations SET approval_threshold_fen = NULL WHERE id = {org}"));
+        let id = place_canteen_order(app, "canteen@example.com", &[("xiaomi", "15")], "on_account");
+        let xiedian = deliver(app, id, "xiaomi");
+        let line = app.scalar(&format!("SELECT id AS n FROM order_lines WHERE order_id = {id}"));
+        let buyer = app.signed_in("canteen@example.com");
+        let order_page = format!("/canteen/orders/{id}");
+        let stock_before = stock(app, "xiaomi");
+        let res = buyer.submit(&order_page, &format!("{order_page}/villages/{xiedian}/acceptance"), &[
+            (&format!("accepted-{line}"), "12"), (&format!("rejected-{line}"), "3"), (&format!("reason-{line}"), "short"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        // Not paid yet: credited, nothing in the ledger, and short goods back on sale.
+        assert_eq!(app.count(&format!("orders WHERE id = {id} AND status = 'pending_payment' AND refunded_fen = 2550")), 1);
+        assert_eq!(ledger_of(app, id), 0);
+        assert_eq!(stock(app, "xiaomi"), stock_before + 3);
+        // Paid (as the statement will): the whole line posted, the credit reversed.
+        let team = app.signed_in("team@example.com");
+        let page = format!("/team/orders/{id}");
+        assert_eq!(team.submit(&page, &format!("{page}/paid"), &[("reference", "月结 2026-12")]).status(), StatusCode::SEE_OTHER);
+        assert_eq!(ledger_of(app, id), 12750 - 2550);
+        verify_is_clean(app);
+
+        // Another order delivered and left unanswered is accepted whole after three days,
+        // once, however many passes run.
+        let second = place_canteen_order(app, "canteen@example.com", &[("xiaomi", "10")], "on_account");
+        deliver(app, second, "xiaomi");
+        let soon = now_utc() + Duration::days(2);
+        assert_eq!(village_market::domain::canteen::acceptance::accept_overdue(&mut app.conn(), soon).expect("pass"), 0);
+        let later = now_utc() + Duration::days(4);
+        let passes: Vec<usize> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..3).map(|_| s.spawn(|| {
+                village_market::domain::canteen::acceptance::accept_overdue(&mut app.conn(), later).expect("pass")
+            })).collect();
+            workers.into_iter().map(|w| w.join().expect("worker")).collect()
+        });
+        assert_eq!(passes.iter().sum::<usize>(), 1, "accepted once: {passes:?}");
+        assert_eq!(app.count(&format!("shipments WHERE order_id = {second} AND accepted_at IS NOT NULL AND accepted_by_user_id IS NULL")), 1);
+        assert_eq!(app.count(&format!("acceptance_lines WHERE accepted = 10 AND rejected = 0 AND shipment_id IN (SELECT id FROM shipments WHERE order_id = {second})")), 1);
+        assert!(buyer.text(&format!("/canteen/orders/{second}")).1.contains("已自动按全部接收处理"));
     }
 }

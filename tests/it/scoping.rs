@@ -210,6 +210,13 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Canteen,
             false,
         ),
+        // Admitted, refused: nothing has arrived to accept.
+        (
+            "POST",
+            format!("/canteen/orders/{canteen_order}/villages/{village}/acceptance"),
+            Area::Canteen,
+            false,
+        ),
         ("GET", "/team/deliveries".into(), Area::Team, false),
         (
             "GET",
@@ -363,7 +370,7 @@ both_databases! {
             app.count("delivery_sites"), app.count("organizations"),
             app.scalar("SELECT COUNT(*) AS n FROM villages WHERE lead_time_days = 1 AND delivery_weekdays = '1111100'"),
             app.scalar("SELECT COUNT(*) AS n FROM organization_members WHERE member_role = 'buyer'"),
-            app.count("orders"), app.count("canteen_orders WHERE decided_at IS NOT NULL"),
+            app.count("orders"), app.count("canteen_orders WHERE decided_at IS NOT NULL"), app.count("acceptance_lines"),
         );
         let routes = routes(app);
         let before = written(app);

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
 
+use crate::db::DbConn;
 use crate::db::accounts as acc;
 use crate::db::canteen::{self as q, CanteenOrder};
 use crate::db::catalog::village_by_id;
 use crate::db::orders::{self as oq, Order, OrderLine};
 use crate::db::shipments::{self, Shipment};
-use crate::db::DbConn;
 use crate::domain::actor::{OrgScope, TeamScope};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::ledger::{LineMoney, LotGoods, Split, allocate_line_units};

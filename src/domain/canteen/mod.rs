@@ -4,6 +4,7 @@
 //! office (admin) sets all of it; every change is audited. Ordering is in `ordering`,
 //! the organisation's orders and their approval in `orders`.
 
+pub mod acceptance;
 pub mod deliveries;
 pub mod ordering;
 pub mod orders;

@@ -317,6 +317,11 @@ fn unique<'a>(what: &str, keys: impl Iterator<Item = &'a str>) -> Result<(), Str
     Ok(())
 }
 
+/// What a canteen's minimum and step are when the data leaves them out.
+fn one() -> i32 {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,8 +440,4 @@ mod tests {
             "{e}"
         );
     }
-}
-
-fn one() -> i32 {
-    1
 }
