@@ -389,7 +389,7 @@ both_databases! {
 }
 
 both_databases! {
-    fn a_canteen_buyer_at_a_desk_places_a_quick_order(app) {
+    fn a_canteen_buyer_at_a_desk_places_a_quick_order_and_accepts_the_delivery(app) {
         let millet = crate::storefront::product_id(app, "xiaomi");
         let flour = crate::storefront::product_id(app, "huangmi-gaomian");
         let date = crate::canteen_orders::delivery_day(2).to_string();
@@ -416,5 +416,19 @@ both_databases! {
         let html = desk.source();
         assert!(html.contains("CG-DESK-1") && html.contains(&date) && html.contains("月结记账"), "{html}");
         assert_eq!(app.count("canteen_orders WHERE po_number = 'CG-DESK-1'"), 1);
+
+        // 谢店村 delivers the millet; at the kitchen door one bag is found damaged.
+        let order = app.scalar("SELECT order_id AS n FROM canteen_orders WHERE po_number = 'CG-DESK-1'");
+        crate::canteen_orders::deliver(app, order, "xiaomi");
+        let line = app.scalar(&format!("SELECT id AS n FROM order_lines WHERE order_id = {order} AND product_id = {millet}"));
+        desk.open(&format!("{}/canteen/orders/{order}", app.base));
+        desk.fill(&format!("#accepted-{line}"), "14");
+        desk.fill(&format!("#rejected-{line}"), "1");
+        desk.click(&format!("#reason-{line} option[value='damaged']"));
+        desk.click("section.acceptance button[type='submit']");
+        desk.wait_for("the acceptance recorded", |d| d.source().contains("接收 14，拒收 1"));
+        assert!(desk.source().contains("破损"));
+        // 1 of 15 units of a ¥127.50 line.
+        assert_eq!(app.count(&format!("refunds WHERE order_id = {order} AND amount_fen = 850")), 1);
     }
 }

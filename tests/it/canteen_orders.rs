@@ -478,7 +478,7 @@ fn verify_is_clean(app: &TestApp) {
 }
 
 /// Takes a village's part of an order through pack, ship and deliver as its team.
-fn deliver(app: &TestApp, order: i64, slug: &str) -> i64 {
+pub fn deliver(app: &TestApp, order: i64, slug: &str) -> i64 {
     let village = app.scalar(&format!(
         "SELECT village_id AS n FROM products WHERE slug = '{slug}'"
     ));
