@@ -1289,6 +1289,8 @@ fn write_places(
                     },
                     featured: i % 7 == 0,
                     low_stock_threshold: 10,
+                    canteen_min_quantity: 1,
+                    canteen_step: 1,
                     created_at: now,
                     updated_at: now,
                 },

@@ -8,7 +8,7 @@ use super::DbConn;
 use super::orders::{Order, OrderLine};
 use super::schema::{
     acceptance_lines, allocations, canteen_orders, delivery_sites, order_lines, orders,
-    organizations, stock_lots,
+    organizations,
 };
 use crate::states::{OrderStatus, PaymentMethod, RejectionReason};
 
@@ -267,21 +267,6 @@ pub fn households_of_line(conn: &mut DbConn, line_id: i64) -> QueryResult<Vec<i6
         .filter(allocations::order_line_id.eq(line_id))
         .select(allocations::household_id)
         .distinct()
-        .load(conn)
-}
-
-/// A product's lots that still hold goods, oldest first (as first in, first out takes
-/// them): lot, household, units.
-pub fn lots_with_goods(conn: &mut DbConn, product_id: i64) -> QueryResult<Vec<(i64, i64, i32)>> {
-    stock_lots::table
-        .filter(stock_lots::product_id.eq(product_id))
-        .filter(stock_lots::remaining.gt(0))
-        .order((stock_lots::received_on, stock_lots::id))
-        .select((
-            stock_lots::id,
-            stock_lots::household_id,
-            stock_lots::remaining,
-        ))
         .load(conn)
 }
 

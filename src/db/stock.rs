@@ -227,17 +227,27 @@ pub fn oldest_lot_with_goods(
     conn: &mut DbConn,
     product_id: i64,
 ) -> QueryResult<Option<(i64, i64, i32)>> {
+    Ok(lots_with_goods(conn, product_id, 1)?.into_iter().next())
+}
+
+/// Up to `limit` of a product's lots that still hold goods, oldest first (as first in,
+/// first out takes them): lot, household, units.
+pub fn lots_with_goods(
+    conn: &mut DbConn,
+    product_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, i64, i32)>> {
     stock_lots::table
         .filter(stock_lots::product_id.eq(product_id))
         .filter(stock_lots::remaining.gt(0))
         .order((stock_lots::received_on, stock_lots::id))
+        .limit(limit)
         .select((
             stock_lots::id,
             stock_lots::household_id,
             stock_lots::remaining,
         ))
-        .first(conn)
-        .optional()
+        .load(conn)
 }
 
 /// Puts refunded goods back into the lot they came from.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{CanteenArea, TeamArea, redirect};
-use super::cart::{checkout_scope, problem_text};
+use super::cart::{checkout_scope, line_json, problem_text};
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, field};
@@ -246,20 +246,7 @@ fn render_sheet(
         .filter(|(id, q)| !shown.contains(id) && !q.trim().is_empty())
         .map(|(id, q)| json!({ "field": quantity_field(*id), "quantity": q }))
         .collect();
-    let lines: Vec<Value> = sheet
-        .lines
-        .iter()
-        .map(|l| {
-            json!({
-                "name": lang.pick(&l.product.name_zh, &l.product.name_en),
-                "village": lang.pick(&l.village.name_zh, &l.village.name_en),
-                "unit": lang.pick(&l.product.sale_unit_zh, &l.product.sale_unit_en),
-                "quantity": l.quantity,
-                "unit_price": format_fen(l.unit_price_fen),
-                "line_total": format_fen(l.line_total_fen),
-            })
-        })
-        .collect();
+    let lines: Vec<Value> = sheet.lines.iter().map(|l| line_json(lang, l)).collect();
     let methods: Vec<&str> = sheet.methods.iter().map(|m| m.as_str()).collect();
     let chosen = if extras.form.payment_method.is_empty() {
         methods.first().copied().unwrap_or_default()
@@ -713,18 +700,23 @@ pub async fn decide(
         }
         _ => return Err(AppError::NotFound),
     };
+    back_to_order(&state, &ctx, &area, id, result).await
+}
+
+/// After a form on the order page: back to the page, or the page again (422) with what
+/// was wrong.
+async fn back_to_order(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &CanteenArea,
+    id: i64,
+    result: AppResult<()>,
+) -> AppResult<HttpResponse> {
     match result {
         Ok(()) => Ok(redirect(&format!("/canteen/orders/{id}"))),
         Err(AppError::Invalid(errors)) => {
-            render_order(
-                &state,
-                &ctx,
-                &area,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &errors,
-            )
-            .await
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_order(state, ctx, area, id, status, &errors).await
         }
         Err(e) => Err(e),
     }
@@ -890,19 +882,5 @@ pub async fn accept(
             acceptance::record(conn, &who, member, scope, id, village, &lines, now_utc())
         })
         .await;
-    match result {
-        Ok(()) => Ok(redirect(&format!("/canteen/orders/{id}"))),
-        Err(AppError::Invalid(errors)) => {
-            render_order(
-                &state,
-                &ctx,
-                &area,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &errors,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    }
+    back_to_order(&state, &ctx, &area, id, result).await
 }

@@ -87,7 +87,7 @@ pub(super) fn problem_text(lang: Lang, problem: &LineProblem) -> String {
     }
 }
 
-fn line_json(lang: Lang, l: &PricedLine) -> Value {
+pub(super) fn line_json(lang: Lang, l: &PricedLine) -> Value {
     json!({
         "product_id": l.product.id,
         "name": lang.pick(&l.product.name_zh, &l.product.name_en),

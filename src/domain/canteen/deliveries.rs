@@ -14,6 +14,7 @@ use crate::db::canteen::{self as q, CanteenOrder};
 use crate::db::catalog::village_by_id;
 use crate::db::orders::{self as oq, Order, OrderLine};
 use crate::db::shipments::{self, Shipment};
+use crate::db::stock::lots_with_goods;
 use crate::domain::actor::{OrgScope, TeamScope};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::ledger::{LineMoney, LotGoods, Split, allocate_line_units};
@@ -196,7 +197,9 @@ fn note(
 
 /// The households first in, first out would take a line's units from now.
 fn expected_households(conn: &mut DbConn, line: &OrderLine) -> diesel::QueryResult<usize> {
-    let lots: Vec<LotGoods> = q::lots_with_goods(conn, line.product_id)?
+    // Enough lots to cover the line whatever each holds (a lot holds at least one unit).
+    let enough = i64::from(line.units_left().max(1));
+    let lots: Vec<LotGoods> = lots_with_goods(conn, line.product_id, enough)?
         .into_iter()
         .map(|(lot_id, household_id, remaining)| LotGoods {
             lot_id,
