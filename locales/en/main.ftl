@@ -208,7 +208,7 @@ invalid-xlsx = This Excel file cannot be read
 invalid-empty-register = The file is empty
 invalid-register-too-big = The sheet reaches cell { $cell }; a sheet here has at most { $rows } rows and { $columns } columns (A to { $last })
 invalid-xlsx-unpacked = The Excel file unpacks to { $size } MB, more than a register can hold ({ $max } MB)
-invalid-xlsx-too-many-texts = The Excel file declares { $count } texts, more than a register can hold ({ $max })
+invalid-xlsx-too-many-texts = The Excel file declares { $count } texts, more than a sheet here may hold ({ $max })
 invalid-control-character = Contains a control character
 
 ## Stock
@@ -739,3 +739,4 @@ rejection-damaged = Damaged
 rejection-quality = Poor quality
 invalid-acceptance-sum = Accepted and rejected must add up to the { $sent } sent
 invalid-acceptance-not-due = These goods have not arrived yet, or were accepted already
+invalid-canteen-maximum = At most { $max } per order

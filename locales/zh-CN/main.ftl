@@ -199,7 +199,7 @@ invalid-xlsx = 无法读取这个 Excel 文件
 invalid-empty-register = 文件是空的
 invalid-register-too-big = 表格延伸到 { $cell } 单元格；这里最多 { $rows } 行、{ $columns } 列（A 到 { $last }）
 invalid-xlsx-unpacked = 这个 Excel 文件解压后有 { $size } MB，超过登记表的上限（{ $max } MB）
-invalid-xlsx-too-many-texts = 这个 Excel 文件声明有 { $count } 段文字，超过登记表的上限（{ $max }）
+invalid-xlsx-too-many-texts = 这个 Excel 文件声明有 { $count } 段文字，超过这里的上限（{ $max }）
 invalid-control-character = 含有控制字符
 
 ## 入库
@@ -727,3 +727,4 @@ rejection-damaged = 破损
 rejection-quality = 质量不合格
 invalid-acceptance-sum = 接收与拒收之和应为送货数 { $sent }
 invalid-acceptance-not-due = 这批货还没有送达，或已经验收过了
+invalid-canteen-maximum = 每单最多 { $max }

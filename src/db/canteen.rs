@@ -221,7 +221,8 @@ pub fn record_decision(
 pub type DeliveryRow = (Order, CanteenOrder, DeliverySite, String, OrderLine);
 
 /// The lines of `village_ids` in canteen orders to deliver from `from` to `to`
-/// (inclusive) that are still on: awaiting approval, or placed and not ended.
+/// (inclusive) that are still on: awaiting approval, to be paid later (on account, cash on
+/// delivery) or paid; not those waiting to be paid now, which may yet expire.
 pub fn deliveries(
     conn: &mut DbConn,
     village_ids: &[i64],
@@ -235,15 +236,21 @@ pub fn deliveries(
         .inner_join(organizations::table.on(organizations::id.eq(canteen_orders::organization_id)))
         .filter(canteen_orders::delivery_date.between(from, to))
         .filter(order_lines::village_id.eq_any(village_ids))
-        .filter(orders::status.eq_any([
-            AwaitingApproval,
-            PendingPayment,
-            Paid,
-            Packed,
-            Shipped,
-            Delivered,
-            PartiallyRefunded,
-        ]))
+        .filter(
+            orders::status
+                .eq_any([
+                    AwaitingApproval,
+                    Paid,
+                    Packed,
+                    Shipped,
+                    Delivered,
+                    PartiallyRefunded,
+                ])
+                .or(orders::status.eq(PendingPayment).and(
+                    orders::payment_method
+                        .eq_any([PaymentMethod::OnAccount, PaymentMethod::CashOnDelivery]),
+                )),
+        )
         .order((
             canteen_orders::delivery_date,
             organizations::name,
@@ -301,4 +308,15 @@ pub fn acceptance_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<
         .order(acceptance_lines::order_line_id)
         .select(AcceptanceLine::as_select())
         .load(conn)
+}
+
+/// Locks an organisation's row until the transaction ends (PostgreSQL), so that two
+/// orders on account are checked against its credit one after the other. SQLite's write
+/// transaction already holds the only write lock.
+pub fn lock_organization(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    let q = organizations::table.find(id).select(organizations::id);
+    match conn {
+        DbConn::Pg(c) => q.for_update().first::<i64>(c).map(drop),
+        DbConn::Sqlite(c) => q.first::<i64>(c).map(drop),
+    }
 }

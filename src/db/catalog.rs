@@ -342,9 +342,13 @@ pub fn price_tiers(conn: &mut DbConn, product_id: i64) -> QueryResult<Vec<PriceT
         .load(conn)
 }
 
-/// The tiers of every product among `ids`, each product's in the order of `price_tiers`.
-pub fn price_tiers_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<PriceTier>> {
-    price_tiers::table
+/// The tiers of every product among `ids`, by product, each product's in the order of
+/// `price_tiers`.
+pub fn price_tiers_of(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, Vec<PriceTier>>> {
+    let tiers: Vec<PriceTier> = price_tiers::table
         .filter(price_tiers::product_id.eq_any(ids))
         .order((
             price_tiers::product_id,
@@ -352,7 +356,13 @@ pub fn price_tiers_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<PriceTi
             price_tiers::min_quantity,
         ))
         .select(PriceTier::as_select())
-        .load(conn)
+        .load(conn)?;
+    let mut by_product: std::collections::HashMap<i64, Vec<PriceTier>> =
+        std::collections::HashMap::new();
+    for tier in tiers {
+        by_product.entry(tier.product_id).or_default().push(tier);
+    }
+    Ok(by_product)
 }
 
 pub fn insert_price_tier(conn: &mut DbConn, new: &NewPriceTier) -> QueryResult<usize> {

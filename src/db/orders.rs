@@ -298,6 +298,25 @@ pub fn set_reservation(
         .execute(conn)
 }
 
+/// The order, its row locked until the transaction ends (PostgreSQL), so that a payment
+/// and a credit of the same order are written one after the other, each seeing the
+/// other. SQLite's write transaction already holds the only write lock.
+pub fn locked(conn: &mut DbConn, id: i64) -> QueryResult<Option<Order>> {
+    match conn {
+        DbConn::Pg(c) => orders::table
+            .find(id)
+            .select(Order::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+        DbConn::Sqlite(c) => orders::table
+            .find(id)
+            .select(Order::as_select())
+            .first(c)
+            .optional(),
+    }
+}
+
 /// Clears an order's reservation deadline once it is paid.
 pub fn clear_reservation(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     diesel::update(orders::table.find(id))

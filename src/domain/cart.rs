@@ -141,10 +141,7 @@ pub fn price(conn: &mut DbConn, items: &[CartItem], canteen: bool) -> QueryResul
         .into_iter()
         .map(|(p, v)| (p.id, (p, v)))
         .collect();
-    let mut tiers_of: HashMap<i64, Vec<PriceTier>> = HashMap::new();
-    for tier in q::price_tiers_of(conn, &ids)? {
-        tiers_of.entry(tier.product_id).or_default().push(tier);
-    }
+    let tiers_of = q::price_tiers_of(conn, &ids)?;
     let mut lines = Vec::with_capacity(items.len());
     for item in items {
         // A product listed twice is priced once, at its first line.

@@ -193,26 +193,41 @@ pub fn place(
     reservation_minutes: u32,
     now: NaiveDateTime,
 ) -> DomainResult<Checkout> {
-    // A repeated submit finds its order even though the cart was emptied by the first;
-    // only the session that placed it can, so a key copied from elsewhere finds nothing.
     let stored_key = stored_idempotency_key(&buyer.checkout_scope, form.idempotency_key.trim());
-    if let Some(order) = q::by_idempotency_key(conn, &stored_key)? {
+    place_once(conn, &stored_key, |conn| {
+        let mut valid = validate(form, items, methods)?;
+        valid.key = stored_key.clone();
+        place_in_transaction(conn, items, buyer, &valid, reservation_minutes, now)
+    })
+}
+
+/// Places an order once per stored idempotency key, whatever the channel: a repeated
+/// submit finds its order (even though the first emptied the cart), before the
+/// transaction, inside it, and when two submits raced past both look-ups (the loser's
+/// insert hits the key's UNIQUE and it finds the winner's order). Only the session that
+/// was given the key can find it, so a key copied from elsewhere finds nothing.
+pub fn place_once(
+    conn: &mut DbConn,
+    stored_key: &str,
+    place: impl FnOnce(&mut DbConn) -> Result<OrderLines, Unplaced>,
+) -> DomainResult<Checkout> {
+    if let Some(order) = q::by_idempotency_key(conn, stored_key)? {
         return Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)));
     }
-    let mut valid = validate(form, items, methods)?;
-    valid.key = stored_key;
     let result = write_transaction(conn, |conn| {
-        place_in_transaction(conn, items, buyer, &valid, reservation_minutes, now)
+        if let Some(order) = q::by_idempotency_key(conn, stored_key)? {
+            return Ok(with_lines(conn, order)?);
+        }
+        place(conn)
     });
     match result {
         Ok(placed) => Ok(Checkout::Placed(Box::new(placed))),
         Err(Unplaced::Refused(lines)) => Ok(Checkout::Refused(lines)),
-        // Two submits raced past the look-up: the loser finds the winner's order.
         Err(Unplaced::Failed(DomainError::Database(DbError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             _,
         )))) => {
-            let order = q::by_idempotency_key(conn, &valid.key)?.ok_or(DomainError::NotFound)?;
+            let order = q::by_idempotency_key(conn, stored_key)?.ok_or(DomainError::NotFound)?;
             Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)))
         }
         Err(Unplaced::Failed(e)) => Err(e),
@@ -242,9 +257,6 @@ fn place_in_transaction(
     reservation_minutes: u32,
     now: NaiveDateTime,
 ) -> Result<OrderLines, Unplaced> {
-    if let Some(order) = q::by_idempotency_key(conn, &valid.key)? {
-        return Ok(with_lines(conn, order)?);
-    }
     let canteen = buyer.organization_id.is_some();
     let lines = cart::price(conn, items, canteen)?;
     if lines.len() != items.len() || lines.is_empty() {

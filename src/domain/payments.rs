@@ -308,7 +308,7 @@ pub fn mark_paid(
         return Err(errors.into());
     }
     let received = Received {
-        paid_fen: order.total_fen,
+        paid_fen: amount_due(conn, order)?,
         payment_id: None,
         reference: reference.as_deref(),
     };
@@ -317,6 +317,16 @@ pub fn mark_paid(
     } else {
         Err(DomainError::invalid("status", "invalid-order-not-pending"))
     }
+}
+
+/// What an unpaid order still asks for: its total less the credits given before payment
+/// (a canteen's rejections on arrival, on account).
+pub fn amount_due(conn: &mut DbConn, order: &Order) -> diesel::QueryResult<i64> {
+    let credited: i64 = crate::db::payments::refunds_of_order(conn, order.id)?
+        .iter()
+        .map(|r| r.amount_fen)
+        .sum();
+    Ok(order.total_fen - credited)
 }
 
 /// A work team records the manual payment of an order of its villages.

@@ -244,7 +244,10 @@ fn record_reserved(
             }
         }
         let current = q::by_id(conn, order.id)?.map_or(order.status, |o| o.status);
-        q::add_refunded(conn, order.id, plan.amount_fen, status, now)?;
+        // Money goes back only once it was taken: before, a credit lowers what is due
+        // (`payments::amount_due`), and the order's refunded money stays as it was.
+        let refunded_fen = if paid { plan.amount_fen } else { 0 };
+        q::add_refunded(conn, order.id, refunded_fen, status, now)?;
         // One history step per village, with its own money: a team reads its part only.
         for village in &villages {
             let fen: i64 = plan
@@ -286,32 +289,33 @@ fn record_reserved(
 pub fn credit(
     conn: &mut DbConn,
     who: &Who,
-    order: &Order,
-    lines: &[(OrderLine, i32)],
+    order_id: i64,
+    units: &[(i64, i32)],
     reason: &str,
     restock: bool,
     now: NaiveDateTime,
 ) -> DomainResult<i64> {
-    let plan = RefundPlan {
-        order: order.clone(),
-        lines: lines
-            .iter()
-            .map(|(line, n)| {
-                (
-                    line.clone(),
-                    *n,
-                    line_refund_fen(line, line.refunded_quantity, *n),
-                )
+    write_transaction(conn, |conn| {
+        // Read as it is now, and held: a payment of the same order waits for this credit,
+        // or this credit sees the payment.
+        let order = q::locked(conn, order_id)?.ok_or(DomainError::NotFound)?;
+        let lines: Vec<(OrderLine, i32, i64)> = q::lines(conn, order.id)?
+            .into_iter()
+            .filter_map(|line| {
+                let n = units.iter().find(|(id, _)| *id == line.id)?.1;
+                let fen = line_refund_fen(&line, line.refunded_quantity, n);
+                Some((line, n, fen))
             })
-            .collect(),
-        amount_fen: lines
-            .iter()
-            .map(|(line, n)| line_refund_fen(line, line.refunded_quantity, *n))
-            .sum(),
-        restock,
-        reason: reason.to_string(),
-    };
-    record(conn, who, &plan, None, now)
+            .collect();
+        let plan = RefundPlan {
+            amount_fen: lines.iter().map(|(_, _, fen)| fen).sum(),
+            order,
+            lines,
+            restock,
+            reason: reason.to_string(),
+        };
+        record(conn, who, &plan, None, now)
+    })
 }
 
 /// A team's refund planned and its units held, waiting for the provider's answer.

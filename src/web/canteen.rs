@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{CanteenArea, TeamArea, redirect};
-use super::cart::{checkout_scope, line_json, problem_text};
+use super::cart::{checkout_scope, existing_checkout_scope, line_json, problem_text};
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, field};
@@ -20,14 +20,14 @@ use crate::domain::actor::Who;
 use crate::domain::canteen::acceptance::{self, LineAcceptance};
 use crate::domain::canteen::deliveries::{self, DeliveryNote};
 use crate::domain::canteen::ordering::{
-    self, CatalogueEntry, CatalogueFilter, OrderForm, OrderSheet, OrderUpload, Orderer, Placement,
-    Rules, TypedQuantities, quantity_field,
+    self, CatalogueEntry, CatalogueFilter, OrderForm, OrderSheet, OrderUpload, Orderer, Rules,
+    TypedQuantities, quantity_field,
 };
 use crate::domain::canteen::orders::{self as canteen_orders, Reordered};
 use crate::domain::canteen::{self, Village};
 use crate::domain::cart::CartItem;
 use crate::domain::money::format_fen;
-use crate::domain::orders::RefusedLine;
+use crate::domain::orders::{Checkout, RefusedLine};
 use crate::domain::spreadsheet::RowProblem;
 use crate::domain::team::delivery_weekdays;
 use crate::domain::validation::FieldErrors;
@@ -333,12 +333,23 @@ async fn sheet_page(
     render_sheet(state, ctx, status, query, &sheet, extras)
 }
 
-fn fresh_form(quantities: TypedQuantities) -> OrderForm {
-    OrderForm {
+/// Quantities as the sheet shows them typed.
+fn typed(items: &[CartItem]) -> TypedQuantities {
+    items
+        .iter()
+        .map(|i| (i.product_id, i.quantity.to_string()))
+        .collect()
+}
+
+/// A new sheet's form with its own idempotency key. The session's checkout scope is made
+/// now, with the page, so that two quick submits of the sheet carry the same one.
+fn fresh_form(ctx: &Ctx, quantities: TypedQuantities) -> AppResult<OrderForm> {
+    checkout_scope(ctx)?;
+    Ok(OrderForm {
         quantities,
         idempotency_key: random_token(16),
         ..OrderForm::default()
-    }
+    })
 }
 
 /// `GET /canteen/order`: the quick-order sheet, empty.
@@ -348,7 +359,7 @@ pub async fn order_sheet(
     area: CanteenArea,
     query: web::Query<SheetQuery>,
 ) -> AppResult<HttpResponse> {
-    let form = fresh_form(Vec::new());
+    let form = fresh_form(&ctx, Vec::new())?;
     let extras = SheetExtras::of(&form);
     sheet_page(
         &state,
@@ -362,8 +373,9 @@ pub async fn order_sheet(
     .await
 }
 
-/// `POST /canteen/order`: `action=review` prices the sheet again; `action=place` places
-/// the order (422 naming each field that is wrong, 409 naming short lines).
+/// `POST /canteen/order`: `action=place` places the order (422 naming each field that is
+/// wrong, 409 naming short lines); any other action (the review and filter button) prices
+/// the sheet again.
 pub async fn place(
     state: web::Data<AppState>,
     ctx: Ctx,
@@ -387,11 +399,18 @@ pub async fn place(
         let items = readable.unwrap_or_default();
         return sheet_page(&state, &ctx, &area, status, &query, items, extras).await;
     }
+    // The sheet's page made the scope; a session without one has no sheet to submit.
+    let Some(scope_key) = existing_checkout_scope(&ctx) else {
+        return Err(AppError::Invalid(FieldErrors::single(
+            "idempotency_key",
+            "invalid-stale-form",
+        )));
+    };
     let orderer = Orderer {
         user_id: area.actor.user.id,
         email: area.actor.user.email.clone(),
         locale: ctx.lang.code().to_string(),
-        checkout_scope: checkout_scope(&ctx)?,
+        checkout_scope: scope_key,
     };
     let (who, scope, rules, f) = (
         Who::from(&area.actor),
@@ -403,7 +422,7 @@ pub async fn place(
         .db(move |conn| ordering::place(conn, &who, &orderer, scope, &f, &rules, now_utc()))
         .await;
     let (status, errors, refused) = match result {
-        Ok(Placement::Placed(placed)) => {
+        Ok(Checkout::Placed(placed)) => {
             let order = &placed.order;
             if order.status == OrderStatus::PendingPayment
                 && order.payment_method != PaymentMethod::OnAccount
@@ -412,7 +431,7 @@ pub async fn place(
             }
             return Ok(redirect(&format!("/canteen/orders/{}", order.id)));
         }
-        Ok(Placement::Refused(refused)) => (StatusCode::CONFLICT, FieldErrors::default(), refused),
+        Ok(Checkout::Refused(refused)) => (StatusCode::CONFLICT, FieldErrors::default(), refused),
         Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new()),
         Err(e) => return Err(e),
     };
@@ -437,11 +456,7 @@ pub async fn reorder(
     let (items, reordered) = state
         .db(move |conn| canteen_orders::reorder(conn, scope, id))
         .await?;
-    let typed = items
-        .iter()
-        .map(|i| (i.product_id, i.quantity.to_string()))
-        .collect();
-    let form = fresh_form(typed);
+    let form = fresh_form(&ctx, typed(&items))?;
     let extras = SheetExtras {
         reordered: &reordered,
         ..SheetExtras::of(&form)
@@ -471,16 +486,12 @@ pub async fn upload(
     let query = SheetQuery::default();
     match checked {
         OrderUpload::Filled(items) => {
-            let typed = items
-                .iter()
-                .map(|i| (i.product_id, i.quantity.to_string()))
-                .collect();
-            let form = fresh_form(typed);
+            let form = fresh_form(&ctx, typed(&items))?;
             let extras = SheetExtras::of(&form);
             sheet_page(&state, &ctx, &area, StatusCode::OK, &query, items, extras).await
         }
         OrderUpload::Refused(problems) => {
-            let form = fresh_form(Vec::new());
+            let form = fresh_form(&ctx, Vec::new())?;
             let extras = SheetExtras {
                 upload_problems: &problems,
                 ..SheetExtras::of(&form)
@@ -738,6 +749,11 @@ pub async fn team_calendar(
 ) -> AppResult<HttpResponse> {
     let today = china_date(now_utc());
     let from = query.from.unwrap_or(today);
+    // A year either way is as far as a calendar is read (and keeps the date arithmetic
+    // far from chrono's limits).
+    if (from - today).num_days().abs() > 366 {
+        return Err(AppError::bad_field("from", "more than a year from today"));
+    }
     let scope = area.scope.clone();
     let days = state
         .db(move |conn| deliveries::calendar(conn, &scope, from))
@@ -781,7 +797,6 @@ pub async fn team_calendar(
 
 fn render_note(state: &AppState, ctx: &Ctx, note: &DeliveryNote) -> AppResult<HttpResponse> {
     let lang = ctx.lang;
-    let total: i64 = note.lines.iter().map(|n| n.line.line_total_fen).sum();
     let data = json!({
         "number": note.order.number,
         "order_id": note.order.id,
@@ -797,11 +812,11 @@ fn render_note(state: &AppState, ctx: &Ctx, note: &DeliveryNote) -> AppResult<Ht
             "unit": lang.pick(&n.line.sale_unit_zh, &n.line.sale_unit_en),
             "quantity": n.line.units_left(),
             "unit_price": format_fen(n.line.unit_price_fen),
-            "line_total": format_fen(n.line.line_total_fen),
+            "line_total": format_fen(n.amount_fen),
             "households": n.households,
             "expected": n.expected,
         })).collect::<Vec<_>>(),
-        "total": format_fen(total),
+        "total": format_fen(note.total_fen),
     });
     ctx.page(
         &state.templates,

@@ -57,6 +57,11 @@ pub(super) fn checkout_scope(ctx: &Ctx) -> AppResult<String> {
     Ok(shopper(ctx).checkout_scope)
 }
 
+/// The session's checkout scope if a checkout page made one.
+pub(super) fn existing_checkout_scope(ctx: &Ctx) -> Option<String> {
+    Some(shopper(ctx).checkout_scope).filter(|s| !s.is_empty())
+}
+
 /// The session's checkout scope, made on its first checkout page: the idempotency keys
 /// of its checkouts count only with it (ARCHITECTURE §6).
 fn ensure_checkout_scope(session: &Session) -> AppResult<()> {

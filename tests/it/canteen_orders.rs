@@ -412,10 +412,11 @@ both_databases! {
         let (status, html) = upload_order(&buyer, "order.csv", b"name,amount\nx,1\n".to_vec());
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("缺少这一列"));
-        let long: String = std::iter::once("编号,数量\n".to_string()).chain((0..501).map(|_| format!("{xiaomi},10\n"))).collect();
+        // The whole catalogue as a form fits (5,000 rows); a longer file is refused by size.
+        let long: String = std::iter::once("编号,数量\n".to_string()).chain((0..5_001).map(|_| format!("{xiaomi},\n"))).collect();
         let (status, html) = upload_order(&buyer, "order.csv", long.into_bytes());
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(html.contains("这里最多 501 行"), "{html}");
+        assert!(html.contains("这里最多 5001 行"), "{html}");
         assert_eq!(written(app), before, "an upload writes nothing");
     }
 }
@@ -458,6 +459,11 @@ both_databases! {
         assert!(html.contains("谢店小米"));
         assert_eq!(crate::households::taer_member(app).get(&note).status(), StatusCode::NOT_FOUND);
         assert_eq!(second_organisation(app).get(&format!("/canteen/orders/{id}/villages/{xiedian}/delivery-note")).status(), StatusCode::NOT_FOUND);
+        // A calendar is read a year either way at most; a page number past the end is the last.
+        assert_eq!(team.get("/team/deliveries?from=-262143-01-01").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(team.get("/team/deliveries?from=2100-01-01").status(), StatusCode::BAD_REQUEST);
+        let buyer = app.signed_in("canteen@example.com");
+        assert_eq!(buyer.get("/canteen/orders?page=9223372036854775807").status(), StatusCode::OK);
         // A store order has no delivery note.
         let store = crate::orders::placed_order(app, "xiaomi", "1");
         assert_eq!(team.get(&format!("/team/orders/{store}/villages/{xiedian}/delivery-note")).status(), StatusCode::NOT_FOUND);
@@ -574,14 +580,20 @@ both_databases! {
             (&format!("accepted-{line}"), "12"), (&format!("rejected-{line}"), "3"), (&format!("reason-{line}"), "short"),
         ]);
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        // Not paid yet: credited, nothing in the ledger, and short goods back on sale.
-        assert_eq!(app.count(&format!("orders WHERE id = {id} AND status = 'pending_payment' AND refunded_fen = 2550")), 1);
+        // Not paid yet: the credit lowers what is due; no money went back, nothing is in
+        // the ledger, and short goods are back on sale.
+        assert_eq!(app.count(&format!("refunds WHERE order_id = {id} AND amount_fen = 2550 AND restock")), 1);
+        assert_eq!(app.count(&format!("orders WHERE id = {id} AND status = 'pending_payment' AND refunded_fen = 0")), 1);
         assert_eq!(ledger_of(app, id), 0);
         assert_eq!(stock(app, "xiaomi"), stock_before + 3);
-        // Paid (as the statement will): the whole line posted, the credit reversed.
+        verify_is_clean(app);
+        // Paid (as the statement will): what was due is received, the whole line posted
+        // and the credited units reversed against the same households.
         let team = app.signed_in("team@example.com");
         let page = format!("/team/orders/{id}");
         assert_eq!(team.submit(&page, &format!("{page}/paid"), &[("reference", "月结 2026-12")]).status(), StatusCode::SEE_OTHER);
+        // Delivered already, it takes its shipment's status once paid.
+        assert_eq!(app.count(&format!("orders WHERE id = {id} AND status = 'delivered' AND paid_fen = 10200 AND refunded_fen = 0")), 1);
         assert_eq!(ledger_of(app, id), 12750 - 2550);
         verify_is_clean(app);
 
@@ -602,5 +614,36 @@ both_databases! {
         assert_eq!(app.count(&format!("shipments WHERE order_id = {second} AND accepted_at IS NOT NULL AND accepted_by_user_id IS NULL")), 1);
         assert_eq!(app.count(&format!("acceptance_lines WHERE accepted = 10 AND rejected = 0 AND shipment_id IN (SELECT id FROM shipments WHERE order_id = {second})")), 1);
         assert!(buyer.text(&format!("/canteen/orders/{second}")).1.contains("已自动按全部接收处理"));
+    }
+}
+
+both_databases! {
+    fn two_submits_at_once_place_one_order_and_two_members_cannot_overrun_the_credit(app) {
+        // The same sheet submitted twice at the same moment: one order.
+        let buyer = app.signed_in("canteen@example.com");
+        let fields = order_fields(app, &buyer, &THREE_VILLAGES, &delivery_day(2).to_string(), "on_account");
+        let answers: Vec<StatusCode> = std::thread::scope(|s| {
+            let posts: Vec<_> = (0..2).map(|_| s.spawn(|| post(&buyer, &fields).status())).collect();
+            posts.into_iter().map(|p| p.join().expect("post")).collect()
+        });
+        assert_eq!(answers, [StatusCode::SEE_OTHER, StatusCode::SEE_OTHER]);
+        assert_eq!(app.count("canteen_orders"), 1);
+
+        // ¥3,000 of credit with ¥2,090 open: two members each ordering ¥700 on account at
+        // once — only one of them fits.
+        let org = org_id(app, DEMO_ORG);
+        app.execute(&format!("UPDATE organizations SET credit_limit_fen = 300000, approval_threshold_fen = NULL WHERE id = {org}"));
+        let members = [app.signed_in("canteen@example.com"), app.signed_in("approver@example.com")];
+        let forms: Vec<_> = members.iter()
+            .map(|m| order_fields(app, m, &[("huangmi-gaomian", "20"), ("jidan", "2")], &delivery_day(2).to_string(), "on_account"))
+            .collect();
+        let answers: Vec<StatusCode> = std::thread::scope(|s| {
+            let posts: Vec<_> = members.iter().zip(&forms).map(|(m, f)| s.spawn(move || post(m, f).status())).collect();
+            posts.into_iter().map(|p| p.join().expect("post")).collect()
+        });
+        let placed = answers.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
+        let refused = answers.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+        assert_eq!((placed, refused), (1, 1), "{answers:?}");
+        assert_eq!(app.count("canteen_orders"), 2);
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::domain::{notify, refunds};
-use crate::states::{RejectionReason, ShipmentStatus};
+use crate::states::RejectionReason;
 
 /// A line's acceptance as typed: `accepted-<line>`, `rejected-<line>`, `reason-<line>`.
 #[derive(Debug, Clone, Default)]
@@ -35,8 +35,9 @@ pub fn field(kind: &str, line_id: i64) -> String {
 /// A line as read: the line, units accepted, units rejected and why.
 type ReadLine = (OrderLine, i32, i32, Option<RejectionReason>);
 
-/// Reads the form against the village's lines: every line answered, accepted and
-/// rejected adding up to what was sent, a reason for any rejection.
+/// Reads the form against the village's lines: a line left out is accepted whole;
+/// otherwise accepted and rejected add up to what was sent, with a reason for any
+/// rejection.
 fn read(lines: &[OrderLine], form: &[LineAcceptance]) -> Result<Vec<ReadLine>, FieldErrors> {
     let mut errors = FieldErrors::default();
     let mut read = Vec::new();
@@ -94,7 +95,9 @@ fn read(lines: &[OrderLine], form: &[LineAcceptance]) -> Result<Vec<ReadLine>, F
 }
 
 /// A canteen member records the acceptance of a village's delivered part of one of the
-/// organisation's orders; another organisation's is not found.
+/// organisation's orders; another organisation's is not found. Read, checked and written
+/// in one transaction, with the order's row held, so that a refund or a payment of the
+/// same order comes wholly before or after.
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     conn: &mut DbConn,
@@ -108,22 +111,14 @@ pub fn record(
 ) -> DomainResult<()> {
     let (order, _, _) =
         q::order_in(conn, scope.organization_id(), order_id)?.ok_or(DomainError::NotFound)?;
-    let shipment = shipments::of_order(conn, order.id)?
-        .into_iter()
-        .find(|s| s.village_id == village_id)
-        .ok_or(DomainError::NotFound)?;
-    if shipment.status != ShipmentStatus::Delivered || shipment.accepted_at.is_some() {
-        return Err(DomainError::invalid(
-            "acceptance",
-            "invalid-acceptance-not-due",
-        ));
-    }
-    let lines: Vec<OrderLine> = oq::lines(conn, order.id)?
-        .into_iter()
-        .filter(|l| l.village_id == village_id && l.units_left() > 0)
-        .collect();
-    let read = read(&lines, form)?;
     write_transaction(conn, |conn| {
+        let order = oq::locked(conn, order.id)?.ok_or(DomainError::NotFound)?;
+        let shipment = shipments::of_order(conn, order.id)?
+            .into_iter()
+            .find(|s| s.village_id == village_id)
+            .ok_or(DomainError::NotFound)?;
+        let lines = sent_lines(conn, order.id, village_id)?;
+        let read = read(&lines, form)?;
         if shipments::mark_accepted(conn, shipment.id, Some(member_id), now)? != 1 {
             return Err(DomainError::invalid(
                 "acceptance",
@@ -132,35 +127,27 @@ pub fn record(
         }
         // One credit for what goes back on sale (short: it never left the village) and
         // one for what does not (damaged, poor quality).
-        let mut refund_of = Vec::new();
+        let mut refund_of: Vec<(i64, i64)> = Vec::new();
+        let mut credited_fen = 0;
         for restock in [true, false] {
-            let credited: Vec<(OrderLine, i32)> = read
+            let units: Vec<(i64, i32)> = read
                 .iter()
                 .filter(|(_, _, rejected, reason)| {
                     *rejected > 0 && (*reason == Some(RejectionReason::Short)) == restock
                 })
-                .map(|(line, _, rejected, _)| (line.clone(), *rejected))
+                .map(|(line, _, rejected, _)| (line.id, *rejected))
                 .collect();
-            if credited.is_empty() {
+            if units.is_empty() {
                 continue;
             }
-            // The order as it stands now: a first credit moved its refunded units on.
-            let current = oq::by_id(conn, order.id)?.ok_or(DomainError::NotFound)?;
-            let fresh: Vec<(OrderLine, i32)> = oq::lines(conn, order.id)?
-                .into_iter()
-                .filter_map(|l| {
-                    let n = credited.iter().find(|(c, _)| c.id == l.id)?.1;
-                    Some((l, n))
-                })
-                .collect();
-            let id = refunds::credit(conn, who, &current, &fresh, "acceptance", restock, now)?;
-            refund_of.extend(fresh.iter().map(|(l, _)| (l.id, id)));
+            let id = refunds::credit(conn, who, order.id, &units, "acceptance", restock, now)?;
+            credited_fen += crate::db::payments::refund_amount(conn, id)?;
+            refund_of.extend(units.iter().map(|(line, _)| (*line, id)));
         }
-        let rows: Vec<AcceptanceLine> = read
+        let results: Vec<Accepted> = read
             .iter()
-            .map(|(line, accepted, rejected, reason)| AcceptanceLine {
-                order_line_id: line.id,
-                shipment_id: shipment.id,
+            .map(|(line, accepted, rejected, reason)| Accepted {
+                line_id: line.id,
                 accepted: *accepted,
                 rejected: *rejected,
                 reason: *reason,
@@ -170,35 +157,76 @@ pub fn record(
                     .map(|(_, r)| *r),
             })
             .collect();
-        q::insert_acceptance(conn, &rows)?;
-        let rejected: i32 = read.iter().map(|(_, _, r, _)| r).sum();
-        let note = format!("village {village_id}: accepted, {rejected} rejected");
-        let step = NewOrderEvent::step(order.id, None, "accepted", &who.label, now);
-        oq::record_event(conn, &step.note(Some(&note)).village(village_id))?;
-        let change = Change {
-            action: "accept_delivery",
-            entity: "order",
-            entity_id: order.id,
-            village_id: Some(village_id),
-            before: None,
-            after: Some(json!({
-                "shipment_id": shipment.id,
-                "lines": read.iter().map(|(l, a, r, why)| json!({
-                    "line": l.id, "accepted": a, "rejected": r, "reason": why,
-                })).collect::<Vec<_>>(),
-            })),
-        };
-        audit::record(conn, who, change, now)?;
-        let credited_fen: i64 = rows
-            .iter()
-            .filter_map(|r| r.refund_id)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .map(|id| crate::db::payments::refund_amount(conn, id))
-            .sum::<Result<i64, _>>()?;
+        let rejected: i32 = results.iter().map(|r| r.rejected).sum();
+        write_acceptance(conn, who, &shipment, &results, now)?;
         notify::acceptance_recorded(conn, &order, village_id, rejected, credited_fen, now)?;
         Ok(())
     })
+}
+
+/// The lines of a village's part of an order that were sent (not refunded whole).
+fn sent_lines(
+    conn: &mut DbConn,
+    order_id: i64,
+    village_id: i64,
+) -> diesel::QueryResult<Vec<OrderLine>> {
+    Ok(oq::lines(conn, order_id)?
+        .into_iter()
+        .filter(|l| l.village_id == village_id && l.units_left() > 0)
+        .collect())
+}
+
+/// One line's acceptance, as recorded.
+struct Accepted {
+    line_id: i64,
+    accepted: i32,
+    rejected: i32,
+    reason: Option<RejectionReason>,
+    refund_id: Option<i64>,
+}
+
+/// Writes a shipment's acceptance: its lines, a step in the order's history for the
+/// village, and the audit entry.
+fn write_acceptance(
+    conn: &mut DbConn,
+    who: &Who,
+    shipment: &shipments::Shipment,
+    results: &[Accepted],
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let rows: Vec<AcceptanceLine> = results
+        .iter()
+        .map(|r| AcceptanceLine {
+            order_line_id: r.line_id,
+            shipment_id: shipment.id,
+            accepted: r.accepted,
+            rejected: r.rejected,
+            reason: r.reason,
+            refund_id: r.refund_id,
+        })
+        .collect();
+    q::insert_acceptance(conn, &rows)?;
+    let rejected: i32 = results.iter().map(|r| r.rejected).sum();
+    let village_id = shipment.village_id;
+    let note = format!("village {village_id}: accepted, {rejected} rejected");
+    let step = NewOrderEvent::step(shipment.order_id, None, "accepted", &who.label, now);
+    oq::record_event(conn, &step.note(Some(&note)).village(village_id))?;
+    let change = Change {
+        action: "accept_delivery",
+        entity: "order",
+        entity_id: shipment.order_id,
+        village_id: Some(village_id),
+        before: None,
+        after: Some(json!({
+            "shipment_id": shipment.id,
+            "lines": results.iter().map(|r| json!({
+                "line": r.line_id, "accepted": r.accepted, "rejected": r.rejected,
+                "reason": r.reason, "refund_id": r.refund_id,
+            })).collect::<Vec<_>>(),
+        })),
+    };
+    audit::record(conn, who, change, now)?;
+    Ok(())
 }
 
 /// Days after delivery a canteen has to record its acceptance before the goods count as
@@ -208,34 +236,26 @@ pub const ACCEPTANCE_DAYS: i64 = 3;
 /// Accepts whole every canteen shipment delivered more than `ACCEPTANCE_DAYS` ago and not
 /// accepted; each once, however many processes run this at the same time. Returns how
 /// many.
-pub fn accept_overdue(conn: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<usize> {
+pub fn accept_overdue(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize> {
+    let who = Who::tool("acceptance");
     write_transaction(conn, |conn| {
         let mut accepted = 0;
-        for shipment in
-            shipments::take_unaccepted(conn, now - Duration::days(ACCEPTANCE_DAYS), 200)?
-        {
+        let due = now - Duration::days(ACCEPTANCE_DAYS);
+        for shipment in shipments::take_unaccepted(conn, due, 200)? {
             if shipments::mark_accepted(conn, shipment.id, None, now)? != 1 {
                 continue;
             }
-            let rows: Vec<AcceptanceLine> = oq::lines(conn, shipment.order_id)?
-                .into_iter()
-                .filter(|l| l.village_id == shipment.village_id && l.units_left() > 0)
-                .map(|l| AcceptanceLine {
-                    order_line_id: l.id,
-                    shipment_id: shipment.id,
+            let results: Vec<Accepted> = sent_lines(conn, shipment.order_id, shipment.village_id)?
+                .iter()
+                .map(|l| Accepted {
+                    line_id: l.id,
                     accepted: l.units_left(),
                     rejected: 0,
                     reason: None,
                     refund_id: None,
                 })
                 .collect();
-            q::insert_acceptance(conn, &rows)?;
-            let note = format!(
-                "village {}: accepted after {ACCEPTANCE_DAYS} days",
-                shipment.village_id
-            );
-            let step = NewOrderEvent::step(shipment.order_id, None, "accepted", "acceptance", now);
-            oq::record_event(conn, &step.note(Some(&note)).village(shipment.village_id))?;
+            write_acceptance(conn, &who, &shipment, &results, now)?;
             accepted += 1;
         }
         Ok(accepted)

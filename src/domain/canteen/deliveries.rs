@@ -18,6 +18,7 @@ use crate::db::stock::lots_with_goods;
 use crate::domain::actor::{OrgScope, TeamScope};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::ledger::{LineMoney, LotGoods, Split, allocate_line_units};
+use crate::domain::refunds::line_refund_fen;
 
 use super::{DeliverySite, Organization, Village};
 
@@ -105,6 +106,8 @@ pub fn calendar(
 /// A line of a delivery note with the households that supply it.
 pub struct NoteLine {
     pub line: OrderLine,
+    /// The money of the units sent (the line less what was refunded before).
+    pub amount_fen: i64,
     pub households: usize,
     /// Not yet paid: the households are those first in, first out would take from now.
     pub expected: bool,
@@ -119,6 +122,7 @@ pub struct DeliveryNote {
     pub village: Village,
     pub shipment: Option<Shipment>,
     pub lines: Vec<NoteLine>,
+    pub total_fen: i64,
 }
 
 /// The delivery note of one of the team's villages' part of a canteen order; another
@@ -159,7 +163,7 @@ fn note(
 ) -> DomainResult<DeliveryNote> {
     let lines: Vec<OrderLine> = oq::lines(conn, order.id)?
         .into_iter()
-        .filter(|l| l.village_id == village_id)
+        .filter(|l| l.village_id == village_id && l.units_left() > 0)
         .collect();
     if lines.is_empty() {
         return Err(DomainError::NotFound);
@@ -178,12 +182,15 @@ fn note(
         } else {
             (allocated.len(), false)
         };
+        let amount_fen = line_refund_fen(&line, line.refunded_quantity, line.units_left());
         noted.push(NoteLine {
             line,
+            amount_fen,
             households,
             expected,
         });
     }
+    let total_fen = noted.iter().map(|n| n.amount_fen).sum();
     Ok(DeliveryNote {
         order,
         part,
@@ -192,6 +199,7 @@ fn note(
         village,
         shipment,
         lines: noted,
+        total_fen,
     })
 }
 

@@ -5,21 +5,21 @@
 //! the organisation's approval threshold it waits for an approver, its stock held
 //! (`approval`). Stock is reserved by the same code as any order (`orders::reserve_and_record`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use serde_json::json;
 
+use crate::db::DbConn;
 use crate::db::accounts as acc;
 use crate::db::canteen::{self as q, CanteenOrder};
 use crate::db::catalog::{self as cat, County, PriceTier, Product};
-use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{OrgScope, Who};
 use crate::domain::audit::{self, Change};
 use crate::domain::cart::{self, CartItem, LineProblem, MAX_LINE_QUANTITY, PricedLine};
 use crate::domain::catalog::in_season;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::orders::{self, OrderLines, OrderTerms, RefusedLine, Unplaced};
+use crate::domain::orders::{self, Checkout, OrderLines, OrderTerms, Unplaced};
 use crate::domain::spreadsheet::{self, Limits, RowProblem, TableRow, Unreadable};
 use crate::domain::team::delivery_weekdays;
 use crate::domain::validation::{self as v, FieldErrors};
@@ -159,10 +159,7 @@ pub fn catalogue(
         })
         .collect();
     let ids: Vec<i64> = rows.iter().map(|(p, _, _)| p.id).collect();
-    let mut tiers_of: HashMap<i64, Vec<PriceTier>> = HashMap::new();
-    for tier in cat::price_tiers_of(conn, &ids)? {
-        tiers_of.entry(tier.product_id).or_default().push(tier);
-    }
+    let mut tiers_of = cat::price_tiers_of(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|(product, village, county)| {
@@ -237,7 +234,8 @@ pub fn sheet(
     let lines = cart::price(conn, items, true)?;
     let today = china_date(now);
     let villages = cat::villages(conn)?;
-    let earliest_delivery = lines.iter().map(|l| earliest_date(&l.village, today)).max();
+    let villages_in_order: Vec<&Village> = lines.iter().map(|l| &l.village).collect();
+    let earliest_delivery = earliest_for_all(&villages_in_order, today);
     Ok(OrderSheet {
         entries: catalogue(conn, filter, today.month())?,
         counties: cat::counties(conn)?,
@@ -263,12 +261,26 @@ pub fn earliest_date(village: &Village, today: NaiveDate) -> NaiveDate {
         .unwrap_or(first)
 }
 
+/// The first date every one of `villages` can deliver: after each one's lead time, on a
+/// delivery weekday of each; `None` without villages, or if no such day comes within
+/// `MAX_DAYS_AHEAD`.
+fn earliest_for_all(villages: &[&Village], today: NaiveDate) -> Option<NaiveDate> {
+    let first = villages
+        .iter()
+        .map(|v| today + Duration::days(i64::from(v.lead_time_days)))
+        .max()?;
+    (0..=MAX_DAYS_AHEAD)
+        .map(|d| first + Duration::days(d))
+        .find(|d| villages.iter().all(|v| delivers_on(v, *d)))
+}
+
 fn delivers_on(village: &Village, date: NaiveDate) -> bool {
     delivery_weekdays(&village.delivery_weekdays).contains(&date.weekday().number_from_monday())
 }
 
-/// Checks each line against its product's canteen minimum and step (named by the line's
-/// field) and that it is on sale.
+/// Checks each line, named by its field: on sale, at least its product's canteen minimum
+/// and on its step, and within the product's own limits per order (a scarce product's
+/// maximum holds for canteens too). Only short stock is left to the reservation.
 fn check_lines(errors: &mut FieldErrors, lines: &[PricedLine], items: &[CartItem]) {
     for item in items {
         let field = quantity_field(item.product_id);
@@ -279,6 +291,18 @@ fn check_lines(errors: &mut FieldErrors, lines: &[PricedLine], items: &[CartItem
         let p = &line.product;
         if line.problem == Some(LineProblem::NotOnSale) {
             errors.add(&field, "invalid-canteen-not-on-sale");
+        } else if let Some(LineProblem::AboveMaximum(max)) = line.problem {
+            errors.add_with(
+                &field,
+                "invalid-canteen-maximum",
+                vec![("max", max.to_string())],
+            );
+        } else if let Some(LineProblem::BelowMinimum(min)) = line.problem {
+            errors.add_with(
+                &field,
+                "invalid-canteen-minimum",
+                vec![("min", min.to_string())],
+            );
         } else if line.quantity < p.canteen_min_quantity {
             errors.add_with(
                 &field,
@@ -345,14 +369,6 @@ fn check_delivery_date(
     }
 }
 
-/// How a canteen order ended: placed (waiting for its approver, or not), or refused for
-/// lines whose stock is short, with nothing reserved.
-#[derive(Debug)]
-pub enum Placement {
-    Placed(Box<OrderLines>),
-    Refused(Vec<RefusedLine>),
-}
-
 /// The settings placing needs from the shop.
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -373,8 +389,9 @@ pub struct Orderer {
 }
 
 /// Places a canteen order, all or nothing: every problem of the form is named by its
-/// field, and nothing is reserved unless the whole order can be. A repeated submit
-/// (same idempotency key, same session) finds the order placed the first time.
+/// field, and nothing is reserved unless the whole order can be; `Checkout::Refused`
+/// names the lines whose stock is short. A repeated submit (same idempotency key, same
+/// session) finds the order placed the first time (`orders::place_once`).
 pub fn place(
     conn: &mut DbConn,
     who: &Who,
@@ -383,21 +400,11 @@ pub fn place(
     form: &OrderForm,
     rules: &Rules,
     now: NaiveDateTime,
-) -> DomainResult<Placement> {
+) -> DomainResult<Checkout> {
     let key = orders::stored_idempotency_key(&orderer.checkout_scope, form.idempotency_key.trim());
-    if let Some(order) = crate::db::orders::by_idempotency_key(conn, &key)? {
-        return Ok(Placement::Placed(Box::new(orders::with_lines(
-            conn, order,
-        )?)));
-    }
-    let result = write_transaction(conn, |conn| {
+    orders::place_once(conn, &key, |conn| {
         place_in_transaction(conn, who, orderer, scope, form, rules, &key, now)
-    });
-    match result {
-        Ok(placement) => Ok(placement),
-        Err(Unplaced::Refused(lines)) => Ok(Placement::Refused(lines)),
-        Err(Unplaced::Failed(e)) => Err(e),
-    }
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -410,7 +417,7 @@ fn place_in_transaction(
     rules: &Rules,
     key: &str,
     now: NaiveDateTime,
-) -> Result<Placement, Unplaced> {
+) -> Result<OrderLines, Unplaced> {
     let org = organization(conn, scope)?;
     let today = china_date(now);
     let mut errors = FieldErrors::default();
@@ -456,6 +463,8 @@ fn place_in_transaction(
     }
     let total_fen: i64 = lines.iter().map(|l| l.line_total_fen).sum();
     if method == Some(PaymentMethod::OnAccount) {
+        // Two members ordering on account at once are checked one after the other.
+        q::lock_organization(conn, org.id)?;
         if let Some(credit) = credit(conn, &org)? {
             if total_fen > credit.available_fen() {
                 errors.add_with(
@@ -542,7 +551,7 @@ fn place_in_transaction(
         let approvers = approvers(conn, org.id)?;
         notify::approval_needed(conn, order, &placed.lines, &approvers, now)?;
     }
-    Ok(Placement::Placed(Box::new(placed)))
+    Ok(placed)
 }
 
 /// When an order's stock goes back if it is not paid: never on account (it is paid by
@@ -590,10 +599,11 @@ const ORDER_COLUMNS: &spreadsheet::Columns = &[
     ),
 ];
 
-/// An uploaded order holds at most `MAX_ORDER_LINES` lines below its header, in at most
-/// 20 columns.
+/// An uploaded order may be the whole catalogue downloaded as a form (`template`), so
+/// it may have up to 5,000 rows below its header, in at most 20 columns; at most
+/// `MAX_ORDER_LINES` of them with a quantity.
 const ORDER_LIMITS: Limits = Limits {
-    rows: MAX_ORDER_LINES + 1,
+    rows: 5_001,
     columns: 20,
 };
 
@@ -687,10 +697,58 @@ pub fn check_upload(
     if typed.is_empty() && problems.is_empty() {
         problems.push(problem(1, "", "invalid-cart-empty", vec![]));
     }
+    if typed.len() > MAX_ORDER_LINES {
+        problems.push(problem(
+            1,
+            "",
+            "invalid-canteen-too-many-lines",
+            vec![("max", MAX_ORDER_LINES.to_string())],
+        ));
+    }
     problems.sort_by_key(|p| p.row);
     Ok(if problems.is_empty() {
         OrderUpload::Filled(items)
     } else {
         OrderUpload::Refused(problems)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn village(id: i64, lead: i32, weekdays: &str) -> Village {
+        Village {
+            id,
+            county_id: 1,
+            slug: format!("v{id}"),
+            name_zh: format!("村{id}"),
+            name_en: format!("V{id}"),
+            township_zh: None,
+            township_en: None,
+            story_zh: String::new(),
+            story_en: String::new(),
+            collective_share_bp: None,
+            created_at: NaiveDate::default()
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default(),
+            lead_time_days: lead,
+            delivery_weekdays: weekdays.into(),
+        }
+    }
+
+    #[test]
+    fn the_earliest_delivery_suits_every_village() {
+        // Monday 2026-11-30.
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap_or_default();
+        let day = |a: &Village, b: &Village| earliest_for_all(&[a, b], monday);
+        // One delivers Mondays and Thursdays after 1 day, the other Thursdays after 2:
+        // Thursday, though each alone could come sooner.
+        let (a, b) = (village(1, 1, "1001000"), village(2, 2, "0001000"));
+        assert_eq!(earliest_date(&a, monday), monday + Duration::days(3));
+        assert_eq!(day(&a, &b), Some(monday + Duration::days(3)));
+        // No weekday in common: no date at all.
+        let (c, d) = (village(3, 0, "1000000"), village(4, 0, "0100000"));
+        assert_eq!(day(&c, &d), None);
+    }
 }

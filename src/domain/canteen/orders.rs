@@ -39,7 +39,7 @@ pub struct OrdersPage {
 
 /// The organisation's orders, newest first, `PAGE_SIZE` a page (pages count from 1).
 pub fn list(conn: &mut DbConn, scope: OrgScope, page: i64) -> DomainResult<OrdersPage> {
-    let page = page.max(1);
+    let page = page.clamp(1, 100_000);
     let (rows, total) = q::orders_of(
         conn,
         scope.organization_id(),
