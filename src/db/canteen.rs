@@ -8,7 +8,7 @@ use super::DbConn;
 use super::orders::{Order, OrderLine};
 use super::schema::{
     acceptance_lines, allocations, canteen_orders, delivery_sites, order_lines, orders,
-    organizations,
+    organizations, refund_lines, refunds, shipments,
 };
 use crate::states::{OrderStatus, PaymentMethod, RejectionReason};
 
@@ -319,4 +319,48 @@ pub fn lock_organization(conn: &mut DbConn, id: i64) -> QueryResult<()> {
         DbConn::Pg(c) => q.for_update().first::<i64>(c).map(drop),
         DbConn::Sqlite(c) => q.first::<i64>(c).map(drop),
     }
+}
+
+/// The money of the goods an organisation accepted between two instants, by village: for
+/// each line of a shipment accepted then, its total less what was credited or refunded
+/// on it. (village, fen) per line; the caller adds them up.
+pub fn accepted_value_by_village(
+    conn: &mut DbConn,
+    organization_id: i64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(i64, i64)>> {
+    let lines: Vec<(i64, i64, i64)> = canteen_orders::table
+        .inner_join(orders::table.inner_join(order_lines::table))
+        .inner_join(
+            shipments::table.on(shipments::order_id
+                .eq(canteen_orders::order_id)
+                .and(shipments::village_id.eq(order_lines::village_id))),
+        )
+        .filter(canteen_orders::organization_id.eq(organization_id))
+        .filter(shipments::accepted_at.ge(from))
+        .filter(shipments::accepted_at.lt(to))
+        .select((
+            order_lines::id,
+            order_lines::village_id,
+            order_lines::line_total_fen,
+        ))
+        .load(conn)?;
+    let ids: Vec<i64> = lines.iter().map(|(id, _, _)| *id).collect();
+    let given_back: Vec<(i64, i64)> = refund_lines::table
+        .inner_join(refunds::table)
+        .filter(refund_lines::order_line_id.eq_any(&ids))
+        .select((refund_lines::order_line_id, refund_lines::amount_fen))
+        .load(conn)?;
+    Ok(lines
+        .into_iter()
+        .map(|(id, village, total)| {
+            let back: i64 = given_back
+                .iter()
+                .filter(|(l, _)| *l == id)
+                .map(|(_, fen)| fen)
+                .sum();
+            (village, total - back)
+        })
+        .collect())
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{CanteenArea, TeamArea, redirect};
 use super::cart::{checkout_scope, existing_checkout_scope, line_json, problem_text};
+use super::charts;
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
 use super::forms::{coded_options, errors_json, field};
@@ -24,6 +25,7 @@ use crate::domain::canteen::ordering::{
     TypedQuantities, quantity_field,
 };
 use crate::domain::canteen::orders::{self as canteen_orders, Reordered};
+use crate::domain::canteen::target::{self, TargetProgress};
 use crate::domain::canteen::{self, Village};
 use crate::domain::cart::CartItem;
 use crate::domain::money::format_fen;
@@ -56,7 +58,9 @@ pub async fn home(
     area: CanteenArea,
 ) -> AppResult<HttpResponse> {
     let scope = area.scope;
-    let page = state.db(move |conn| canteen::home(conn, scope)).await?;
+    let page = state
+        .db(move |conn| canteen::home(conn, scope, now_utc()))
+        .await?;
     let lang = ctx.lang;
     let org = &page.organization;
     let terms = match org.payment_terms {
@@ -94,6 +98,7 @@ pub async fn home(
             "name": lang.pick(&v.name_zh, &v.name_en),
             "delivery": delivery_json(lang, v),
         })).collect::<Vec<_>>(),
+        "target": target_json(lang, &page.target),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/canteen_home", data)
 }
@@ -898,4 +903,78 @@ pub async fn accept(
         })
         .await;
     back_to_order(&state, &ctx, &area, id, result).await
+}
+
+fn target_json(lang: Lang, t: &TargetProgress) -> Value {
+    let label = lang.t_args(
+        "target-progress",
+        &[
+            ("bought", format_fen(t.bought_fen)),
+            ("target", format_fen(t.target_fen)),
+            (
+                "percent",
+                format!("{}.{}", t.per_mille() / 10, t.per_mille() % 10),
+            ),
+        ],
+    );
+    json!({
+        "year": t.year,
+        "bar": charts::progress_bar(t.per_mille(), &label),
+        "label": label,
+        "by_village": t.by_village.iter().map(|v| json!({
+            "village": lang.pick(&v.village_zh, &v.village_en),
+            "county": lang.pick(&v.county_zh, &v.county_en),
+            "amount": format_fen(v.fen),
+        })).collect::<Vec<_>>(),
+        "by_county": t.by_county.iter().map(|(zh, en, fen)| json!({
+            "county": lang.pick(zh, en), "amount": format_fen(*fen),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /canteen/target.{csv,xlsx}`: this year's purchases by village, for the
+/// organisation's annual report.
+pub async fn target_download(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: CanteenArea,
+    format: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let format = Format::parse(&format)?;
+    let scope = area.scope;
+    let t = state
+        .db(move |conn| target::progress(conn, scope, now_utc()))
+        .await?;
+    let lang = ctx.lang;
+    let header = ["county", "village", "amount"]
+        .iter()
+        .map(|c| lang.t(&format!("target-column-{c}")))
+        .collect();
+    let mut rows: Vec<Vec<Cell>> = t
+        .by_village
+        .iter()
+        .map(|v| {
+            vec![
+                Cell::Text(lang.pick(&v.county_zh, &v.county_en).to_string()),
+                Cell::Text(lang.pick(&v.village_zh, &v.village_en).to_string()),
+                Cell::Money(v.fen),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        Cell::Text(lang.t("target-column-total")),
+        Cell::Text(String::new()),
+        Cell::Money(t.bought_fen),
+    ]);
+    rows.push(vec![
+        Cell::Text(lang.t("target-column-target")),
+        Cell::Text(String::new()),
+        Cell::Money(t.target_fen),
+    ]);
+    let table = Table {
+        sheet: lang.t_args("target-title", &[("year", t.year.to_string())]),
+        header,
+        rows,
+    };
+    download::respond(&table, format, &format!("target-{}", t.year))
 }

@@ -59,6 +59,20 @@ pub fn income_bars(all: &[MonthIncome], labels: (&str, &str)) -> String {
     svg
 }
 
+/// A progress bar: `per_mille` of the way (0–1000), with `label` as its text.
+pub fn progress_bar(per_mille: i64, label: &str) -> String {
+    let (width, height) = (640.0_f64, 28.0_f64);
+    let done = width * (per_mille.clamp(0, 1000) as f64) / 1000.0;
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" role=\"img\" class=\"chart progress\" aria-label=\"{label}\">\
+         <rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" rx=\"6\" fill=\"#f1e4d8\"/>\
+         <rect x=\"0\" y=\"0\" width=\"{done:.1}\" height=\"{height}\" rx=\"6\" fill=\"#b5471b\"/>\
+         <text x=\"{:.1}\" y=\"19\" font-size=\"14\" fill=\"#222\">{label}</text></svg>",
+        8.0,
+        label = html_escape(label)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;

@@ -310,6 +310,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/team/audit", web::get().to(audit::team))
         .route("/admin/audit", web::get().to(audit::admin))
         .route("/canteen", web::get().to(canteen::home))
+        .route(
+            "/canteen/target.{format}",
+            web::get().to(canteen::target_download),
+        )
         .route("/canteen/order", web::get().to(canteen::order_sheet))
         .route("/canteen/order", web::post().to(canteen::place))
         .route("/canteen/order/upload", web::post().to(canteen::upload))

@@ -647,3 +647,31 @@ both_databases! {
         assert_eq!(app.count("canteen_orders"), 2);
     }
 }
+
+both_databases! {
+    fn the_year_counts_what_was_accepted_less_credits_against_the_target(app) {
+        let id = place_canteen_order(app, "canteen@example.com", &THREE_VILLAGES, "on_account");
+        let xiedian = deliver(app, id, "xiaomi");
+        let yangzhouyao = deliver(app, id, "huangmi-gaomian");
+        let buyer = app.signed_in("canteen@example.com");
+        let page = format!("/canteen/orders/{id}");
+        let millet = app.scalar(&format!("SELECT id AS n FROM order_lines WHERE order_id = {id} AND product_id = {}", product_id(app, "xiaomi")));
+        let res = buyer.submit(&page, &format!("{page}/villages/{xiedian}/acceptance"), &[
+            (&format!("accepted-{millet}"), "48"), (&format!("rejected-{millet}"), "2"), (&format!("reason-{millet}"), "quality"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(buyer.submit(&page, &format!("{page}/villages/{yangzhouyao}/acceptance"), &[]).status(), StatusCode::SEE_OTHER);
+        // Millet ¥390.00 less 2 units (¥15.60), cake flour ¥1,280.00; the eggs of 塔儿村
+        // are not delivered yet and do not count.
+        let (status, html) = buyer.text("/canteen");
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("已采购 ¥1,654.40"), "{html}");
+        assert!(html.contains("<svg") && html.contains("谢店村") && html.contains("¥374.40"), "{html}");
+        let csv = buyer.get("/canteen/target.csv").text().unwrap();
+        assert!(csv.contains("谢店村,374.40") && csv.contains("杨州窑村,1280.00") && csv.contains("合计,,1654.40"), "{csv}");
+        assert_eq!(buyer.get("/canteen/target.xlsx").status(), StatusCode::OK);
+        // Another organisation's year is its own.
+        let school = second_organisation(app);
+        assert!(school.text("/canteen").1.contains("今年还没有验收的采购"));
+    }
+}

@@ -202,6 +202,7 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         ),
         ("GET", "/canteen".into(), Area::Canteen, false),
         ("GET", "/canteen/order".into(), Area::Canteen, false),
+        ("GET", "/canteen/target.csv".into(), Area::Canteen, false),
         ("POST", "/canteen/order".into(), Area::Canteen, false),
         ("POST", "/canteen/order/upload".into(), Area::Canteen, false),
         (

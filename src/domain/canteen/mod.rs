@@ -8,6 +8,7 @@ pub mod acceptance;
 pub mod deliveries;
 pub mod ordering;
 pub mod orders;
+pub mod target;
 
 use chrono::NaiveDateTime;
 use serde_json::json;
@@ -34,10 +35,12 @@ pub struct CanteenHome {
     pub members: Vec<(UserRow, MemberRole)>,
     /// Every village with its lead time and delivery weekdays.
     pub villages: Vec<Village>,
+    /// This year's purchases against the yearly target.
+    pub target: target::TargetProgress,
 }
 
 /// The canteen member's own organisation, as its members see it.
-pub fn home(conn: &mut DbConn, scope: OrgScope) -> DomainResult<CanteenHome> {
+pub fn home(conn: &mut DbConn, scope: OrgScope, now: NaiveDateTime) -> DomainResult<CanteenHome> {
     let id = scope.organization_id();
     let organization = q::organization_by_id(conn, id)?.ok_or(DomainError::NotFound)?;
     let sites = sites::sites_of(conn, id)?
@@ -49,6 +52,7 @@ pub fn home(conn: &mut DbConn, scope: OrgScope) -> DomainResult<CanteenHome> {
         sites,
         members: q::members_of(conn, id)?,
         villages: cat::villages(conn)?,
+        target: target::progress(conn, scope, now)?,
     })
 }
 

@@ -1,0 +1,108 @@
+//! The yearly target (消费帮扶目标): what an organisation bought from the villages this year
+//! — the goods it accepted on arrival, less what was credited back — against the target
+//! the city office set it, by village and by county, for its dashboard and its annual
+//! report.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+
+use crate::db::DbConn;
+use crate::db::accounts as acc;
+use crate::db::canteen as q;
+use crate::db::catalog as cat;
+use crate::domain::actor::OrgScope;
+use crate::domain::china_date;
+use crate::domain::error::{DomainError, DomainResult};
+
+/// What one village supplied the organisation this year.
+#[derive(Debug, Clone)]
+pub struct VillageBought {
+    pub village_zh: String,
+    pub village_en: String,
+    pub county_zh: String,
+    pub county_en: String,
+    pub fen: i64,
+}
+
+/// The organisation's year against its target.
+#[derive(Debug, Clone)]
+pub struct TargetProgress {
+    pub year: i32,
+    pub target_fen: i64,
+    pub bought_fen: i64,
+    /// Most first.
+    pub by_village: Vec<VillageBought>,
+    /// (county zh, county en, fen), most first.
+    pub by_county: Vec<(String, String, i64)>,
+}
+
+impl TargetProgress {
+    /// Progress in tenths of a percent (capped at 100 %), for the bar.
+    pub fn per_mille(&self) -> i64 {
+        if self.target_fen <= 0 {
+            return 0;
+        }
+        (i128::from(self.bought_fen) * 1000 / i128::from(self.target_fen)).clamp(0, 1000) as i64
+    }
+}
+
+/// The UTC instants that bound a year in China.
+fn year_bounds(year: i32) -> (NaiveDateTime, NaiveDateTime) {
+    let start = |y: i32| {
+        NaiveDate::from_ymd_opt(y, 1, 1)
+            .unwrap_or_default()
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            - Duration::hours(8)
+    };
+    (start(year), start(year + 1))
+}
+
+/// The organisation's progress this year (China time at `now`).
+pub fn progress(
+    conn: &mut DbConn,
+    scope: OrgScope,
+    now: NaiveDateTime,
+) -> DomainResult<TargetProgress> {
+    let org =
+        acc::organization_by_id(conn, scope.organization_id())?.ok_or(DomainError::NotFound)?;
+    let year = china_date(now).year();
+    let (from, to) = year_bounds(year);
+    let mut by_village_id: BTreeMap<i64, i64> = BTreeMap::new();
+    for (village_id, fen) in q::accepted_value_by_village(conn, org.id, from, to)? {
+        *by_village_id.entry(village_id).or_default() += fen;
+    }
+    let ids: Vec<i64> = by_village_id.keys().copied().collect();
+    let villages = cat::villages_by_ids(conn, &ids)?;
+    let counties = cat::counties(conn)?;
+    let mut by_village: Vec<VillageBought> = villages
+        .iter()
+        .filter_map(|v| {
+            let county = counties.iter().find(|c| c.id == v.county_id)?;
+            Some(VillageBought {
+                village_zh: v.name_zh.clone(),
+                village_en: v.name_en.clone(),
+                county_zh: county.name_zh.clone(),
+                county_en: county.name_en.clone(),
+                fen: by_village_id.get(&v.id).copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    by_village.sort_by(|a, b| b.fen.cmp(&a.fen).then(a.village_zh.cmp(&b.village_zh)));
+    let mut by_county: Vec<(String, String, i64)> = Vec::new();
+    for v in &by_village {
+        match by_county.iter_mut().find(|(zh, _, _)| *zh == v.county_zh) {
+            Some((_, _, fen)) => *fen += v.fen,
+            None => by_county.push((v.county_zh.clone(), v.county_en.clone(), v.fen)),
+        }
+    }
+    by_county.sort_by_key(|c| std::cmp::Reverse(c.2));
+    Ok(TargetProgress {
+        year,
+        target_fen: org.annual_target_fen,
+        bought_fen: by_village.iter().map(|v| v.fen).sum(),
+        by_village,
+        by_county,
+    })
+}
