@@ -29,16 +29,13 @@ fn render_account(
 ) -> AppResult<HttpResponse> {
     let user = &area.actor.user;
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "name": user.display_name,
         "email": user.email,
         "role": ctx.lang.t(&format!("role-{}", user.role.as_str())),
         "home": user.role.home(),
         "changed": changed,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/account", data)
+    ctx.form_page(&state.templates, status, "pages/account", data, (), errors)
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,13 +204,17 @@ fn render_reset(
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "token": token,
         "email": email,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/password_reset", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/password_reset",
+        data,
+        (),
+        errors,
+    )
 }
 
 /// `GET /password/reset/{token}`: the form for a new password, while the link works.

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{AdminArea, redirect};
-use super::csrf::{self, CsrfForm};
-use super::forms::{all, coded_options, errors_json, field};
+use super::csrf::CsrfForm;
+use super::forms::{all, coded_options, field};
 use super::render::Ctx;
 use crate::domain::accounts::{self, NewAccount};
 use crate::domain::actor::{Role, Who};
@@ -90,13 +90,15 @@ async fn render_county(
     form: &CountyForm,
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
-        "values": form,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
-    });
-    ctx.page(&state.templates, status, "pages/admin/county_form", data)
+    let data = json!({});
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/admin/county_form",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn new_county(
@@ -140,15 +142,18 @@ async fn render_village(
 ) -> AppResult<HttpResponse> {
     let counties = state.db(admin::counties).await?;
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "id": id,
         "action": id.map_or("/admin/villages".into(), |id| format!("/admin/villages/{id}")),
-        "values": form,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
         "counties": county_options(ctx.lang, &counties, &form.county_id),
     });
-    ctx.page(&state.templates, status, "pages/admin/village_form", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/admin/village_form",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn new_village(
@@ -262,19 +267,17 @@ fn render_organization(
     let data = json!({
         "sites": sites,
         "terms": coded_options(lang, PaymentTerms::ALL, "payment-terms-", &form.payment_terms),
-        "csrf_token": csrf::token(&ctx.session),
         "id": id,
         "action": id.map_or("/admin/organizations".into(), |id| format!("/admin/organizations/{id}")),
-        "values": form,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
         "members": members,
     });
-    ctx.page(
+    ctx.form_page(
         &state.templates,
         status,
         "pages/admin/organization_form",
         data,
+        form,
+        errors,
     )
 }
 
@@ -383,15 +386,18 @@ async fn render_site(
     let detail = organization(state, organization_id).await?;
     let base = format!("/admin/organizations/{organization_id}");
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "organization": { "id": organization_id, "name": detail.organization.name },
         "site": site,
         "action": site.map_or(format!("{base}/sites"), |s| format!("{base}/sites/{}", s.id)),
-        "values": form,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/admin/site_form", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/admin/site_form",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn new_site(
@@ -585,15 +591,18 @@ async fn render_new_user(
     let get = |name: &str| field(pairs, name);
     let role = get("role");
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "email": get("email"),
-        "values": form,
         "roles": coded_options(ctx.lang, &Role::ALL.map(Role::as_str), "role-", &role),
         "options": binding_options(state, ctx.lang, &form).await?,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/admin/user_new", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/admin/user_new",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn new_user(
@@ -677,17 +686,20 @@ async fn render_user(
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "user": { "id": user.id, "email": user.email, "role": user.role, "role_label": ctx.lang.t(&format!("role-{}", user.role)) },
         "is_team": Role::parse(&user.role) == Some(Role::Team),
         "is_cadre": Role::parse(&user.role) == Some(Role::Cadre),
         "is_canteen": Role::parse(&user.role) == Some(Role::Canteen),
-        "values": form,
         "options": binding_options(state, ctx.lang, form).await?,
-        "errors": errors_json(ctx.lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/admin/user_edit", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/admin/user_edit",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn edit_user(

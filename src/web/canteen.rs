@@ -13,7 +13,7 @@ use super::cart::{checkout_scope, existing_checkout_scope, line_json, problem_te
 use super::charts;
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
-use super::forms::{coded_options, errors_json, field};
+use super::forms::{coded_options, errors_json, field, keyed};
 use super::orders::{order_json, time};
 use super::render::Ctx;
 use super::upload::Upload;
@@ -138,12 +138,8 @@ impl SheetQuery {
 
 /// The order form from the sheet's pairs: `q-<product id>` for quantities.
 fn order_form(pairs: &[(String, String)]) -> OrderForm {
-    let quantities = pairs
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("q-")?.parse::<i64>().ok()?, v.clone())))
-        .collect();
     OrderForm {
-        quantities,
+        quantities: keyed(pairs.iter().map(|(k, v)| (k, v)), "q-"),
         delivery_site: field(pairs, "delivery_site"),
         delivery_date: field(pairs, "delivery_date"),
         po_number: field(pairs, "po_number"),
@@ -259,8 +255,13 @@ fn render_sheet(
         extras.form.payment_method.as_str()
     };
     let org = &sheet.organization;
+    let values = json!({
+        "delivery_date": extras.form.delivery_date,
+        "po_number": extras.form.po_number,
+        "note": extras.form.note,
+        "idempotency_key": extras.form.idempotency_key,
+    });
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "organization": org.name,
         "entries": entries,
         "hidden": hidden,
@@ -278,14 +279,6 @@ fn render_sheet(
             "selected": s.id.to_string() == extras.form.delivery_site,
         })).collect::<Vec<_>>(),
         "payment_methods": coded_options(lang, &methods, "payment-", chosen),
-        "values": {
-            "delivery_date": extras.form.delivery_date,
-            "po_number": extras.form.po_number,
-            "note": extras.form.note,
-            "idempotency_key": extras.form.idempotency_key,
-        },
-        "errors": messages,
-        "has_errors": !extras.errors.is_empty(),
         "refused": extras.refused.iter().map(|r| json!({
             "name": lang.pick(&r.name_zh, &r.name_en),
             "problem": problem_text(lang, &r.problem),
@@ -318,7 +311,14 @@ fn render_sheet(
             "selected": &query.category == c,
         })).collect::<Vec<_>>(),
     });
-    ctx.page(&state.templates, status, "pages/canteen/order", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/canteen/order",
+        data,
+        values,
+        extras.errors,
+    )
 }
 
 /// Loads the sheet for `items` and renders it.
@@ -871,31 +871,31 @@ pub async fn accept(
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     let (id, village) = path.into_inner();
-    let mut lines: Vec<LineAcceptance> = Vec::new();
-    for (key, value) in &pairs {
-        let Some((kind, line)) = key.split_once('-') else {
-            continue;
-        };
-        let Ok(line_id) = line.parse::<i64>() else {
-            continue;
-        };
-        let at = match lines.iter().position(|l| l.line_id == line_id) {
-            Some(at) => at,
-            None => {
-                lines.push(LineAcceptance {
-                    line_id,
-                    ..LineAcceptance::default()
-                });
-                lines.len() - 1
-            }
-        };
-        match kind {
-            "accepted" => lines[at].accepted = value.clone(),
-            "rejected" => lines[at].rejected = value.clone(),
-            "reason" => lines[at].reason = value.clone(),
-            _ => {}
-        }
-    }
+    let typed = |kind: &str| keyed(pairs.iter().map(|(k, v)| (k, v)), &format!("{kind}-"));
+    let (accepted, rejected, reasons) = (typed("accepted"), typed("rejected"), typed("reason"));
+    let mut line_ids: Vec<i64> = accepted
+        .iter()
+        .chain(&rejected)
+        .chain(&reasons)
+        .map(|(id, _)| *id)
+        .collect();
+    line_ids.sort_unstable();
+    line_ids.dedup();
+    let value = |of: &[(i64, String)], id: i64| {
+        of.iter()
+            .find(|(l, _)| *l == id)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let lines: Vec<LineAcceptance> = line_ids
+        .into_iter()
+        .map(|line_id| LineAcceptance {
+            line_id,
+            accepted: value(&accepted, line_id),
+            rejected: value(&rejected, line_id),
+            reason: value(&reasons, line_id),
+        })
+        .collect();
     let (who, member, scope) = (Who::from(&area.actor), area.actor.user.id, area.scope);
     let result = state
         .db(move |conn| {

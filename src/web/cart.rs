@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::redirect;
 use super::csrf::{self, CsrfForm};
-use super::forms::{coded_options, errors_json};
+use super::forms::coded_options;
 use super::render::Ctx;
 use crate::domain::cart::{self, CartItem, LineProblem, PricedLine, Shopper};
 use crate::domain::money::format_fen;
@@ -192,10 +192,6 @@ fn render_checkout(
 ) -> AppResult<HttpResponse> {
     let lang = ctx.lang;
     let mut data = cart_data(lang, lines);
-    data["csrf_token"] = json!(csrf::token(&ctx.session));
-    data["values"] = json!(form);
-    data["errors"] = errors_json(lang, errors);
-    data["has_errors"] = json!(!errors.is_empty());
     data["refused"] = json!(refused
         .iter()
         .map(|r| json!({ "name": lang.pick(&r.name_zh, &r.name_en), "problem": problem_text(lang, &r.problem) }))
@@ -212,7 +208,14 @@ fn render_checkout(
         "payment-",
         &form.payment_method
     ));
-    ctx.page(&state.templates, status, "pages/checkout", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/checkout",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn checkout_form(state: web::Data<AppState>, ctx: Ctx) -> AppResult<HttpResponse> {

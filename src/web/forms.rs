@@ -28,6 +28,18 @@ pub fn field(pairs: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The fields named `{prefix}{id}` (`q-12`, `qty_7`, `rejected-3`): each record's id and
+/// its value as typed. Fields whose rest is not an id are left out.
+pub fn keyed<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+    prefix: &str,
+) -> Vec<(i64, String)> {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.parse::<i64>().ok()?, v.clone())))
+        .collect()
+}
+
 /// Every value of a repeated field (checkboxes of one name).
 pub fn all(pairs: &[(String, String)], name: &str) -> Vec<String> {
     pairs

@@ -10,7 +10,7 @@ use super::AppState;
 use super::auth::{TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
-use super::forms::{coded_options, errors_json, village_options};
+use super::forms::{coded_options, village_options};
 use super::render::Ctx;
 use super::upload::Upload;
 use crate::domain::actor::Who;
@@ -145,17 +145,20 @@ fn render_form(
         errors,
     } = page;
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "household": household.map(|h| json!({ "id": h.id, "archived": h.archived })),
         "action": household.map_or("/team/households".to_string(), |h| format!("/team/households/{}", h.id)),
-        "values": form,
-        "errors": errors_json(lang, errors),
-        "has_errors": !errors.is_empty(),
         "villages": village_options(lang, villages, village_id),
         "categories": coded_options(lang, HouseholdCategory::ALL, "category-household-", &form.category),
         "payout_methods": coded_options(lang, PayoutMethod::ALL, "payout-", &form.payout_method),
     });
-    ctx.page(&state.templates, status, "pages/team/household_form", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/team/household_form",
+        data,
+        form,
+        errors,
+    )
 }
 
 async fn villages(state: &AppState, area: &TeamArea) -> AppResult<Vec<Village>> {

@@ -14,7 +14,7 @@ use super::AppState;
 use super::auth::{SignedIn, TeamArea, redirect};
 use super::csrf::{self, CsrfForm};
 use super::download::{self, Cell, Format, Table};
-use super::forms::{coded_options, errors_json, village_options};
+use super::forms::{coded_options, errors_json, keyed, village_options};
 use super::render::Ctx;
 use crate::domain::actor::Who;
 use crate::domain::fulfilment::{self, Packing, Part, ShipForm, Step};
@@ -359,13 +359,7 @@ pub async fn refund(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let request = RefundRequest {
-        quantities: form
-            .iter()
-            .filter_map(|(k, v)| {
-                let line: i64 = k.strip_prefix("qty_")?.parse().ok()?;
-                Some((line, v.clone()))
-            })
-            .collect(),
+        quantities: keyed(&form, "qty_"),
         restock: form
             .get("restock")
             .is_some_and(|v| v == "on" || v == "true"),

@@ -144,12 +144,8 @@ fn render_form(
     let mut tiers = form.tiers.clone();
     tiers.resize(TIER_ROWS.max(tiers.len()), Default::default());
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "product_id": product_id,
         "action": product_id.map_or("/team/products".to_string(), |id| format!("/team/products/{id}")),
-        "values": form,
-        "errors": messages,
-        "has_errors": !errors.is_empty(),
         "villages": village_options(lang, villages, &form.village_id),
         "categories": coded_options(lang, &CATEGORIES, "category-", &form.category),
         "statuses": coded_options(lang, ProductStatus::ALL, "product-status-", &form.status),
@@ -163,7 +159,14 @@ fn render_form(
             "price_error": messages.get(format!("tier_price_{}", i + 1)),
         })).collect::<Vec<_>>(),
     });
-    ctx.page(&state.templates, status, "pages/team/product_form", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/team/product_form",
+        data,
+        form,
+        errors,
+    )
 }
 
 /// Reads the product form (`tier_min_1`…, `season` repeated) as the browser sent it.

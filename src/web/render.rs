@@ -14,6 +14,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 
 use super::auth::SessionUser;
+use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 pub use crate::templates::Templates;
@@ -127,6 +128,24 @@ impl Ctx {
         Ok(HttpResponse::build(status)
             .content_type(ContentType::html())
             .body(html))
+    }
+
+    /// A form's page: `data` with what every form page shows — the session's CSRF token,
+    /// the values as typed and each field's message in the visitor's language.
+    pub fn form_page(
+        &self,
+        templates: &Templates,
+        status: StatusCode,
+        template: &str,
+        mut data: Value,
+        values: impl serde::Serialize,
+        errors: &FieldErrors,
+    ) -> AppResult<HttpResponse> {
+        data["csrf_token"] = Value::String(super::csrf::token(&self.session));
+        data["values"] = serde_json::to_value(values).map_err(AppError::internal)?;
+        data["errors"] = super::forms::errors_json(self.lang, errors);
+        data["has_errors"] = Value::Bool(!errors.is_empty());
+        self.page(templates, status, template, data)
     }
 
     pub fn render(&self, templates: &Templates, template: &str, data: Value) -> AppResult<String> {

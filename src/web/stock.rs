@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{TeamArea, redirect};
-use super::csrf::{self, CsrfForm};
-use super::forms::errors_json;
+use super::csrf::CsrfForm;
 use super::render::Ctx;
 use crate::domain::actor::Who;
 use crate::domain::money::format_fen;
@@ -74,7 +73,6 @@ fn render(
 ) -> AppResult<HttpResponse> {
     let lang = ctx.lang;
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "lots": page.lots.iter().map(|(l, p, h)| lot_row(lang, l, p, h)).collect::<Vec<_>>(),
         "products": page.products.iter().map(|p| json!({
             "value": p.id,
@@ -86,11 +84,15 @@ fn render(
             "label": format!("{} {}", h.code, h.head_name),
             "selected": h.id.to_string() == form.household_id,
         })).collect::<Vec<_>>(),
-        "values": form,
-        "errors": errors_json(lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/team/stock", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/team/stock",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn list(
@@ -161,16 +163,19 @@ fn render_lot(
 ) -> AppResult<HttpResponse> {
     let lang = ctx.lang;
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "lot": lot_row(lang, &detail.lot, &detail.product, &detail.household),
         "write_offs": detail.write_offs.iter().map(|w| json!({
             "quantity": w.quantity, "reason": w.reason, "on": w.written_off_on.to_string(),
         })).collect::<Vec<_>>(),
-        "values": form,
-        "errors": errors_json(lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/team/lot", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/team/lot",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn show_lot(

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::{TeamArea, redirect};
-use super::csrf::{self, CsrfForm};
-use super::forms::{all, errors_json, field};
+use super::csrf::CsrfForm;
+use super::forms::{all, field};
 use super::render::Ctx;
 use crate::domain::actor::Who;
 use crate::domain::now_utc;
@@ -44,18 +44,21 @@ fn render_delivery(
 ) -> AppResult<HttpResponse> {
     let lang = ctx.lang;
     let data = json!({
-        "csrf_token": csrf::token(&ctx.session),
         "village": { "id": village.id, "name": lang.pick(&village.name_zh, &village.name_en) },
-        "values": form,
         "weekdays": (1..=7).map(|d: u32| json!({
             "value": d,
             "label": lang.t(&format!("weekday-{d}")),
             "checked": form.weekdays.contains(&d.to_string()),
         })).collect::<Vec<_>>(),
-        "errors": errors_json(lang, errors),
-        "has_errors": !errors.is_empty(),
     });
-    ctx.page(&state.templates, status, "pages/team/delivery", data)
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/team/delivery",
+        data,
+        form,
+        errors,
+    )
 }
 
 pub async fn delivery(

@@ -251,16 +251,6 @@ pub fn sheet(
     })
 }
 
-/// The first date a village can deliver an order placed today: after its lead time, on
-/// one of its delivery weekdays.
-pub fn earliest_date(village: &Village, today: NaiveDate) -> NaiveDate {
-    let first = today + Duration::days(i64::from(village.lead_time_days));
-    (0..7)
-        .map(|d| first + Duration::days(d))
-        .find(|d| delivers_on(village, *d))
-        .unwrap_or(first)
-}
-
 /// The first date every one of `villages` can deliver: after each one's lead time, on a
 /// delivery weekday of each; `None` without villages, or if no such day comes within
 /// `MAX_DAYS_AHEAD`.
@@ -353,7 +343,12 @@ fn check_delivery_date(
                     ("village_zh", village.name_zh.clone()),
                     ("village_en", village.name_en.clone()),
                     ("days", village.lead_time_days.to_string()),
-                    ("earliest", earliest_date(village, today).to_string()),
+                    (
+                        "earliest",
+                        earliest_for_all(&[village], today)
+                            .unwrap_or(earliest)
+                            .to_string(),
+                    ),
                 ],
             );
         } else if !delivers_on(village, date) {
@@ -745,7 +740,10 @@ mod tests {
         // One delivers Mondays and Thursdays after 1 day, the other Thursdays after 2:
         // Thursday, though each alone could come sooner.
         let (a, b) = (village(1, 1, "1001000"), village(2, 2, "0001000"));
-        assert_eq!(earliest_date(&a, monday), monday + Duration::days(3));
+        assert_eq!(
+            earliest_for_all(&[&a], monday),
+            Some(monday + Duration::days(3))
+        );
         assert_eq!(day(&a, &b), Some(monday + Duration::days(3)));
         // No weekday in common: no date at all.
         let (c, d) = (village(3, 0, "1000000"), village(4, 0, "0100000"));
