@@ -1,5 +1,6 @@
 //! Background loops that every server process runs: unpaid reservations expire, canteen
-//! deliveries left unanswered are accepted, and the email outbox is sent. Each loop's work is safe with several processes on one
+//! deliveries left unanswered are accepted, monthly statements are issued and overdue ones
+//! told, and the email outbox is sent. Each loop's work is safe with several processes on one
 //! PostgreSQL (rows are taken with `FOR UPDATE SKIP LOCKED` and leased by conditional
 //! updates), so no process has to be the special one.
 
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use crate::app::Services;
 use crate::db::outbox;
-use crate::domain::canteen::acceptance;
+use crate::domain::canteen::{acceptance, statements};
+use crate::domain::error::DomainError;
 use crate::domain::{now_utc, orders};
 use crate::error::AppError;
 use crate::mail::{self, SendError};
@@ -19,38 +21,29 @@ const MAIL_EVERY: Duration = Duration::from_secs(1);
 /// so that whatever goes wrong in one pass (even a panic) is logged and the loop goes
 /// on with the next.
 pub fn spawn(state: Services) {
-    let expiry = state.clone();
+    let passes = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(EXPIRY_EVERY);
         loop {
             tick.tick().await;
-            let s = expiry.clone();
-            let pass = actix_web::rt::spawn(async move {
-                s.db(|conn| orders::expire_reservations(conn, now_utc()))
-                    .await
-            });
-            match pass.await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(expired = n, "unpaid orders expired, stock returned"),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "reservation expiry failed; retrying later")
-                }
-                Err(e) => tracing::error!(error = %e, "reservation expiry stopped; retrying later"),
-            }
-            let s = expiry.clone();
-            let pass = actix_web::rt::spawn(async move {
-                s.db(|conn| acceptance::accept_overdue(conn, now_utc()))
-                    .await
-            });
-            match pass.await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(
-                    accepted = n,
-                    "canteen deliveries accepted after the waiting days"
-                ),
-                Ok(Err(e)) => tracing::warn!(error = %e, "acceptance pass failed; retrying later"),
-                Err(e) => tracing::error!(error = %e, "acceptance pass stopped; retrying later"),
-            }
+            run_pass(&passes, "unpaid orders expired, stock returned", |conn| {
+                Ok(orders::expire_reservations(conn, now_utc())?)
+            })
+            .await;
+            run_pass(
+                &passes,
+                "canteen deliveries accepted after the waiting days",
+                |conn| acceptance::accept_overdue(conn, now_utc()),
+            )
+            .await;
+            run_pass(&passes, "monthly statements issued", |conn| {
+                statements::issue_due(conn, now_utc())
+            })
+            .await;
+            run_pass(&passes, "overdue statements told", |conn| {
+                statements::tell_overdue(conn, now_utc())
+            })
+            .await;
         }
     });
     actix_web::rt::spawn(async move {
@@ -65,6 +58,22 @@ pub fn spawn(state: Services) {
             }
         }
     });
+}
+
+/// Runs one pass of a periodic job as a task of its own and logs what it did: how many
+/// rows it handled, or why it failed (it runs again at the next tick).
+async fn run_pass<F>(state: &Services, done: &'static str, pass: F)
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<usize, DomainError> + Send + 'static,
+{
+    let s = state.clone();
+    let task = actix_web::rt::spawn(async move { s.db(pass).await });
+    match task.await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(rows = n, "{done}"),
+        Ok(Err(e)) => tracing::warn!(error = %e, pass = done, "pass failed; retrying later"),
+        Err(e) => tracing::error!(error = %e, pass = done, "pass stopped; retrying later"),
+    }
 }
 
 /// One pass of the mail worker: claims one due message at a time, sends it and records

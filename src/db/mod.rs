@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod canteen;
+pub mod canteen_statements;
 pub mod catalog;
 pub mod households;
 pub mod ledger;

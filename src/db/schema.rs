@@ -304,6 +304,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    statements (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        month -> Date,
+        number -> Text,
+        issued_at -> Timestamp,
+        due_date -> Date,
+        goods_fen -> BigInt,
+        credits_fen -> BigInt,
+        total_fen -> BigInt,
+        paid_fen -> BigInt,
+        paid_at -> Nullable<Timestamp>,
+        invoice_number -> Nullable<Text>,
+        overdue_mailed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    statement_orders (order_id) {
+        order_id -> BigInt,
+        statement_id -> BigInt,
+        goods_fen -> BigInt,
+        credits_fen -> BigInt,
+        amount_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    statement_payments (id) {
+        id -> BigInt,
+        statement_id -> BigInt,
+        amount_fen -> BigInt,
+        bank_reference -> Text,
+        paid_on -> Date,
+        recorded_by_user_id -> Nullable<BigInt>,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(villages -> counties (county_id));
 diesel::joinable!(households -> villages (village_id));
 diesel::joinable!(products -> villages (village_id));
@@ -514,6 +554,11 @@ diesel::joinable!(acceptance_lines -> shipments (shipment_id));
 diesel::joinable!(acceptance_lines -> order_lines (order_line_id));
 diesel::joinable!(canteen_orders -> delivery_sites (delivery_site_id));
 
+diesel::joinable!(statements -> organizations (organization_id));
+diesel::joinable!(statement_orders -> statements (statement_id));
+diesel::joinable!(statement_orders -> orders (order_id));
+diesel::joinable!(statement_payments -> statements (statement_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     counties,
     villages,
@@ -549,4 +594,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_reset_tokens,
     password_reset_requests,
     audit_log,
+    statements,
+    statement_orders,
+    statement_payments,
 );

@@ -282,6 +282,36 @@ pub fn acceptance_recorded(
     Ok(())
 }
 
+/// To every member of a statement's organisation: it was issued (`canteen_statement_issued`)
+/// or it is overdue (`canteen_statement_overdue`).
+pub fn statement(
+    conn: &mut DbConn,
+    statement: &crate::db::canteen_statements::Statement,
+    template: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    for (user, _) in accounts::members_of(conn, statement.organization_id)? {
+        let lang = Lang::parse(&user.locale).unwrap_or_default();
+        let data = json!({
+            "number": statement.number,
+            "month": statement.month.format("%Y-%m").to_string(),
+            "total": format_fen(statement.total_fen),
+            "outstanding": format_fen(statement.outstanding_fen()),
+            "due_date": statement.due_date.to_string(),
+            "statement_path": format!("/canteen/statements/{}", statement.id),
+        });
+        outbox::enqueue(
+            conn,
+            &user.email,
+            template,
+            lang.code(),
+            &data.to_string(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
 /// To a person who asked for a new password: the link that sets one, valid `minutes`.
 pub fn password_reset(
     conn: &mut DbConn,

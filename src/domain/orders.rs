@@ -441,9 +441,13 @@ pub fn awaits_online_payment(order: &Order) -> bool {
 }
 
 /// Whether the order's payment is recorded by hand by the team (bank transfer, cash on
-/// delivery) rather than confirmed by the provider.
+/// delivery): not confirmed by the provider, nor paid through a monthly statement (on
+/// account).
 pub fn paid_by_hand(order: &Order) -> bool {
-    order.payment_method != PaymentMethod::Stripe
+    matches!(
+        order.payment_method,
+        PaymentMethod::BankTransfer | PaymentMethod::CashOnDelivery
+    )
 }
 
 /// Whether the buyer is to pay the order by bank transfer now.

@@ -301,8 +301,13 @@ pub fn mark_paid(
         errors.add("reference", "invalid-required");
     }
     if !orders::paid_by_hand(order) {
-        // Card and wallet payments are confirmed by the provider, never by hand.
-        errors.add("status", "invalid-order-paid-online");
+        // Card and wallet payments are confirmed by the provider, on-account orders paid
+        // through their statement: never by hand.
+        let why = match order.payment_method {
+            PaymentMethod::OnAccount => "invalid-order-paid-by-statement",
+            _ => "invalid-order-paid-online",
+        };
+        errors.add("status", why);
     }
     if !errors.is_empty() {
         return Err(errors.into());

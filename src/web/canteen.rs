@@ -267,6 +267,7 @@ fn render_sheet(
         "hidden": hidden,
         "lines": lines,
         "total": format_fen(sheet.total_fen),
+        "overdue": sheet.overdue,
         "credit": sheet.credit.map(|c| json!({
             "limit": format_fen(c.limit_fen),
             "open": format_fen(c.open_fen),

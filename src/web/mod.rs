@@ -7,6 +7,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod canteen;
+pub mod canteen_statements;
 pub mod cart;
 pub mod charts;
 pub mod client;
@@ -338,6 +339,38 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/canteen/orders/{id}/{decision}",
             web::post().to(canteen::decide),
+        )
+        .route(
+            "/canteen/statements",
+            web::get().to(canteen_statements::list),
+        )
+        .route(
+            "/canteen/statements/{id}",
+            web::get().to(canteen_statements::show),
+        )
+        .route(
+            "/canteen/statements/{id}/download.{format}",
+            web::get().to(canteen_statements::download),
+        )
+        .route(
+            "/admin/statements",
+            web::get().to(canteen_statements::admin_list),
+        )
+        .route(
+            "/admin/statements/{id}",
+            web::get().to(canteen_statements::admin_show),
+        )
+        .route(
+            "/admin/statements/{id}/download.{format}",
+            web::get().to(canteen_statements::admin_download),
+        )
+        .route(
+            "/admin/statements/{id}/payments",
+            web::post().to(canteen_statements::record_payment),
+        )
+        .route(
+            "/admin/statements/{id}/invoice",
+            web::post().to(canteen_statements::set_invoice),
         )
         .route("/reports", web::get().to(reports::home))
         .route("/reports/counties/{id}", web::get().to(reports::county))

@@ -36,7 +36,7 @@ fn stock(app: &TestApp, slug: &str) -> i64 {
 }
 
 /// The sheet's fields for `lines` (slug, quantity) and the order's details.
-fn order_fields(
+pub fn order_fields(
     app: &TestApp,
     browser: &Browser,
     lines: &[(&str, &str)],
@@ -86,7 +86,7 @@ fn names_payment_method(html: &str) -> bool {
         .is_some_and(|set| set.contains("field-error"))
 }
 
-fn post(browser: &Browser, fields: &[(String, String)]) -> reqwest::blocking::Response {
+pub fn post(browser: &Browser, fields: &[(String, String)]) -> reqwest::blocking::Response {
     let pairs: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -471,7 +471,7 @@ both_databases! {
 }
 
 /// `village-market verify` finds the ledger adding up.
-fn verify_is_clean(app: &TestApp) {
+pub fn verify_is_clean(app: &TestApp) {
     let out = crate::cli::village_market(&app.database.url, &app.database.dir, &["verify"])
         .output()
         .expect("verify runs");
@@ -505,7 +505,7 @@ pub fn deliver(app: &TestApp, order: i64, slug: &str) -> i64 {
 }
 
 /// The households' and the collective's shares of an order's lines, as the ledger holds them.
-fn ledger_of(app: &TestApp, order: i64) -> i64 {
+pub fn ledger_of(app: &TestApp, order: i64) -> i64 {
     app.scalar(&format!(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM ledger_entries WHERE order_id = {order} \
          AND kind NOT IN ('purchase', 'payout')"
@@ -587,11 +587,15 @@ both_databases! {
         assert_eq!(ledger_of(app, id), 0);
         assert_eq!(stock(app, "xiaomi"), stock_before + 3);
         verify_is_clean(app);
-        // Paid (as the statement will): what was due is received, the whole line posted
+        // Paid through its statement: what was due is received, the whole line posted
         // and the credited units reversed against the same households.
-        let team = app.signed_in("team@example.com");
-        let page = format!("/team/orders/{id}");
-        assert_eq!(team.submit(&page, &format!("{page}/paid"), &[("reference", "月结 2026-12")]).status(), StatusCode::SEE_OTHER);
+        assert_eq!(village_market::domain::canteen::statements::issue_due(&mut app.conn(), crate::canteen_statements::next_month()).expect("pass"), 1);
+        let statement = app.scalar("SELECT id AS n FROM statements");
+        let admin = app.signed_in("admin@example.com");
+        let page = format!("/admin/statements/{statement}");
+        let paid_on = china_date(now_utc()).to_string();
+        let res = admin.submit(&page, &format!("{page}/payments"), &[("amount", "102.00"), ("bank_reference", "月结 2026-12"), ("paid_on", &paid_on)]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
         // Delivered already, it takes its shipment's status once paid.
         assert_eq!(app.count(&format!("orders WHERE id = {id} AND status = 'delivered' AND paid_fen = 10200 AND refunded_fen = 0")), 1);
         assert_eq!(ledger_of(app, id), 12750 - 2550);

@@ -44,6 +44,11 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         &[("xiaomi", "15")],
         "on_account",
     );
+    app.execute(&format!(
+        "INSERT INTO statements (organization_id, month, number, issued_at, due_date, goods_fen, credits_fen, total_fen) \
+         VALUES ({org}, '2026-11-01', 'DZ202611-TEST', '2026-12-01 00:00:00', '2026-12-31', 100, 0, 100)"
+    ));
+    let statement = app.scalar("SELECT MAX(id) AS n FROM statements");
     vec![
         ("GET", "/team".into(), Area::Team, false),
         (
@@ -257,6 +262,38 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Approval,
             false,
         ),
+        ("GET", "/canteen/statements".into(), Area::Canteen, false),
+        (
+            "GET",
+            format!("/canteen/statements/{statement}"),
+            Area::Canteen,
+            false,
+        ),
+        (
+            "GET",
+            format!("/canteen/statements/{statement}/download.csv"),
+            Area::Canteen,
+            false,
+        ),
+        ("GET", "/admin/statements".into(), Area::Admin, false),
+        (
+            "GET",
+            format!("/admin/statements/{statement}"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "GET",
+            format!("/admin/statements/{statement}/download.xlsx"),
+            Area::Admin,
+            false,
+        ),
+        (
+            "POST",
+            format!("/admin/statements/{statement}/payments"),
+            Area::Admin,
+            false,
+        ),
         ("GET", "/my/orders".into(), Area::SignedIn, false),
         ("GET", "/account".into(), Area::SignedIn, false),
         ("POST", "/account/password".into(), Area::SignedIn, false),
@@ -333,6 +370,13 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Admin,
             false,
         ),
+        // Admitted with no fields, it clears the statement's invoice number (it had none).
+        (
+            "POST",
+            format!("/admin/statements/{statement}/invoice"),
+            Area::Admin,
+            false,
+        ),
         // Admitted with no fields, it does retire the site (which stays, retired).
         (
             "POST",
@@ -366,13 +410,14 @@ both_databases! {
             ("approver", app.signed_in("approver@example.com")),
             ("cadre", app.signed_in("cadre@example.com")),
         ];
-        let written = |app: &TestApp| (
+        let written = |app: &TestApp| vec![
             app.count("households"), app.count("products"), app.count("stock_lots"), app.count("villages"), app.count("users"),
             app.count("delivery_sites"), app.count("organizations"),
             app.scalar("SELECT COUNT(*) AS n FROM villages WHERE lead_time_days = 1 AND delivery_weekdays = '1111100'"),
             app.scalar("SELECT COUNT(*) AS n FROM organization_members WHERE member_role = 'buyer'"),
             app.count("orders"), app.count("canteen_orders WHERE decided_at IS NOT NULL"), app.count("acceptance_lines"),
-        );
+            app.count("statement_payments"),
+        ];
         let routes = routes(app);
         let before = written(app);
         let mut wrong = Vec::new();

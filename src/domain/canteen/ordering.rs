@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::db::DbConn;
 use crate::db::accounts as acc;
 use crate::db::canteen::{self as q, CanteenOrder};
+use crate::db::canteen_statements as st;
 use crate::db::catalog::{self as cat, County, PriceTier, Product};
 use crate::domain::actor::{OrgScope, Who};
 use crate::domain::audit::{self, Change};
@@ -105,6 +106,8 @@ pub struct OrderSheet {
     pub methods: Vec<PaymentMethod>,
     /// `Some` when the organisation is on account.
     pub credit: Option<Credit>,
+    /// A statement of the organisation is overdue: it may order only to pay now.
+    pub overdue: bool,
     /// The earliest date each village in the lines can deliver, with its weekdays.
     pub earliest_delivery: Option<NaiveDate>,
 }
@@ -114,14 +117,14 @@ fn on_account(org: &Organization) -> bool {
     org.payment_terms == PaymentTerms::OnAccount && org.credit_limit_fen > 0
 }
 
-/// The methods the organisation may pay with: on account when its terms allow, and
-/// whatever the shop offers for paying now.
-fn methods_for(org: &Organization, shop: &[PaymentMethod]) -> Vec<PaymentMethod> {
+/// The methods the organisation may pay with: on account when its terms allow and no
+/// statement of it is overdue, and whatever the shop offers for paying now.
+fn methods_for(org: &Organization, overdue: bool, shop: &[PaymentMethod]) -> Vec<PaymentMethod> {
     let now_methods = shop
         .iter()
         .copied()
         .filter(|m| *m != PaymentMethod::CashOnDelivery);
-    on_account(org)
+    (on_account(org) && !overdue)
         .then_some(PaymentMethod::OnAccount)
         .into_iter()
         .chain(now_methods)
@@ -233,6 +236,7 @@ pub fn sheet(
         .collect();
     let lines = cart::price(conn, items, true)?;
     let today = china_date(now);
+    let overdue = st::has_overdue(conn, organization.id, today)?;
     let villages = cat::villages(conn)?;
     let villages_in_order: Vec<&Village> = lines.iter().map(|l| &l.village).collect();
     let earliest_delivery = earliest_for_all(&villages_in_order, today);
@@ -241,7 +245,8 @@ pub fn sheet(
         counties: cat::counties(conn)?,
         categories: cat::categories_on_sale(conn)?,
         total_fen: lines.iter().map(|l| l.line_total_fen).sum(),
-        methods: methods_for(&organization, shop_methods),
+        methods: methods_for(&organization, overdue, shop_methods),
+        overdue,
         credit: credit(conn, &organization)?,
         organization,
         sites,
@@ -434,17 +439,23 @@ fn place_in_transaction(
     let po_number =
         v::optional_text(&mut errors, "po_number", &form.po_number, 40).unwrap_or_default();
     let note = v::optional_text(&mut errors, "note", &form.note, 200).unwrap_or_default();
-    let offered: Vec<&str> = methods_for(&org, &rules.shop_methods)
+    let overdue = st::has_overdue(conn, org.id, today)?;
+    let offered: Vec<&str> = methods_for(&org, overdue, &rules.shop_methods)
         .iter()
         .map(|m| m.as_str())
         .collect();
-    let method = v::one_of(
-        &mut errors,
-        "payment_method",
-        &form.payment_method,
-        &offered,
-    )
-    .and_then(|m| PaymentMethod::parse(&m));
+    let method = if overdue && form.payment_method.trim() == PaymentMethod::OnAccount.as_str() {
+        errors.add("payment_method", "invalid-statement-overdue");
+        None
+    } else {
+        v::one_of(
+            &mut errors,
+            "payment_method",
+            &form.payment_method,
+            &offered,
+        )
+        .and_then(|m| PaymentMethod::parse(&m))
+    };
     let key_typed = form.idempotency_key.trim();
     if !(16..=64).contains(&key_typed.len())
         || !key_typed.bytes().all(|b| b.is_ascii_alphanumeric())

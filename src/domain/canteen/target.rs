@@ -5,15 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 use crate::db::DbConn;
 use crate::db::accounts as acc;
 use crate::db::canteen as q;
 use crate::db::catalog as cat;
 use crate::domain::actor::OrgScope;
-use crate::domain::china_date;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::{china_date, china_start};
 
 /// What one village supplied the organisation this year.
 #[derive(Debug, Clone)]
@@ -49,13 +49,7 @@ impl TargetProgress {
 
 /// The UTC instants that bound a year in China.
 fn year_bounds(year: i32) -> (NaiveDateTime, NaiveDateTime) {
-    let start = |y: i32| {
-        NaiveDate::from_ymd_opt(y, 1, 1)
-            .unwrap_or_default()
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            - Duration::hours(8)
-    };
+    let start = |y: i32| china_start(NaiveDate::from_ymd_opt(y, 1, 1).unwrap_or_default());
     (start(year), start(year + 1))
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE statement_payments;
+DROP TABLE statement_orders;
+DROP TABLE statements;
