@@ -39,6 +39,16 @@ impl Services {
         })
     }
 
+    /// What placing a canteen order needs from the shop's settings, for the sheet and for
+    /// standing orders alike.
+    pub fn canteen_rules(&self) -> crate::domain::canteen::ordering::Rules {
+        crate::domain::canteen::ordering::Rules {
+            shop_methods: self.payments.methods(),
+            reservation_minutes: self.config.reservation_minutes,
+            approval_hold_hours: self.config.approval_hold_hours,
+        }
+    }
+
     /// Runs blocking database work with a pooled connection, off the async workers.
     pub async fn db<T, E, F>(&self, f: F) -> Result<T, AppError>
     where

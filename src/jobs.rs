@@ -1,6 +1,6 @@
 //! Background loops that every server process runs: unpaid reservations expire, canteen
 //! deliveries left unanswered are accepted, monthly statements are issued and overdue ones
-//! told, and the email outbox is sent. Each loop's work is safe with several processes on one
+//! told, standing orders' dates are placed at their cutoff, and the email outbox is sent. Each loop's work is safe with several processes on one
 //! PostgreSQL (rows are taken with `FOR UPDATE SKIP LOCKED` and leased by conditional
 //! updates), so no process has to be the special one.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::app::Services;
 use crate::db::outbox;
-use crate::domain::canteen::{acceptance, statements};
+use crate::domain::canteen::{acceptance, standing, statements};
 use crate::domain::error::DomainError;
 use crate::domain::{now_utc, orders};
 use crate::error::AppError;
@@ -36,12 +36,18 @@ pub fn spawn(state: Services) {
                 |conn| acceptance::accept_overdue(conn, now_utc()),
             )
             .await;
-            run_pass(&passes, "monthly statements issued", |conn| {
-                statements::issue_due(conn, now_utc())
+            let bp = passes.config.collective_share_bp;
+            run_pass(&passes, "monthly statements issued", move |conn| {
+                statements::issue_due(conn, bp, now_utc())
             })
             .await;
             run_pass(&passes, "overdue statements told", |conn| {
                 statements::tell_overdue(conn, now_utc())
+            })
+            .await;
+            let rules = passes.canteen_rules();
+            run_pass(&passes, "standing orders' dates placed", move |conn| {
+                standing::place_due(conn, &rules, now_utc())
             })
             .await;
         }

@@ -264,6 +264,18 @@ mod tests {
 }
 
 text_enum! {
+    /// What became of one delivery date of a standing order (周期订单).
+    pub enum StandingRunOutcome {
+        /// Placed whole.
+        Placed = "placed",
+        /// Placed with less than asked of some lines (stock was short).
+        Short = "short",
+        /// Not placed: nothing was in stock, or the order was refused (credit, dates).
+        NotPlaced = "not_placed",
+    }
+}
+
+text_enum! {
     /// Why a canteen rejected units on arrival (验收).
     pub enum RejectionReason {
         /// Fewer arrived than the note says.

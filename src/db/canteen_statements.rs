@@ -265,14 +265,21 @@ pub fn line_totals(conn: &mut DbConn, statement_id: i64) -> QueryResult<Vec<(i64
         .load(conn)
 }
 
-/// What was credited on the lines of a statement's orders: (order, village, fen).
-pub fn line_credits(conn: &mut DbConn, statement_id: i64) -> QueryResult<Vec<(i64, i64, i64)>> {
+/// What was credited on the lines of a statement's orders by the time it was issued:
+/// (order, village, fen). A refund made later is not on the statement.
+pub fn line_credits(
+    conn: &mut DbConn,
+    statement_id: i64,
+    issued_at: NaiveDateTime,
+) -> QueryResult<Vec<(i64, i64, i64)>> {
     refund_lines::table
         .inner_join(order_lines::table)
+        .inner_join(refunds::table)
         .inner_join(
             statement_orders::table.on(statement_orders::order_id.eq(order_lines::order_id)),
         )
         .filter(statement_orders::statement_id.eq(statement_id))
+        .filter(refunds::created_at.le(issued_at))
         .select((
             order_lines::order_id,
             order_lines::village_id,
@@ -345,7 +352,8 @@ pub fn mark_overdue_told(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Quer
     diesel::update(
         statements::table
             .find(id)
-            .filter(statements::overdue_mailed_at.is_null()),
+            .filter(statements::overdue_mailed_at.is_null())
+            .filter(statements::paid_at.is_null()),
     )
     .set(statements::overdue_mailed_at.eq(Some(now)))
     .execute(conn)

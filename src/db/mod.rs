@@ -18,6 +18,7 @@ pub mod payments;
 pub mod reports;
 pub mod schema;
 pub mod shipments;
+pub mod standing_orders;
 pub mod stock;
 
 use std::fmt;

@@ -344,6 +344,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    standing_orders (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        delivery_site_id -> BigInt,
+        created_by_user_id -> BigInt,
+        every_weeks -> Integer,
+        weekdays -> Text,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        paused -> Bool,
+        payment_method -> Text,
+        po_number -> Text,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    standing_order_lines (standing_order_id, product_id) {
+        standing_order_id -> BigInt,
+        product_id -> BigInt,
+        quantity -> Integer,
+    }
+}
+
+diesel::table! {
+    standing_order_skips (standing_order_id, delivery_date) {
+        standing_order_id -> BigInt,
+        delivery_date -> Date,
+        skipped_by_user_id -> BigInt,
+        skipped_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    standing_order_runs (standing_order_id, delivery_date) {
+        standing_order_id -> BigInt,
+        delivery_date -> Date,
+        order_id -> Nullable<BigInt>,
+        outcome -> Text,
+        detail -> Text,
+        ran_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(villages -> counties (county_id));
 diesel::joinable!(households -> villages (village_id));
 diesel::joinable!(products -> villages (village_id));
@@ -559,6 +605,14 @@ diesel::joinable!(statement_orders -> statements (statement_id));
 diesel::joinable!(statement_orders -> orders (order_id));
 diesel::joinable!(statement_payments -> statements (statement_id));
 
+diesel::joinable!(standing_orders -> organizations (organization_id));
+diesel::joinable!(standing_orders -> delivery_sites (delivery_site_id));
+diesel::joinable!(standing_order_lines -> standing_orders (standing_order_id));
+diesel::joinable!(standing_order_lines -> products (product_id));
+diesel::joinable!(standing_order_skips -> standing_orders (standing_order_id));
+diesel::joinable!(standing_order_runs -> standing_orders (standing_order_id));
+diesel::joinable!(standing_order_runs -> orders (order_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     counties,
     villages,
@@ -597,4 +651,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     statements,
     statement_orders,
     statement_payments,
+    standing_orders,
+    standing_order_lines,
+    standing_order_skips,
+    standing_order_runs,
 );

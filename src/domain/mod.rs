@@ -48,11 +48,6 @@ pub fn china_start(date: NaiveDate) -> NaiveDateTime {
     date.and_time(chrono::NaiveTime::MIN) - chrono::Duration::hours(8)
 }
 
-/// The first day of the month a business date is in.
-pub fn month_start(date: NaiveDate) -> NaiveDate {
-    date.with_day(1).unwrap_or(date)
-}
-
 /// A UTC instant as the wall-clock time in China, for display.
 pub fn china_time(utc: NaiveDateTime) -> NaiveDateTime {
     utc + chrono::Duration::hours(8)

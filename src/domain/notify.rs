@@ -312,6 +312,49 @@ pub fn statement(
     Ok(())
 }
 
+/// What became of one date of a standing order, for the organisation's members.
+pub struct StandingRunNews<'a> {
+    pub organization_id: i64,
+    pub delivery_date: chrono::NaiveDate,
+    /// The order placed, if one was.
+    pub order_number: Option<&'a str>,
+    /// Lines that got less than asked: `name_zh`, `name_en`, `wanted`, `got`.
+    pub short: &'a [Value],
+    /// Why nothing was placed: a message key and its arguments.
+    pub reason: Option<(&'static str, &'a [(&'static str, String)])>,
+}
+
+/// To every member of the organisation: a standing order's date was placed (whole or
+/// short, naming what was short) or could not be, and why.
+pub fn standing_order_run(
+    conn: &mut DbConn,
+    run: &StandingRunNews,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    for (user, _) in accounts::members_of(conn, run.organization_id)? {
+        let lang = Lang::parse(&user.locale).unwrap_or_default();
+        let data = json!({
+            "number": run.order_number,
+            "delivery_date": run.delivery_date.to_string(),
+            "short": run.short.iter().map(|s| json!({
+                "name": lang.pick(s["name_zh"].as_str().unwrap_or(""), s["name_en"].as_str().unwrap_or("")),
+                "wanted": s["wanted"], "got": s["got"],
+            })).collect::<Vec<_>>(),
+            "reason": run.reason.map(|(key, args)| lang.t_args(key, args)),
+            "path": "/canteen/standing-orders",
+        });
+        outbox::enqueue(
+            conn,
+            &user.email,
+            "canteen_standing_order",
+            lang.code(),
+            &data.to_string(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
 /// To a person who asked for a new password: the link that sets one, valid `minutes`.
 pub fn password_reset(
     conn: &mut DbConn,

@@ -73,6 +73,22 @@ pub fn delivery_weekdays(mask: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Reads weekdays ticked as repeated checkboxes (`1` Monday … `7` Sunday), at least one,
+/// into the stored mask, Monday first (`1010000`).
+pub fn weekday_mask(errors: &mut FieldErrors, field: &str, days: &[String]) -> String {
+    let mut mask = ['0'; 7];
+    for day in days {
+        match day.trim().parse::<usize>() {
+            Ok(d @ 1..=7) => mask[d - 1] = '1',
+            _ => errors.add(field, "invalid-choice"),
+        }
+    }
+    if days.is_empty() {
+        errors.add(field, "invalid-weekdays-none");
+    }
+    mask.iter().collect()
+}
+
 /// One of the member's villages, for its delivery form; another village is not found.
 pub fn village(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Village> {
     if !scope.village_ids().contains(&id) {
@@ -93,17 +109,7 @@ pub fn save_delivery(
     let existing = village(conn, scope, id)?;
     let mut errors = FieldErrors::default();
     let lead = v::whole_number(&mut errors, "lead_time_days", &form.lead_time_days, 0, 30);
-    let mut mask = ['0'; 7];
-    for day in &form.weekdays {
-        match day.trim().parse::<usize>() {
-            Ok(d @ 1..=7) => mask[d - 1] = '1',
-            _ => errors.add("weekdays", "invalid-choice"),
-        }
-    }
-    if form.weekdays.is_empty() {
-        errors.add("weekdays", "invalid-weekdays-none");
-    }
-    let mask: String = mask.iter().collect();
+    let mask = weekday_mask(&mut errors, "weekdays", &form.weekdays);
     let Some(lead) = lead.filter(|_| errors.is_empty()) else {
         return Err(errors.into());
     };

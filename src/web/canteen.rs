@@ -150,11 +150,7 @@ fn order_form(pairs: &[(String, String)]) -> OrderForm {
 }
 
 fn rules(state: &AppState) -> Rules {
-    Rules {
-        shop_methods: state.payments.methods(),
-        reservation_minutes: state.config.reservation_minutes,
-        approval_hold_hours: state.config.approval_hold_hours,
-    }
+    state.canteen_rules()
 }
 
 /// What the sheet page shows besides the domain's sheet: the form as typed, its

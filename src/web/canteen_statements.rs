@@ -50,7 +50,7 @@ fn summary_json(lang: Lang, s: &Statement, today: chrono::NaiveDate) -> Value {
 }
 
 fn view_json(lang: Lang, v: &StatementView) -> Value {
-    let mut data = summary_json(lang, &v.statement, china_date(now_utc()));
+    let mut data = summary_json(lang, &v.statement, v.today);
     let org = &v.organization;
     data["organization"] = json!({
         "name": org.name, "invoice_title": org.invoice_title, "tax_id": org.tax_id,

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod canteen;
+pub mod canteen_standing;
 pub mod canteen_statements;
 pub mod cart;
 pub mod charts;
@@ -336,9 +337,26 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/canteen/orders/{id}/reorder",
             web::get().to(canteen::reorder),
         )
+        // Before `{decision}`, which would take `standing` for a decision.
+        .route(
+            "/canteen/orders/{id}/standing",
+            web::get().to(canteen_standing::new_form),
+        )
+        .route(
+            "/canteen/orders/{id}/standing",
+            web::post().to(canteen_standing::create),
+        )
         .route(
             "/canteen/orders/{id}/{decision}",
             web::post().to(canteen::decide),
+        )
+        .route(
+            "/canteen/standing-orders",
+            web::get().to(canteen_standing::list),
+        )
+        .route(
+            "/canteen/standing-orders/{id}/{action}",
+            web::post().to(canteen_standing::change),
         )
         .route(
             "/canteen/statements",

@@ -589,7 +589,7 @@ both_databases! {
         verify_is_clean(app);
         // Paid through its statement: what was due is received, the whole line posted
         // and the credited units reversed against the same households.
-        assert_eq!(village_market::domain::canteen::statements::issue_due(&mut app.conn(), crate::canteen_statements::next_month()).expect("pass"), 1);
+        assert_eq!(village_market::domain::canteen::statements::issue_due(&mut app.conn(), 0, crate::canteen_statements::next_month()).expect("pass"), 1);
         let statement = app.scalar("SELECT id AS n FROM statements");
         let admin = app.signed_in("admin@example.com");
         let page = format!("/admin/statements/{statement}");

@@ -10,12 +10,13 @@ use reqwest::StatusCode;
 use crate::canteen::{DEMO_ORG, names_field, org_id, second_organisation};
 use crate::canteen_orders::{deliver, ledger_of, place_canteen_order, verify_is_clean};
 use crate::support::{TestApp, both_databases};
+use village_market::db::ledger::month_of;
 use village_market::domain::canteen::statements;
-use village_market::domain::{china_date, china_start, month_start, now_utc};
+use village_market::domain::{china_date, china_start, now_utc};
 
 /// An hour into next month, China time: when this month's statement is due to be issued.
 pub fn next_month() -> NaiveDateTime {
-    let this_month = month_start(china_date(now_utc()));
+    let this_month = month_of(china_date(now_utc()));
     china_start(this_month + Months::new(1)) + Duration::hours(1)
 }
 
@@ -52,6 +53,13 @@ fn accepted_order(app: &TestApp, slug: &str, quantity: &str, rejected: i32) -> i
     id
 }
 
+/// The households' income as the reports' monthly totals hold it.
+fn month_income(app: &TestApp) -> i64 {
+    app.scalar(
+        "SELECT CAST(COALESCE(SUM(income_fen), 0) AS BIGINT) AS n FROM household_month_totals",
+    )
+}
+
 fn no_threshold(app: &TestApp) {
     let org = org_id(app, DEMO_ORG);
     app.execute(&format!(
@@ -63,7 +71,7 @@ fn no_threshold(app: &TestApp) {
 fn issue_at_once(app: &TestApp, at: NaiveDateTime) -> usize {
     std::thread::scope(|s| {
         let passes: Vec<_> = (0..3)
-            .map(|_| s.spawn(|| statements::issue_due(&mut app.conn(), at).expect("pass")))
+            .map(|_| s.spawn(|| statements::issue_due(&mut app.conn(), 0, at).expect("pass")))
             .collect();
         passes.into_iter().map(|p| p.join().expect("pass")).sum()
     })
@@ -84,7 +92,7 @@ both_databases! {
         assert_eq!(ledger_of(app, first), 0);
 
         // Not before the month is over; then once, however many passes run.
-        assert_eq!(statements::issue_due(&mut app.conn(), now_utc()).expect("pass"), 0);
+        assert_eq!(statements::issue_due(&mut app.conn(), 0, now_utc()).expect("pass"), 0);
         assert_eq!(issue_at_once(app, next_month()), 1);
         assert_eq!(issue_at_once(app, next_month()), 0);
         assert_eq!(app.count("statements"), 1);
@@ -115,17 +123,21 @@ both_databases! {
         let xlsx = buyer.get(&format!("/canteen/statements/{id}/download.xlsx"));
         assert_eq!(xlsx.status(), StatusCode::OK);
         assert!(xlsx.bytes().expect("xlsx").starts_with(b"PK"));
+        assert_eq!(buyer.get(&format!("/canteen/statements/{id}")).status(), StatusCode::OK);
         let other = second_organisation(app);
         for path in [format!("/canteen/statements/{id}"), format!("/canteen/statements/{id}/download.csv")] {
             assert_eq!(other.get(&path).status(), StatusCode::NOT_FOUND, "{path}");
         }
-        assert!(!other.text("/canteen/statements").1.contains(&number));
+        let (status, theirs) = other.text("/canteen/statements");
+        assert_eq!(status, StatusCode::OK);
+        assert!(!theirs.contains(&number));
 
+        let income_before = month_income(app);
         // The city office records payments: refused with the field named, nothing written.
         let admin = app.signed_in("admin@example.com");
         let page = format!("/admin/statements/{id}");
         let pay = format!("{page}/payments");
-        let today = china_date(next_month()).to_string();
+        let today = china_date(now_utc()).to_string();
         let tomorrow = (china_date(now_utc()) + Duration::days(1)).to_string();
         for (amount, reference, paid_on, field) in [
             ("280.51", "ICBC 1", today.as_str(), "amount"),
@@ -147,6 +159,10 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(app.count("orders WHERE status = 'pending_payment' AND payment_method = 'on_account'"), 3);
         assert_eq!(sums("paid_fen"), first_due - 1);
+        // The same transfer twice is refused.
+        let res = admin.submit(&page, &pay, &[("amount", "0.01"), ("bank_reference", "ICBC 20261201-1"), ("paid_on", &paid_on)]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(names_field(&res.text().expect("page"), "bank_reference"));
         // One fen more covers it: paid, posted against the households, credit reversed.
         let res = admin.submit(&page, &pay, &[("amount", "0.01"), ("bank_reference", "ICBC 20261201-2"), ("paid_on", &paid_on)]);
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -164,16 +180,13 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "nothing is outstanding");
         assert_eq!(app.count("statement_payments"), 3);
         assert_eq!(app.count("audit_log WHERE action = 'statement_payment'"), 3);
-        // The households' income shows in the cadres' reports.
+        // The households' income in the cadres' reports grew by what they earned.
         let household_income = app.scalar(&format!(
             "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM ledger_entries \
              WHERE order_id IN ({first}, {second}) AND household_id IS NOT NULL"
         ));
         assert!(household_income > 0);
-        let month_income = app.scalar(
-            "SELECT CAST(COALESCE(SUM(income_fen), 0) AS BIGINT) AS n FROM household_month_totals",
-        );
-        assert!(month_income >= household_income, "{month_income} ≥ {household_income}");
+        assert_eq!(month_income(app) - income_before, household_income);
         verify_is_clean(app);
 
         // The invoice number, for the members to see.
@@ -219,7 +232,8 @@ both_databases! {
         );
         let res = crate::canteen_orders::post(&buyer, &fields);
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(res.text().expect("page").contains("有对账单已逾期"), "payment_method refused, saying why");
+        let page = res.text().expect("page");
+        assert!(names_field(&page, "payment_method") && page.contains("请现付本单"), "payment_method refused, saying why");
         assert_eq!(app.count("orders"), orders_before, "nothing placed");
         place_canteen_order(app, "canteen@example.com", &[("xiaomi", "10")], "bank_transfer");
         assert_eq!(app.count("orders"), orders_before + 1);

@@ -13,6 +13,7 @@ mod auth;
 mod browser;
 mod canteen;
 mod canteen_orders;
+mod canteen_standing;
 mod canteen_statements;
 mod cli;
 mod demo;

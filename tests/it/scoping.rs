@@ -49,6 +49,12 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
          VALUES ({org}, '2026-11-01', 'DZ202611-TEST', '2026-12-01 00:00:00', '2026-12-31', 100, 0, 100)"
     ));
     let statement = app.scalar("SELECT MAX(id) AS n FROM statements");
+    app.execute(&format!(
+        "INSERT INTO standing_orders (organization_id, delivery_site_id, created_by_user_id, every_weeks, weekdays, \
+         starts_on, payment_method, po_number, note, created_at) \
+         VALUES ({org}, {site}, {member}, 1, '1000000', '2027-01-04', 'on_account', '', '', '2026-12-01 00:00:00')"
+    ));
+    let standing = app.scalar("SELECT MAX(id) AS n FROM standing_orders");
     vec![
         ("GET", "/team".into(), Area::Team, false),
         (
@@ -262,6 +268,37 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Approval,
             false,
         ),
+        (
+            "GET",
+            "/canteen/standing-orders".into(),
+            Area::Canteen,
+            false,
+        ),
+        (
+            "GET",
+            format!("/canteen/orders/{canteen_order}/standing"),
+            Area::Canteen,
+            false,
+        ),
+        (
+            "POST",
+            format!("/canteen/orders/{canteen_order}/standing"),
+            Area::Canteen,
+            false,
+        ),
+        (
+            "POST",
+            format!("/canteen/standing-orders/{standing}/skip"),
+            Area::Canteen,
+            false,
+        ),
+        // Admitted, nothing changes: it is not paused.
+        (
+            "POST",
+            format!("/canteen/standing-orders/{standing}/resume"),
+            Area::Canteen,
+            false,
+        ),
         ("GET", "/canteen/statements".into(), Area::Canteen, false),
         (
             "GET",
@@ -416,7 +453,8 @@ both_databases! {
             app.scalar("SELECT COUNT(*) AS n FROM villages WHERE lead_time_days = 1 AND delivery_weekdays = '1111100'"),
             app.scalar("SELECT COUNT(*) AS n FROM organization_members WHERE member_role = 'buyer'"),
             app.count("orders"), app.count("canteen_orders WHERE decided_at IS NOT NULL"), app.count("acceptance_lines"),
-            app.count("statement_payments"),
+            app.count("statement_payments"), app.count("standing_orders"), app.count("standing_order_skips"),
+            app.count("standing_orders WHERE paused"),
         ];
         let routes = routes(app);
         let before = written(app);

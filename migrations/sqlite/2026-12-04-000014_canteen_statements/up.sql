@@ -40,4 +40,5 @@ CREATE TABLE statement_payments (
     recorded_by_user_id BIGINT REFERENCES users(id),
     recorded_at TIMESTAMP NOT NULL
 );
-CREATE INDEX statement_payments_statement ON statement_payments(statement_id);
+-- A transfer is recorded once.
+CREATE UNIQUE INDEX statement_payments_reference ON statement_payments(statement_id, bank_reference);

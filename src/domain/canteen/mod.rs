@@ -8,6 +8,7 @@ pub mod acceptance;
 pub mod deliveries;
 pub mod ordering;
 pub mod orders;
+pub mod standing;
 pub mod statements;
 pub mod target;
 

@@ -18,6 +18,7 @@ use crate::db::canteen_statements::{
     self as q, NewStatement, NewStatementPayment, StatementOrder, StatementPayment,
 };
 use crate::db::catalog as cat;
+use crate::db::ledger::month_of;
 use crate::db::orders::{self as oq, Order};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{OrgScope, Who};
@@ -25,7 +26,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::payments::{self, Received};
 use crate::domain::validation::{self as v, FieldErrors};
-use crate::domain::{china_date, china_start, month_start, notify};
+use crate::domain::{china_date, china_start, notify};
 use crate::states::OrderStatus;
 
 pub use crate::db::canteen_statements::Statement;
@@ -40,8 +41,8 @@ fn number(month: NaiveDate, organization_id: i64) -> String {
 /// Each organisation's statement for a month is issued once, however many processes run
 /// this at the same time (the second one's insert finds the first one's). Returns how
 /// many were issued.
-pub fn issue_due(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize> {
-    let this_month = month_start(china_date(now));
+pub fn issue_due(conn: &mut DbConn, default_bp: u32, now: NaiveDateTime) -> DomainResult<usize> {
+    let this_month = month_of(china_date(now));
     let Some(month) = this_month.checked_sub_months(Months::new(1)) else {
         return Ok(0);
     };
@@ -55,7 +56,7 @@ pub fn issue_due(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize> {
     }
     let mut issued = 0;
     for (org_id, orders) in by_org {
-        if issue(conn, org_id, month, this_month, &orders, now)? {
+        if issue(conn, org_id, month, this_month, &orders, default_bp, now)? {
             issued += 1;
         }
     }
@@ -63,13 +64,15 @@ pub fn issue_due(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize> {
 }
 
 /// Issues one organisation's statement for `month` holding `orders` (id, total); `false`
-/// if it already had one.
+/// if it already had one. A statement that comes to nothing (every unit rejected) is
+/// paid as it is issued, and so are its orders.
 fn issue(
     conn: &mut DbConn,
     org_id: i64,
     month: NaiveDate,
     issued_on: NaiveDate,
     orders: &[(i64, i64)],
+    default_bp: u32,
     now: NaiveDateTime,
 ) -> DomainResult<bool> {
     let org = acc::organization_by_id(conn, org_id)?.ok_or(DomainError::NotFound)?;
@@ -122,8 +125,15 @@ fn issue(
                 "total_fen": goods_fen - credits_fen, "due_date": new.due_date,
             })),
         };
-        audit::record(conn, &Who::tool("statements"), change, now)?;
+        let who = Who::tool("statements");
+        audit::record(conn, &who, change, now)?;
+        if new.total_fen == 0 {
+            q::add_paid(conn, id, 0, now)?;
+        }
         let statement = q::by_id(conn, id)?.ok_or(DomainError::NotFound)?;
+        if new.total_fen == 0 {
+            settle_covered(conn, &who, &statement, 0, "", default_bp, now)?;
+        }
         notify::statement(conn, &statement, "canteen_statement_issued", now)?;
         Ok(true)
     })
@@ -133,11 +143,13 @@ fn issue(
 /// unpaid, once per statement. Returns how many statements.
 pub fn tell_overdue(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize> {
     let mut told = 0;
-    for statement in q::overdue_untold(conn, china_date(now))? {
+    for untold in q::overdue_untold(conn, china_date(now))? {
         told += write_transaction(conn, |conn| {
-            if q::mark_overdue_told(conn, statement.id, now)? != 1 {
+            if q::mark_overdue_told(conn, untold.id, now)? != 1 {
                 return Ok::<_, DomainError>(0);
             }
+            // As it stands now that it is held: a payment may have come in meanwhile.
+            let statement = q::by_id(conn, untold.id)?.ok_or(DomainError::NotFound)?;
             notify::statement(conn, &statement, "canteen_statement_overdue", now)?;
             Ok(1)
         })?;
@@ -173,7 +185,8 @@ pub struct StatementView {
     /// The statement's orders already paid (by its payments).
     pub orders_paid: usize,
     pub orders: usize,
-    pub overdue: bool,
+    /// The business date it was read on, which says whether it is overdue.
+    pub today: NaiveDate,
 }
 
 fn view(
@@ -188,7 +201,7 @@ fn view(
     for (order_id, village_id, fen) in q::line_totals(conn, statement.id)? {
         by_part.entry((order_id, village_id)).or_default().0 += fen;
     }
-    for (order_id, village_id, fen) in q::line_credits(conn, statement.id)? {
+    for (order_id, village_id, fen) in q::line_credits(conn, statement.id, statement.issued_at)? {
         by_part.entry((order_id, village_id)).or_default().1 += fen;
     }
     let villages = cat::villages(conn)?;
@@ -215,7 +228,7 @@ fn view(
         .filter(|(_, o, _, _)| o.status != OrderStatus::PendingPayment)
         .count();
     Ok(StatementView {
-        overdue: statement.is_overdue(china_date(now)),
+        today: china_date(now),
         payments: q::payments_of(conn, statement.id)?,
         organization,
         orders: orders.len(),
@@ -281,9 +294,6 @@ pub fn record_payment(
 ) -> DomainResult<()> {
     let mut errors = FieldErrors::default();
     let amount = v::price_yuan(&mut errors, "amount", &form.amount);
-    if amount == Some(0) {
-        errors.add("amount", "invalid-positive");
-    }
     let reference = v::required_text(&mut errors, "bank_reference", &form.bank_reference, 64);
     let paid_on = v::date(&mut errors, "paid_on", &form.paid_on);
     write_transaction(conn, |conn| {
@@ -292,6 +302,12 @@ pub fn record_payment(
             if day > china_date(now) || day < statement.month {
                 errors.add("paid_on", "invalid-paid-on");
             }
+        }
+        if q::payments_of(conn, statement.id)?
+            .iter()
+            .any(|p| p.bank_reference == reference)
+        {
+            errors.add("bank_reference", "invalid-payment-duplicate");
         }
         if let Some(fen) = amount {
             if fen > statement.outstanding_fen() {
@@ -381,9 +397,9 @@ fn settle_covered(
         }
         let order = oq::locked(conn, order.id)?.ok_or(DomainError::NotFound)?;
         let received = Received {
-            paid_fen: payments::amount_due(conn, &order)?,
+            paid_fen: billed.amount_fen,
             payment_id: None,
-            reference: Some(reference),
+            reference: (!reference.is_empty()).then_some(reference),
         };
         if payments::settle(conn, who, &order, &received, default_bp, now)? {
             settled += 1;
