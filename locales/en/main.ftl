@@ -846,3 +846,13 @@ email-standing-short = Stock was short of:
 email-standing-short-line = { $got } of { $wanted }
 email-standing-open = Your standing orders:
 invalid-payment-duplicate = This bank reference is already recorded for this statement
+
+# Staff purchases (职工个人购买)
+staff-code = Staff code
+staff-code-none = No staff code yet.
+staff-code-help = Staff who enter it at checkout count their own purchases towards the organisation's yearly target.
+staff-code-new = Make a new staff code
+checkout-staff-code = Staff code (optional)
+checkout-staff-code-help = Buying as a member of staff of an organisation that helps these villages? Enter its staff code: your order stays your own and counts towards its yearly target.
+invalid-staff-code = No organisation has this staff code
+target-staff = of which staff purchases: { $amount }

@@ -834,3 +834,13 @@ email-standing-short = 以下商品库存不足：
 email-standing-short-line = 下了 { $got }，原订 { $wanted }
 email-standing-open = 查看周期订单：
 invalid-payment-duplicate = 这笔银行流水已登记在本对账单下
+
+# 职工个人购买
+staff-code = 职工码
+staff-code-none = 还没有职工码。
+staff-code-help = 职工在结账时填写，个人购买计入本单位的年度消费帮扶目标。
+staff-code-new = 生成新的职工码
+checkout-staff-code = 单位职工码（可不填）
+checkout-staff-code-help = 您是帮扶单位的职工吗？填写单位职工码，订单仍是您个人的，金额计入单位的年度消费帮扶目标。
+invalid-staff-code = 没有单位使用这个职工码
+target-staff = 其中职工个人购买 { $amount }

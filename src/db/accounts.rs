@@ -77,6 +77,9 @@ pub struct Organization {
     pub credit_limit_fen: i64,
     /// Orders above this wait for an approver; `None`: none do.
     pub approval_threshold_fen: Option<i64>,
+    /// 职工码: staff who enter it at the storefront's checkout count their purchases
+    /// towards the organisation's target.
+    pub staff_code: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -163,6 +166,24 @@ pub fn organization_by_name(conn: &mut DbConn, name: &str) -> QueryResult<Option
         .select(Organization::as_select())
         .first(conn)
         .optional()
+}
+
+/// The organisation whose staff code this is.
+pub fn organization_by_staff_code(
+    conn: &mut DbConn,
+    code: &str,
+) -> QueryResult<Option<Organization>> {
+    organizations::table
+        .filter(organizations::staff_code.eq(code))
+        .select(Organization::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn set_staff_code(conn: &mut DbConn, id: i64, code: &str) -> QueryResult<usize> {
+    diesel::update(organizations::table.find(id))
+        .set(organizations::staff_code.eq(code))
+        .execute(conn)
 }
 
 pub fn organization_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Organization>> {

@@ -8,7 +8,7 @@ use super::DbConn;
 use super::orders::{Order, OrderLine};
 use super::schema::{
     acceptance_lines, allocations, canteen_orders, delivery_sites, order_lines, orders,
-    organizations, refund_lines, refunds, shipments,
+    organizations, refund_lines, shipments,
 };
 use crate::states::{OrderStatus, PaymentMethod, RejectionReason};
 
@@ -321,6 +321,48 @@ pub fn lock_organization(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     }
 }
 
+/// What staff bought for themselves with the organisation's staff code, paid between two
+/// instants, by village: each line's total less what was refunded on it. (village, fen)
+/// per line; the caller adds them up.
+pub fn staff_value_by_village(
+    conn: &mut DbConn,
+    organization_id: i64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(i64, i64)>> {
+    let lines: Vec<(i64, i64, i64)> = orders::table
+        .inner_join(order_lines::table)
+        .filter(orders::staff_organization_id.eq(organization_id))
+        .filter(orders::paid_at.ge(from))
+        .filter(orders::paid_at.lt(to))
+        .select((
+            order_lines::id,
+            order_lines::village_id,
+            order_lines::line_total_fen,
+        ))
+        .load(conn)?;
+    less_given_back(conn, lines)
+}
+
+/// Each line's (village, total) less what was credited or refunded on it.
+fn less_given_back(conn: &mut DbConn, lines: Vec<(i64, i64, i64)>) -> QueryResult<Vec<(i64, i64)>> {
+    let ids: Vec<i64> = lines.iter().map(|(id, _, _)| *id).collect();
+    let mut back: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for chunk in ids.chunks(5_000) {
+        let rows: Vec<(i64, i64)> = refund_lines::table
+            .filter(refund_lines::order_line_id.eq_any(chunk))
+            .select((refund_lines::order_line_id, refund_lines::amount_fen))
+            .load(conn)?;
+        for (line, fen) in rows {
+            *back.entry(line).or_default() += fen;
+        }
+    }
+    Ok(lines
+        .into_iter()
+        .map(|(id, village, total)| (village, total - back.get(&id).copied().unwrap_or(0)))
+        .collect())
+}
+
 /// The money of the goods an organisation accepted between two instants, by village: for
 /// each line of a shipment accepted then, its total less what was credited or refunded
 /// on it. (village, fen) per line; the caller adds them up.
@@ -346,21 +388,5 @@ pub fn accepted_value_by_village(
             order_lines::line_total_fen,
         ))
         .load(conn)?;
-    let ids: Vec<i64> = lines.iter().map(|(id, _, _)| *id).collect();
-    let given_back: Vec<(i64, i64)> = refund_lines::table
-        .inner_join(refunds::table)
-        .filter(refund_lines::order_line_id.eq_any(&ids))
-        .select((refund_lines::order_line_id, refund_lines::amount_fen))
-        .load(conn)?;
-    Ok(lines
-        .into_iter()
-        .map(|(id, village, total)| {
-            let back: i64 = given_back
-                .iter()
-                .filter(|(l, _)| *l == id)
-                .map(|(_, fen)| fen)
-                .sum();
-            (village, total - back)
-        })
-        .collect())
+    less_given_back(conn, lines)
 }

@@ -65,6 +65,9 @@ pub struct NewOrder<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub locale: &'a str,
+    /// The organisation whose staff code the buyer gave (a personal order counted
+    /// towards its target).
+    pub staff_organization_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

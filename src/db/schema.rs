@@ -184,6 +184,7 @@ diesel::table! {
         refunded_fen -> BigInt,
         paid_at -> Nullable<Timestamp>,
         attention -> Nullable<Text>,
+        staff_organization_id -> Nullable<BigInt>,
     }
 }
 
@@ -235,6 +236,7 @@ diesel::table! {
         payment_terms -> Text,
         credit_limit_fen -> BigInt,
         approval_threshold_fen -> Nullable<BigInt>,
+        staff_code -> Nullable<Text>,
     }
 }
 

@@ -319,6 +319,7 @@ fn load_accounts(
             approval_threshold_fen: o.approval_threshold_fen,
         };
         acc::update_organization(conn, id, &terms)?;
+        acc::set_staff_code(conn, id, &o.staff_code)?;
         for site in &o.site {
             let form = canteen::SiteForm {
                 name: site.name.clone(),

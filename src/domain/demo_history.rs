@@ -152,6 +152,11 @@ fn load_in(
             note: String::new(),
             payment_method: methods[usize::from(i % 5 == 4)].as_str().into(),
             idempotency_key: key(i),
+            // Some staff of the demo canteen buy for themselves with its staff code.
+            staff_code: match (&organization, canteen || i % 6 != 1) {
+                (Some(org), false) => org.staff_code.clone().unwrap_or_default(),
+                _ => String::new(),
+            },
         };
         let order = match orders::place(conn, &items, &buyer, &form, &methods, 30, at) {
             Ok(Checkout::Placed(placed)) => placed.order,

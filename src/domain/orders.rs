@@ -42,6 +42,8 @@ pub struct CheckoutForm {
     pub payment_method: String,
     /// Set once per checkout page, so that a double submit places one order.
     pub idempotency_key: String,
+    /// 职工码: an organisation's staff code, to count the order towards its target.
+    pub staff_code: String,
 }
 
 /// A line that could not be bought, named for the buyer.
@@ -110,6 +112,8 @@ pub struct OrderTerms<'a> {
     /// Stored form (`stored_idempotency_key`).
     pub idempotency_key: &'a str,
     pub locale: &'a str,
+    /// The organisation a staff member's personal order counts for.
+    pub staff_organization_id: Option<i64>,
 }
 
 struct ValidCheckout {
@@ -120,6 +124,8 @@ struct ValidCheckout {
     note: String,
     payment_method: PaymentMethod,
     key: String,
+    /// Upper-cased as stored.
+    staff_code: Option<String>,
 }
 
 fn validate(
@@ -152,6 +158,8 @@ fn validate(
     if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
         errors.add("idempotency_key", "invalid-stale-form");
     }
+    let staff_code = v::optional_text(&mut errors, "staff_code", &form.staff_code, 16)
+        .map(|code| code.to_uppercase());
     match (phone, payment_method) {
         (Some(phone), Some(payment_method)) if errors.is_empty() => Ok(ValidCheckout {
             name,
@@ -161,6 +169,7 @@ fn validate(
             note,
             payment_method,
             key,
+            staff_code,
         }),
         _ => Err(errors),
     }
@@ -262,7 +271,15 @@ fn place_in_transaction(
     if lines.len() != items.len() || lines.is_empty() {
         return Err(DomainError::invalid("cart", "invalid-cart-changed").into());
     }
+    let staff_organization_id = match &valid.staff_code {
+        None => None,
+        Some(code) => match crate::db::accounts::organization_by_staff_code(conn, code)? {
+            Some(org) => Some(org.id),
+            None => return Err(DomainError::invalid("staff_code", "invalid-staff-code").into()),
+        },
+    };
     let terms = OrderTerms {
+        staff_organization_id,
         channel: if canteen {
             Channel::Canteen
         } else {
@@ -355,6 +372,7 @@ pub fn reserve_and_record(
         created_at: now,
         updated_at: now,
         locale: terms.locale,
+        staff_organization_id: terms.staff_organization_id,
     };
     let order_id = q::insert(conn, &new)?;
     let new_lines: Vec<NewOrderLine> = lines

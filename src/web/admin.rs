@@ -270,6 +270,7 @@ fn render_organization(
         "id": id,
         "action": id.map_or("/admin/organizations".into(), |id| format!("/admin/organizations/{id}")),
         "members": members,
+        "staff_code": existing.and_then(|o| o.organization.staff_code.clone()),
     });
     ctx.form_page(
         &state.templates,
@@ -531,6 +532,21 @@ pub async fn set_member_role(
             render_organization(&state, &ctx, status, Some(&detail), &form, &errors)
         }
     }
+}
+
+/// `POST /admin/organizations/{id}/staff-code`: a new staff code (职工码), replacing
+/// the old one (a code passed round beyond the staff stops counting).
+pub async fn new_staff_code(
+    state: web::Data<AppState>,
+    area: AdminArea,
+    id: web::Path<i64>,
+    CsrfForm(_): CsrfForm<super::auth::Empty>,
+) -> AppResult<HttpResponse> {
+    let (id, who) = (id.into_inner(), Who::from(&area.actor));
+    state
+        .db(move |conn| canteen::new_staff_code(conn, &who, id, now_utc()))
+        .await?;
+    Ok(redirect(&format!("/admin/organizations/{id}")))
 }
 
 // Accounts.

@@ -86,6 +86,7 @@ pub async fn home(
             "credit_limit": format_fen(org.credit_limit_fen),
             "approval_threshold": org.approval_threshold_fen.map(format_fen),
             "annual_target": format_fen(org.annual_target_fen),
+            "staff_code": org.staff_code,
         },
         "sites": page.sites,
         "members": page.members.iter().map(|(u, role)| json!({
@@ -916,6 +917,7 @@ fn target_json(lang: Lang, t: &TargetProgress) -> Value {
     );
     json!({
         "year": t.year,
+        "staff": (t.staff_fen > 0).then(|| lang.t_args("target-staff", &[("amount", format_fen(t.staff_fen))])),
         "bar": charts::progress_bar(t.per_mille(), &label),
         "label": label,
         "by_village": t.by_village.iter().map(|v| json!({

@@ -215,6 +215,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::retire_site),
         )
         .route(
+            "/admin/organizations/{id}/staff-code",
+            web::post().to(admin::new_staff_code),
+        )
+        .route(
             "/admin/organizations/{id}/members/{user}",
             web::post().to(admin::set_member_role),
         )

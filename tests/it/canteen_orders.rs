@@ -679,3 +679,67 @@ both_databases! {
         assert!(school.text("/canteen").1.contains("今年还没有验收的采购"));
     }
 }
+
+/// A guest's checkout of one product with a staff code.
+fn staff_checkout(
+    app: &TestApp,
+    slug: &str,
+    quantity: &str,
+    code: &str,
+) -> reqwest::blocking::Response {
+    let guest = app.browser();
+    crate::orders::add(&guest, product_id(app, slug), quantity);
+    let (token, key) = crate::orders::checkout_fields(&guest.text("/checkout").1);
+    guest.post_form(
+        "/checkout",
+        &[
+            ("csrf_token", token.as_str()),
+            ("idempotency_key", key.as_str()),
+            ("name", "王职工"),
+            ("phone", "13912345678"),
+            ("address", "大同市平城区某小区 3 号楼"),
+            ("email", ""),
+            ("note", ""),
+            ("payment_method", "bank_transfer"),
+            ("staff_code", code),
+        ],
+    )
+}
+
+both_databases! {
+    fn staff_purchases_with_the_staff_code_count_towards_the_target(app) {
+        // The city office makes the organisation a new code; the old one stops counting.
+        let org = org_id(app, DEMO_ORG);
+        let admin = app.signed_in("admin@example.com");
+        let page = format!("/admin/organizations/{org}");
+        assert_eq!(admin.submit(&page, &format!("{page}/staff-code"), &[]).status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.count("audit_log WHERE action = 'new_staff_code'"), 1);
+        let buyer = app.signed_in("canteen@example.com");
+        let home = buyer.text("/canteen").1;
+        let code = home.split("<strong class=\"code\">").nth(1).and_then(|r| r.split('<').next()).expect("the staff code").to_string();
+        assert_eq!(code.len(), 8);
+        // A wrong code is refused, naming the field, and nothing is placed.
+        let orders = app.count("orders");
+        for wrong in ["NOSUCH01", "DTJG2026"] {
+            let res = staff_checkout(app, "xiaomi", "2", wrong);
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{wrong}");
+            assert!(names_field(&res.text().expect("page"), "staff_code"), "{wrong}");
+        }
+        assert_eq!(app.count("orders"), orders);
+        // Typed in lower case, it counts: a personal order, counted once paid.
+        assert_eq!(staff_checkout(app, "xiaomi", "2", &code.to_lowercase()).status(), StatusCode::SEE_OTHER);
+        let order = app.scalar("SELECT MAX(id) AS n FROM orders");
+        assert_eq!(app.count(&format!("orders WHERE id = {order} AND channel = 'store' AND organization_id IS NULL AND staff_organization_id = {org}")), 1);
+        assert!(buyer.text("/canteen").1.contains("今年还没有验收的采购"), "not before it is paid");
+        let team = app.signed_in("team@example.com");
+        let order_page = format!("/team/orders/{order}");
+        assert_eq!(team.submit(&order_page, &format!("{order_page}/paid"), &[("reference", "ICBC 88")]).status(), StatusCode::SEE_OTHER);
+        let total = app.scalar(&format!("SELECT total_fen AS n FROM orders WHERE id = {order}"));
+        let amount = format!("¥{}.{:02}", total / 100, total % 100);
+        let home = buyer.text("/canteen").1;
+        assert!(home.contains(&format!("已采购 {amount}")) && home.contains(&format!("其中职工个人购买 {amount}")), "{home}");
+        // Another organisation's target does not count it.
+        let school = second_organisation(app);
+        assert!(school.text("/canteen").1.contains("今年还没有验收的采购"));
+    }
+}

@@ -407,6 +407,13 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Admin,
             false,
         ),
+        // Admitted with no fields, it gives the organisation a new staff code.
+        (
+            "POST",
+            format!("/admin/organizations/{org}/staff-code"),
+            Area::Admin,
+            false,
+        ),
         // Admitted with no fields, it clears the statement's invoice number (it had none).
         (
             "POST",

@@ -1,5 +1,6 @@
 //! The yearly target (消费帮扶目标): what an organisation bought from the villages this year
-//! — the goods it accepted on arrival, less what was credited back — against the target
+//! — the goods it accepted on arrival, less what was credited back, and what its staff
+//! paid for themselves with its staff code (职工个人购买), less refunds — against the target
 //! the city office set it, by village and by county, for its dashboard and its annual
 //! report.
 
@@ -30,7 +31,10 @@ pub struct VillageBought {
 pub struct TargetProgress {
     pub year: i32,
     pub target_fen: i64,
+    /// Bought: accepted canteen deliveries and staff purchases, less credits.
     pub bought_fen: i64,
+    /// Of which staff bought for themselves with the staff code (职工个人购买).
+    pub staff_fen: i64,
     /// Most first.
     pub by_village: Vec<VillageBought>,
     /// (county zh, county en, fen), most first.
@@ -67,6 +71,11 @@ pub fn progress(
     for (village_id, fen) in q::accepted_value_by_village(conn, org.id, from, to)? {
         *by_village_id.entry(village_id).or_default() += fen;
     }
+    let mut staff_fen = 0;
+    for (village_id, fen) in q::staff_value_by_village(conn, org.id, from, to)? {
+        *by_village_id.entry(village_id).or_default() += fen;
+        staff_fen += fen;
+    }
     let ids: Vec<i64> = by_village_id.keys().copied().collect();
     let villages = cat::villages_by_ids(conn, &ids)?;
     let counties = cat::counties(conn)?;
@@ -95,6 +104,7 @@ pub fn progress(
     Ok(TargetProgress {
         year,
         target_fen: org.annual_target_fen,
+        staff_fen,
         bought_fen: by_village.iter().map(|v| v.fen).sum(),
         by_village,
         by_county,

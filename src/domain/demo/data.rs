@@ -147,6 +147,8 @@ pub struct Organization {
     pub payment_terms: PaymentTerms,
     pub credit_limit_fen: i64,
     pub approval_threshold_fen: Option<i64>,
+    /// 职工码: what its staff enter at checkout to count towards its target.
+    pub staff_code: String,
     /// Its delivery sites (食堂).
     #[serde(default)]
     pub site: Vec<Site>,
