@@ -43,6 +43,9 @@ enum Command {
     /// Recompute every monthly total from the ledger and check that the money adds up;
     /// prints each difference and exits non-zero if there is any.
     Verify,
+    /// Issue the canteens' monthly statements that are due now and exit (every server
+    /// process does this by itself every 30 seconds; a statement is never issued twice).
+    IssueStatements,
     /// Copy a live SQLite database into the new file PATH (PostgreSQL: use pg_dump).
     Backup {
         /// The copy to write; an existing file is never overwritten.
@@ -134,6 +137,18 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Backup { path } => {
             db::backup(&config.database_url, &path).map_err(|e| e.to_string())?;
             println!("{} copied into {}", config.database_url, path.display());
+            Ok(())
+        }
+        Command::IssueStatements => {
+            let started = std::time::Instant::now();
+            let issued = village_market::domain::canteen::statements::issue_due(
+                &mut conn()?,
+                config.collective_share_bp,
+                now_utc(),
+            )
+            .map_err(describe)?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            println!("issued {issued} statement(s) in {ms:.1} ms");
             Ok(())
         }
         Command::Verify => {
@@ -230,13 +245,15 @@ fn describe(e: DomainError) -> String {
 fn load_demo(config: &Config, conn: &mut db::DbConn) -> Result<(), String> {
     let password = config.demo_password().map_err(|e| e.to_string())?;
     let report = demo::load(conn, &password, now_utc()).map_err(|e| format!("demo data: {e}"))?;
-    let history =
-        village_market::domain::demo_history::load(conn, config.collective_share_bp, now_utc())
-            .map_err(|e| format!("demo orders: {e}"))?;
-    if report.is_empty() && history.orders == 0 {
+    let bp = config.collective_share_bp;
+    let history = village_market::domain::demo_history::load(conn, bp, now_utc())
+        .map_err(|e| format!("demo orders: {e}"))?;
+    let canteen = village_market::domain::demo_canteen::load(conn, bp, now_utc())
+        .map_err(|e| format!("demo canteen: {e}"))?;
+    if report.is_empty() && history.orders == 0 && canteen.orders == 0 {
         println!("demo data: already loaded, nothing changed");
     } else {
-        println!("demo data: loaded {report:?}, {history:?}");
+        println!("demo data: loaded {report:?}, {history:?}, {canteen:?}");
     }
     if config.demo_password.is_none() {
         println!(

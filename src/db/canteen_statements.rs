@@ -149,14 +149,15 @@ pub fn credits_by_order(conn: &mut DbConn, order_ids: &[i64]) -> QueryResult<Vec
 }
 
 /// Creates the organisation's statement for `month` unless it has one: its id, or `None`
-/// when another process (or an earlier pass) issued it.
+/// when another process (or an earlier pass) issued it. Any conflict does nothing: the
+/// number is made of the organisation and the month, so its UNIQUE is met together with
+/// `(organization_id, month)`'s, and naming only one of them would let the other raise.
 pub fn insert_statement(conn: &mut DbConn, new: &NewStatement) -> QueryResult<Option<i64>> {
     macro_rules! insert {
         ($c:expr) => {
             diesel::insert_into(statements::table)
                 .values(new)
-                .on_conflict((statements::organization_id, statements::month))
-                .do_nothing()
+                .on_conflict_do_nothing()
                 .returning(statements::id)
                 .get_result($c)
                 .optional()

@@ -9,6 +9,7 @@ pub mod canteen;
 pub mod cart;
 pub mod catalog;
 pub mod demo;
+pub mod demo_canteen;
 pub mod demo_history;
 pub mod error;
 pub mod fulfilment;

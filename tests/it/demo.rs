@@ -1,9 +1,10 @@
 //! The demo loader: the villages and accounts it promises, and idempotence.
 
 use village_market::domain::money::format_fen;
-use village_market::domain::{china_date, demo, demo_history, ledger, now_utc};
+use village_market::domain::{china_date, demo, demo_canteen, demo_history, ledger, now_utc};
 
 use crate::support::{PASSWORD, both_databases};
+use reqwest::StatusCode;
 
 both_databases! {
     fn loading_twice_changes_nothing(app) {
@@ -82,6 +83,36 @@ both_databases! {
             let browser = app.browser();
             let res = browser.sign_in(email, PASSWORD);
             assert_eq!(crate::support::location(&res), home, "{email}");
+        }
+    }
+
+    fn the_demo_canteen_has_two_months_on_account_a_paid_statement_and_a_standing_order(app) {
+        let now = now_utc();
+        demo_history::load(&mut app.conn(), 1000, now).expect("history");
+        let report = demo_canteen::load(&mut app.conn(), 1000, now).expect("canteen");
+        assert!(report.orders >= 4, "{report:?}");
+        assert_eq!((report.statements, report.standing_orders), (2, 1), "{report:?}");
+        assert_eq!(app.count("statements WHERE paid_at IS NOT NULL AND paid_fen = total_fen"), 1, "the older one paid");
+        assert_eq!(app.count("statements WHERE paid_at IS NULL AND paid_fen = 0"), 1, "last month's issued");
+        assert!(app.count("acceptance_lines WHERE rejected = 1 AND reason = 'damaged'") >= 1);
+        // The paid statement's orders are posted to the households; the other's wait.
+        let posted = app.count(
+            "statement_orders so JOIN statements s ON s.id = so.statement_id \
+             JOIN orders o ON o.id = so.order_id WHERE s.paid_at IS NOT NULL AND o.paid_at IS NOT NULL",
+        );
+        assert_eq!(posted, app.count("statement_orders so JOIN statements s ON s.id = so.statement_id WHERE s.paid_at IS NOT NULL"));
+        assert!(ledger::verify(&mut app.conn()).expect("verify").is_empty());
+        let again = demo_canteen::load(&mut app.conn(), 1000, now).expect("second load");
+        assert_eq!(again, demo_canteen::CanteenReport::default(), "a second load places nothing");
+        // The buyer sees them, and this year's purchases against the target.
+        let buyer = app.signed_in("canteen@example.com");
+        let (status, list) = buyer.text("/canteen/statements");
+        assert_eq!(status, StatusCode::OK);
+        assert!(list.contains("已结清") && list.contains("已出单"), "{list}");
+        assert!(buyer.text("/canteen/standing-orders").1.contains("每周周一"));
+        // (In January and February the two months were last year's.)
+        if chrono::Datelike::month(&china_date(now)) > 2 {
+            assert!(!buyer.text("/canteen").1.contains("今年还没有验收的采购"));
         }
     }
 }

@@ -3,7 +3,7 @@
 -- were all accepted by the month's end; the city office records payments against it, and
 -- each order it covers in full becomes paid, oldest first.
 CREATE TABLE statements (
-    id BIGSERIAL PRIMARY KEY,
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     organization_id BIGINT NOT NULL REFERENCES organizations(id),
     -- The first day of the month (China time) the statement is for.
     month DATE NOT NULL,
@@ -32,7 +32,7 @@ CREATE TABLE statement_orders (
 CREATE INDEX statement_orders_statement ON statement_orders(statement_id, order_id);
 
 CREATE TABLE statement_payments (
-    id BIGSERIAL PRIMARY KEY,
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     statement_id BIGINT NOT NULL REFERENCES statements(id),
     amount_fen BIGINT NOT NULL CHECK (amount_fen > 0),
     bank_reference TEXT NOT NULL,

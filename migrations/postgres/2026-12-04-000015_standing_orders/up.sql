@@ -4,7 +4,7 @@
 -- exactly once, since a run is recorded under (standing order, delivery date) before the
 -- order is placed, in the same transaction.
 CREATE TABLE standing_orders (
-    id BIGSERIAL PRIMARY KEY,
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     organization_id BIGINT NOT NULL REFERENCES organizations(id),
     delivery_site_id BIGINT NOT NULL REFERENCES delivery_sites(id),
     created_by_user_id BIGINT NOT NULL REFERENCES users(id),
