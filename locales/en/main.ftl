@@ -856,3 +856,7 @@ checkout-staff-code = Staff code (optional)
 checkout-staff-code-help = Buying as a member of staff of an organisation that helps these villages? Enter its staff code: your order stays your own and counts towards its yearly target.
 invalid-staff-code = No organisation has this staff code
 target-staff = of which staff purchases: { $amount }
+reports-canteens-title = Canteens buying from these villages in { $year }
+reports-canteen-organization = Organisation
+reports-canteen-bought-here = Bought from these villages
+reports-canteen-target = Its yearly target (all villages)

@@ -844,3 +844,7 @@ checkout-staff-code = 单位职工码（可不填）
 checkout-staff-code-help = 您是帮扶单位的职工吗？填写单位职工码，订单仍是您个人的，金额计入单位的年度消费帮扶目标。
 invalid-staff-code = 没有单位使用这个职工码
 target-staff = 其中职工个人购买 { $amount }
+reports-canteens-title = { $year } 年向本地区采购的帮扶单位
+reports-canteen-organization = 单位
+reports-canteen-bought-here = 向本地区采购
+reports-canteen-target = 年度消费帮扶目标（全部村）

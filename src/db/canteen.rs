@@ -321,6 +321,27 @@ pub fn lock_organization(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     }
 }
 
+/// What counts towards an organisation's target between two instants: the goods it
+/// accepted and what its staff paid for with its staff code, each less what was given
+/// back; by village, and the staff's part of it.
+pub fn bought_in(
+    conn: &mut DbConn,
+    organization_id: i64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<(std::collections::BTreeMap<i64, i64>, i64)> {
+    let mut by_village = std::collections::BTreeMap::new();
+    for (village, fen) in accepted_value_by_village(conn, organization_id, from, to)? {
+        *by_village.entry(village).or_default() += fen;
+    }
+    let mut staff = 0;
+    for (village, fen) in staff_value_by_village(conn, organization_id, from, to)? {
+        *by_village.entry(village).or_default() += fen;
+        staff += fen;
+    }
+    Ok((by_village, staff))
+}
+
 /// What staff bought for themselves with the organisation's staff code, paid between two
 /// instants, by village: each line's total less what was refunded on it. (village, fen)
 /// per line; the caller adds them up.

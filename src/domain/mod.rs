@@ -49,6 +49,12 @@ pub fn china_start(date: NaiveDate) -> NaiveDateTime {
     date.and_time(chrono::NaiveTime::MIN) - chrono::Duration::hours(8)
 }
 
+/// The UTC instants that bound a year in China: its first instant and the next year's.
+pub fn china_year(year: i32) -> (NaiveDateTime, NaiveDateTime) {
+    let start = |y: i32| china_start(NaiveDate::from_ymd_opt(y, 1, 1).unwrap_or_default());
+    (start(year), start(year + 1))
+}
+
 /// A UTC instant as the wall-clock time in China, for display.
 pub fn china_time(utc: NaiveDateTime) -> NaiveDateTime {
     utc + chrono::Duration::hours(8)

@@ -1,5 +1,14 @@
 //! Money is `i64` fen (分) everywhere; this is where it becomes yuan text.
 
+/// `part` of `whole` in tenths of a percent, capped at 100 % (0 without a whole): a
+/// progress bar's fill.
+pub fn per_mille(part: i64, whole: i64) -> i64 {
+    if whole <= 0 {
+        return 0;
+    }
+    (i128::from(part) * 1000 / i128::from(whole)).clamp(0, 1000) as i64
+}
+
 /// `1250` → `¥12.50`, `-5` → `-¥0.05`.
 pub fn format_fen(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };

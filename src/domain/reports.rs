@@ -263,10 +263,57 @@ fn area_report(
     })
 }
 
-/// `/reports`: the whole scope, county by county.
+/// `/reports`: the whole scope, county by county, and the canteens buying from it.
 pub struct ScopeReport {
     pub counties: Vec<(County, Vec<Village>)>,
     pub area: AreaReport,
+    /// The year the report ends in (China time), which the canteens are read for.
+    pub canteen_year: i32,
+    /// The organisations that bought most from the scope's villages that year.
+    pub canteens: Vec<CanteenBuyer>,
+}
+
+/// An organisation of the canteen channel as a reader of the reports sees it.
+pub struct CanteenBuyer {
+    pub name: String,
+    /// This year (China time), from the reader's villages: accepted deliveries and staff
+    /// purchases, less what was given back.
+    pub in_scope_fen: i64,
+    /// The same from every village, against its yearly target.
+    pub bought_fen: i64,
+    pub target_fen: i64,
+}
+
+/// How many organisations the reports list.
+const TOP_CANTEENS: usize = 10;
+
+/// The organisations that bought most this year from `villages`, with what they bought
+/// from every village against their target; those that bought nothing from them left out.
+fn canteen_buyers(
+    conn: &mut DbConn,
+    villages: &[Village],
+    year: i32,
+) -> QueryResult<Vec<CanteenBuyer>> {
+    let (from, to) = crate::domain::china_year(year);
+    let mut buyers = Vec::new();
+    for org in crate::db::accounts::organizations(conn)? {
+        let (by_village, _) = crate::db::canteen::bought_in(conn, org.id, from, to)?;
+        let in_scope_fen: i64 = villages
+            .iter()
+            .filter_map(|v| by_village.get(&v.id))
+            .sum();
+        if in_scope_fen > 0 {
+            buyers.push(CanteenBuyer {
+                name: org.name,
+                in_scope_fen,
+                bought_fen: by_village.values().sum(),
+                target_fen: org.annual_target_fen,
+            });
+        }
+    }
+    buyers.sort_by(|a, b| b.in_scope_fen.cmp(&a.in_scope_fen).then(a.name.cmp(&b.name)));
+    buyers.truncate(TOP_CANTEENS);
+    Ok(buyers)
 }
 
 pub fn scope_report(
@@ -276,13 +323,20 @@ pub fn scope_report(
     reading: Reading,
 ) -> QueryResult<ScopeReport> {
     let counties = scope_villages(conn, scope)?;
-    let villages = counties
+    let villages: Vec<Village> = counties
         .iter()
         .flat_map(|(_, v)| v.iter().cloned())
         .collect();
+    let canteen_year = months.to.year();
+    let canteens = match reading {
+        Reading::Download => Vec::new(),
+        Reading::Page => canteen_buyers(conn, &villages, canteen_year)?,
+    };
     Ok(ScopeReport {
+        canteen_year,
         area: area_report(conn, villages, months, reading)?,
         counties,
+        canteens,
     })
 }
 

@@ -904,21 +904,11 @@ pub async fn accept(
 }
 
 fn target_json(lang: Lang, t: &TargetProgress) -> Value {
-    let label = lang.t_args(
-        "target-progress",
-        &[
-            ("bought", format_fen(t.bought_fen)),
-            ("target", format_fen(t.target_fen)),
-            (
-                "percent",
-                format!("{}.{}", t.per_mille() / 10, t.per_mille() % 10),
-            ),
-        ],
-    );
+    let (bar, label) = charts::target_bar(lang, t.bought_fen, t.target_fen);
     json!({
         "year": t.year,
         "staff": (t.staff_fen > 0).then(|| lang.t_args("target-staff", &[("amount", format_fen(t.staff_fen))])),
-        "bar": charts::progress_bar(t.per_mille(), &label),
+        "bar": bar,
         "label": label,
         "by_village": t.by_village.iter().map(|v| json!({
             "village": lang.pick(&v.village_zh, &v.village_en),

@@ -59,6 +59,21 @@ pub fn income_bars(all: &[MonthIncome], labels: (&str, &str)) -> String {
     svg
 }
 
+/// An organisation's purchases against its yearly target: the progress bar and its text
+/// (`已采购 ¥… / 目标 ¥…（…%）`).
+pub fn target_bar(lang: crate::i18n::Lang, bought_fen: i64, target_fen: i64) -> (String, String) {
+    let per_mille = crate::domain::money::per_mille(bought_fen, target_fen);
+    let label = lang.t_args(
+        "target-progress",
+        &[
+            ("bought", format_fen(bought_fen)),
+            ("target", format_fen(target_fen)),
+            ("percent", format!("{}.{}", per_mille / 10, per_mille % 10)),
+        ],
+    );
+    (progress_bar(per_mille, &label), label)
+}
+
 /// A progress bar: `per_mille` of the way (0–1000), with `label` as its text.
 pub fn progress_bar(per_mille: i64, label: &str) -> String {
     let (width, height) = (640.0_f64, 28.0_f64);

@@ -248,7 +248,19 @@ pub async fn home(
         title: lang.t("reports-title"),
         table,
         area: report.area,
-        extra: json!({ "counties": places }),
+        extra: json!({
+            "counties": places,
+            "canteen_year": report.canteen_year,
+            "canteens": report.canteens.iter().map(|c| {
+                let (bar, label) = charts::target_bar(lang, c.bought_fen, c.target_fen);
+                json!({
+                    "name": c.name,
+                    "in_scope": format_fen(c.in_scope_fen),
+                    "bar": bar,
+                    "progress": label,
+                })
+            }).collect::<Vec<_>>(),
+        }),
     };
     page(&ctx, &state, &area, page_data)
 }

@@ -677,6 +677,16 @@ both_databases! {
         // Another organisation's year is its own.
         let school = second_organisation(app);
         assert!(school.text("/canteen").1.contains("今年还没有验收的采购"));
+        // The city's readers see the organisation among the canteens buying from it; a
+        // team whose village it has not bought from yet does not.
+        for reader in ["cadre@example.com", "admin@example.com"] {
+            let (status, reports) = app.signed_in(reader).text("/reports");
+            assert_eq!(status, StatusCode::OK);
+            assert!(reports.contains(DEMO_ORG) && reports.contains("¥1,654.40"), "{reader}: {reports}");
+        }
+        let (status, theirs) = crate::households::taer_member(app).text("/reports");
+        assert_eq!(status, StatusCode::OK);
+        assert!(!theirs.contains(DEMO_ORG));
     }
 }
 

@@ -4,9 +4,7 @@
 //! the city office set it, by village and by county, for its dashboard and its annual
 //! report.
 
-use std::collections::BTreeMap;
-
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDateTime};
 
 use crate::db::DbConn;
 use crate::db::accounts as acc;
@@ -14,7 +12,7 @@ use crate::db::canteen as q;
 use crate::db::catalog as cat;
 use crate::domain::actor::OrgScope;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::{china_date, china_start};
+use crate::domain::{china_date, china_year};
 
 /// What one village supplied the organisation this year.
 #[derive(Debug, Clone)]
@@ -41,21 +39,7 @@ pub struct TargetProgress {
     pub by_county: Vec<(String, String, i64)>,
 }
 
-impl TargetProgress {
-    /// Progress in tenths of a percent (capped at 100 %), for the bar.
-    pub fn per_mille(&self) -> i64 {
-        if self.target_fen <= 0 {
-            return 0;
-        }
-        (i128::from(self.bought_fen) * 1000 / i128::from(self.target_fen)).clamp(0, 1000) as i64
-    }
-}
 
-/// The UTC instants that bound a year in China.
-fn year_bounds(year: i32) -> (NaiveDateTime, NaiveDateTime) {
-    let start = |y: i32| china_start(NaiveDate::from_ymd_opt(y, 1, 1).unwrap_or_default());
-    (start(year), start(year + 1))
-}
 
 /// The organisation's progress this year (China time at `now`).
 pub fn progress(
@@ -66,16 +50,8 @@ pub fn progress(
     let org =
         acc::organization_by_id(conn, scope.organization_id())?.ok_or(DomainError::NotFound)?;
     let year = china_date(now).year();
-    let (from, to) = year_bounds(year);
-    let mut by_village_id: BTreeMap<i64, i64> = BTreeMap::new();
-    for (village_id, fen) in q::accepted_value_by_village(conn, org.id, from, to)? {
-        *by_village_id.entry(village_id).or_default() += fen;
-    }
-    let mut staff_fen = 0;
-    for (village_id, fen) in q::staff_value_by_village(conn, org.id, from, to)? {
-        *by_village_id.entry(village_id).or_default() += fen;
-        staff_fen += fen;
-    }
+    let (from, to) = china_year(year);
+    let (by_village_id, staff_fen) = q::bought_in(conn, org.id, from, to)?;
     let ids: Vec<i64> = by_village_id.keys().copied().collect();
     let villages = cat::villages_by_ids(conn, &ids)?;
     let counties = cat::counties(conn)?;
