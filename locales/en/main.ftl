@@ -860,3 +860,4 @@ reports-canteens-title = Canteens buying from these villages in { $year }
 reports-canteen-organization = Organisation
 reports-canteen-bought-here = Bought from these villages
 reports-canteen-target = Its yearly target (all villages)
+email-delivery-note = The delivery note (to check the goods on arrival):

@@ -848,3 +848,4 @@ reports-canteens-title = { $year } 年向本地区采购的帮扶单位
 reports-canteen-organization = 单位
 reports-canteen-bought-here = 向本地区采购
 reports-canteen-target = 年度消费帮扶目标（全部村）
+email-delivery-note = 送货单（到货验收时核对）：

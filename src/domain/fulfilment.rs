@@ -124,7 +124,7 @@ pub fn advance(
                 .iter()
                 .filter(|l| l.village_id == village_id)
                 .collect();
-            notify::shipped(conn, order, &theirs, carrier, number, now)?;
+            notify::shipped(conn, order, village_id, &theirs, carrier, number, now)?;
         }
         sync_order_status(conn, order.id, &who.label, now)?;
         Ok(())

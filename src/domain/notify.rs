@@ -154,9 +154,12 @@ fn to_teams(
     Ok(())
 }
 
+/// To the buyer: a village's part was sent; a canteen's mail links that part's delivery
+/// note (送货单).
 pub fn shipped(
     conn: &mut DbConn,
     order: &Order,
+    village_id: i64,
     lines: &[&OrderLine],
     carrier: &str,
     tracking_number: &str,
@@ -170,6 +173,12 @@ pub fn shipped(
             let mut data = order_json(order, lang, lines);
             data["carrier"] = json!(carrier);
             data["tracking_number"] = json!(tracking_number);
+            if order.channel == Channel::Canteen && order.buyer_user_id.is_some() {
+                data["delivery_note_path"] = json!(format!(
+                    "/canteen/orders/{}/villages/{village_id}/delivery-note",
+                    order.id
+                ));
+            }
             data
         },
         now,

@@ -298,10 +298,7 @@ fn canteen_buyers(
     let mut buyers = Vec::new();
     for org in crate::db::accounts::organizations(conn)? {
         let (by_village, _) = crate::db::canteen::bought_in(conn, org.id, from, to)?;
-        let in_scope_fen: i64 = villages
-            .iter()
-            .filter_map(|v| by_village.get(&v.id))
-            .sum();
+        let in_scope_fen: i64 = villages.iter().filter_map(|v| by_village.get(&v.id)).sum();
         if in_scope_fen > 0 {
             buyers.push(CanteenBuyer {
                 name: org.name,
@@ -311,7 +308,11 @@ fn canteen_buyers(
             });
         }
     }
-    buyers.sort_by(|a, b| b.in_scope_fen.cmp(&a.in_scope_fen).then(a.name.cmp(&b.name)));
+    buyers.sort_by(|a, b| {
+        b.in_scope_fen
+            .cmp(&a.in_scope_fen)
+            .then(a.name.cmp(&b.name))
+    });
     buyers.truncate(TOP_CANTEENS);
     Ok(buyers)
 }

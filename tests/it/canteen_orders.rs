@@ -524,6 +524,10 @@ both_databases! {
         let total = app.scalar(&format!("SELECT total_fen AS n FROM orders WHERE id = {id}"));
         assert_eq!((total, ledger_of(app, id)), (12750, 12750), "15 × ¥8.50, posted");
         let xiedian = deliver(app, id, "xiaomi");
+        // The buyer's "shipped" mail links the village's delivery note.
+        assert_eq!(app.count(&format!(
+            "email_outbox WHERE template = 'order_shipped' AND data LIKE '%/canteen/orders/{id}/villages/{xiedian}/delivery-note%'"
+        )), 1);
         let line = app.scalar(&format!("SELECT id AS n FROM order_lines WHERE order_id = {id}"));
         let buyer = app.signed_in("canteen@example.com");
         let order_page = format!("/canteen/orders/{id}");

@@ -39,8 +39,6 @@ pub struct TargetProgress {
     pub by_county: Vec<(String, String, i64)>,
 }
 
-
-
 /// The organisation's progress this year (China time at `now`).
 pub fn progress(
     conn: &mut DbConn,
