@@ -861,3 +861,4 @@ reports-canteen-organization = Organisation
 reports-canteen-bought-here = Bought from these villages
 reports-canteen-target = Its yearly target (all villages)
 email-delivery-note = The delivery note (to check the goods on arrival):
+invalid-staff-code-canteen = A canteen's own order is not a staff purchase: leave the staff code empty

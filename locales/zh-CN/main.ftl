@@ -849,3 +849,4 @@ reports-canteen-organization = 单位
 reports-canteen-bought-here = 向本地区采购
 reports-canteen-target = 年度消费帮扶目标（全部村）
 email-delivery-note = 送货单（到货验收时核对）：
+invalid-staff-code-canteen = 单位采购不是职工个人购买，请不要填写职工码

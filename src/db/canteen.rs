@@ -354,6 +354,7 @@ pub fn staff_value_by_village(
     let lines: Vec<(i64, i64, i64)> = orders::table
         .inner_join(order_lines::table)
         .filter(orders::staff_organization_id.eq(organization_id))
+        .filter(orders::channel.eq(crate::states::Channel::Store))
         .filter(orders::paid_at.ge(from))
         .filter(orders::paid_at.lt(to))
         .select((

@@ -98,6 +98,31 @@ pub fn in_organization(
         .optional()
 }
 
+/// A standing order, held until the transaction ends (PostgreSQL), so that a skip or a
+/// pause and the placing of a date come one after the other. SQLite's write transaction
+/// already holds the only write lock.
+pub fn locked(conn: &mut DbConn, id: i64) -> QueryResult<Option<StandingOrder>> {
+    macro_rules! one {
+        () => {
+            standing_orders::table
+                .find(id)
+                .select(StandingOrder::as_select())
+        };
+    }
+    match conn {
+        DbConn::Pg(c) => one!().for_update().first(c).optional(),
+        DbConn::Sqlite(c) => one!().first(c).optional(),
+    }
+}
+
+/// Whether one date of a standing order was skipped.
+pub fn is_skipped(conn: &mut DbConn, id: i64, date: NaiveDate) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        standing_order_skips::table.find((id, date)),
+    ))
+    .get_result(conn)
+}
+
 pub fn of_organization(conn: &mut DbConn, organization_id: i64) -> QueryResult<Vec<StandingOrder>> {
     standing_orders::table
         .filter(standing_orders::organization_id.eq(organization_id))

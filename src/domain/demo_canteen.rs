@@ -233,12 +233,17 @@ fn load_in(
             }
         }
     }
-    // Every Monday and Thursday from next week, as the last order.
-    if let Some(order) = last_order {
+    // The last order again every week, on the first two weekdays all its villages deliver.
+    let weekdays: Vec<String> = (1..=7u32)
+        .filter(|d| masks.iter().all(|m| delivery_weekdays(m).contains(d)))
+        .take(2)
+        .map(|d| d.to_string())
+        .collect();
+    if let (Some(order), false) = (last_order, weekdays.is_empty()) {
         let starts = next_delivery_day(china_date(now) + Duration::days(7), &masks);
         let form = StandingForm {
             every_weeks: "1".into(),
-            weekdays: vec!["1".into(), "4".into()],
+            weekdays,
             starts_on: starts.to_string(),
             ends_on: String::new(),
         };

@@ -273,6 +273,10 @@ fn place_in_transaction(
     }
     let staff_organization_id = match &valid.staff_code {
         None => None,
+        // An organisation's own purchase is never its staff's.
+        Some(_) if canteen => {
+            return Err(DomainError::invalid("staff_code", "invalid-staff-code-canteen").into());
+        }
         Some(code) => match crate::db::accounts::organization_by_staff_code(conn, code)? {
             Some(org) => Some(org.id),
             None => return Err(DomainError::invalid("staff_code", "invalid-staff-code").into()),

@@ -40,15 +40,20 @@ use crate::states::{OrderStatus, PaymentMethod, PaymentTerms, RejectionReason, S
 use crate::util::random_token;
 use chrono::{Datelike, NaiveDate};
 
-/// A village's delivery rhythm for a page: its lead time and weekdays, in words.
-pub(super) fn delivery_json(lang: Lang, village: &Village) -> Value {
-    let days: Vec<String> = delivery_weekdays(&village.delivery_weekdays)
+/// Weekdays stored as a mask (`1010000`), in words: `周一、周三`.
+pub(super) fn weekdays_text(lang: Lang, mask: &str) -> String {
+    delivery_weekdays(mask)
         .iter()
         .map(|d| lang.t(&format!("weekday-{d}")))
-        .collect();
+        .collect::<Vec<_>>()
+        .join(lang.t("list-separator").as_str())
+}
+
+/// A village's delivery rhythm for a page: its lead time and weekdays, in words.
+pub(super) fn delivery_json(lang: Lang, village: &Village) -> Value {
     json!({
         "lead_time_days": village.lead_time_days,
-        "weekdays": days.join(lang.t("list-separator").as_str()),
+        "weekdays": weekdays_text(lang, &village.delivery_weekdays),
     })
 }
 

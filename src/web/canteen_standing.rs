@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{CanteenArea, redirect};
+use super::canteen::weekdays_text;
 use super::csrf::{self, CsrfForm};
 use super::forms::{all, field};
 use super::render::Ctx;
@@ -17,18 +18,9 @@ use crate::domain::canteen::orders as canteen_orders;
 use crate::domain::canteen::standing::{self, StandingForm};
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
-use crate::domain::team::delivery_weekdays;
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
-
-fn weekdays_text(lang: Lang, mask: &str) -> String {
-    delivery_weekdays(mask)
-        .iter()
-        .map(|d| lang.t(&format!("weekday-{d}")))
-        .collect::<Vec<_>>()
-        .join(lang.t("list-separator").as_str())
-}
 
 /// `GET /canteen/standing-orders`: the organisation's standing orders.
 pub async fn list(

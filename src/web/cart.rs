@@ -12,6 +12,7 @@ use super::auth::redirect;
 use super::csrf::{self, CsrfForm};
 use super::forms::coded_options;
 use super::render::Ctx;
+use crate::domain::actor::Role;
 use crate::domain::cart::{self, CartItem, LineProblem, PricedLine, Shopper};
 use crate::domain::money::format_fen;
 use crate::domain::now_utc;
@@ -208,6 +209,8 @@ fn render_checkout(
         "payment-",
         &form.payment_method
     ));
+    // A canteen member buys for the organisation, never as its staff.
+    data["staff_code_asked"] = json!(!ctx.user.as_ref().is_some_and(|u| u.role == Role::Canteen));
     ctx.form_page(
         &state.templates,
         status,

@@ -701,8 +701,18 @@ fn staff_checkout(
     quantity: &str,
     code: &str,
 ) -> reqwest::blocking::Response {
-    let guest = app.browser();
-    crate::orders::add(&guest, product_id(app, slug), quantity);
+    checkout_with_code(&app.browser(), app, slug, quantity, code)
+}
+
+/// `guest`'s checkout of one product with a staff code.
+fn checkout_with_code(
+    guest: &Browser,
+    app: &TestApp,
+    slug: &str,
+    quantity: &str,
+    code: &str,
+) -> reqwest::blocking::Response {
+    crate::orders::add(guest, product_id(app, slug), quantity);
     let (token, key) = crate::orders::checkout_fields(&guest.text("/checkout").1);
     guest.post_form(
         "/checkout",
@@ -739,6 +749,10 @@ both_databases! {
             assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{wrong}");
             assert!(names_field(&res.text().expect("page"), "staff_code"), "{wrong}");
         }
+        // A canteen member's own cart order is the organisation's, never a staff purchase.
+        let res = checkout_with_code(&buyer, app, "xiaomi", "10", &code);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().expect("page").contains("单位采购不是职工个人购买"));
         assert_eq!(app.count("orders"), orders);
         // Typed in lower case, it counts: a personal order, counted once paid.
         assert_eq!(staff_checkout(app, "xiaomi", "2", &code.to_lowercase()).status(), StatusCode::SEE_OTHER);

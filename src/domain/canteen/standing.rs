@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::db::accounts as acc;
 use crate::db::canteen as cq;
+use crate::db::catalog as cat;
 use crate::db::standing_orders::{
     self as q, NewStandingOrder, StandingLine, StandingOrder, StandingRun,
 };
@@ -85,17 +86,14 @@ pub fn create_from_order(
 ) -> DomainResult<i64> {
     let (order, part, site) =
         cq::order_in(conn, scope.organization_id(), order_id)?.ok_or(DomainError::NotFound)?;
-    let lines: Vec<(i64, i32)> = oq::lines(conn, order.id)?
+    let items: Vec<CartItem> = oq::lines(conn, order.id)?
         .iter()
-        .map(|l| (l.product_id, l.quantity))
-        .collect();
-    let items: Vec<CartItem> = lines
-        .iter()
-        .map(|(product_id, quantity)| CartItem {
-            product_id: *product_id,
-            quantity: *quantity,
+        .map(|l| CartItem {
+            product_id: l.product_id,
+            quantity: l.quantity,
         })
         .collect();
+    let lines: Vec<(i64, i32)> = items.iter().map(|i| (i.product_id, i.quantity)).collect();
     let priced = cart::price(conn, &items, true)?;
     let today = china_date(now);
     let mut errors = FieldErrors::default();
@@ -183,6 +181,17 @@ pub fn create_from_order(
     })
 }
 
+/// A standing order's lines as the cart prices them.
+fn items_of(lines: &[StandingLine]) -> Vec<CartItem> {
+    lines
+        .iter()
+        .map(|l| CartItem {
+            product_id: l.product_id,
+            quantity: l.quantity,
+        })
+        .collect()
+}
+
 /// The longest lead time of the villages of `lines`, at least a day: an occurrence is
 /// placed that many days before its delivery.
 fn lead_days(lines: &[PricedLine]) -> i64 {
@@ -209,6 +218,7 @@ pub fn set_paused(
 ) -> DomainResult<()> {
     let standing = standing_in(conn, scope, id)?;
     write_transaction(conn, |conn| {
+        q::locked(conn, standing.id)?;
         if q::set_paused(conn, standing.id, paused)? == 1 {
             let change = Change {
                 action: if paused { "pause" } else { "resume" },
@@ -245,10 +255,15 @@ pub fn skip(
         today + Duration::days(1),
         today + Duration::weeks(SHOWN_WEEKS),
     );
-    if !coming.contains(&date) || q::run_dates(conn, standing.id, date)?.contains(&date) {
+    if !coming.contains(&date) {
         return Err(DomainError::invalid("date", "invalid-standing-skip"));
     }
+    // Under the standing order's lock: the date is placed wholly before or after.
     write_transaction(conn, |conn| {
+        q::locked(conn, standing.id)?;
+        if q::run_dates(conn, standing.id, date)?.contains(&date) {
+            return Err(DomainError::invalid("date", "invalid-standing-skip"));
+        }
         if q::skip(conn, standing.id, date, member_id, now)? == 1 {
             let change = Change {
                 action: "skip_date",
@@ -303,15 +318,7 @@ pub fn list(
     let today = china_date(now);
     let mut views = Vec::with_capacity(all.len());
     for standing in all {
-        let items: Vec<CartItem> = lines_of
-            .remove(&standing.id)
-            .unwrap_or_default()
-            .iter()
-            .map(|l| CartItem {
-                product_id: l.product_id,
-                quantity: l.quantity,
-            })
-            .collect();
+        let items = items_of(&lines_of.remove(&standing.id).unwrap_or_default());
         let coming = occurrences(
             &standing,
             today + Duration::days(1),
@@ -358,35 +365,25 @@ fn what_there_is(wanted: i32, stock: i32, min: i32, step: i32) -> i32 {
     min + (stock - min) / step.max(1) * step.max(1)
 }
 
-/// Places every standing order's dates whose cutoff has come at `now` (China time): those
-/// from tomorrow to the lead time ahead, not skipped and not run yet. Returns how many
-/// dates were run (placed or not).
+/// Places every standing order's date whose cutoff is today (China time at `now`): the
+/// date its villages' lead time ahead, unless skipped or run already. A date whose cutoff
+/// passed while no process ran is not placed late: every village could not deliver it.
+/// One standing order that cannot be placed for a reason other than its own (a database
+/// error) is logged and the others still run. Returns how many dates were run.
 pub fn place_due(conn: &mut DbConn, rules: &Rules, now: NaiveDateTime) -> DomainResult<usize> {
     let today = china_date(now);
-    let tomorrow = today + Duration::days(1);
     let mut ran = 0;
-    for standing in q::running(conn, tomorrow)? {
+    for standing in q::running(conn, today + Duration::days(1))? {
         let lines = q::lines_of(conn, &[standing.id])?;
-        let items: Vec<CartItem> = lines
-            .iter()
-            .map(|l| CartItem {
-                product_id: l.product_id,
-                quantity: l.quantity,
-            })
-            .collect();
-        let priced = cart::price(conn, &items, true)?;
-        let last = today + Duration::days(lead_days(&priced));
-        let done = q::run_dates(conn, standing.id, tomorrow)?;
-        let skipped: Vec<NaiveDate> = q::skips_of(conn, &[standing.id])?
-            .into_iter()
-            .map(|(_, d)| d)
-            .collect();
-        for date in occurrences(&standing, tomorrow, last) {
-            if done.contains(&date) || skipped.contains(&date) {
-                continue;
-            }
-            if place_date(conn, rules, &standing, &priced, date, now)? {
-                ran += 1;
+        let cutoff_date =
+            today + Duration::days(lead_days(&cart::price(conn, &items_of(&lines), true)?));
+        for date in occurrences(&standing, cutoff_date, cutoff_date) {
+            match place_date(conn, rules, standing.id, &lines, date, now) {
+                Ok(true) => ran += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(standing_order = standing.id, %date, error = %e, "standing order date not run")
+                }
             }
         }
     }
@@ -399,13 +396,24 @@ pub fn place_due(conn: &mut DbConn, rules: &Rules, now: NaiveDateTime) -> Domain
 fn place_date(
     conn: &mut DbConn,
     rules: &Rules,
-    standing: &StandingOrder,
-    priced: &[PricedLine],
+    id: i64,
+    lines: &[StandingLine],
     date: NaiveDate,
     now: NaiveDateTime,
 ) -> DomainResult<bool> {
     let who = Who::tool("standing orders");
     write_transaction(conn, |conn| {
+        // Read again under its lock: a member may have paused it or skipped the date.
+        let Some(standing) = q::locked(conn, id)? else {
+            return Ok(false);
+        };
+        if standing.paused
+            || standing.ends_on.is_some_and(|end| end < date)
+            || q::is_skipped(conn, standing.id, date)?
+        {
+            return Ok(false);
+        }
+        let standing = &standing;
         let claim = StandingRun {
             standing_order_id: standing.id,
             delivery_date: date,
@@ -417,9 +425,23 @@ fn place_date(
         if !q::claim_run(conn, &claim)? {
             return Ok(false);
         }
+        // The stock as it stands now that the date is held.
+        let priced = cart::price(conn, &items_of(lines), true)?;
         let mut short = Vec::new();
+        let gone: Vec<&StandingLine> = lines
+            .iter()
+            .filter(|l| !priced.iter().any(|p| p.product.id == l.product_id))
+            .collect();
+        let gone_ids: Vec<i64> = gone.iter().map(|l| l.product_id).collect();
+        for (id, zh, en) in cat::product_names(conn, &gone_ids)? {
+            let wanted = gone
+                .iter()
+                .find(|l| l.product_id == id)
+                .map_or(0, |l| l.quantity);
+            short.push(json!({ "name_zh": zh, "name_en": en, "wanted": wanted, "got": 0 }));
+        }
         let mut quantities = Vec::new();
-        for line in priced {
+        for line in &priced {
             let p = &line.product;
             let stock = if p.status == crate::states::ProductStatus::OnSale {
                 p.stock
