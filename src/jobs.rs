@@ -10,7 +10,7 @@ use crate::app::Services;
 use crate::db::outbox;
 use crate::domain::canteen::{acceptance, standing, statements};
 use crate::domain::error::DomainError;
-use crate::domain::{now_utc, orders};
+use crate::domain::{live, now_utc, orders};
 use crate::error::AppError;
 use crate::mail::{self, SendError};
 
@@ -43,6 +43,10 @@ pub fn spawn(state: Services) {
             .await;
             run_pass(&passes, "overdue statements told", |conn| {
                 statements::tell_overdue(conn, now_utc())
+            })
+            .await;
+            run_pass(&passes, "livestream sessions started or ended", |conn| {
+                live::advance_due(conn, now_utc())
             })
             .await;
             let rules = passes.canteen_rules();

@@ -264,6 +264,29 @@ mod tests {
 }
 
 text_enum! {
+    /// Where a livestream is broadcast.
+    pub enum LivePlatform {
+        /// 抖音
+        Douyin = "douyin",
+        /// 快手
+        Kuaishou = "kuaishou",
+        /// 视频号 (WeChat Channels)
+        Channels = "channels",
+        Other = "other",
+    }
+}
+
+text_enum! {
+    /// A livestream session's state: prepared, announced, on air, over.
+    pub enum LiveStatus {
+        Draft = "draft",
+        Scheduled = "scheduled",
+        Live = "live",
+        Ended = "ended",
+    }
+}
+
+text_enum! {
     /// What became of one delivery date of a standing order (周期订单).
     pub enum StandingRunOutcome {
         /// Placed whole.

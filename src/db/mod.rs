@@ -12,6 +12,7 @@ pub mod canteen_statements;
 pub mod catalog;
 pub mod households;
 pub mod ledger;
+pub mod live;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

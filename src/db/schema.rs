@@ -392,6 +392,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    live_sessions (id) {
+        id -> BigInt,
+        village_id -> BigInt,
+        title -> Text,
+        platform -> Text,
+        host_name -> Text,
+        host_commission_bp -> Integer,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        status -> Text,
+        created_by_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    live_items (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        number -> Integer,
+        product_id -> BigInt,
+        live_price_fen -> BigInt,
+        quota -> Integer,
+        per_buyer_limit -> Integer,
+        taken -> Integer,
+        sold -> Integer,
+        code -> Text,
+        visits -> BigInt,
+    }
+}
+
 diesel::joinable!(villages -> counties (county_id));
 diesel::joinable!(households -> villages (village_id));
 diesel::joinable!(products -> villages (village_id));
@@ -615,6 +649,10 @@ diesel::joinable!(standing_order_skips -> standing_orders (standing_order_id));
 diesel::joinable!(standing_order_runs -> standing_orders (standing_order_id));
 diesel::joinable!(standing_order_runs -> orders (order_id));
 
+diesel::joinable!(live_sessions -> villages (village_id));
+diesel::joinable!(live_items -> live_sessions (session_id));
+diesel::joinable!(live_items -> products (product_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     counties,
     villages,
@@ -657,4 +695,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     standing_order_lines,
     standing_order_skips,
     standing_order_runs,
+    live_sessions,
+    live_items,
 );

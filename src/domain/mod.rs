@@ -16,6 +16,7 @@ pub mod fulfilment;
 pub mod households;
 pub mod images;
 pub mod ledger;
+pub mod live;
 pub mod money;
 pub mod notify;
 pub mod orders;

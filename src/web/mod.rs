@@ -20,6 +20,7 @@ pub mod health;
 pub mod households;
 pub mod images;
 pub mod input;
+pub mod live;
 pub mod orders;
 pub mod payments;
 pub mod payouts;
@@ -302,6 +303,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/team/orders/{id}/villages/{village}/delivery-note",
             web::get().to(canteen::team_delivery_note),
         )
+        .route("/team/live", web::get().to(live::list))
+        .route("/team/live", web::post().to(live::create))
+        .route("/team/live/{id}", web::get().to(live::show))
+        .route("/team/live/{id}/card", web::get().to(live::card))
+        .route("/team/live/{id}/items", web::post().to(live::add_item))
+        .route(
+            "/team/live/{id}/items/{item}/qr.{format}",
+            web::get().to(live::qr),
+        )
+        .route("/team/live/{id}/{step}", web::post().to(live::step))
+        .route("/l/{code}", web::get().to(live::link))
         .route("/team/payouts", web::get().to(payouts::list))
         .route("/team/payouts", web::post().to(payouts::record))
         .route(

@@ -26,6 +26,7 @@ mod install;
 mod ledger;
 mod ledger_props;
 mod limits;
+mod live;
 mod locales;
 mod mail;
 mod orders;

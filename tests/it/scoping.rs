@@ -55,6 +55,18 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
          VALUES ({org}, {site}, {member}, 1, '1000000', '2027-01-04', 'on_account', '', '', '2026-12-01 00:00:00')"
     ));
     let standing = app.scalar("SELECT MAX(id) AS n FROM standing_orders");
+    let yangzhouyao = app.scalar("SELECT id AS n FROM villages WHERE slug = 'yangzhouyao'");
+    app.execute(&format!(
+        "INSERT INTO live_sessions (village_id, title, platform, host_name, host_commission_bp, starts_at, ends_at, status, created_at) \
+         VALUES ({yangzhouyao}, '专场', 'douyin', '王', 500, '2027-01-04 10:00:00', '2027-01-04 12:00:00', 'draft', '2026-12-01 00:00:00')"
+    ));
+    let session = app.scalar("SELECT MAX(id) AS n FROM live_sessions");
+    let flour = product_id(app, "huangmi-gaomian");
+    app.execute(&format!(
+        "INSERT INTO live_items (session_id, number, product_id, live_price_fen, quota, per_buyer_limit, code) \
+         VALUES ({session}, 1, {flour}, 100, 1, 1, 'SCOPE1')"
+    ));
+    let live_item = app.scalar("SELECT MAX(id) AS n FROM live_items");
     vec![
         ("GET", "/team".into(), Area::Team, false),
         (
@@ -169,6 +181,34 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             true,
         ),
         ("GET", "/team/packing".into(), Area::Team, false),
+        ("GET", "/team/live".into(), Area::Team, false),
+        ("POST", "/team/live".into(), Area::Team, false),
+        ("GET", format!("/team/live/{session}"), Area::Team, true),
+        (
+            "GET",
+            format!("/team/live/{session}/card"),
+            Area::Team,
+            true,
+        ),
+        (
+            "POST",
+            format!("/team/live/{session}/items"),
+            Area::Team,
+            true,
+        ),
+        (
+            "GET",
+            format!("/team/live/{session}/items/{live_item}/qr.svg"),
+            Area::Team,
+            true,
+        ),
+        // Admitted, refused: no new end was given.
+        (
+            "POST",
+            format!("/team/live/{session}/extend"),
+            Area::Team,
+            true,
+        ),
         ("GET", "/team/payouts".into(), Area::Team, false),
         ("POST", "/team/payouts".into(), Area::Team, false),
         ("GET", "/team/payouts/bank.csv".into(), Area::Team, false),
@@ -461,7 +501,7 @@ both_databases! {
             app.scalar("SELECT COUNT(*) AS n FROM organization_members WHERE member_role = 'buyer'"),
             app.count("orders"), app.count("canteen_orders WHERE decided_at IS NOT NULL"), app.count("acceptance_lines"),
             app.count("statement_payments"), app.count("standing_orders"), app.count("standing_order_skips"),
-            app.count("standing_orders WHERE paused"),
+            app.count("standing_orders WHERE paused"), app.count("live_sessions WHERE status = 'draft'"), app.count("live_items"),
         ];
         let routes = routes(app);
         let before = written(app);

@@ -1,0 +1,2 @@
+DROP TABLE live_items;
+DROP TABLE live_sessions;

@@ -1,0 +1,241 @@
+//! Queries over livestream sessions (直播场次) and their numbered items with their links.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::catalog::Product;
+use super::schema::{live_items, live_sessions, products};
+use crate::states::{LivePlatform, LiveStatus};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
+#[diesel(table_name = live_sessions)]
+pub struct LiveSession {
+    pub id: i64,
+    pub village_id: i64,
+    pub title: String,
+    pub platform: LivePlatform,
+    /// 主播
+    pub host_name: String,
+    pub host_commission_bp: i32,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub status: LiveStatus,
+    pub created_by_user_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub ended_at: Option<NaiveDateTime>,
+}
+
+/// What a session says, new or edited.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = live_sessions)]
+pub struct SessionFields<'a> {
+    pub title: &'a str,
+    pub platform: LivePlatform,
+    pub host_name: &'a str,
+    pub host_commission_bp: i32,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
+#[diesel(table_name = live_items)]
+pub struct LiveItem {
+    pub id: i64,
+    pub session_id: i64,
+    /// 1号, 2号…
+    pub number: i32,
+    pub product_id: i64,
+    pub live_price_fen: i64,
+    pub quota: i32,
+    pub per_buyer_limit: i32,
+    /// Units taken from the product's stock while live.
+    pub taken: i32,
+    pub sold: i32,
+    pub code: String,
+    pub visits: i64,
+}
+
+impl LiveItem {
+    pub fn units_left(&self) -> i32 {
+        (self.quota - self.sold).max(0)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = live_items)]
+pub struct NewLiveItem<'a> {
+    pub session_id: i64,
+    pub number: i32,
+    pub product_id: i64,
+    pub live_price_fen: i64,
+    pub quota: i32,
+    pub per_buyer_limit: i32,
+    pub code: &'a str,
+}
+
+pub fn insert_session(
+    conn: &mut DbConn,
+    village_id: i64,
+    fields: &SessionFields,
+    by: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(live_sessions::table)
+        .values((
+            fields,
+            live_sessions::village_id.eq(village_id),
+            live_sessions::status.eq(LiveStatus::Draft),
+            live_sessions::created_by_user_id.eq(by),
+            live_sessions::created_at.eq(now),
+        ))
+        .returning(live_sessions::id)
+        .get_result(conn)
+}
+
+pub fn update_session(conn: &mut DbConn, id: i64, fields: &SessionFields) -> QueryResult<usize> {
+    diesel::update(live_sessions::table.find(id))
+        .set(fields)
+        .execute(conn)
+}
+
+/// A session of one of `village_ids`; another village's is not there.
+pub fn session_in(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+    id: i64,
+) -> QueryResult<Option<LiveSession>> {
+    live_sessions::table
+        .find(id)
+        .filter(live_sessions::village_id.eq_any(village_ids))
+        .select(LiveSession::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn session_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<LiveSession>> {
+    live_sessions::table
+        .find(id)
+        .select(LiveSession::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The sessions of `village_ids`, latest start first.
+pub fn sessions_of(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<Vec<LiveSession>> {
+    live_sessions::table
+        .filter(live_sessions::village_id.eq_any(village_ids))
+        .order(live_sessions::starts_at.desc())
+        .limit(200)
+        .select(LiveSession::as_select())
+        .load(conn)
+}
+
+/// Moves a session from `from` to `to`, once: `false` if it was no longer in `from`.
+pub fn transition(
+    conn: &mut DbConn,
+    id: i64,
+    from: &[LiveStatus],
+    to: LiveStatus,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let target = live_sessions::table
+        .find(id)
+        .filter(live_sessions::status.eq_any(from.to_vec()));
+    let rows = match to {
+        LiveStatus::Live => diesel::update(target)
+            .set((
+                live_sessions::status.eq(to),
+                live_sessions::started_at.eq(Some(now)),
+            ))
+            .execute(conn)?,
+        LiveStatus::Ended => diesel::update(target)
+            .set((
+                live_sessions::status.eq(to),
+                live_sessions::ended_at.eq(Some(now)),
+            ))
+            .execute(conn)?,
+        _ => diesel::update(target)
+            .set(live_sessions::status.eq(to))
+            .execute(conn)?,
+    };
+    Ok(rows == 1)
+}
+
+pub fn set_ends_at(conn: &mut DbConn, id: i64, ends_at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(live_sessions::table.find(id))
+        .set(live_sessions::ends_at.eq(ends_at))
+        .execute(conn)
+}
+
+/// Sessions due to go live (scheduled, start passed) or to end (live, end passed).
+pub fn due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<LiveSession>> {
+    live_sessions::table
+        .filter(
+            live_sessions::status
+                .eq(LiveStatus::Scheduled)
+                .and(live_sessions::starts_at.le(now))
+                .or(live_sessions::status
+                    .eq(LiveStatus::Live)
+                    .and(live_sessions::ends_at.le(now))),
+        )
+        .order(live_sessions::id)
+        .select(LiveSession::as_select())
+        .load(conn)
+}
+
+pub fn insert_item(conn: &mut DbConn, new: &NewLiveItem) -> QueryResult<i64> {
+    diesel::insert_into(live_items::table)
+        .values(new)
+        .returning(live_items::id)
+        .get_result(conn)
+}
+
+/// A session's items in their numbers' order, with their products.
+pub fn items_of(conn: &mut DbConn, session_id: i64) -> QueryResult<Vec<(LiveItem, Product)>> {
+    live_items::table
+        .inner_join(products::table)
+        .filter(live_items::session_id.eq(session_id))
+        .order(live_items::number)
+        .select((LiveItem::as_select(), Product::as_select()))
+        .load(conn)
+}
+
+/// The item behind a link, with its product and session.
+pub fn item_by_code(
+    conn: &mut DbConn,
+    code: &str,
+) -> QueryResult<Option<(LiveItem, Product, LiveSession)>> {
+    live_items::table
+        .inner_join(products::table)
+        .inner_join(live_sessions::table)
+        .filter(live_items::code.eq(code))
+        .select((
+            LiveItem::as_select(),
+            Product::as_select(),
+            LiveSession::as_select(),
+        ))
+        .first(conn)
+        .optional()
+}
+
+pub fn count_visit(conn: &mut DbConn, item_id: i64) -> QueryResult<usize> {
+    diesel::update(live_items::table.find(item_id))
+        .set(live_items::visits.eq(live_items::visits + 1))
+        .execute(conn)
+}
+
+/// Records the units taken from the product's stock for an item going live.
+pub fn set_taken(conn: &mut DbConn, item_id: i64, taken: i32) -> QueryResult<usize> {
+    diesel::update(live_items::table.find(item_id))
+        .set(live_items::taken.eq(taken))
+        .execute(conn)
+}
+
+pub fn code_exists(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        live_items::table.filter(live_items::code.eq(code)),
+    ))
+    .get_result(conn)
+}

@@ -1,0 +1,546 @@
+//! Livestream selling (直播带货), first part: a work team prepares a session (直播场次) of one
+//! of its villages — title, platform, host (主播) and the host's commission, start and end —
+//! and its numbered items (1号, 2号…: a product, a live price no higher than the normal one,
+//! a quota, a per-buyer limit), each with a short link `/l/{code}` read aloud on stream.
+//! A session goes draft → scheduled → live → ended, by hand or on its own times (the jobs
+//! loop); going live takes each item's quota from the product's stock, ending gives back
+//! what was not sold. Every change is audited.
+
+use chrono::{Duration, NaiveDateTime};
+use serde_json::json;
+
+use crate::db::catalog::Product;
+use crate::db::live::{self as q, NewLiveItem, SessionFields};
+
+pub use crate::db::live::{LiveItem, LiveSession};
+use crate::db::stock as st;
+use crate::db::{DbConn, write_transaction};
+use crate::domain::actor::{TeamScope, Who};
+use crate::domain::audit::{self, Change};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::states::{LivePlatform, LiveStatus, ProductStatus};
+
+/// A session as the team types it; times are China wall-clock `YYYY-MM-DD HH:MM` (a
+/// browser's `datetime-local` sends `YYYY-MM-DDTHH:MM`).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct SessionForm {
+    pub village_id: String,
+    pub title: String,
+    pub platform: String,
+    pub host_name: String,
+    /// Percent, up to two decimals: `5` or `5.5`.
+    pub host_commission: String,
+    pub starts_at: String,
+    pub ends_at: String,
+}
+
+/// The most a host may take: 30 %.
+const MAX_COMMISSION_BP: i32 = 3_000;
+
+/// A percentage with up to two decimals, as basis points from 0 to `MAX_COMMISSION_BP`.
+fn commission_bp(errors: &mut FieldErrors, field: &str, text: &str) -> Option<i32> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    let bp = match (
+        digits(whole),
+        frac.is_empty() || (frac.len() <= 2 && digits(frac)),
+    ) {
+        (true, true) => {
+            let whole: i32 = whole.parse().unwrap_or(i32::MAX / 100);
+            let frac: i32 = format!("{frac:0<2}").parse().unwrap_or(0);
+            Some(whole.saturating_mul(100).saturating_add(frac))
+        }
+        _ => None,
+    };
+    match bp {
+        Some(bp) if bp <= MAX_COMMISSION_BP => Some(bp),
+        _ => {
+            errors.add_with(
+                field,
+                "invalid-commission",
+                vec![("max", (MAX_COMMISSION_BP / 100).to_string())],
+            );
+            None
+        }
+    }
+}
+
+/// A China wall-clock time as typed, as the UTC instant stored.
+fn china_time_typed(errors: &mut FieldErrors, field: &str, text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim().replace('T', " ");
+    match NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M") {
+        Ok(t) => Some(t - Duration::hours(8)),
+        Err(_) => {
+            errors.add(field, "invalid-datetime");
+            None
+        }
+    }
+}
+
+/// A session of the member's villages; another village's is not found.
+fn session_in(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<LiveSession> {
+    q::session_in(conn, scope.village_ids(), id)?.ok_or(DomainError::NotFound)
+}
+
+/// Prepares a session (a draft) for one of the member's villages.
+pub fn create_session(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    form: &SessionForm,
+    now: NaiveDateTime,
+) -> DomainResult<i64> {
+    let mut errors = FieldErrors::default();
+    let village = form.village_id.trim().parse::<i64>().ok();
+    let village = village.filter(|id| scope.village_ids().contains(id));
+    if village.is_none() {
+        errors.add("village_id", "invalid-choice");
+    }
+    let title = v::required_text(&mut errors, "title", &form.title, 60);
+    let platform = v::state(&mut errors, "platform", &form.platform, LivePlatform::parse);
+    let host_name = v::required_text(&mut errors, "host_name", &form.host_name, 40);
+    let bp = commission_bp(&mut errors, "host_commission", &form.host_commission);
+    let starts_at = china_time_typed(&mut errors, "starts_at", &form.starts_at);
+    let ends_at = china_time_typed(&mut errors, "ends_at", &form.ends_at);
+    if let (Some(start), Some(end)) = (starts_at, ends_at) {
+        if end <= start {
+            errors.add("ends_at", "invalid-live-end");
+        }
+    }
+    let (Some(village), Some(platform), Some(bp), Some(starts_at), Some(ends_at)) =
+        (village, platform, bp, starts_at, ends_at)
+    else {
+        return Err(errors.into());
+    };
+    errors.finish(())?;
+    let fields = SessionFields {
+        title: &title,
+        platform,
+        host_name: &host_name,
+        host_commission_bp: bp,
+        starts_at,
+        ends_at,
+    };
+    write_transaction(conn, |conn| {
+        let id = q::insert_session(conn, village, &fields, who.user_id, now)?;
+        let change = Change {
+            action: "create",
+            entity: "live_session",
+            entity_id: id,
+            village_id: Some(village),
+            before: None,
+            after: Some(json!({
+                "title": title, "platform": platform, "host_name": host_name,
+                "host_commission_bp": bp, "starts_at": starts_at, "ends_at": ends_at,
+            })),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(id)
+    })
+}
+
+/// An item as the team types it: a product of the session's village, a live price in
+/// yuan, a quota and a per-buyer limit.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ItemForm {
+    pub product_id: String,
+    pub live_price: String,
+    pub quota: String,
+    pub per_buyer_limit: String,
+}
+
+/// The letters of a link's code: no 0/O or 1/I/L, which are misheard or misread.
+const CODE_LETTERS: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// Six of them: about 887 million codes, read aloud in a breath.
+const CODE_LENGTH: usize = 6;
+
+fn new_code(conn: &mut DbConn) -> DomainResult<String> {
+    for _ in 0..8 {
+        let code: String = crate::util::random_bytes(CODE_LENGTH)
+            .iter()
+            .map(|b| char::from(CODE_LETTERS[usize::from(*b) % CODE_LETTERS.len()]))
+            .collect();
+        if !q::code_exists(conn, &code)? {
+            return Ok(code);
+        }
+    }
+    Err(DomainError::invalid("product_id", "invalid-live-code"))
+}
+
+/// Adds the next numbered item to a session not yet ended. Refused, naming the field: a
+/// product not on sale in the session's village or already in it, a live price above the
+/// normal one, a quota above the stock, a limit above the quota. Added while live, its
+/// quota is taken from the stock at once.
+pub fn add_item(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    session_id: i64,
+    form: &ItemForm,
+    now: NaiveDateTime,
+) -> DomainResult<i64> {
+    let session = session_in(conn, scope, session_id)?;
+    if session.status == LiveStatus::Ended {
+        return Err(DomainError::invalid("status", "invalid-live-ended"));
+    }
+    let mut errors = FieldErrors::default();
+    let product = match form.product_id.trim().parse::<i64>() {
+        Ok(id) => st::product_in_villages(conn, &[session.village_id], id)?
+            .filter(|p| p.status == ProductStatus::OnSale),
+        Err(_) => None,
+    };
+    let items = q::items_of(conn, session.id)?;
+    match &product {
+        None => errors.add("product_id", "invalid-choice"),
+        Some(p) if items.iter().any(|(i, _)| i.product_id == p.id) => {
+            errors.add("product_id", "invalid-live-product-twice")
+        }
+        _ => {}
+    }
+    let price = v::price_yuan(&mut errors, "live_price", &form.live_price);
+    if let (Some(price), Some(p)) = (price, &product) {
+        if price > p.unit_price_fen {
+            errors.add_with(
+                "live_price",
+                "invalid-live-price",
+                vec![("price", crate::domain::money::format_fen(p.unit_price_fen))],
+            );
+        }
+    }
+    let stock = product.as_ref().map_or(0, |p| p.stock);
+    let quota = v::whole_number(&mut errors, "quota", &form.quota, 1, stock.max(1));
+    let limit = v::whole_number(
+        &mut errors,
+        "per_buyer_limit",
+        &form.per_buyer_limit,
+        1,
+        quota.unwrap_or(i32::MAX),
+    );
+    let (Some(product), Some(price), Some(quota), Some(limit)) = (product, price, quota, limit)
+    else {
+        return Err(errors.into());
+    };
+    errors.finish(())?;
+    let number = items.iter().map(|(i, _)| i.number).max().unwrap_or(0) + 1;
+    write_transaction(conn, |conn| {
+        let code = new_code(conn)?;
+        let new = NewLiveItem {
+            session_id: session.id,
+            number,
+            product_id: product.id,
+            live_price_fen: price,
+            quota,
+            per_buyer_limit: limit,
+            code: &code,
+        };
+        let id = q::insert_item(conn, &new)?;
+        if session.status == LiveStatus::Live {
+            take_quota(conn, id, &product, quota, now)?;
+        }
+        let change = Change {
+            action: "add_item",
+            entity: "live_session",
+            entity_id: session.id,
+            village_id: Some(session.village_id),
+            before: None,
+            after: Some(json!({
+                "item_id": id, "number": number, "product_id": product.id,
+                "live_price_fen": price, "quota": quota, "per_buyer_limit": limit, "code": code,
+            })),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(id)
+    })
+}
+
+/// Takes an item's quota from its product's stock; refused, naming the item's quota, when
+/// the stock no longer holds it.
+fn take_quota(
+    conn: &mut DbConn,
+    item_id: i64,
+    product: &Product,
+    quota: i32,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    if !st::take_from_product(conn, product.id, quota, now)? {
+        return Err(DomainError::invalid("quota", "invalid-live-stock-short"));
+    }
+    q::set_taken(conn, item_id, quota)?;
+    Ok(())
+}
+
+/// A session with its items and their products, and what else its village has on sale.
+pub struct SessionView {
+    pub session: LiveSession,
+    pub items: Vec<(LiveItem, Product)>,
+    /// The village's products on sale, for the next item.
+    pub products: Vec<Product>,
+}
+
+/// The member's villages' sessions, latest first.
+pub fn sessions(conn: &mut DbConn, scope: &TeamScope) -> DomainResult<Vec<LiveSession>> {
+    Ok(q::sessions_of(conn, scope.village_ids())?)
+}
+
+pub fn session(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<SessionView> {
+    let session = session_in(conn, scope, id)?;
+    Ok(SessionView {
+        items: q::items_of(conn, session.id)?,
+        products: st::products_of_villages(conn, &[session.village_id])?
+            .into_iter()
+            .filter(|p| p.status == ProductStatus::OnSale)
+            .collect(),
+        session,
+    })
+}
+
+/// What a member does to a session by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStep {
+    /// Draft → scheduled: announced; it goes live on its start time.
+    Schedule,
+    /// Draft or scheduled → live, now.
+    Start,
+    /// Live → ended, now.
+    End,
+}
+
+impl SessionStep {
+    pub fn parse(s: &str) -> Option<SessionStep> {
+        match s {
+            "schedule" => Some(SessionStep::Schedule),
+            "start" => Some(SessionStep::Start),
+            "end" => Some(SessionStep::End),
+            _ => None,
+        }
+    }
+}
+
+/// Takes `step` for one of the member's sessions; a session without items cannot be
+/// scheduled or started, and one whose stock no longer holds a quota cannot go live.
+pub fn take_step(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    id: i64,
+    step: SessionStep,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let session = session_in(conn, scope, id)?;
+    if step != SessionStep::End && q::items_of(conn, session.id)?.is_empty() {
+        return Err(DomainError::invalid("status", "invalid-live-no-items"));
+    }
+    match step {
+        SessionStep::Schedule => write_transaction(conn, |conn| {
+            let (from, to) = (&[LiveStatus::Draft][..], LiveStatus::Scheduled);
+            if !q::transition(conn, session.id, from, to, now)? {
+                return Err(DomainError::invalid("status", "invalid-live-step"));
+            }
+            record_step(conn, who, &session, to, json!({}), now)
+        }),
+        SessionStep::Start => go_live(conn, who, &session, now),
+        SessionStep::End => close(conn, who, &session, now),
+    }
+}
+
+/// Moves a live session's end later (by hand, when the stream runs over).
+pub fn extend(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    id: i64,
+    ends_at: &str,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let session = session_in(conn, scope, id)?;
+    let mut errors = FieldErrors::default();
+    let Some(ends_at) = china_time_typed(&mut errors, "ends_at", ends_at) else {
+        return Err(errors.into());
+    };
+    if session.status == LiveStatus::Ended {
+        return Err(DomainError::invalid("status", "invalid-live-ended"));
+    }
+    if ends_at <= session.ends_at.max(now) {
+        return Err(DomainError::invalid("ends_at", "invalid-live-extend"));
+    }
+    write_transaction(conn, |conn| {
+        q::set_ends_at(conn, session.id, ends_at)?;
+        let change = Change {
+            action: "extend",
+            entity: "live_session",
+            entity_id: session.id,
+            village_id: Some(session.village_id),
+            before: Some(json!({ "ends_at": session.ends_at })),
+            after: Some(json!({ "ends_at": ends_at })),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(())
+    })
+}
+
+fn record_step(
+    conn: &mut DbConn,
+    who: &Who,
+    session: &LiveSession,
+    to: LiveStatus,
+    stock: serde_json::Value,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let change = Change {
+        action: "status",
+        entity: "live_session",
+        entity_id: session.id,
+        village_id: Some(session.village_id),
+        before: Some(json!({ "status": session.status })),
+        after: Some(json!({ "status": to, "stock": stock })),
+    };
+    audit::record(conn, who, change, now)?;
+    Ok(())
+}
+
+/// Draft or scheduled → live: each item's quota is taken from its product's stock, all or
+/// none.
+fn go_live(
+    conn: &mut DbConn,
+    who: &Who,
+    session: &LiveSession,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    write_transaction(conn, |conn| {
+        let from = [LiveStatus::Draft, LiveStatus::Scheduled];
+        if !q::transition(conn, session.id, &from, LiveStatus::Live, now)? {
+            return Err(DomainError::invalid("status", "invalid-live-step"));
+        }
+        let mut taken = Vec::new();
+        for (item, product) in q::items_of(conn, session.id)? {
+            if !st::take_from_product(conn, product.id, item.quota, now)? {
+                let mut short = FieldErrors::default();
+                short.add_with(
+                    "status",
+                    "invalid-live-stock-short-item",
+                    vec![("number", item.number.to_string())],
+                );
+                return Err(short.into());
+            }
+            q::set_taken(conn, item.id, item.quota)?;
+            taken.push(json!({ "item": item.id, "product": product.id, "taken": item.quota }));
+        }
+        record_step(conn, who, session, LiveStatus::Live, json!(taken), now)
+    })
+}
+
+/// Live → ended: what each item took and did not sell goes back to its product's stock.
+fn close(
+    conn: &mut DbConn,
+    who: &Who,
+    session: &LiveSession,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    write_transaction(conn, |conn| {
+        if !q::transition(
+            conn,
+            session.id,
+            &[LiveStatus::Live],
+            LiveStatus::Ended,
+            now,
+        )? {
+            return Err(DomainError::invalid("status", "invalid-live-step"));
+        }
+        let mut returned = Vec::new();
+        for (item, product) in q::items_of(conn, session.id)? {
+            let back = item.taken - item.sold;
+            if back > 0 {
+                st::add_to_product(conn, product.id, back, now)?;
+                q::set_taken(conn, item.id, item.sold)?;
+                returned.push(json!({ "item": item.id, "product": product.id, "returned": back }));
+            }
+        }
+        record_step(conn, who, session, LiveStatus::Ended, json!(returned), now)
+    })
+}
+
+/// Starts each scheduled session whose start has come and ends each live one whose end has
+/// passed; each once, however many processes run this (the status moves by a conditional
+/// update inside the step's transaction). A session that cannot go live (its stock no
+/// longer holds a quota) is left scheduled for the team to see. Returns how many moved.
+pub fn advance_due(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize> {
+    let who = Who::tool("livestream schedule");
+    let mut moved = 0;
+    for session in q::due(conn, now)? {
+        let step = match session.status {
+            LiveStatus::Scheduled => go_live(conn, &who, &session, now),
+            _ => close(conn, &who, &session, now),
+        };
+        match step {
+            Ok(()) => moved += 1,
+            Err(DomainError::Invalid(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(moved)
+}
+
+/// What a viewer's link shows.
+pub enum LinkState {
+    /// Not live yet: it starts then.
+    Upcoming(NaiveDateTime),
+    /// On air until then.
+    Live(NaiveDateTime),
+    SoldOut,
+    Ended,
+}
+
+pub struct LinkView {
+    pub item: LiveItem,
+    pub product: Product,
+    pub session: LiveSession,
+    pub state: LinkState,
+}
+
+/// The item behind a viewer's link `/l/{code}`, counted as a visit; an unknown code is
+/// not found.
+pub fn link(conn: &mut DbConn, code: &str) -> DomainResult<LinkView> {
+    let code = code.trim().to_uppercase();
+    let (item, product, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
+    q::count_visit(conn, item.id)?;
+    let state = match session.status {
+        LiveStatus::Draft | LiveStatus::Scheduled => LinkState::Upcoming(session.starts_at),
+        LiveStatus::Live if item.units_left() == 0 => LinkState::SoldOut,
+        LiveStatus::Live => LinkState::Live(session.ends_at),
+        LiveStatus::Ended => LinkState::Ended,
+    };
+    Ok(LinkView {
+        item,
+        product,
+        session,
+        state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commissions_are_percentages_up_to_thirty() {
+        for (text, bp) in [
+            ("5", 500),
+            ("5.5", 550),
+            ("0", 0),
+            ("12.34", 1234),
+            ("30", 3000),
+        ] {
+            let mut e = FieldErrors::default();
+            assert_eq!(commission_bp(&mut e, "c", text), Some(bp), "{text}");
+        }
+        for bad in ["30.01", "-1", "5.555", "abc", "", "99999"] {
+            let mut e = FieldErrors::default();
+            assert_eq!(commission_bp(&mut e, "c", bad), None, "{bad}");
+            assert!(e.has("c"));
+        }
+    }
+}

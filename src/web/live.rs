@@ -1,0 +1,418 @@
+//! Livestream selling on the web: a team's sessions (`/team/live…`: prepare, add numbered
+//! items, schedule, start, extend, end; each item's QR code as SVG or PNG; a printable card
+//! of all the links for the host) and a viewer's link `/l/{code}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::{TeamArea, redirect};
+use super::csrf::CsrfForm;
+use super::forms::coded_options;
+use super::orders::time;
+use super::render::Ctx;
+use crate::domain::actor::Who;
+use crate::domain::live::{
+    self, ItemForm, LinkState, LiveSession, SessionForm, SessionStep, SessionView,
+};
+use crate::domain::money::format_fen;
+use crate::domain::validation::FieldErrors;
+use crate::domain::{china_time, now_utc};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+use crate::states::LivePlatform;
+
+/// The full address of an item's link, as the QR code and the card carry it.
+fn link_url(state: &AppState, code: &str) -> String {
+    format!("{}/l/{code}", state.config.base_url.trim_end_matches('/'))
+}
+
+/// China wall-clock time for a form's `datetime-local` field.
+fn typed_time(t: chrono::NaiveDateTime) -> String {
+    china_time(t).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+fn session_json(lang: Lang, s: &LiveSession) -> Value {
+    json!({
+        "id": s.id,
+        "title": s.title,
+        "platform": lang.t(&format!("live-platform-{}", s.platform)),
+        "host_name": s.host_name,
+        "commission": format!("{}.{:02}%", s.host_commission_bp / 100, s.host_commission_bp % 100),
+        "starts_at": time(s.starts_at),
+        "ends_at": time(s.ends_at),
+        "ends_at_typed": typed_time(s.ends_at),
+        "status": s.status,
+        "status_label": lang.t(&format!("live-status-{}", s.status)),
+    })
+}
+
+async fn render_list(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &TeamArea,
+    sessions: &[LiveSession],
+    status: StatusCode,
+    form: &SessionForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let lang = ctx.lang;
+    let villages: Vec<Value> = area
+        .villages(state)
+        .await?
+        .iter()
+        .map(|v| json!({ "value": v.id, "label": lang.pick(&v.name_zh, &v.name_en), "selected": form.village_id == v.id.to_string() }))
+        .collect();
+    let data = json!({
+        "sessions": sessions.iter().map(|s| session_json(lang, s)).collect::<Vec<_>>(),
+        "villages": villages,
+        "platforms": coded_options(lang, LivePlatform::ALL, "live-platform-", &form.platform),
+    });
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/team/live_list",
+        data,
+        form,
+        errors,
+    )
+}
+
+/// `GET /team/live`: the team's sessions and the form for a new one.
+pub async fn list(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
+    let scope = area.scope.clone();
+    let sessions = state.db(move |conn| live::sessions(conn, &scope)).await?;
+    let form = SessionForm {
+        host_commission: "0".into(),
+        ..SessionForm::default()
+    };
+    render_list(
+        &state,
+        &ctx,
+        &area,
+        &sessions,
+        StatusCode::OK,
+        &form,
+        &FieldErrors::default(),
+    )
+    .await
+}
+
+/// `POST /team/live`: a new session (a draft).
+pub async fn create(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    CsrfForm(form): CsrfForm<SessionForm>,
+) -> AppResult<HttpResponse> {
+    let (who, scope, typed) = (Who::from(&area.actor), area.scope.clone(), form.clone());
+    let result = state
+        .db(move |conn| live::create_session(conn, &who, &scope, &typed, now_utc()))
+        .await;
+    match result {
+        Ok(id) => Ok(redirect(&format!("/team/live/{id}"))),
+        Err(AppError::Invalid(errors)) => {
+            let scope = area.scope.clone();
+            let sessions = state.db(move |conn| live::sessions(conn, &scope)).await?;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_list(&state, &ctx, &area, &sessions, status, &form, &errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn items_json(state: &AppState, lang: Lang, view: &SessionView) -> Vec<Value> {
+    view.items
+        .iter()
+        .map(|(item, product)| {
+            json!({
+                "id": item.id,
+                "number": item.number,
+                "name": lang.pick(&product.name_zh, &product.name_en),
+                "unit": lang.pick(&product.sale_unit_zh, &product.sale_unit_en),
+                "live_price": format_fen(item.live_price_fen),
+                "price": format_fen(product.unit_price_fen),
+                "quota": item.quota,
+                "sold": item.sold,
+                "left": item.units_left(),
+                "limit": item.per_buyer_limit,
+                "visits": item.visits,
+                "code": item.code,
+                "url": link_url(state, &item.code),
+                "qr_svg": qr_svg(&link_url(state, &item.code)).ok(),
+            })
+        })
+        .collect()
+}
+
+async fn render_session(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &TeamArea,
+    id: i64,
+    status: StatusCode,
+    form: &ItemForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let scope = area.scope.clone();
+    let view = state
+        .db(move |conn| live::session(conn, &scope, id))
+        .await?;
+    let lang = ctx.lang;
+    let data = json!({
+        "session": session_json(lang, &view.session),
+        "items": items_json(state, lang, &view),
+        "products": view.products.iter().map(|p| json!({
+            "value": p.id,
+            "label": format!("{} · {} · {}", lang.pick(&p.name_zh, &p.name_en), format_fen(p.unit_price_fen), p.stock),
+            "selected": form.product_id == p.id.to_string(),
+        })).collect::<Vec<_>>(),
+        "may_schedule": view.session.status == crate::states::LiveStatus::Draft,
+        "may_start": matches!(view.session.status, crate::states::LiveStatus::Draft | crate::states::LiveStatus::Scheduled),
+        "is_live": view.session.status == crate::states::LiveStatus::Live,
+        "may_add": view.session.status != crate::states::LiveStatus::Ended,
+    });
+    ctx.form_page(
+        &state.templates,
+        status,
+        "pages/team/live_session",
+        data,
+        form,
+        errors,
+    )
+}
+
+/// `GET /team/live/{id}`: a session of the team's villages; another's is a 404.
+pub async fn show(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let form = ItemForm {
+        per_buyer_limit: "2".into(),
+        ..ItemForm::default()
+    };
+    let id = id.into_inner();
+    render_session(
+        &state,
+        &ctx,
+        &area,
+        id,
+        StatusCode::OK,
+        &form,
+        &FieldErrors::default(),
+    )
+    .await
+}
+
+async fn after_change(
+    state: &AppState,
+    ctx: &Ctx,
+    area: &TeamArea,
+    id: i64,
+    form: &ItemForm,
+    result: AppResult<()>,
+) -> AppResult<HttpResponse> {
+    match result {
+        Ok(()) => Ok(redirect(&format!("/team/live/{id}"))),
+        Err(AppError::Invalid(errors)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_session(state, ctx, area, id, status, form, &errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /team/live/{id}/items`: the next numbered item.
+pub async fn add_item(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<ItemForm>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let (who, scope, typed) = (Who::from(&area.actor), area.scope.clone(), form.clone());
+    let result = state
+        .db(move |conn| live::add_item(conn, &who, &scope, id, &typed, now_utc()).map(drop))
+        .await;
+    after_change(&state, &ctx, &area, id, &form, result).await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ExtendForm {
+    ends_at: String,
+}
+
+/// `POST /team/live/{id}/{schedule,start,end,extend}`.
+pub async fn step(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    path: web::Path<(i64, String)>,
+    CsrfForm(form): CsrfForm<ExtendForm>,
+) -> AppResult<HttpResponse> {
+    let (id, action) = path.into_inner();
+    let (who, scope) = (Who::from(&area.actor), area.scope.clone());
+    let result = if action == "extend" {
+        state
+            .db(move |conn| live::extend(conn, &who, &scope, id, &form.ends_at, now_utc()))
+            .await
+    } else {
+        let step = SessionStep::parse(&action).ok_or(AppError::NotFound)?;
+        state
+            .db(move |conn| live::take_step(conn, &who, &scope, id, step, now_utc()))
+            .await
+    };
+    after_change(&state, &ctx, &area, id, &ItemForm::default(), result).await
+}
+
+/// `GET /team/live/{id}/card`: every link of the session with its QR code, to print for
+/// the host.
+pub async fn card(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (scope, id) = (area.scope.clone(), id.into_inner());
+    let view = state
+        .db(move |conn| live::session(conn, &scope, id))
+        .await?;
+    let lang = ctx.lang;
+    let data = json!({
+        "session": session_json(lang, &view.session),
+        "items": items_json(&state, lang, &view),
+    });
+    ctx.page(
+        &state.templates,
+        StatusCode::OK,
+        "pages/team/live_card",
+        data,
+    )
+}
+
+/// An item's QR code as SVG, dark on white with its quiet zone.
+fn qr_svg(url: &str) -> Result<String, qrcode::types::QrError> {
+    let code = qrcode::QrCode::new(url.as_bytes())?;
+    Ok(code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(240, 240)
+        .build())
+}
+
+/// The pixels of a PNG QR code for a stream overlay: about 720 px square.
+const QR_PNG_SIZE: u32 = 720;
+
+/// An item's QR code as PNG: the module matrix drawn as squares, quiet zone included.
+fn qr_png(url: &str) -> AppResult<Vec<u8>> {
+    let code = qrcode::QrCode::new(url.as_bytes()).map_err(AppError::internal)?;
+    let width = u32::try_from(code.width()).map_err(AppError::internal)?;
+    let quiet = 4;
+    let modules = width + 2 * quiet;
+    let scale = (QR_PNG_SIZE / modules).max(1);
+    let colors = code.to_colors();
+    let size = modules * scale;
+    let image = image::GrayImage::from_fn(size, size, |x, y| {
+        let (mx, my) = (x / scale, y / scale);
+        let dark = mx >= quiet
+            && my >= quiet
+            && mx < quiet + width
+            && my < quiet + width
+            && colors
+                .get(((my - quiet) * width + (mx - quiet)) as usize)
+                .is_some_and(|c| *c == qrcode::Color::Dark);
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(AppError::internal)?;
+    Ok(png.into_inner())
+}
+
+/// `GET /team/live/{id}/items/{item}/qr.{svg,png}`: one item's QR code, to download.
+pub async fn qr(
+    state: web::Data<AppState>,
+    area: TeamArea,
+    path: web::Path<(i64, i64, String)>,
+) -> AppResult<HttpResponse> {
+    let (id, item_id, format) = path.into_inner();
+    let scope = area.scope.clone();
+    let view = state
+        .db(move |conn| live::session(conn, &scope, id))
+        .await?;
+    let (item, _) = view
+        .items
+        .iter()
+        .find(|(i, _)| i.id == item_id)
+        .ok_or(AppError::NotFound)?;
+    let url = link_url(&state, &item.code);
+    let (body, content_type) = match format.as_str() {
+        "svg" => (
+            qr_svg(&url).map_err(AppError::internal)?.into_bytes(),
+            "image/svg+xml",
+        ),
+        "png" => (qr_png(&url)?, "image/png"),
+        other => return Err(AppError::bad_field("format", other)),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, content_type))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"live-{}-{}.{format}\"",
+                view.session.id, item.number
+            ),
+        ))
+        .body(body))
+}
+
+/// `GET /l/{code}`: a viewer's link, on a phone: the product at its live price beside the
+/// normal one, the units left and when the session ends; before it starts, when it starts;
+/// after it or when sold out, that it is over, with the product at its normal price.
+pub async fn link(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    code: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let code = code.into_inner();
+    if code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AppError::NotFound);
+    }
+    let view = state.db(move |conn| live::link(conn, &code)).await?;
+    let lang = ctx.lang;
+    let (state_key, until) = match view.state {
+        LinkState::Upcoming(at) => ("upcoming", Some(time(at))),
+        LinkState::Live(until) => ("live", Some(time(until))),
+        LinkState::SoldOut => ("sold-out", None),
+        LinkState::Ended => ("ended", None),
+    };
+    let p = &view.product;
+    let data = json!({
+        "state": state_key,
+        "until": until,
+        "title": view.session.title,
+        "host_name": view.session.host_name,
+        "number": view.item.number,
+        "name": lang.pick(&p.name_zh, &p.name_en),
+        "unit": lang.pick(&p.sale_unit_zh, &p.sale_unit_en),
+        "image": p.image,
+        "live_price": format_fen(view.item.live_price_fen),
+        "price": format_fen(p.unit_price_fen),
+        "left": view.item.units_left(),
+        "limit": view.item.per_buyer_limit,
+        "product_id": p.id,
+    });
+    let mut response = ctx.page(&state.templates, StatusCode::OK, "pages/live_link", data)?;
+    // Units left change by the second while live: never from a cache.
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
