@@ -68,6 +68,15 @@ pub struct ConfigArgs {
     /// Minutes an unpaid order holds its stock.
     #[arg(long, global = true, env = "RESERVATION_MINUTES", default_value_t = 30)]
     pub reservation_minutes: u32,
+    /// Minutes an unpaid order from a livestream link holds its units (1–60): short, so
+    /// that a quota abandoned in the rush goes back to the stream's buyers.
+    #[arg(
+        long,
+        global = true,
+        env = "LIVE_RESERVATION_MINUTES",
+        default_value_t = 10
+    )]
+    pub live_reservation_minutes: u32,
     /// Hours a canteen order above its approval threshold holds its stock while it waits
     /// for an approver (1–336).
     #[arg(long, global = true, env = "APPROVAL_HOLD_HOURS", default_value_t = 48)]
@@ -122,6 +131,7 @@ pub struct Config {
     pub mail_from: String,
     pub mail_retry_seconds: u32,
     pub reservation_minutes: u32,
+    pub live_reservation_minutes: u32,
     pub approval_hold_hours: u32,
     pub collective_share_bp: u32,
     pub demo_password: Option<String>,
@@ -214,6 +224,7 @@ impl Config {
             mail_from: args.mail_from,
             mail_retry_seconds: args.mail_retry_seconds.max(1),
             reservation_minutes: args.reservation_minutes,
+            live_reservation_minutes: args.live_reservation_minutes.clamp(1, 60),
             approval_hold_hours: args.approval_hold_hours.clamp(1, 336),
             collective_share_bp: args.collective_share_bp,
             demo_password: args.demo_password.filter(|s| !s.is_empty()),

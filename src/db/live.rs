@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::catalog::Product;
-use super::schema::{live_items, live_sessions, products};
+use super::schema::{live_buyer_units, live_items, live_sessions, orders, products};
 use crate::states::{LivePlatform, LiveStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
@@ -238,4 +238,109 @@ pub fn code_exists(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
         live_items::table.filter(live_items::code.eq(code)),
     ))
     .get_result(conn)
+}
+
+/// Takes `quantity` of a live item's quota for an order, if the session is live and that
+/// much is left: one conditional update, so parallel buyers never sell past the quota.
+pub fn take_from_quota(conn: &mut DbConn, item_id: i64, quantity: i32) -> QueryResult<bool> {
+    let live = live_sessions::table
+        .filter(live_sessions::status.eq(LiveStatus::Live))
+        .select(live_sessions::id);
+    let rows = diesel::update(
+        live_items::table
+            .find(item_id)
+            .filter(live_items::session_id.eq_any(live))
+            .filter((live_items::sold + quantity).le(live_items::quota)),
+    )
+    .set(live_items::sold.eq(live_items::sold + quantity))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Adds `quantity` to what one mobile number bought of an item, if that stays within
+/// `limit`: the row is made first, then raised by one conditional update, which holds the
+/// row until the transaction ends (PostgreSQL), so parallel orders from one number are
+/// counted one after the other.
+pub fn add_buyer_units(
+    conn: &mut DbConn,
+    item_id: i64,
+    phone: &str,
+    quantity: i32,
+    limit: i32,
+) -> QueryResult<bool> {
+    macro_rules! make {
+        ($c:expr) => {
+            diesel::insert_into(live_buyer_units::table)
+                .values((
+                    live_buyer_units::item_id.eq(item_id),
+                    live_buyer_units::phone.eq(phone),
+                    live_buyer_units::units.eq(0),
+                ))
+                .on_conflict_do_nothing()
+                .execute($c)
+        };
+    }
+    match conn {
+        DbConn::Pg(c) => make!(c)?,
+        DbConn::Sqlite(c) => make!(c)?,
+    };
+    let rows = diesel::update(
+        live_buyer_units::table
+            .find((item_id, phone))
+            .filter((live_buyer_units::units + quantity).le(limit)),
+    )
+    .set(live_buyer_units::units.eq(live_buyer_units::units + quantity))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// What a mobile number has bought of an item so far.
+pub fn buyer_units(conn: &mut DbConn, item_id: i64, phone: &str) -> QueryResult<i32> {
+    Ok(live_buyer_units::table
+        .find((item_id, phone))
+        .select(live_buyer_units::units)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The live item an order came through, and whether its session is still live.
+pub fn item_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Option<(LiveItem, bool)>> {
+    let found: Option<(LiveItem, LiveStatus)> = orders::table
+        .inner_join(live_items::table.on(orders::live_item_id.eq(live_items::id.nullable())))
+        .inner_join(live_sessions::table.on(live_sessions::id.eq(live_items::session_id)))
+        .filter(orders::id.eq(order_id))
+        .select((LiveItem::as_select(), live_sessions::status))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(item, status)| (item, status == LiveStatus::Live)))
+}
+
+/// Gives an unpaid order's units back: to the item's quota and the buyer's count while the
+/// session is live; after it, out of the item altogether (the caller returns them to the
+/// product's stock).
+pub fn give_back(
+    conn: &mut DbConn,
+    item_id: i64,
+    phone: &str,
+    quantity: i32,
+    live: bool,
+) -> QueryResult<()> {
+    let item = live_items::table.find(item_id);
+    if live {
+        diesel::update(item)
+            .set(live_items::sold.eq(live_items::sold - quantity))
+            .execute(conn)?;
+    } else {
+        diesel::update(item)
+            .set((
+                live_items::sold.eq(live_items::sold - quantity),
+                live_items::taken.eq(live_items::taken - quantity),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(live_buyer_units::table.find((item_id, phone)))
+        .set(live_buyer_units::units.eq(live_buyer_units::units - quantity))
+        .execute(conn)?;
+    Ok(())
 }

@@ -68,6 +68,8 @@ pub struct NewOrder<'a> {
     /// The organisation whose staff code the buyer gave (a personal order counted
     /// towards its target).
     pub staff_organization_id: Option<i64>,
+    /// The livestream item whose link the order came through.
+    pub live_item_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

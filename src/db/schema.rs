@@ -185,6 +185,7 @@ diesel::table! {
         paid_at -> Nullable<Timestamp>,
         attention -> Nullable<Text>,
         staff_organization_id -> Nullable<BigInt>,
+        live_item_id -> Nullable<BigInt>,
     }
 }
 
@@ -649,7 +650,16 @@ diesel::joinable!(standing_order_skips -> standing_orders (standing_order_id));
 diesel::joinable!(standing_order_runs -> standing_orders (standing_order_id));
 diesel::joinable!(standing_order_runs -> orders (order_id));
 
+diesel::table! {
+    live_buyer_units (item_id, phone) {
+        item_id -> BigInt,
+        phone -> Text,
+        units -> Integer,
+    }
+}
+
 diesel::joinable!(live_sessions -> villages (village_id));
+diesel::joinable!(live_buyer_units -> live_items (item_id));
 diesel::joinable!(live_items -> live_sessions (session_id));
 diesel::joinable!(live_items -> products (product_id));
 
@@ -697,4 +707,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     standing_order_runs,
     live_sessions,
     live_items,
+    live_buyer_units,
 );

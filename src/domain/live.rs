@@ -501,12 +501,14 @@ pub struct LinkView {
     pub state: LinkState,
 }
 
-/// The item behind a viewer's link `/l/{code}`, counted as a visit; an unknown code is
-/// not found.
-pub fn link(conn: &mut DbConn, code: &str) -> DomainResult<LinkView> {
+/// The item behind a viewer's link `/l/{code}`, counted as a visit when `visit` (not when
+/// the page comes back with the order form's problems); an unknown code is not found.
+pub fn link(conn: &mut DbConn, code: &str, visit: bool) -> DomainResult<LinkView> {
     let code = code.trim().to_uppercase();
     let (item, product, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
-    q::count_visit(conn, item.id)?;
+    if visit {
+        q::count_visit(conn, item.id)?;
+    }
     let state = match session.status {
         LiveStatus::Draft | LiveStatus::Scheduled => LinkState::Upcoming(session.starts_at),
         LiveStatus::Live if item.units_left() == 0 => LinkState::SoldOut,
@@ -518,6 +520,131 @@ pub fn link(conn: &mut DbConn, code: &str) -> DomainResult<LinkView> {
         product,
         session,
         state,
+    })
+}
+
+/// A viewer's order from a link, as typed on the phone.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct LiveOrderForm {
+    pub quantity: String,
+    pub name: String,
+    pub phone: String,
+    pub address: String,
+    pub payment_method: String,
+    /// Set once per link page, so that a double tap places one order.
+    pub idempotency_key: String,
+}
+
+/// Places a viewer's order through a live link, all or nothing, without an account: the
+/// quantity within the per-buyer limit, which holds for the mobile number across all its
+/// orders of the item (counted under the number's row); the units out of the item's quota
+/// by one conditional update, so that thousands of phones at once never sell one unit past
+/// it. Before the session or after it the order is refused naming `quantity`; a quota sold
+/// out is `Checkout::Refused`. The order is the channel `livestream`, at the live price,
+/// held `reservation_minutes`; a repeated tap (same key, same session) finds it.
+pub fn buy(
+    conn: &mut DbConn,
+    code: &str,
+    form: &LiveOrderForm,
+    buyer: &crate::domain::cart::Buyer,
+    methods: &[crate::states::PaymentMethod],
+    reservation_minutes: u32,
+    now: NaiveDateTime,
+) -> DomainResult<crate::domain::orders::Checkout> {
+    use crate::domain::orders::{self, OrderTerms, RefusedLine, Unplaced};
+    let code = code.trim().to_uppercase();
+    let (item, product, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    if session.status != LiveStatus::Live || now >= session.ends_at {
+        errors.add("quantity", "invalid-live-not-on-air");
+    }
+    let quantity = v::whole_number(
+        &mut errors,
+        "quantity",
+        &form.quantity,
+        1,
+        item.per_buyer_limit,
+    );
+    let name = v::required_text(&mut errors, "name", &form.name, 40);
+    let phone = v::mobile_phone(&mut errors, "phone", &form.phone);
+    if phone.is_none() && !errors.has("phone") {
+        errors.add("phone", "invalid-required");
+    }
+    let address = v::required_text(&mut errors, "address", &form.address, 200);
+    let offered: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    let method = v::one_of(
+        &mut errors,
+        "payment_method",
+        &form.payment_method,
+        &offered,
+    )
+    .and_then(|m| crate::states::PaymentMethod::parse(&m));
+    let key = form.idempotency_key.trim();
+    if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        errors.add("idempotency_key", "invalid-stale-form");
+    }
+    let (Some(quantity), Some(phone), Some(method)) = (quantity, phone, method) else {
+        return Err(errors.into());
+    };
+    errors.finish(())?;
+    let village = crate::db::catalog::villages_by_ids(conn, &[product.village_id])?
+        .into_iter()
+        .next()
+        .ok_or(DomainError::NotFound)?;
+    let stored_key = orders::stored_idempotency_key(&buyer.checkout_scope, key);
+    orders::place_once(conn, &stored_key, |conn| {
+        if !q::add_buyer_units(conn, item.id, &phone, quantity, item.per_buyer_limit)? {
+            let had = q::buyer_units(conn, item.id, &phone)?;
+            let mut over = FieldErrors::default();
+            over.add_with(
+                "quantity",
+                "invalid-live-limit",
+                vec![
+                    ("limit", item.per_buyer_limit.to_string()),
+                    ("bought", had.to_string()),
+                ],
+            );
+            return Err(Unplaced::Failed(over.into()));
+        }
+        if !q::take_from_quota(conn, item.id, quantity)? {
+            let left = q::item_by_code(conn, &code)?.map_or(0, |(i, _, _)| i.units_left());
+            return Err(Unplaced::Refused(vec![RefusedLine {
+                product_id: product.id,
+                name_zh: product.name_zh.clone(),
+                name_en: product.name_en.clone(),
+                problem: crate::domain::cart::LineProblem::Short(left),
+            }]));
+        }
+        let line = crate::domain::cart::PricedLine {
+            product: product.clone(),
+            village: village.clone(),
+            quantity,
+            unit_price_fen: item.live_price_fen,
+            line_total_fen: item.live_price_fen * i64::from(quantity),
+            problem: None,
+        };
+        let terms = OrderTerms {
+            channel: crate::states::Channel::Livestream,
+            organization_id: None,
+            buyer_user_id: buyer.user_id,
+            buyer_name: &name,
+            buyer_phone: &phone,
+            buyer_email: None,
+            delivery_address: &address,
+            note: "",
+            payment_method: method,
+            status: crate::states::OrderStatus::PendingPayment,
+            // Short while live: an unpaid order's units go back to the quota soon.
+            reserved_until: Some(now + Duration::minutes(i64::from(reservation_minutes))),
+            idempotency_key: &stored_key,
+            locale: &buyer.locale,
+            staff_organization_id: None,
+            live_item_id: Some(item.id),
+        };
+        let placed = orders::record(conn, std::slice::from_ref(&line), &terms, now)?;
+        crate::domain::notify::order_received(conn, &placed.order, &placed.lines, now)?;
+        Ok(placed)
     })
 }
 

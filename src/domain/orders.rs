@@ -114,6 +114,8 @@ pub struct OrderTerms<'a> {
     pub locale: &'a str,
     /// The organisation a staff member's personal order counts for.
     pub staff_organization_id: Option<i64>,
+    /// The livestream item a link order came through.
+    pub live_item_id: Option<i64>,
 }
 
 struct ValidCheckout {
@@ -284,6 +286,7 @@ fn place_in_transaction(
     };
     let terms = OrderTerms {
         staff_organization_id,
+        live_item_id: None,
         channel: if canteen {
             Channel::Canteen
         } else {
@@ -320,6 +323,13 @@ pub fn reserve_and_record(
     terms: &OrderTerms,
     now: NaiveDateTime,
 ) -> Result<OrderLines, Unplaced> {
+    reserve(conn, lines, now)?;
+    record(conn, lines, terms, now)
+}
+
+/// Takes every priced line's stock from its product with a conditional update; the short
+/// lines are named in `Unplaced::Refused`, and the caller's rollback returns the rest.
+fn reserve(conn: &mut DbConn, lines: &[PricedLine], now: NaiveDateTime) -> Result<(), Unplaced> {
     let mut refused = Vec::new();
     for line in lines {
         let problem = match &line.problem {
@@ -348,6 +358,17 @@ pub fn reserve_and_record(
         // Returning the error rolls back every reservation this checkout made.
         return Err(Unplaced::Refused(refused));
     }
+    Ok(())
+}
+
+/// Records an order whose stock is already held: the order, its lines, one shipment per
+/// village and the first step of its history; inside the caller's transaction.
+pub fn record(
+    conn: &mut DbConn,
+    lines: &[PricedLine],
+    terms: &OrderTerms,
+    now: NaiveDateTime,
+) -> Result<OrderLines, Unplaced> {
     let total_fen: i64 = lines.iter().map(|l| l.line_total_fen).sum();
     let today = china_date(now);
     let number = format!(
@@ -377,6 +398,7 @@ pub fn reserve_and_record(
         updated_at: now,
         locale: terms.locale,
         staff_organization_id: terms.staff_organization_id,
+        live_item_id: terms.live_item_id,
     };
     let order_id = q::insert(conn, &new)?;
     let new_lines: Vec<NewOrderLine> = lines
@@ -428,8 +450,25 @@ pub fn release(
         if !q::transition(conn, order.id, from, to, now)? {
             return Ok(false);
         }
+        // A livestream order's units go back to its item's quota while the session runs.
+        let live = crate::db::live::item_of_order(conn, order.id)?;
         for line in q::lines(conn, order.id)? {
-            add_to_product(conn, line.product_id, line.quantity, now)?;
+            let back_on_sale = match &live {
+                Some((item, live_now)) => {
+                    crate::db::live::give_back(
+                        conn,
+                        item.id,
+                        &order.buyer_phone,
+                        line.quantity,
+                        *live_now,
+                    )?;
+                    !live_now
+                }
+                None => true,
+            };
+            if back_on_sale {
+                add_to_product(conn, line.product_id, line.quantity, now)?;
+            }
         }
         shipments::cancel_unshipped(conn, order.id, None, now)?;
         q::clear_reservation(conn, order.id)?;

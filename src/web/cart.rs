@@ -39,7 +39,7 @@ fn save(session: &Session, items: &[CartItem]) -> AppResult<()> {
 const CHECKOUT_SCOPE_KEY: &str = "checkout_scope";
 
 /// Who is at the cart, as the session knows them.
-fn shopper(ctx: &Ctx) -> Shopper {
+pub(super) fn shopper(ctx: &Ctx) -> Shopper {
     Shopper {
         user: ctx.user.as_ref().map(|u| (u.id, u.session_version)),
         locale: ctx.lang.code().to_string(),
@@ -65,7 +65,7 @@ pub(super) fn existing_checkout_scope(ctx: &Ctx) -> Option<String> {
 
 /// The session's checkout scope, made on its first checkout page: the idempotency keys
 /// of its checkouts count only with it (ARCHITECTURE §6).
-fn ensure_checkout_scope(session: &Session) -> AppResult<()> {
+pub(super) fn ensure_checkout_scope(session: &Session) -> AppResult<()> {
     if session
         .get::<String>(CHECKOUT_SCOPE_KEY)
         .ok()

@@ -15,9 +15,10 @@ use super::orders::time;
 use super::render::Ctx;
 use crate::domain::actor::Who;
 use crate::domain::live::{
-    self, ItemForm, LinkState, LiveSession, SessionForm, SessionStep, SessionView,
+    self, ItemForm, LinkState, LiveOrderForm, LiveSession, SessionForm, SessionStep, SessionView,
 };
 use crate::domain::money::format_fen;
+use crate::domain::orders::Checkout;
 use crate::domain::validation::FieldErrors;
 use crate::domain::{china_time, now_utc};
 use crate::error::{AppError, AppResult};
@@ -372,19 +373,96 @@ pub async fn qr(
         .body(body))
 }
 
+/// A link's code as typed in the address: letters and digits, short; anything else names
+/// no item.
+fn link_code(code: String) -> AppResult<String> {
+    if code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AppError::NotFound);
+    }
+    Ok(code)
+}
+
 /// `GET /l/{code}`: a viewer's link, on a phone: the product at its live price beside the
-/// normal one, the units left and when the session ends; before it starts, when it starts;
-/// after it or when sold out, that it is over, with the product at its normal price.
+/// normal one, the units left and when the session ends, and the order form on the same
+/// page; before it starts, when it starts; after it or when sold out, that it is over,
+/// with the product at its normal price.
 pub async fn link(
     state: web::Data<AppState>,
     ctx: Ctx,
     code: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let code = code.into_inner();
-    if code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(AppError::NotFound);
-    }
-    let view = state.db(move |conn| live::link(conn, &code)).await?;
+    super::cart::ensure_checkout_scope(&ctx.session)?;
+    let form = LiveOrderForm {
+        quantity: "1".into(),
+        payment_method: state
+            .payments
+            .methods()
+            .first()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
+        idempotency_key: crate::util::random_token(16),
+        ..LiveOrderForm::default()
+    };
+    render_link(
+        &state,
+        &ctx,
+        code.into_inner(),
+        StatusCode::OK,
+        &form,
+        &FieldErrors::default(),
+    )
+    .await
+}
+
+/// `POST /l/{code}`: the viewer's order; then on to paying it (Stripe) or to the order's
+/// page (bank transfer, cash on delivery).
+pub async fn buy(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    code: web::Path<String>,
+    CsrfForm(form): CsrfForm<LiveOrderForm>,
+) -> AppResult<HttpResponse> {
+    let code = link_code(code.into_inner())?;
+    super::cart::ensure_checkout_scope(&ctx.session)?;
+    let shopper = super::cart::shopper(&ctx);
+    let (methods, minutes) = (
+        state.payments.methods(),
+        state.config.live_reservation_minutes,
+    );
+    let (c, f) = (code.clone(), form.clone());
+    let result = state
+        .db(move |conn| {
+            let buyer = crate::domain::cart::buyer(conn, &shopper)?;
+            live::buy(conn, &c, &f, &buyer, &methods, minutes, now_utc())
+        })
+        .await;
+    let status = match result {
+        Ok(Checkout::Placed(placed)) => {
+            return Ok(redirect(&super::payments::start(&state, &placed).await?));
+        }
+        Ok(Checkout::Refused(_)) => StatusCode::CONFLICT,
+        Err(AppError::Invalid(errors)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_link(&state, &ctx, code, status, &form, &errors).await;
+        }
+        Err(e) => return Err(e),
+    };
+    render_link(&state, &ctx, code, status, &form, &FieldErrors::default()).await
+}
+
+async fn render_link(
+    state: &AppState,
+    ctx: &Ctx,
+    code: String,
+    status: StatusCode,
+    form: &LiveOrderForm,
+    errors: &FieldErrors,
+) -> AppResult<HttpResponse> {
+    let code = link_code(code)?;
+    let counted = status == StatusCode::OK;
+    let view = state
+        .db(move |conn| live::link(conn, &code, counted))
+        .await?;
     let lang = ctx.lang;
     let (state_key, until) = match view.state {
         LinkState::Upcoming(at) => ("upcoming", Some(time(at))),
@@ -407,8 +485,20 @@ pub async fn link(
         "left": view.item.units_left(),
         "limit": view.item.per_buyer_limit,
         "product_id": p.id,
+        "code": view.item.code,
+        "quantities": (1..=view.item.per_buyer_limit.min(view.item.units_left()).max(1)).map(|n| json!({
+            "value": n, "selected": form.quantity == n.to_string(),
+        })).collect::<Vec<_>>(),
+        "payment_methods": coded_options(lang, &state.payments.methods().iter().map(|m| m.as_str()).collect::<Vec<_>>(), "payment-", &form.payment_method),
     });
-    let mut response = ctx.page(&state.templates, StatusCode::OK, "pages/live_link", data)?;
+    let mut response = ctx.form_page(
+        &state.templates,
+        status,
+        "pages/live_link",
+        data,
+        form,
+        errors,
+    )?;
     // Units left change by the second while live: never from a cache.
     response.headers_mut().insert(
         CACHE_CONTROL,

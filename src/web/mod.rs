@@ -314,6 +314,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/team/live/{id}/{step}", web::post().to(live::step))
         .route("/l/{code}", web::get().to(live::link))
+        .route("/l/{code}", web::post().to(live::buy))
         .route("/team/payouts", web::get().to(payouts::list))
         .route("/team/payouts", web::post().to(payouts::record))
         .route(

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use crate::canteen::names_field;
 use crate::storefront::product_id;
 use crate::support::{Browser, TestApp, both_databases, location};
-use village_market::domain::{china_time, live, now_utc};
+use village_market::domain::{china_time, live, now_utc, orders};
 
 /// A China wall-clock time as the form's `datetime-local` sends it.
 fn typed(t: NaiveDateTime) -> String {
@@ -191,4 +191,104 @@ both_databases! {
         assert_eq!(stock(app, "huangmi-gaomian"), in_stock);
         assert_eq!(app.count(&format!("live_sessions WHERE id = {session} AND status = 'ended'")), 1);
     }
+
+    fn a_rush_of_phones_buys_exactly_the_quota_and_each_number_its_limit(app) {
+        let team = app.signed_in("team@example.com");
+        app.execute("UPDATE products SET stock = 1000 WHERE slug = 'huangmi-gaomian'");
+        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
+        let page = format!("/team/live/{session}");
+        let flour = product_id(app, "huangmi-gaomian").to_string();
+        let res = team.submit(&page, &format!("{page}/items"), &[
+            ("product_id", &flour), ("live_price", "10"), ("quota", "100"), ("per_buyer_limit", "2"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let code = team.text(&page).1.split("/l/").nth(1).and_then(|r| r.get(..6)).expect("link").to_string();
+        let link = format!("/l/{code}");
+        // Not on air yet: refused, naming the quantity, nothing placed.
+        // (The page has no form before the start: a token from another page.)
+        let viewer = app.browser();
+        let token = crate::support::csrf_token(&viewer.text(&format!("/products/{flour}")).1).expect("a token");
+        let key = "earlybirdkey0000".to_string();
+        let buy = |b: &Browser, token: &str, key: &str, phone: &str, quantity: &str| b.post_form(&link, &[
+            ("csrf_token", token), ("idempotency_key", key), ("quantity", quantity), ("name", "观众"),
+            ("phone", phone), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+        ]);
+        let res = buy(&viewer, &token, &key, "13900000000", "1");
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().expect("page").contains("这场直播现在不在播"));
+        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
+
+        // 300 phones, each its own number, open the link, then all tap "buy" at once
+        // against a quota of 100.
+        let ready = std::sync::Barrier::new(30);
+        let answers: Vec<u16> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..30).map(|w| {
+                let (buy, link, ready) = (&buy, &link, &ready);
+                s.spawn(move || {
+                    let opened: Vec<_> = (0..10).map(|i| {
+                        let b = app.browser();
+                        let (token, key) = crate::orders::checkout_fields(&b.text(link).1);
+                        (b, token, key, browser_phone(w * 10 + i))
+                    }).collect();
+                    ready.wait();
+                    opened.iter().map(|(b, token, key, phone)| buy(b, token, key, phone, "1").status().as_u16()).collect::<Vec<u16>>()
+                })
+            }).collect();
+            workers.into_iter().flat_map(|w| w.join().expect("worker")).collect()
+        });
+        assert_eq!(answers.iter().filter(|s| **s == 303).count(), 100, "placed");
+        assert_eq!(answers.iter().filter(|s| **s == 409).count(), 200, "sold out, said clearly");
+        assert!(answers.iter().all(|s| *s < 500));
+        let item = app.scalar("SELECT id AS n FROM live_items");
+        assert_eq!(app.count(&format!("live_items WHERE id = {item} AND sold = 100")), 1);
+        let units = app.scalar(&format!(
+            "SELECT CAST(SUM(l.quantity) AS BIGINT) AS n FROM order_lines l JOIN orders o ON o.id = l.order_id \
+             WHERE o.live_item_id = {item} AND o.channel = 'livestream'"
+        ));
+        assert_eq!(units, 100, "not one unit oversold");
+        assert!(app.browser().text(&link).1.contains("本场已抢光"));
+        let _ = viewer;
+    }
+
+    fn one_number_buys_at_most_its_limit_and_unpaid_units_go_back_to_the_quota(app) {
+        let team = app.signed_in("team@example.com");
+        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
+        let code = add_flour(app, &team, session);
+        let page = format!("/team/live/{session}");
+        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
+        let link = format!("/l/{code}");
+        // Twenty taps at once from one mobile number, written three ways, limit 2.
+        let answers: Vec<u16> = std::thread::scope(|s| {
+            let taps: Vec<_> = (0..20).map(|i| {
+                let link = &link;
+                s.spawn(move || {
+                    let b = app.browser();
+                    let (token, key) = crate::orders::checkout_fields(&b.text(link).1);
+                    let phone = ["13912345678", "139 1234 5678", "+86 139-1234-5678"][i % 3];
+                    b.post_form(link, &[
+                        ("csrf_token", token.as_str()), ("idempotency_key", key.as_str()), ("quantity", "1"), ("name", "观众"),
+                        ("phone", phone), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+                    ]).status().as_u16()
+                })
+            }).collect();
+            taps.into_iter().map(|t| t.join().expect("tap")).collect()
+        });
+        assert_eq!(answers.iter().filter(|s| **s == 303).count(), 2, "{answers:?}");
+        assert_eq!(answers.iter().filter(|s| **s == 422).count(), 18, "{answers:?}");
+        assert_eq!(app.count("orders WHERE channel = 'livestream' AND buyer_phone = '13912345678'"), 2);
+        assert_eq!(app.count("live_items WHERE sold = 2"), 1);
+        // Unpaid past the live reservation (10 minutes): back to the quota and to the
+        // number's count, once.
+        let later = now_utc() + Duration::minutes(11);
+        assert_eq!(orders::expire_reservations(&mut app.conn(), later).expect("expiry"), 2);
+        assert_eq!(orders::expire_reservations(&mut app.conn(), later).expect("expiry"), 0);
+        assert_eq!(app.count("live_items WHERE sold = 0"), 1);
+        assert_eq!(app.count("live_buyer_units WHERE units = 0"), 1);
+        assert_eq!(app.count("orders WHERE channel = 'livestream' AND status = 'expired'"), 2);
+    }
+}
+
+/// A distinct mainland mobile number for the `n`th buyer.
+fn browser_phone(n: usize) -> String {
+    format!("1380000{n:04}")
 }

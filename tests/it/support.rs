@@ -286,6 +286,7 @@ pub fn test_args(database: &FreshDatabase) -> ConfigArgs {
         mail_from: "村货集市 <test@village-market.local>".into(),
         mail_retry_seconds: 1,
         reservation_minutes: 30,
+        live_reservation_minutes: 10,
         approval_hold_hours: 48,
         collective_share_bp: 1000,
         demo_password: Some(PASSWORD.into()),

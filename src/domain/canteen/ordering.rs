@@ -510,6 +510,7 @@ fn place_in_transaction(
     let address = format!("{} · {}", site.name, site.address);
     let terms = OrderTerms {
         staff_organization_id: None,
+        live_item_id: None,
         channel: Channel::Canteen,
         organization_id: Some(org.id),
         buyer_user_id: Some(orderer.user_id),
