@@ -927,3 +927,4 @@ live-link-quantity = How many
 live-link-buy = Buy at { $price }
 invalid-live-not-on-air = This livestream is not on air now
 invalid-live-limit = At most { $limit } per buyer in this livestream; this number has { $bought } already
+invalid-live-left = Only { $left } left: choose fewer

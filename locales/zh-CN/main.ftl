@@ -915,3 +915,4 @@ live-link-quantity = 数量
 live-link-buy = 以 { $price } 下单
 invalid-live-not-on-air = 这场直播现在不在播
 invalid-live-limit = 本场每人限购 { $limit }，这个手机号已买 { $bought }
+invalid-live-left = 只剩 { $left } 件，请少选一些

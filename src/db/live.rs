@@ -114,6 +114,30 @@ pub fn session_in(
         .optional()
 }
 
+/// A session's status and end, read with its row held until the transaction ends: shared
+/// (`exclusive` false) by buyers and releases, which may run side by side, exclusive by a
+/// change of its items; a session's start or end (an UPDATE of the row) waits for both,
+/// and they for it (PostgreSQL). SQLite's write transaction already holds the only write
+/// lock.
+pub fn lock_session(
+    conn: &mut DbConn,
+    id: i64,
+    exclusive: bool,
+) -> QueryResult<Option<(LiveStatus, NaiveDateTime)>> {
+    macro_rules! one {
+        () => {
+            live_sessions::table
+                .find(id)
+                .select((live_sessions::status, live_sessions::ends_at))
+        };
+    }
+    match conn {
+        DbConn::Pg(c) if exclusive => one!().for_update().first(c).optional(),
+        DbConn::Pg(c) => one!().for_share().first(c).optional(),
+        DbConn::Sqlite(c) => one!().first(c).optional(),
+    }
+}
+
 pub fn session_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<LiveSession>> {
     live_sessions::table
         .find(id)
@@ -304,16 +328,20 @@ pub fn buyer_units(conn: &mut DbConn, item_id: i64, phone: &str) -> QueryResult<
         .unwrap_or(0))
 }
 
-/// The live item an order came through, and whether its session is still live.
+/// The live item an order came through, and whether its session is still live, read
+/// under the session's shared lock (`lock_session`), so that it cannot end meanwhile.
 pub fn item_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Option<(LiveItem, bool)>> {
-    let found: Option<(LiveItem, LiveStatus)> = orders::table
+    let found: Option<LiveItem> = orders::table
         .inner_join(live_items::table.on(orders::live_item_id.eq(live_items::id.nullable())))
-        .inner_join(live_sessions::table.on(live_sessions::id.eq(live_items::session_id)))
         .filter(orders::id.eq(order_id))
-        .select((LiveItem::as_select(), live_sessions::status))
+        .select(LiveItem::as_select())
         .first(conn)
         .optional()?;
-    Ok(found.map(|(item, status)| (item, status == LiveStatus::Live)))
+    let Some(item) = found else {
+        return Ok(None);
+    };
+    let status = lock_session(conn, item.session_id, false)?.map(|(s, _)| s);
+    Ok(Some((item, status == Some(LiveStatus::Live))))
 }
 
 /// Gives an unpaid order's units back: to the item's quota and the buyer's count while the
@@ -326,6 +354,10 @@ pub fn give_back(
     quantity: i32,
     live: bool,
 ) -> QueryResult<()> {
+    // The buyer's row first, then the item's, in the order a purchase takes them.
+    diesel::update(live_buyer_units::table.find((item_id, phone)))
+        .set(live_buyer_units::units.eq(live_buyer_units::units - quantity))
+        .execute(conn)?;
     let item = live_items::table.find(item_id);
     if live {
         diesel::update(item)
@@ -339,8 +371,5 @@ pub fn give_back(
             ))
             .execute(conn)?;
     }
-    diesel::update(live_buyer_units::table.find((item_id, phone)))
-        .set(live_buyer_units::units.eq(live_buyer_units::units - quantity))
-        .execute(conn)?;
     Ok(())
 }

@@ -225,8 +225,18 @@ pub fn add_item(
         return Err(errors.into());
     };
     errors.finish(())?;
-    let number = items.iter().map(|(i, _)| i.number).max().unwrap_or(0) + 1;
     write_transaction(conn, |conn| {
+        // Under the session's lock: it does not go live or end while the item is added.
+        let status = q::lock_session(conn, session.id, true)?.map(|(s, _)| s);
+        if status == Some(LiveStatus::Ended) {
+            return Err(DomainError::invalid("status", "invalid-live-ended"));
+        }
+        let number = q::items_of(conn, session.id)?
+            .iter()
+            .map(|(i, _)| i.number)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let code = new_code(conn)?;
         let new = NewLiveItem {
             session_id: session.id,
@@ -238,7 +248,7 @@ pub fn add_item(
             code: &code,
         };
         let id = q::insert_item(conn, &new)?;
-        if session.status == LiveStatus::Live {
+        if status == Some(LiveStatus::Live) {
             take_quota(conn, id, &product, quota, now)?;
         }
         let change = Change {
@@ -472,13 +482,22 @@ pub fn advance_due(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize>
     let mut moved = 0;
     for session in q::due(conn, now)? {
         let step = match session.status {
+            // Its whole time passed with no process running: it never went on air.
+            LiveStatus::Scheduled if session.ends_at <= now => write_transaction(conn, |conn| {
+                let (from, to) = (&[LiveStatus::Scheduled][..], LiveStatus::Ended);
+                if !q::transition(conn, session.id, from, to, now)? {
+                    return Err(DomainError::invalid("status", "invalid-live-step"));
+                }
+                record_step(conn, &who, &session, to, json!([]), now)
+            }),
             LiveStatus::Scheduled => go_live(conn, &who, &session, now),
             _ => close(conn, &who, &session, now),
         };
         match step {
             Ok(()) => moved += 1,
-            Err(DomainError::Invalid(_)) => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(session = session.id, error = %e, "livestream session not moved")
+            }
         }
     }
     Ok(moved)
@@ -503,7 +522,12 @@ pub struct LinkView {
 
 /// The item behind a viewer's link `/l/{code}`, counted as a visit when `visit` (not when
 /// the page comes back with the order form's problems); an unknown code is not found.
-pub fn link(conn: &mut DbConn, code: &str, visit: bool) -> DomainResult<LinkView> {
+pub fn link(
+    conn: &mut DbConn,
+    code: &str,
+    visit: bool,
+    now: NaiveDateTime,
+) -> DomainResult<LinkView> {
     let code = code.trim().to_uppercase();
     let (item, product, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
     if visit {
@@ -511,6 +535,7 @@ pub fn link(conn: &mut DbConn, code: &str, visit: bool) -> DomainResult<LinkView
     }
     let state = match session.status {
         LiveStatus::Draft | LiveStatus::Scheduled => LinkState::Upcoming(session.starts_at),
+        LiveStatus::Live if now >= session.ends_at => LinkState::Ended,
         LiveStatus::Live if item.units_left() == 0 => LinkState::SoldOut,
         LiveStatus::Live => LinkState::Live(session.ends_at),
         LiveStatus::Ended => LinkState::Ended,
@@ -594,7 +619,19 @@ pub fn buy(
         .ok_or(DomainError::NotFound)?;
     let stored_key = orders::stored_idempotency_key(&buyer.checkout_scope, key);
     orders::place_once(conn, &stored_key, |conn| {
+        // Under the session's shared lock: it cannot end while this order takes its units.
+        match q::lock_session(conn, session.id, false)? {
+            Some((LiveStatus::Live, ends_at)) if now < ends_at => {}
+            _ => {
+                let off = DomainError::invalid("quantity", "invalid-live-not-on-air");
+                return Err(Unplaced::Failed(off));
+            }
+        }
         if !q::add_buyer_units(conn, item.id, &phone, quantity, item.per_buyer_limit)? {
+            // A second tap of the same form waited here for the first: its order.
+            if let Some(order) = crate::db::orders::by_idempotency_key(conn, &stored_key)? {
+                return Ok(orders::with_lines(conn, order)?);
+            }
             let had = q::buyer_units(conn, item.id, &phone)?;
             let mut over = FieldErrors::default();
             over.add_with(
@@ -608,6 +645,9 @@ pub fn buy(
             return Err(Unplaced::Failed(over.into()));
         }
         if !q::take_from_quota(conn, item.id, quantity)? {
+            if let Some(order) = crate::db::orders::by_idempotency_key(conn, &stored_key)? {
+                return Ok(orders::with_lines(conn, order)?);
+            }
             let left = q::item_by_code(conn, &code)?.map_or(0, |(i, _, _)| i.units_left());
             return Err(Unplaced::Refused(vec![RefusedLine {
                 product_id: product.id,
@@ -635,8 +675,10 @@ pub fn buy(
             note: "",
             payment_method: method,
             status: crate::states::OrderStatus::PendingPayment,
-            // Short while live: an unpaid order's units go back to the quota soon.
-            reserved_until: Some(now + Duration::minutes(i64::from(reservation_minutes))),
+            // Short while live: an unpaid order's units go back to the quota soon. Cash on
+            // delivery is paid when the goods arrive: held until then.
+            reserved_until: (method != crate::states::PaymentMethod::CashOnDelivery)
+                .then(|| now + Duration::minutes(i64::from(reservation_minutes))),
             idempotency_key: &stored_key,
             locale: &buyer.locale,
             staff_organization_id: None,

@@ -14,6 +14,7 @@ use super::forms::coded_options;
 use super::orders::time;
 use super::render::Ctx;
 use crate::domain::actor::Who;
+use crate::domain::cart::LineProblem;
 use crate::domain::live::{
     self, ItemForm, LinkState, LiveOrderForm, LiveSession, SessionForm, SessionStep, SessionView,
 };
@@ -436,18 +437,33 @@ pub async fn buy(
             live::buy(conn, &c, &f, &buyer, &methods, minutes, now_utc())
         })
         .await;
-    let status = match result {
+    let (status, errors) = match result {
         Ok(Checkout::Placed(placed)) => {
             return Ok(redirect(&super::payments::start(&state, &placed).await?));
         }
-        Ok(Checkout::Refused(_)) => StatusCode::CONFLICT,
-        Err(AppError::Invalid(errors)) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_link(&state, &ctx, code, status, &form, &errors).await;
+        Ok(Checkout::Refused(lines)) => {
+            let left = lines
+                .iter()
+                .find_map(|l| match l.problem {
+                    LineProblem::Short(left) => Some(left),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            // Sold out, the page says so; with a few left, the quantity says how many.
+            let mut errors = FieldErrors::default();
+            if left > 0 {
+                errors.add_with(
+                    "quantity",
+                    "invalid-live-left",
+                    vec![("left", left.to_string())],
+                );
+            }
+            (StatusCode::CONFLICT, errors)
         }
+        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
         Err(e) => return Err(e),
     };
-    render_link(&state, &ctx, code, status, &form, &FieldErrors::default()).await
+    render_link(&state, &ctx, code, status, &form, &errors).await
 }
 
 async fn render_link(
@@ -459,9 +475,10 @@ async fn render_link(
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
     let code = link_code(code)?;
+    // A page sent back with the form's problems is not a new visit.
     let counted = status == StatusCode::OK;
     let view = state
-        .db(move |conn| live::link(conn, &code, counted))
+        .db(move |conn| live::link(conn, &code, counted, now_utc()))
         .await?;
     let lang = ctx.lang;
     let (state_key, until) = match view.state {
