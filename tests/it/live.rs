@@ -141,7 +141,13 @@ both_databases! {
         assert!(svg.text().expect("svg").contains("<svg"));
         let png = team.get(&format!("{page}/items/{}/qr.png", app.scalar("SELECT id AS n FROM live_items")));
         assert_eq!(png.status(), StatusCode::OK);
-        assert!(png.bytes().expect("png").starts_with(b"\x89PNG"));
+        // The PNG, read by a QR decoder, is the link.
+        let png = image::load_from_memory(&png.bytes().expect("png")).expect("a PNG").to_luma8();
+        let mut prepared = rqrr::PreparedImage::prepare(png);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code");
+        let (_, content) = grids[0].decode().expect("it decodes");
+        assert!(content.starts_with("http") && content.ends_with(&format!("/l/{code}")), "{content}");
         let (status, card) = team.text(&format!("{page}/card"));
         assert_eq!(status, StatusCode::OK);
         assert!(card.contains(&format!("/l/{code}")) && card.contains("<svg"));
