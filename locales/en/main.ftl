@@ -928,3 +928,4 @@ live-link-buy = Buy at { $price }
 invalid-live-not-on-air = This livestream is not on air now
 invalid-live-limit = At most { $limit } per buyer in this livestream; this number has { $bought } already
 invalid-live-left = Only { $left } left: choose fewer
+invalid-live-quota-sold = The quota cannot go below what is sold ({ $sold })

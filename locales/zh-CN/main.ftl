@@ -916,3 +916,4 @@ live-link-buy = 以 { $price } 下单
 invalid-live-not-on-air = 这场直播现在不在播
 invalid-live-limit = 本场每人限购 { $limit }，这个手机号已买 { $bought }
 invalid-live-left = 只剩 { $left } 件，请少选一些
+invalid-live-quota-sold = 额度不能低于已售数量（{ $sold }）

@@ -257,6 +257,28 @@ pub fn set_taken(conn: &mut DbConn, item_id: i64, taken: i32) -> QueryResult<usi
         .execute(conn)
 }
 
+/// Sets an item's live price and quota, if the quota stays at least what is sold, and
+/// what it holds of the stock: rows changed (0: more was sold meanwhile).
+pub fn set_price_and_quota(
+    conn: &mut DbConn,
+    item_id: i64,
+    live_price_fen: i64,
+    quota: i32,
+    taken: i32,
+) -> QueryResult<usize> {
+    diesel::update(
+        live_items::table
+            .find(item_id)
+            .filter(live_items::sold.le(quota)),
+    )
+    .set((
+        live_items::live_price_fen.eq(live_price_fen),
+        live_items::quota.eq(quota),
+        live_items::taken.eq(taken),
+    ))
+    .execute(conn)
+}
+
 pub fn code_exists(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         live_items::table.filter(live_items::code.eq(code)),

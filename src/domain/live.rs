@@ -267,6 +267,98 @@ pub fn add_item(
     })
 }
 
+/// A change of an item during its session: a new live price, a new quota.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ItemChange {
+    pub live_price: String,
+    pub quota: String,
+}
+
+/// Changes an item's live price or quota while its session has not ended; orders already
+/// placed keep the price they were placed at. A quota never goes below what is sold; while
+/// live, a larger quota takes the difference from the stock and a smaller one gives it
+/// back. Done under the session's exclusive lock, so no purchase runs in between; audited.
+pub fn change_item(
+    conn: &mut DbConn,
+    who: &Who,
+    scope: &TeamScope,
+    session_id: i64,
+    item_id: i64,
+    form: &ItemChange,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let session = session_in(conn, scope, session_id)?;
+    let (item, product) = q::items_of(conn, session.id)?
+        .into_iter()
+        .find(|(i, _)| i.id == item_id)
+        .ok_or(DomainError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let price = v::price_yuan(&mut errors, "live_price", &form.live_price);
+    if price.is_some_and(|p| p > product.unit_price_fen) {
+        errors.add_with(
+            "live_price",
+            "invalid-live-price",
+            vec![(
+                "price",
+                crate::domain::money::format_fen(product.unit_price_fen),
+            )],
+        );
+    }
+    let quota = v::whole_number(&mut errors, "quota", &form.quota, 1, i32::MAX / 2);
+    let (Some(price), Some(quota)) = (price, quota) else {
+        return Err(errors.into());
+    };
+    errors.finish(())?;
+    write_transaction(conn, |conn| {
+        let status = q::lock_session(conn, session.id, true)?.map(|(s, _)| s);
+        if status == Some(LiveStatus::Ended) {
+            return Err(DomainError::invalid("status", "invalid-live-ended"));
+        }
+        let item = q::items_of(conn, session.id)?
+            .into_iter()
+            .map(|(i, _)| i)
+            .find(|i| i.id == item.id)
+            .ok_or(DomainError::NotFound)?;
+        if quota < item.sold {
+            let mut below = FieldErrors::default();
+            below.add_with(
+                "quota",
+                "invalid-live-quota-sold",
+                vec![("sold", item.sold.to_string())],
+            );
+            return Err(below.into());
+        }
+        let taken = if status == Some(LiveStatus::Live) {
+            if quota > item.taken {
+                if !st::take_from_product(conn, product.id, quota - item.taken, now)? {
+                    return Err(DomainError::invalid("quota", "invalid-live-stock-short"));
+                }
+            } else if quota < item.taken {
+                st::add_to_product(conn, product.id, item.taken - quota, now)?;
+            }
+            quota
+        } else {
+            item.taken
+        };
+        if q::set_price_and_quota(conn, item.id, price, quota, taken)? != 1 {
+            return Err(DomainError::invalid("quota", "invalid-live-quota-sold"));
+        }
+        let change = Change {
+            action: "change_item",
+            entity: "live_session",
+            entity_id: session.id,
+            village_id: Some(session.village_id),
+            before: Some(
+                json!({ "item_id": item.id, "live_price_fen": item.live_price_fen, "quota": item.quota }),
+            ),
+            after: Some(json!({ "item_id": item.id, "live_price_fen": price, "quota": quota })),
+        };
+        audit::record(conn, who, change, now)?;
+        Ok(())
+    })
+}
+
 /// Takes an item's quota from its product's stock; refused, naming the item's quota, when
 /// the stock no longer holds it.
 fn take_quota(

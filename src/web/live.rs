@@ -16,7 +16,8 @@ use super::render::Ctx;
 use crate::domain::actor::Who;
 use crate::domain::cart::LineProblem;
 use crate::domain::live::{
-    self, ItemForm, LinkState, LiveOrderForm, LiveSession, SessionForm, SessionStep, SessionView,
+    self, ItemChange, ItemForm, LinkState, LiveOrderForm, LiveSession, SessionForm, SessionStep,
+    SessionView,
 };
 use crate::domain::money::format_fen;
 use crate::domain::orders::Checkout;
@@ -135,6 +136,7 @@ fn items_json(state: &AppState, lang: Lang, view: &SessionView) -> Vec<Value> {
                 "name": lang.pick(&product.name_zh, &product.name_en),
                 "unit": lang.pick(&product.sale_unit_zh, &product.sale_unit_en),
                 "live_price": format_fen(item.live_price_fen),
+                "live_price_typed": crate::domain::money::format_yuan_plain(item.live_price_fen),
                 "price": format_fen(product.unit_price_fen),
                 "quota": item.quota,
                 "sold": item.sold,
@@ -242,6 +244,22 @@ pub async fn add_item(
         .db(move |conn| live::add_item(conn, &who, &scope, id, &typed, now_utc()).map(drop))
         .await;
     after_change(&state, &ctx, &area, id, &form, result).await
+}
+
+/// `POST /team/live/{id}/items/{item}`: a new live price or quota for an item.
+pub async fn change_item(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(form): CsrfForm<ItemChange>,
+) -> AppResult<HttpResponse> {
+    let (id, item) = path.into_inner();
+    let (who, scope) = (Who::from(&area.actor), area.scope.clone());
+    let result = state
+        .db(move |conn| live::change_item(conn, &who, &scope, id, item, &form, now_utc()))
+        .await;
+    after_change(&state, &ctx, &area, id, &ItemForm::default(), result).await
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -309,6 +309,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/team/live/{id}/card", web::get().to(live::card))
         .route("/team/live/{id}/items", web::post().to(live::add_item))
         .route(
+            "/team/live/{id}/items/{item}",
+            web::post().to(live::change_item),
+        )
+        .route(
             "/team/live/{id}/items/{item}/qr.{format}",
             web::get().to(live::qr),
         )

@@ -283,6 +283,21 @@ both_databases! {
         assert_eq!(answers.iter().filter(|s| **s == 422).count(), 18, "{answers:?}");
         assert_eq!(app.count("orders WHERE channel = 'livestream' AND buyer_phone = '13912345678'"), 2);
         assert_eq!(app.count("live_items WHERE sold = 2"), 1);
+        // Mid-session the team lowers the price and raises the quota; the quota never goes
+        // below what is sold; the orders placed keep their price.
+        let item = app.scalar("SELECT id AS n FROM live_items");
+        let change = format!("{page}/items/{item}");
+        let placed_price = app.scalar("SELECT MIN(unit_price_fen) AS n FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.channel = 'livestream'");
+        let res = team.submit(&page, &change, &[("live_price", "1.00"), ("quota", "1")]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().expect("page").contains("额度不能低于已售数量（2）"));
+        assert_eq!(app.count("live_items WHERE quota = 10 AND live_price_fen <> 100"), 1, "nothing changed");
+        let stock_before = stock(app, "huangmi-gaomian");
+        assert_eq!(team.submit(&page, &change, &[("live_price", "1.00"), ("quota", "12")]).status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.count(&format!("live_items WHERE id = {item} AND live_price_fen = 100 AND quota = 12 AND taken = 12")), 1);
+        assert_eq!(stock(app, "huangmi-gaomian"), stock_before - 2, "the larger quota comes from the stock");
+        assert_eq!(app.count(&format!("order_lines l JOIN orders o ON o.id = l.order_id WHERE o.channel = 'livestream' AND l.unit_price_fen = {placed_price}")), 2);
+        assert_eq!(app.count("audit_log WHERE action = 'change_item'"), 1);
         // Unpaid past the live reservation (10 minutes): back to the quota and to the
         // number's count, once.
         let later = now_utc() + Duration::minutes(11);

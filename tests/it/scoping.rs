@@ -202,6 +202,13 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
             Area::Team,
             true,
         ),
+        // Admitted, refused: no price or quota was given.
+        (
+            "POST",
+            format!("/team/live/{session}/items/{live_item}"),
+            Area::Team,
+            true,
+        ),
         // Admitted, refused: no new end was given.
         (
             "POST",
