@@ -66,6 +66,21 @@ pub enum DemoError {
 }
 
 /// The demo canteen organisation's name, which the demo orders are placed for.
+/// Runs a load of months-old demo trade all or nothing, and without mail: it goes through
+/// the shop's own functions, which write their mail; nobody is to hear of it now, so what
+/// it wrote to the outbox is dropped uncommitted.
+pub(crate) fn without_mail<T>(
+    conn: &mut DbConn,
+    load: impl FnOnce(&mut DbConn) -> Result<T, DemoError>,
+) -> Result<T, DemoError> {
+    write_transaction(conn, |conn| {
+        let last_mail = crate::db::outbox::last_id(conn)?;
+        let loaded = load(conn)?;
+        crate::db::outbox::discard_after(conn, last_mail)?;
+        Ok(loaded)
+    })
+}
+
 pub fn organization_name() -> Result<String, DemoError> {
     Ok(DemoData::embedded()?.organization.name)
 }

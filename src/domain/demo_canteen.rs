@@ -11,9 +11,7 @@ use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 use crate::db::canteen_statements as st;
 use crate::db::ledger::month_of;
 use crate::db::stock::products_of_villages;
-use crate::db::{
-    DbConn, accounts as acc, canteen as cq, catalog as cat, shipments, write_transaction,
-};
+use crate::db::{DbConn, accounts as acc, canteen as cq, catalog as cat, shipments};
 use crate::domain::actor::{OrgScope, TeamScope, Who};
 use crate::domain::canteen::acceptance::{self, LineAcceptance};
 use crate::domain::canteen::ordering::{self, OrderForm, Orderer, Rules};
@@ -71,12 +69,7 @@ pub fn load(
     default_bp: u32,
     now: NaiveDateTime,
 ) -> Result<CanteenReport, DemoError> {
-    write_transaction(conn, |conn| {
-        let last_mail = crate::db::outbox::last_id(conn)?;
-        let report = load_in(conn, default_bp, now)?;
-        crate::db::outbox::discard_after(conn, last_mail)?;
-        Ok(report)
-    })
+    demo::without_mail(conn, |conn| load_in(conn, default_bp, now))
 }
 
 fn load_in(

@@ -8,7 +8,7 @@ use chrono::{Duration, NaiveDateTime};
 use crate::db::catalog as cat;
 use crate::db::orders as q;
 use crate::db::stock::products_of_villages;
-use crate::db::{DbConn, accounts as acc, write_transaction};
+use crate::db::{DbConn, accounts as acc};
 use crate::domain::actor::{TeamScope, Who};
 use crate::domain::cart::{Buyer, CartItem};
 use crate::domain::demo::{self, DemoError};
@@ -63,14 +63,7 @@ pub fn load(
     default_bp: u32,
     now: NaiveDateTime,
 ) -> Result<HistoryReport, DemoError> {
-    write_transaction(conn, |conn| {
-        // The history is months old: nobody is to hear of it now. Its orders go through
-        // the shop's own functions, which write their mail; it is dropped uncommitted.
-        let last_mail = crate::db::outbox::last_id(conn)?;
-        let report = load_in(conn, default_bp, now)?;
-        crate::db::outbox::discard_after(conn, last_mail)?;
-        Ok(report)
-    })
+    demo::without_mail(conn, |conn| load_in(conn, default_bp, now))
 }
 
 fn load_in(

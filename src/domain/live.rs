@@ -201,16 +201,7 @@ pub fn add_item(
         }
         _ => {}
     }
-    let price = v::price_yuan(&mut errors, "live_price", &form.live_price);
-    if let (Some(price), Some(p)) = (price, &product) {
-        if price > p.unit_price_fen {
-            errors.add_with(
-                "live_price",
-                "invalid-live-price",
-                vec![("price", crate::domain::money::format_fen(p.unit_price_fen))],
-            );
-        }
-    }
+    let price = live_price(&mut errors, &form.live_price, product.as_ref());
     let stock = product.as_ref().map_or(0, |p| p.stock);
     let quota = v::whole_number(&mut errors, "quota", &form.quota, 1, stock.max(1));
     let limit = v::whole_number(
@@ -227,10 +218,7 @@ pub fn add_item(
     errors.finish(())?;
     write_transaction(conn, |conn| {
         // Under the session's lock: it does not go live or end while the item is added.
-        let status = q::lock_session(conn, session.id, true)?.map(|(s, _)| s);
-        if status == Some(LiveStatus::Ended) {
-            return Err(DomainError::invalid("status", "invalid-live-ended"));
-        }
+        let status = lock_unended(conn, session.id)?;
         let number = q::items_of(conn, session.id)?
             .iter()
             .map(|(i, _)| i.number)
@@ -294,27 +282,14 @@ pub fn change_item(
         .find(|(i, _)| i.id == item_id)
         .ok_or(DomainError::NotFound)?;
     let mut errors = FieldErrors::default();
-    let price = v::price_yuan(&mut errors, "live_price", &form.live_price);
-    if price.is_some_and(|p| p > product.unit_price_fen) {
-        errors.add_with(
-            "live_price",
-            "invalid-live-price",
-            vec![(
-                "price",
-                crate::domain::money::format_fen(product.unit_price_fen),
-            )],
-        );
-    }
+    let price = live_price(&mut errors, &form.live_price, Some(&product));
     let quota = v::whole_number(&mut errors, "quota", &form.quota, 1, i32::MAX / 2);
     let (Some(price), Some(quota)) = (price, quota) else {
         return Err(errors.into());
     };
     errors.finish(())?;
     write_transaction(conn, |conn| {
-        let status = q::lock_session(conn, session.id, true)?.map(|(s, _)| s);
-        if status == Some(LiveStatus::Ended) {
-            return Err(DomainError::invalid("status", "invalid-live-ended"));
-        }
+        let status = lock_unended(conn, session.id)?;
         let item = q::items_of(conn, session.id)?
             .into_iter()
             .map(|(i, _)| i)
@@ -357,6 +332,29 @@ pub fn change_item(
         audit::record(conn, who, change, now)?;
         Ok(())
     })
+}
+
+/// Holds the session's row for a change of its items (`q::lock_session`, exclusive) and
+/// refuses one that has ended: its status as held.
+fn lock_unended(conn: &mut DbConn, session_id: i64) -> DomainResult<Option<LiveStatus>> {
+    let status = q::lock_session(conn, session_id, true)?.map(|(s, _)| s);
+    if status == Some(LiveStatus::Ended) {
+        return Err(DomainError::invalid("status", "invalid-live-ended"));
+    }
+    Ok(status)
+}
+
+/// A live price typed for `product`: in yuan, no higher than its normal price.
+fn live_price(errors: &mut FieldErrors, typed: &str, product: Option<&Product>) -> Option<i64> {
+    let price = v::price_yuan(errors, "live_price", typed)?;
+    if let Some(p) = product.filter(|p| price > p.unit_price_fen) {
+        errors.add_with(
+            "live_price",
+            "invalid-live-price",
+            vec![("price", crate::domain::money::format_fen(p.unit_price_fen))],
+        );
+    }
+    Some(price)
 }
 
 /// Takes an item's quota from its product's stock; refused, naming the item's quota, when
