@@ -250,10 +250,12 @@ fn load_demo(config: &Config, conn: &mut db::DbConn) -> Result<(), String> {
         .map_err(|e| format!("demo orders: {e}"))?;
     let canteen = village_market::domain::demo_canteen::load(conn, bp, now_utc())
         .map_err(|e| format!("demo canteen: {e}"))?;
-    if report.is_empty() && history.orders == 0 && canteen.orders == 0 {
+    let live = village_market::domain::demo_live::load(conn, bp, now_utc())
+        .map_err(|e| format!("demo livestreams: {e}"))?;
+    if report.is_empty() && history.orders == 0 && canteen.orders == 0 && live.sessions == 0 {
         println!("demo data: already loaded, nothing changed");
     } else {
-        println!("demo data: loaded {report:?}, {history:?}, {canteen:?}");
+        println!("demo data: loaded {report:?}, {history:?}, {canteen:?}, {live:?}");
     }
     if config.demo_password.is_none() {
         println!(

@@ -208,6 +208,12 @@ text_enum! {
         RefundHousehold = "refund_household",
         RefundCollective = "refund_collective",
         Payout = "payout",
+        /// 主播佣金: the livestream host's part of a sale, taken before the split.
+        HostCommission = "host_commission",
+        /// The host's commission on refunded units, taken back.
+        RefundHostCommission = "refund_host_commission",
+        /// Money handed to a host, lowering what the host is owed.
+        HostPayout = "host_payout",
     }
 }
 

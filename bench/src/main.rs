@@ -416,6 +416,7 @@ impl LinePlan {
         LineMoney {
             total_fen: product.price_fen * i64::from(self.quantity),
             quantity: self.quantity as i32,
+            commission_bp: 0,
         }
     }
 }

@@ -61,7 +61,19 @@ pub fn allocations_of_line(conn: &mut DbConn, line_id: i64) -> QueryResult<Vec<A
 
 /// Sale kinds carry a channel and count in sales.
 fn is_sale(kind: LedgerKind) -> bool {
-    !matches!(kind, LedgerKind::Purchase | LedgerKind::Payout)
+    !matches!(
+        kind,
+        LedgerKind::Purchase | LedgerKind::Payout | LedgerKind::HostPayout
+    )
+}
+
+/// The host's commission and its refunds: part of a sale, but neither household's nor
+/// collective's.
+fn is_commission(kind: LedgerKind) -> bool {
+    matches!(
+        kind,
+        LedgerKind::HostCommission | LedgerKind::RefundHostCommission
+    )
 }
 
 fn is_collective(kind: LedgerKind) -> bool {
@@ -86,6 +98,8 @@ pub struct NewLedgerEntry {
     pub lot_id: Option<i64>,
     pub refund_id: Option<i64>,
     pub payout_id: Option<i64>,
+    /// The host (主播) of a commission, its refund or a payout to the host.
+    pub host_id: Option<i64>,
     pub quantity: i32,
     pub amount_fen: i64,
     pub business_date: NaiveDate,
@@ -105,11 +119,13 @@ pub struct HouseholdMonth {
     pub payouts_fen: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Queryable)]
 pub struct VillageMonth {
     pub sales_fen: i64,
     pub household_fen: i64,
     pub collective_fen: i64,
+    /// 主播佣金 out of `sales_fen`, before the split.
+    pub host_commission_fen: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -169,7 +185,9 @@ impl Totals {
                 .entry((village_id, month, channel.to_string()))
                 .or_default();
             t.sales_fen += amount_fen;
-            if is_collective(kind) {
+            if is_commission(kind) {
+                t.host_commission_fen += amount_fen;
+            } else if is_collective(kind) {
                 t.collective_fen += amount_fen;
             } else {
                 t.household_fen += amount_fen;
@@ -243,6 +261,7 @@ pub fn add_totals(conn: &mut DbConn, totals: &Totals) -> QueryResult<()> {
                         village_month_totals::sales_fen.eq(t.sales_fen),
                         village_month_totals::household_fen.eq(t.household_fen),
                         village_month_totals::collective_fen.eq(t.collective_fen),
+                        village_month_totals::host_commission_fen.eq(t.host_commission_fen),
                     ))
                     .on_conflict((
                         village_month_totals::village_id,
@@ -258,6 +277,9 @@ pub fn add_totals(conn: &mut DbConn, totals: &Totals) -> QueryResult<()> {
                         village_month_totals::collective_fen
                             .eq(village_month_totals::collective_fen
                                 + excluded(village_month_totals::collective_fen)),
+                        village_month_totals::host_commission_fen
+                            .eq(village_month_totals::host_commission_fen
+                                + excluded(village_month_totals::host_commission_fen)),
                     ))
                     .execute($c)?;
             }
@@ -360,25 +382,21 @@ pub fn stored_totals(conn: &mut DbConn) -> QueryResult<Totals> {
             },
         );
     }
-    let rows: Vec<(i64, NaiveDate, String, i64, i64, i64)> = village_month_totals::table
+    let rows: Vec<(i64, NaiveDate, String, VillageMonth)> = village_month_totals::table
         .select((
             village_month_totals::village_id,
             village_month_totals::month,
             village_month_totals::channel,
-            village_month_totals::sales_fen,
-            village_month_totals::household_fen,
-            village_month_totals::collective_fen,
+            (
+                village_month_totals::sales_fen,
+                village_month_totals::household_fen,
+                village_month_totals::collective_fen,
+                village_month_totals::host_commission_fen,
+            ),
         ))
         .load(conn)?;
-    for (v, month, channel, sales_fen, household_fen, collective_fen) in rows {
-        totals.villages.insert(
-            (v, month, channel),
-            VillageMonth {
-                sales_fen,
-                household_fen,
-                collective_fen,
-            },
-        );
+    for (v, month, channel, totals_row) in rows {
+        totals.villages.insert((v, month, channel), totals_row);
     }
     let rows: Vec<(i64, i64, NaiveDate, i64, i64)> = product_month_totals::table
         .select((
@@ -536,13 +554,15 @@ pub fn money_in_and_refunded(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
     Ok((row.paid, row.refunded))
 }
 
-/// The sum of the sale entries: household and collective shares net of refunds.
+/// The sum of the sale entries: household and collective shares and the hosts'
+/// commission, net of refunds.
 pub fn sales_total(conn: &mut DbConn) -> QueryResult<i64> {
     let row: Amount = diesel::sql_query(format!(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS fen FROM ledger_entries \
-         WHERE kind NOT IN ('{}', '{}')",
+         WHERE kind NOT IN ('{}', '{}', '{}')",
         LedgerKind::Purchase.as_str(),
-        LedgerKind::Payout.as_str()
+        LedgerKind::Payout.as_str(),
+        LedgerKind::HostPayout.as_str()
     ))
     .get_result(conn)?;
     Ok(row.fen)

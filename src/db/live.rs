@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::catalog::Product;
-use super::schema::{live_buyer_units, live_items, live_sessions, orders, products};
+use super::schema::{live_buyer_units, live_hosts, live_items, live_sessions, orders, products};
 use crate::states::{LivePlatform, LiveStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
@@ -25,10 +25,12 @@ pub struct LiveSession {
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
     pub ended_at: Option<NaiveDateTime>,
+    /// The host as paid (`live_hosts`), found or made from the name when the session was.
+    pub host_id: Option<i64>,
 }
 
 /// What a session says, new or edited.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = live_sessions)]
 pub struct SessionFields<'a> {
     pub title: &'a str,
@@ -89,15 +91,35 @@ pub fn insert_session(
             live_sessions::status.eq(LiveStatus::Draft),
             live_sessions::created_by_user_id.eq(by),
             live_sessions::created_at.eq(now),
+            live_sessions::host_id.eq(host_named(conn, village_id, fields.host_name, now)?),
         ))
         .returning(live_sessions::id)
         .get_result(conn)
 }
 
-pub fn update_session(conn: &mut DbConn, id: i64, fields: &SessionFields) -> QueryResult<usize> {
-    diesel::update(live_sessions::table.find(id))
-        .set(fields)
-        .execute(conn)
+/// The village's host of that name, made the first time a session names them.
+fn host_named(
+    conn: &mut DbConn,
+    village_id: i64,
+    name: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    let insert = diesel::insert_into(live_hosts::table)
+        .values((
+            live_hosts::village_id.eq(village_id),
+            live_hosts::name.eq(name),
+            live_hosts::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing();
+    match conn {
+        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => insert.execute(c)?,
+    };
+    live_hosts::table
+        .filter(live_hosts::village_id.eq(village_id))
+        .filter(live_hosts::name.eq(name))
+        .select(live_hosts::id)
+        .first(conn)
 }
 
 /// A session of one of `village_ids`; another village's is not there.
@@ -152,6 +174,31 @@ pub fn sessions_of(conn: &mut DbConn, village_ids: &[i64]) -> QueryResult<Vec<Li
         .filter(live_sessions::village_id.eq_any(village_ids))
         .order(live_sessions::starts_at.desc())
         .limit(200)
+        .select(LiveSession::as_select())
+        .load(conn)
+}
+
+/// The sessions of `village_ids` that start in `[from, to)`, latest first.
+pub fn sessions_started_between(
+    conn: &mut DbConn,
+    village_ids: &[i64],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<LiveSession>> {
+    live_sessions::table
+        .filter(live_sessions::village_id.eq_any(village_ids))
+        .filter(live_sessions::starts_at.ge(from))
+        .filter(live_sessions::starts_at.lt(to))
+        .order(live_sessions::starts_at.desc())
+        .select(LiveSession::as_select())
+        .load(conn)
+}
+
+/// A host's sessions, latest first.
+pub fn sessions_of_host(conn: &mut DbConn, host_id: i64) -> QueryResult<Vec<LiveSession>> {
+    live_sessions::table
+        .filter(live_sessions::host_id.eq(host_id))
+        .order(live_sessions::starts_at.desc())
         .select(LiveSession::as_select())
         .load(conn)
 }
@@ -364,6 +411,19 @@ pub fn item_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Option<(Li
     };
     let status = lock_session(conn, item.session_id, false)?.map(|(s, _)| s);
     Ok(Some((item, status == Some(LiveStatus::Live))))
+}
+
+/// The host and commission of the session an order's link belongs to; none for an order
+/// not placed through a link.
+pub fn host_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Option<(i64, i32)>> {
+    let found: Option<(Option<i64>, i32)> = orders::table
+        .inner_join(live_items::table.on(orders::live_item_id.eq(live_items::id.nullable())))
+        .inner_join(live_sessions::table.on(live_sessions::id.eq(live_items::session_id)))
+        .filter(orders::id.eq(order_id))
+        .select((live_sessions::host_id, live_sessions::host_commission_bp))
+        .first(conn)
+        .optional()?;
+    Ok(found.and_then(|(host, bp)| host.map(|h| (h, bp))))
 }
 
 /// Gives an unpaid order's units back: to the item's quota and the buyer's count while the

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod households;
 pub mod ledger;
 pub mod live;
+pub mod live_hosts;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

@@ -408,6 +408,29 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         ended_at -> Nullable<Timestamp>,
+        host_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    live_hosts (id) {
+        id -> BigInt,
+        village_id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    host_payouts (id) {
+        id -> BigInt,
+        host_id -> BigInt,
+        amount_fen -> BigInt,
+        method -> Text,
+        reference -> Text,
+        paid_on -> Date,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
     }
 }
 
@@ -556,6 +579,7 @@ diesel::table! {
         business_date -> Date,
         business_month -> Date,
         created_at -> Timestamp,
+        host_id -> Nullable<BigInt>,
     }
 }
 
@@ -577,6 +601,7 @@ diesel::table! {
         sales_fen -> BigInt,
         household_fen -> BigInt,
         collective_fen -> BigInt,
+        host_commission_fen -> BigInt,
     }
 }
 
@@ -662,6 +687,9 @@ diesel::joinable!(live_sessions -> villages (village_id));
 diesel::joinable!(live_buyer_units -> live_items (item_id));
 diesel::joinable!(live_items -> live_sessions (session_id));
 diesel::joinable!(live_items -> products (product_id));
+diesel::joinable!(live_sessions -> live_hosts (host_id));
+diesel::joinable!(live_hosts -> villages (village_id));
+diesel::joinable!(host_payouts -> live_hosts (host_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counties,
@@ -708,4 +736,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     live_sessions,
     live_items,
     live_buyer_units,
+    live_hosts,
+    host_payouts,
 );

@@ -11,6 +11,13 @@
 //! down. Allocations and refunds cover ranges of units, so however a line is split, its
 //! parts add up to the line exactly: rounding never loses or creates a fen.
 //!
+//! A line sold through a livestream link first gives the host (主播) their commission,
+//! `commission(n) = paid(n) × commission_bp ÷ 10000` of the first `n` units (`paid(n)`
+//! is `total × n ÷ quantity`), and the households and the collective split what is left:
+//! then `upto(n) = paid(n) − commission(n)`. The commission is an entry of its own kind
+//! carrying the host; a refund takes back the refunded units' commission the same way, so
+//! the host earns on paid sales less refunds.
+//!
 //! The rules themselves (`Fifo`, `sale_postings`, `reverse_line_units`,
 //! `purchase_posting`) are pure functions, so that the benchmark generator (`bench/`),
 //! which writes its history in bulk, posts exactly what a payment here would.
@@ -36,20 +43,43 @@ use crate::states::SupplyMode;
 pub struct LineMoney {
     pub total_fen: i64,
     pub quantity: i32,
+    /// 主播佣金: the host's part, taken before the split (0 outside a livestream).
+    pub commission_bp: i32,
 }
 
 impl LineMoney {
+    /// A line's money with no host's commission (see `less_commission`).
     pub fn of(line: &OrderLine) -> LineMoney {
         LineMoney {
             total_fen: line.line_total_fen,
             quantity: line.quantity,
+            commission_bp: 0,
         }
     }
 
-    /// The money of the first `units` units.
-    pub fn upto(self, units: i32) -> i64 {
+    /// The same line with the host's commission taken before the split.
+    pub fn less_commission(self, commission_bp: i32) -> LineMoney {
+        LineMoney {
+            commission_bp,
+            ..self
+        }
+    }
+
+    /// What the buyer paid for the first `units` units.
+    fn paid_upto(self, units: i32) -> i64 {
         let total = i128::from(self.total_fen);
         (total * i128::from(units) / i128::from(self.quantity.max(1))) as i64
+    }
+
+    /// The host's commission on the first `units` units.
+    fn commission_upto(self, units: i32) -> i64 {
+        (i128::from(self.paid_upto(units)) * i128::from(self.commission_bp) / 10_000) as i64
+    }
+
+    /// The money of the first `units` units that the households and the collective
+    /// share: what was paid less the host's commission.
+    pub fn upto(self, units: i32) -> i64 {
+        self.paid_upto(units) - self.commission_upto(units)
     }
 
     /// The collective's part of the first `units` units at `bp` basis points.
@@ -346,6 +376,24 @@ pub fn reverse_line_units(
     reversals
 }
 
+/// The host's commission on units `[from, to)` of a line, as `kind` (the sale's, or the
+/// refund's with `sign` −1); none for a line not sold through a livestream.
+pub fn commission_posting(
+    money: LineMoney,
+    from: i32,
+    to: i32,
+    kind: LedgerKind,
+    sign: i64,
+) -> Option<Posting> {
+    let fen = money.commission_upto(to) - money.commission_upto(from);
+    (money.commission_bp > 0 && from < to).then_some(Posting {
+        kind,
+        household_id: None,
+        quantity: 0,
+        amount_fen: sign * fen,
+    })
+}
+
 /// The household's earning for a purchased (统购) lot: the price paid for all of it.
 pub fn purchase_posting(household_id: i64, price_fen: i64, quantity: i32) -> Posting {
     Posting {
@@ -376,6 +424,7 @@ fn line_entry(
         lot_id: None,
         refund_id: None,
         payout_id: None,
+        host_id: None,
         quantity: 0,
         amount_fen: 0,
         business_date: day,
@@ -411,11 +460,54 @@ pub fn allocate_order(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let day = crate::domain::china_date(now);
+    let host = host_of(conn, order)?;
     let mut entries = Vec::new();
     for line in lines {
-        allocate_line(conn, order, line, default_bp, day, now, &mut entries)?;
+        allocate_line(conn, order, line, host, default_bp, day, now, &mut entries)?;
+        let money = line_money(line, host);
+        let commission = commission_posting(
+            money,
+            0,
+            line.quantity,
+            LedgerKind::HostCommission,
+            1,
+        );
+        entries.extend(commission.map(|p| host_posting(order, line, host, p, day, now)));
     }
     q::post(conn, &entries)
+}
+
+/// The host (主播) and commission of an order placed through a livestream link.
+#[derive(Debug, Clone, Copy)]
+struct Host {
+    host_id: i64,
+    commission_bp: i32,
+}
+
+fn host_of(conn: &mut DbConn, order: &Order) -> QueryResult<Option<Host>> {
+    Ok(crate::db::live::host_of_order(conn, order.id)?.map(|(host_id, commission_bp)| Host {
+        host_id,
+        commission_bp,
+    }))
+}
+
+fn line_money(line: &OrderLine, host: Option<Host>) -> LineMoney {
+    LineMoney::of(line).less_commission(host.map_or(0, |h| h.commission_bp))
+}
+
+/// A commission posting of a line as the entry it becomes, carrying the host.
+fn host_posting(
+    order: &Order,
+    line: &OrderLine,
+    host: Option<Host>,
+    posting: Posting,
+    day: NaiveDate,
+    now: NaiveDateTime,
+) -> NewLedgerEntry {
+    NewLedgerEntry {
+        host_id: host.map(|h| h.host_id),
+        ..line_posting(order, line, posting, day, now)
+    }
 }
 
 /// Reverses, once an order is paid and its lines posted, the units credited before the
@@ -454,10 +546,12 @@ fn share_bp(conn: &mut DbConn, village_id: i64, default_bp: u32) -> QueryResult<
         .unwrap_or(i32::try_from(default_bp).unwrap_or(0)))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn allocate_line(
     conn: &mut DbConn,
     order: &Order,
     line: &OrderLine,
+    host: Option<Host>,
     default_bp: u32,
     day: NaiveDate,
     now: NaiveDateTime,
@@ -470,7 +564,7 @@ fn allocate_line(
     } else {
         Split::Purchased
     };
-    let money = LineMoney::of(line);
+    let money = line_money(line, host);
     let mut fifo = Fifo::new(money, split);
     while !fifo.covered() {
         let Some((lot_id, household_id, remaining)) =
@@ -546,6 +640,8 @@ pub fn reverse_units(
         restock,
     } = *units;
     let day = crate::domain::china_date(now);
+    let host = host_of(conn, order)?;
+    let money = line_money(line, host);
     let allocations = q::allocations_of_line(conn, line.id)?;
     let portions: Vec<Portion> = allocations
         .iter()
@@ -559,7 +655,18 @@ pub fn reverse_units(
         })
         .collect();
     let mut entries = Vec::new();
-    for reversal in reverse_line_units(LineMoney::of(line), &portions, first, quantity) {
+    let commission = commission_posting(
+        money,
+        first,
+        first + quantity,
+        LedgerKind::RefundHostCommission,
+        -1,
+    );
+    entries.extend(commission.map(|p| NewLedgerEntry {
+        refund_id: Some(refund_id),
+        ..host_posting(order, line, host, p, day, now)
+    }));
+    for reversal in reverse_line_units(money, &portions, first, quantity) {
         let allocation = reversal.allocation.and_then(|i| allocations.get(i));
         if let (Some(a), true) = (allocation, restock) {
             stock::return_to_lot(conn, a.lot_id, reversal.units)?;
@@ -599,6 +706,7 @@ pub fn post_purchase(
         lot_id: Some(lot_id),
         refund_id: None,
         payout_id: None,
+        host_id: None,
         quantity: earning.quantity,
         amount_fen: earning.amount_fen,
         business_date: lot.received_on,
@@ -693,6 +801,16 @@ mod tests {
         }
     }
 
+    impl LineMoney {
+        fn of_total(total_fen: i64, quantity: i32) -> LineMoney {
+            LineMoney {
+                total_fen,
+                quantity,
+                commission_bp: 0,
+            }
+        }
+    }
+
     fn household_fen(postings: &[Posting], household_id: i64) -> i64 {
         postings
             .iter()
@@ -703,10 +821,7 @@ mod tests {
 
     #[test]
     fn a_line_over_two_lots_adds_up_to_the_fen() {
-        let money = LineMoney {
-            total_fen: 1_000,
-            quantity: 3,
-        };
+        let money = LineMoney::of_total(1_000, 3);
         let (portions, rest) = allocate_line_units(money, CONSIGNMENT, &[lot(1, 1), lot(2, 5)]);
         assert_eq!(rest, None);
         assert_eq!(
@@ -732,10 +847,7 @@ mod tests {
 
     #[test]
     fn units_no_lot_holds_are_the_collectives() {
-        let money = LineMoney {
-            total_fen: 1_000,
-            quantity: 4,
-        };
+        let money = LineMoney::of_total(1_000, 4);
         // An empty lot gives nothing and is passed over.
         let (portions, rest) =
             allocate_line_units(money, Split::Purchased, &[lot(1, 0), lot(2, 3)]);
@@ -778,10 +890,7 @@ mod tests {
 
     #[test]
     fn refunds_in_pieces_give_back_what_each_household_earned() {
-        let money = LineMoney {
-            total_fen: 1_001,
-            quantity: 7,
-        };
+        let money = LineMoney::of_total(1_001, 7);
         let (portions, _) =
             allocate_line_units(money, CONSIGNMENT, &[lot(1, 2), lot(2, 2), lot(3, 9)]);
         let sale: Vec<Posting> = portions
@@ -804,6 +913,61 @@ mod tests {
         let total = |ps: &[Posting]| ps.iter().map(|p| p.amount_fen).sum::<i64>();
         assert_eq!(total(&sale), 1_001);
         assert_eq!(total(&refunds), -1_001);
+    }
+
+    #[test]
+    fn the_hosts_commission_comes_off_before_the_split_and_goes_back_with_refunds() {
+        let money = LineMoney {
+            total_fen: 1_001,
+            quantity: 7,
+            commission_bp: 1_250,
+        };
+        let (portions, rest) =
+            allocate_line_units(money, CONSIGNMENT, &[lot(1, 3), lot(2, 9)]);
+        assert_eq!(rest, None);
+        let sale: Vec<Posting> = portions
+            .iter()
+            .flat_map(|p| sale_postings(money, CONSIGNMENT, p))
+            .chain(commission_posting(money, 0, 7, LedgerKind::HostCommission, 1))
+            .collect();
+        let total = |ps: &[Posting]| ps.iter().map(|p| p.amount_fen).sum::<i64>();
+        let commission = |ps: &[Posting]| {
+            ps.iter()
+                .filter(|p| p.kind == LedgerKind::HostCommission)
+                .map(|p| p.amount_fen)
+                .sum::<i64>()
+        };
+        // 12.5 % of 1,001 fen, rounded down; the split shares the other 876.
+        assert_eq!(commission(&sale), 125);
+        assert_eq!(total(&sale), 1_001);
+        assert_eq!(household_fen(&sale, 10) + household_fen(&sale, 20), 876 - 87);
+        // Refunded in two pieces: the commission and the shares come back to the fen.
+        let refunds: Vec<Posting> = [(0, 4), (4, 3)]
+            .into_iter()
+            .flat_map(|(first, quantity)| {
+                reverse_line_units(money, &portions, first, quantity)
+                    .into_iter()
+                    .flat_map(|r| r.postings)
+                    .chain(commission_posting(
+                        money,
+                        first,
+                        first + quantity,
+                        LedgerKind::RefundHostCommission,
+                        -1,
+                    ))
+            })
+            .collect();
+        assert_eq!(total(&refunds), -1_001);
+        let taken_back: i64 = refunds
+            .iter()
+            .filter(|p| p.kind == LedgerKind::RefundHostCommission)
+            .map(|p| p.amount_fen)
+            .sum();
+        assert_eq!(taken_back, -125);
+        assert_eq!(
+            commission_posting(LineMoney::of_total(1_000, 2), 0, 2, LedgerKind::HostCommission, 1),
+            None
+        );
     }
 
     #[test]

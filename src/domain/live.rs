@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::db::catalog::Product;
 use crate::db::live::{self as q, NewLiveItem, SessionFields};
+use crate::db::live_hosts::ItemFigures;
 
 pub use crate::db::live::{LiveItem, LiveSession};
 use crate::db::stock as st;
@@ -376,9 +377,44 @@ fn take_quota(
 /// A session with its items and their products, and what else its village has on sale.
 pub struct SessionView {
     pub session: LiveSession,
-    pub items: Vec<(LiveItem, Product)>,
+    /// Its links with their figures as they stand.
+    pub figures: SessionFigures,
     /// The village's products on sale, for the next item.
     pub products: Vec<Product>,
+}
+
+/// The dashboard's and the report's figures: each link's, and the session's in all.
+pub struct SessionFigures {
+    pub items: Vec<(LiveItem, Product, ItemFigures)>,
+    pub total: crate::domain::live_hosts::Sum,
+}
+
+/// A session of the member's villages with its figures as they stand.
+pub fn figures(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    id: i64,
+) -> DomainResult<(LiveSession, SessionFigures)> {
+    let session = session_in(conn, scope, id)?;
+    let figures = session_figures(conn, &session)?;
+    Ok((session, figures))
+}
+
+fn session_figures(conn: &mut DbConn, session: &LiveSession) -> DomainResult<SessionFigures> {
+    let mut by_item: std::collections::HashMap<i64, ItemFigures> =
+        crate::db::live_hosts::item_figures(conn, &[session.id])?
+            .into_iter()
+            .map(|f| (f.item_id, f))
+            .collect();
+    let items: Vec<(LiveItem, Product, ItemFigures)> = q::items_of(conn, session.id)?
+        .into_iter()
+        .map(|(item, product)| {
+            let f = by_item.remove(&item.id).unwrap_or_default();
+            (item, product, f)
+        })
+        .collect();
+    let total = crate::domain::live_hosts::Sum::of(items.iter().map(|(_, _, f)| f));
+    Ok(SessionFigures { items, total })
 }
 
 /// The member's villages' sessions, latest first.
@@ -389,7 +425,7 @@ pub fn sessions(conn: &mut DbConn, scope: &TeamScope) -> DomainResult<Vec<LiveSe
 pub fn session(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<SessionView> {
     let session = session_in(conn, scope, id)?;
     Ok(SessionView {
-        items: q::items_of(conn, session.id)?,
+        figures: session_figures(conn, &session)?,
         products: st::products_of_villages(conn, &[session.village_id])?
             .into_iter()
             .filter(|p| p.status == ProductStatus::OnSale)

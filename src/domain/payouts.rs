@@ -29,6 +29,57 @@ pub struct PayoutForm {
     pub paid_on: String,
 }
 
+/// Money handed over to a household or a host: how much, how, the bank's reference
+/// (required for a bank transfer) and the day (today when left empty, never ahead).
+pub struct Handover {
+    pub amount: i64,
+    pub method: PayoutMethod,
+    pub reference: String,
+    pub paid_on: NaiveDate,
+}
+
+impl Handover {
+    pub fn read(errors: &mut FieldErrors, form: &PayoutForm, now: NaiveDateTime) -> Option<Self> {
+        let amount = v::price_yuan(errors, "amount", &form.amount);
+        let method = v::state(errors, "method", &form.method, PayoutMethod::parse);
+        let reference = v::optional_text(errors, "reference", &form.reference, 64);
+        if method == Some(PayoutMethod::Bank) && reference.is_none() && !errors.has("reference")
+        {
+            errors.add("reference", "invalid-required");
+        }
+        let today = china_date(now);
+        let paid_on = if form.paid_on.trim().is_empty() {
+            Some(today)
+        } else {
+            v::date(errors, "paid_on", &form.paid_on)
+        };
+        let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today);
+        if paid_on.is_some_and(|d| d > today || d < earliest) {
+            errors.add("paid_on", "invalid-date-range");
+        }
+        Some(Handover {
+            amount: amount?,
+            method: method?,
+            reference: reference.unwrap_or_default(),
+            paid_on: paid_on?,
+        })
+    }
+}
+
+/// Refuses to hand over more than is owed, naming the amount and the balance.
+pub fn refuse_over_balance(amount: i64, balance: i64) -> DomainResult<()> {
+    if amount > balance {
+        let mut errors = FieldErrors::default();
+        errors.add_with(
+            "amount",
+            "invalid-payout-over-balance",
+            vec![("balance", format_fen(balance))],
+        );
+        return Err(errors.into());
+    }
+    Ok(())
+}
+
 /// A household and what it is owed.
 pub struct Owed {
     pub household: Household,
@@ -77,23 +128,13 @@ pub fn record(
     if household.is_none() {
         errors.add("household_id", "invalid-choice");
     }
-    let amount = v::price_yuan(&mut errors, "amount", &form.amount);
-    let method = v::state(&mut errors, "method", &form.method, PayoutMethod::parse);
-    let reference = v::optional_text(&mut errors, "reference", &form.reference, 64);
-    if method == Some(PayoutMethod::Bank) && reference.is_none() && !errors.has("reference") {
-        errors.add("reference", "invalid-required");
-    }
-    let today = china_date(now);
-    let paid_on = if form.paid_on.trim().is_empty() {
-        Some(today)
-    } else {
-        v::date(&mut errors, "paid_on", &form.paid_on)
-    };
-    if paid_on.is_some_and(|d| d > today || d < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(d)) {
-        errors.add("paid_on", "invalid-date-range");
-    }
-    let (Some(household), Some(amount), Some(method), Some(paid_on)) =
-        (household, amount, method, paid_on)
+    let handover = Handover::read(&mut errors, form, now);
+    let (Some(household), Some(Handover {
+        amount,
+        method,
+        reference,
+        paid_on,
+    })) = (household, handover)
     else {
         return Err(errors.into());
     };
@@ -103,16 +144,7 @@ pub fn record(
     write_transaction(conn, |conn| {
         hh::lock(conn, household.id)?;
         let balance = q::household_balance(conn, household.id, None)?;
-        if amount > balance {
-            let mut errors = FieldErrors::default();
-            errors.add_with(
-                "amount",
-                "invalid-payout-over-balance",
-                vec![("balance", format_fen(balance))],
-            );
-            return Err(errors.into());
-        }
-        let reference = reference.clone().unwrap_or_default();
+        refuse_over_balance(amount, balance)?;
         let payout_id = q::insert_payout(
             conn,
             &NewPayout {
@@ -139,6 +171,7 @@ pub fn record(
                 lot_id: None,
                 refund_id: None,
                 payout_id: Some(payout_id),
+                host_id: None,
                 quantity: 0,
                 amount_fen: -amount,
                 business_date: paid_on,

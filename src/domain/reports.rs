@@ -499,3 +499,48 @@ pub fn monthly_income(points: &[MonthPoint], months: Months) -> Vec<MonthIncome>
     }
     all
 }
+
+/// A livestream session of the reader's scope as the livestream report reads it.
+pub struct LiveLine {
+    pub session: crate::db::live::LiveSession,
+    pub village: Village,
+    pub sum: crate::domain::live_hosts::Sum,
+}
+
+/// 直播渠道: the sessions of the scope's villages that started in `months` (China time),
+/// latest first, each with what its links sold, refunded and earned the host.
+pub fn livestream(
+    conn: &mut DbConn,
+    scope: &ReportScope,
+    months: Months,
+) -> QueryResult<Vec<LiveLine>> {
+    let villages: Vec<Village> = scope_villages(conn, scope)?
+        .into_iter()
+        .flat_map(|(_, v)| v)
+        .collect();
+    let ids: Vec<i64> = villages.iter().map(|v| v.id).collect();
+    let from = crate::domain::china_start(months.from);
+    let to = crate::domain::china_start(
+        months
+            .to
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(months.to),
+    );
+    let sessions = crate::db::live::sessions_started_between(conn, &ids, from, to)?;
+    let session_ids: Vec<i64> = sessions.iter().map(|s| s.id).collect();
+    let figures = crate::db::live_hosts::item_figures(conn, &session_ids)?;
+    Ok(sessions
+        .into_iter()
+        .filter_map(|session| {
+            let village = villages.iter().find(|v| v.id == session.village_id)?.clone();
+            let sum = crate::domain::live_hosts::Sum::of(
+                figures.iter().filter(|f| f.session_id == session.id),
+            );
+            Some(LiveLine {
+                session,
+                village,
+                sum,
+            })
+        })
+        .collect())
+}

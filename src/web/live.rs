@@ -15,10 +15,12 @@ use super::orders::time;
 use super::render::Ctx;
 use crate::domain::actor::Who;
 use crate::domain::cart::LineProblem;
+use crate::db::live_hosts::ItemFigures;
 use crate::domain::live::{
-    self, ItemChange, ItemForm, LinkState, LiveOrderForm, LiveSession, SessionForm, SessionStep,
-    SessionView,
+    self, ItemChange, ItemForm, LinkState, LiveItem, LiveOrderForm, LiveSession, SessionFigures,
+    SessionForm, SessionStep, SessionView,
 };
+use crate::domain::live_hosts::Sum;
 use crate::domain::money::format_fen;
 use crate::domain::orders::Checkout;
 use crate::domain::validation::FieldErrors;
@@ -127,10 +129,12 @@ pub async fn create(
 }
 
 fn items_json(state: &AppState, lang: Lang, view: &SessionView) -> Vec<Value> {
-    view.items
+    view.figures
+        .items
         .iter()
-        .map(|(item, product)| {
+        .map(|(item, product, figures)| {
             json!({
+                "figures": item_figures_json(item, figures),
                 "id": item.id,
                 "number": item.number,
                 "name": lang.pick(&product.name_zh, &product.name_en),
@@ -168,6 +172,7 @@ async fn render_session(
     let data = json!({
         "session": session_json(lang, &view.session),
         "items": items_json(state, lang, &view),
+        "total": total_json(&view.figures.total),
         "products": view.products.iter().map(|p| json!({
             "value": p.id,
             "label": format!("{} · {} · {}", lang.pick(&p.name_zh, &p.name_en), format_fen(p.unit_price_fen), p.stock),
@@ -185,6 +190,133 @@ async fn render_session(
         data,
         form,
         errors,
+    )
+}
+
+/// A link's figures as the dashboard shows them, and as its events send them.
+fn item_figures_json(item: &LiveItem, f: &ItemFigures) -> Value {
+    json!({
+        "id": item.id,
+        "sold": item.sold,
+        "quota": item.quota,
+        "left": item.units_left(),
+        "visits": item.visits,
+        "orders": f.orders,
+        "paid_orders": f.paid_orders,
+        "paid": format_fen(f.paid_fen),
+        "refunded": format_fen(f.refunded_fen),
+        "commission": format_fen(f.commission_fen),
+        "net": format_fen(f.paid_fen - f.refunded_fen - f.commission_fen),
+    })
+}
+
+fn total_json(t: &Sum) -> Value {
+    json!({
+        "orders": t.orders,
+        "paid_orders": t.paid_orders,
+        "paid": format_fen(t.paid_fen),
+        "refunded": format_fen(t.refunded_fen),
+        "commission": format_fen(t.commission_fen),
+        "net": format_fen(t.paid_fen - t.refunded_fen - t.commission_fen),
+    })
+}
+
+/// What the dashboard's events carry: every figure that moves while a session is live.
+fn figures_json(session: &LiveSession, figures: &SessionFigures) -> Value {
+    json!({
+        "status": session.status,
+        "items": figures.items.iter().map(|(i, _, f)| item_figures_json(i, f)).collect::<Vec<_>>(),
+        "total": total_json(&figures.total),
+    })
+}
+
+/// How often a dashboard's event stream reads the figures again, and how long one
+/// stream lasts before the browser opens the next (EventSource reconnects by itself).
+const EVENTS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const EVENTS_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `GET /team/live/{id}/events`: the dashboard's figures as server-sent events, one
+/// `figures` event whenever they change. The stream reads them from the database every
+/// second (short polling), so orders placed through any server process show, on SQLite
+/// as on PostgreSQL, and a watcher holds no connection between reads; LISTEN/NOTIFY
+/// would need one held open per process, for PostgreSQL only.
+pub async fn events(
+    state: web::Data<AppState>,
+    area: TeamArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (scope, id) = (area.scope.clone(), id.into_inner());
+    let read = move |state: web::Data<AppState>, scope: crate::domain::actor::TeamScope| async move {
+        state
+            .db(move |conn| live::figures(conn, &scope, id))
+            .await
+            .map(|(session, figures)| figures_json(&session, &figures).to_string())
+    };
+    // Out of scope is a 404 before any stream starts.
+    let first = read(state.clone(), scope.clone()).await?;
+    let until = tokio::time::Instant::now() + EVENTS_FOR;
+    let stream = futures_util::stream::unfold(
+        (Some(first), String::new()),
+        move |(next, last)| {
+            let (state, scope, read) = (state.clone(), scope.clone(), read.clone());
+            async move {
+                let mut next = next;
+                loop {
+                    let figures = match next.take() {
+                        Some(figures) => figures,
+                        None => {
+                            tokio::time::sleep(EVENTS_EVERY).await;
+                            if tokio::time::Instant::now() >= until {
+                                return None;
+                            }
+                            read(state.clone(), scope.clone()).await.ok()?
+                        }
+                    };
+                    if figures != last {
+                        let event = format!("retry: 2000\nevent: figures\ndata: {figures}\n\n");
+                        let chunk = actix_web::web::Bytes::from(event);
+                        return Some((Ok::<_, std::convert::Infallible>(chunk), (None, figures)));
+                    }
+                }
+            }
+        },
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/event-stream"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        // Already final: the compression middleware leaves it alone, so each event goes out
+        // as it is written rather than when a gzip block fills.
+        .insert_header((actix_web::http::header::CONTENT_ENCODING, "identity"))
+        .streaming(stream))
+}
+
+/// `GET /team/live/{id}/report`: after (or during) a session, each link's visits, orders,
+/// paid and refunded money, the host's commission and what is left for the village.
+pub async fn report(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: TeamArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (scope, id) = (area.scope.clone(), id.into_inner());
+    let view = state
+        .db(move |conn| live::session(conn, &scope, id))
+        .await?;
+    let lang = ctx.lang;
+    let visits: i64 = view.figures.items.iter().map(|(i, _, _)| i.visits).sum();
+    let sold: i32 = view.figures.items.iter().map(|(i, _, _)| i.sold).sum();
+    let data = json!({
+        "session": session_json(lang, &view.session),
+        "items": items_json(&state, lang, &view),
+        "total": total_json(&view.figures.total),
+        "visits": visits,
+        "sold": sold,
+    });
+    ctx.page(
+        &state.templates,
+        StatusCode::OK,
+        "pages/team/live_report",
+        data,
     )
 }
 
@@ -366,10 +498,11 @@ pub async fn qr(
     let view = state
         .db(move |conn| live::session(conn, &scope, id))
         .await?;
-    let (item, _) = view
+    let (item, _, _) = view
+        .figures
         .items
         .iter()
-        .find(|(i, _)| i.id == item_id)
+        .find(|(i, _, _)| i.id == item_id)
         .ok_or(AppError::NotFound)?;
     let url = link_url(&state, &item.code);
     let (body, content_type) = match format.as_str() {
@@ -509,6 +642,8 @@ async fn render_link(
     let data = json!({
         "state": state_key,
         "until": until,
+        // For the countdown (JavaScript only): the end, in milliseconds since 1970 UTC.
+        "ends_ms": view.session.ends_at.and_utc().timestamp_millis(),
         "title": view.session.title,
         "host_name": view.session.host_name,
         "number": view.item.number,

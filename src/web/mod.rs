@@ -21,6 +21,7 @@ pub mod households;
 pub mod images;
 pub mod input;
 pub mod live;
+pub mod live_hosts;
 pub mod orders;
 pub mod payments;
 pub mod payouts;
@@ -303,10 +304,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/team/orders/{id}/villages/{village}/delivery-note",
             web::get().to(canteen::team_delivery_note),
         )
+        // The hosts before `/team/live/{id}`, whose id would not parse.
+        .route("/team/live/hosts", web::get().to(live_hosts::list))
+        .route("/team/live/hosts/{id}", web::get().to(live_hosts::statement))
+        .route(
+            "/team/live/hosts/{id}/payouts",
+            web::post().to(live_hosts::record_payout),
+        )
         .route("/team/live", web::get().to(live::list))
         .route("/team/live", web::post().to(live::create))
         .route("/team/live/{id}", web::get().to(live::show))
         .route("/team/live/{id}/card", web::get().to(live::card))
+        .route("/team/live/{id}/events", web::get().to(live::events))
+        .route("/team/live/{id}/report", web::get().to(live::report))
         .route("/team/live/{id}/items", web::post().to(live::add_item))
         .route(
             "/team/live/{id}/items/{item}",
@@ -412,6 +422,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(canteen_statements::set_invoice),
         )
         .route("/reports", web::get().to(reports::home))
+        .route("/reports/live", web::get().to(reports::live))
         .route("/reports/counties/{id}", web::get().to(reports::county))
         .route("/reports/villages/{id}", web::get().to(reports::village))
         .route(

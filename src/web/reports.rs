@@ -12,8 +12,10 @@ use super::auth::ReportsArea;
 use super::charts;
 use super::download::{self, Cell, Format, Table};
 use super::payouts::{PeriodQuery, period, statement_json};
+use super::orders::time;
 use super::render::Ctx;
 use crate::domain::actor::ReportScope;
+use crate::domain::live_hosts::Sum;
 use crate::domain::money::{format_fen, mask_phone};
 use crate::domain::reports::{
     self, AreaReport, CHANNELS, Figures, HouseholdQuery, HouseholdSort, Months, Reading,
@@ -410,4 +412,111 @@ pub async fn household_statement(
     let mut data = statement_json(ctx.lang, &s, false);
     data["base"] = json!(format!("/reports/households/{}/statement", s.household.id));
     ctx.page(&state.templates, StatusCode::OK, "pages/statement", data)
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+pub struct LiveQuery {
+    #[serde(flatten)]
+    report: ReportQuery,
+    /// `session` (the default), `host` or `platform`.
+    by: String,
+}
+
+/// `/reports/live`: the livestream channel (直播) of the reader's scope in the months
+/// asked, by session, by host or by platform, on a page or as CSV/XLSX. Money is what
+/// the links' orders were paid, less refunds, and the hosts' commission out of it.
+pub async fn live(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: ReportsArea,
+    query: web::Query<LiveQuery>,
+) -> AppResult<HttpResponse> {
+    let months = query.report.months()?;
+    let format = query.report.format()?;
+    let by = match query.by.as_str() {
+        "" | "session" => "session",
+        "host" => "host",
+        "platform" => "platform",
+        other => return Err(AppError::bad_field("by", other)),
+    };
+    let scope = area.scope.clone();
+    let lines = state
+        .db(move |conn| reports::livestream(conn, &scope, months))
+        .await?;
+    let lang = ctx.lang;
+    // Rows keyed by what they are grouped by, in the order first met (sessions latest first).
+    let mut groups: Vec<(String, Vec<&reports::LiveLine>)> = Vec::new();
+    for line in &lines {
+        let s = &line.session;
+        let key = match by {
+            "session" => format!(
+                "{} · {} · {}",
+                time(s.starts_at),
+                lang.pick(&line.village.name_zh, &line.village.name_en),
+                s.title
+            ),
+            "host" => format!(
+                "{} · {}",
+                s.host_name,
+                lang.pick(&line.village.name_zh, &line.village.name_en)
+            ),
+            _ => lang.t(&format!("live-platform-{}", s.platform)),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.push(line),
+            None => groups.push((key, vec![line])),
+        }
+    }
+    let mut header = vec![lang.t(match by {
+        "session" => "reports-live-session",
+        "host" => "live-host",
+        _ => "live-platform",
+    })];
+    header.extend(
+        [
+            "reports-live-sessions",
+            "live-orders",
+            "live-paid-orders",
+            "live-paid",
+            "live-refunded",
+            "live-host-commission",
+            "live-net",
+        ]
+        .iter()
+        .map(|k| lang.t(k)),
+    );
+    let row = |name: String, group: &[&reports::LiveLine]| {
+        let sum = Sum::of_sums(group.iter().map(|l| &l.sum));
+        vec![
+            Cell::Text(name),
+            Cell::Number(group.len() as i64),
+            Cell::Number(sum.orders),
+            Cell::Number(sum.paid_orders),
+            Cell::Money(sum.paid_fen),
+            Cell::Money(sum.refunded_fen),
+            Cell::Money(sum.commission_fen),
+            Cell::Money(sum.paid_fen - sum.refunded_fen - sum.commission_fen),
+        ]
+    };
+    let table = ReportTable {
+        header,
+        rows: groups
+            .iter()
+            .map(|(name, group)| (None, row(name.clone(), group)))
+            .collect(),
+    };
+    if let Some(format) = format {
+        return table.download(lang, format, &format!("report-live-by-{by}"));
+    }
+    let all: Vec<&reports::LiveLine> = lines.iter().collect();
+    let total = row(lang.t("live-total"), &all);
+    let data = json!({
+        "user": area.actor.user.display_name,
+        "from": Months::label(months.from), "to": Months::label(months.to),
+        "by": by,
+        "table": table.json(),
+        "total": ReportTable { header: Vec::new(), rows: vec![(None, total)] }.json(),
+    });
+    ctx.page(&state.templates, StatusCode::OK, "pages/reports_live", data)
 }

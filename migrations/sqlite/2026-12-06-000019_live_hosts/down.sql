@@ -1,0 +1,7 @@
+ALTER TABLE village_month_totals DROP COLUMN host_commission_fen;
+DROP INDEX ledger_entries_host;
+-- The wider kinds' CHECK stays: no entry of the new kinds can be undone (append-only).
+ALTER TABLE ledger_entries DROP COLUMN host_id;
+DROP TABLE host_payouts;
+ALTER TABLE live_sessions DROP COLUMN host_id;
+DROP TABLE live_hosts;
