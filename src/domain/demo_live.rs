@@ -128,12 +128,26 @@ fn load_in(
     }
     for (i, (order, at)) in placed.iter().enumerate() {
         let reference = format!("DEMO-LIVE-{i:03}");
-        payments::mark_paid(conn, &team, order, &reference, default_bp, *at + Duration::minutes(5))
-            .map_err(invalid)?;
+        payments::mark_paid(
+            conn,
+            &team,
+            order,
+            &reference,
+            default_bp,
+            *at + Duration::minutes(5),
+        )
+        .map_err(invalid)?;
         report.orders += 1;
     }
-    live::take_step(conn, &team, &scope, id, SessionStep::End, start + Duration::hours(2))
-        .map_err(invalid)?;
+    live::take_step(
+        conn,
+        &team,
+        &scope,
+        id,
+        SessionStep::End,
+        start + Duration::hours(2),
+    )
+    .map_err(invalid)?;
     // The next day one viewer sends a bag back: refunded, the commission on it taken back.
     if let Some((order, _)) = placed.first() {
         let paid = oq::by_id(conn, order.id)?.ok_or(diesel::result::Error::NotFound)?;
@@ -151,7 +165,8 @@ fn load_in(
     }
 
     // Tomorrow, 19:30 China time: announced, its quota taken from the stock when it starts.
-    let tomorrow = china_start(china_date(now) + Duration::days(1)) + Duration::minutes(19 * 60 + 30);
+    let tomorrow =
+        china_start(china_date(now) + Duration::days(1)) + Duration::minutes(19 * 60 + 30);
     let next = session_form("杨州窑村年货直播", tomorrow);
     let id = live::create_session(conn, &team, &scope, &next, now).map_err(invalid)?;
     live::add_item(conn, &team, &scope, id, &item_form, now).map_err(invalid)?;

@@ -465,13 +465,7 @@ pub fn allocate_order(
     for line in lines {
         allocate_line(conn, order, line, host, default_bp, day, now, &mut entries)?;
         let money = line_money(line, host);
-        let commission = commission_posting(
-            money,
-            0,
-            line.quantity,
-            LedgerKind::HostCommission,
-            1,
-        );
+        let commission = commission_posting(money, 0, line.quantity, LedgerKind::HostCommission, 1);
         entries.extend(commission.map(|p| host_posting(order, line, host, p, day, now)));
     }
     q::post(conn, &entries)
@@ -485,10 +479,12 @@ struct Host {
 }
 
 fn host_of(conn: &mut DbConn, order: &Order) -> QueryResult<Option<Host>> {
-    Ok(crate::db::live::host_of_order(conn, order.id)?.map(|(host_id, commission_bp)| Host {
-        host_id,
-        commission_bp,
-    }))
+    Ok(
+        crate::db::live::host_of_order(conn, order.id)?.map(|(host_id, commission_bp)| Host {
+            host_id,
+            commission_bp,
+        }),
+    )
 }
 
 fn line_money(line: &OrderLine, host: Option<Host>) -> LineMoney {
@@ -922,13 +918,18 @@ mod tests {
             quantity: 7,
             commission_bp: 1_250,
         };
-        let (portions, rest) =
-            allocate_line_units(money, CONSIGNMENT, &[lot(1, 3), lot(2, 9)]);
+        let (portions, rest) = allocate_line_units(money, CONSIGNMENT, &[lot(1, 3), lot(2, 9)]);
         assert_eq!(rest, None);
         let sale: Vec<Posting> = portions
             .iter()
             .flat_map(|p| sale_postings(money, CONSIGNMENT, p))
-            .chain(commission_posting(money, 0, 7, LedgerKind::HostCommission, 1))
+            .chain(commission_posting(
+                money,
+                0,
+                7,
+                LedgerKind::HostCommission,
+                1,
+            ))
             .collect();
         let total = |ps: &[Posting]| ps.iter().map(|p| p.amount_fen).sum::<i64>();
         let commission = |ps: &[Posting]| {
@@ -940,7 +941,10 @@ mod tests {
         // 12.5 % of 1,001 fen, rounded down; the split shares the other 876.
         assert_eq!(commission(&sale), 125);
         assert_eq!(total(&sale), 1_001);
-        assert_eq!(household_fen(&sale, 10) + household_fen(&sale, 20), 876 - 87);
+        assert_eq!(
+            household_fen(&sale, 10) + household_fen(&sale, 20),
+            876 - 87
+        );
         // Refunded in two pieces: the commission and the shares come back to the fen.
         let refunds: Vec<Posting> = [(0, 4), (4, 3)]
             .into_iter()
@@ -965,7 +969,13 @@ mod tests {
             .sum();
         assert_eq!(taken_back, -125);
         assert_eq!(
-            commission_posting(LineMoney::of_total(1_000, 2), 0, 2, LedgerKind::HostCommission, 1),
+            commission_posting(
+                LineMoney::of_total(1_000, 2),
+                0,
+                2,
+                LedgerKind::HostCommission,
+                1
+            ),
             None
         );
     }

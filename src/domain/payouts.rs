@@ -43,8 +43,7 @@ impl Handover {
         let amount = v::price_yuan(errors, "amount", &form.amount);
         let method = v::state(errors, "method", &form.method, PayoutMethod::parse);
         let reference = v::optional_text(errors, "reference", &form.reference, 64);
-        if method == Some(PayoutMethod::Bank) && reference.is_none() && !errors.has("reference")
-        {
+        if method == Some(PayoutMethod::Bank) && reference.is_none() && !errors.has("reference") {
             errors.add("reference", "invalid-required");
         }
         let today = china_date(now);
@@ -129,12 +128,15 @@ pub fn record(
         errors.add("household_id", "invalid-choice");
     }
     let handover = Handover::read(&mut errors, form, now);
-    let (Some(household), Some(Handover {
-        amount,
-        method,
-        reference,
-        paid_on,
-    })) = (household, handover)
+    let (
+        Some(household),
+        Some(Handover {
+            amount,
+            method,
+            reference,
+            paid_on,
+        }),
+    ) = (household, handover)
     else {
         return Err(errors.into());
     };

@@ -532,7 +532,10 @@ pub fn livestream(
     Ok(sessions
         .into_iter()
         .filter_map(|session| {
-            let village = villages.iter().find(|v| v.id == session.village_id)?.clone();
+            let village = villages
+                .iter()
+                .find(|v| v.id == session.village_id)?
+                .clone();
             let sum = crate::domain::live_hosts::Sum::of(
                 figures.iter().filter(|f| f.session_id == session.id),
             );

@@ -13,9 +13,9 @@ use super::csrf::CsrfForm;
 use super::forms::coded_options;
 use super::orders::time;
 use super::render::Ctx;
+use crate::db::live_hosts::ItemFigures;
 use crate::domain::actor::Who;
 use crate::domain::cart::LineProblem;
-use crate::db::live_hosts::ItemFigures;
 use crate::domain::live::{
     self, ItemChange, ItemForm, LinkState, LiveItem, LiveOrderForm, LiveSession, SessionFigures,
     SessionForm, SessionStep, SessionView,
@@ -255,32 +255,29 @@ pub async fn events(
     // Out of scope is a 404 before any stream starts.
     let first = read(state.clone(), scope.clone()).await?;
     let until = tokio::time::Instant::now() + EVENTS_FOR;
-    let stream = futures_util::stream::unfold(
-        (Some(first), String::new()),
-        move |(next, last)| {
-            let (state, scope, read) = (state.clone(), scope.clone(), read.clone());
-            async move {
-                let mut next = next;
-                loop {
-                    let figures = match next.take() {
-                        Some(figures) => figures,
-                        None => {
-                            tokio::time::sleep(EVENTS_EVERY).await;
-                            if tokio::time::Instant::now() >= until {
-                                return None;
-                            }
-                            read(state.clone(), scope.clone()).await.ok()?
+    let stream = futures_util::stream::unfold((Some(first), String::new()), move |(next, last)| {
+        let (state, scope, read) = (state.clone(), scope.clone(), read.clone());
+        async move {
+            let mut next = next;
+            loop {
+                let figures = match next.take() {
+                    Some(figures) => figures,
+                    None => {
+                        tokio::time::sleep(EVENTS_EVERY).await;
+                        if tokio::time::Instant::now() >= until {
+                            return None;
                         }
-                    };
-                    if figures != last {
-                        let event = format!("retry: 2000\nevent: figures\ndata: {figures}\n\n");
-                        let chunk = actix_web::web::Bytes::from(event);
-                        return Some((Ok::<_, std::convert::Infallible>(chunk), (None, figures)));
+                        read(state.clone(), scope.clone()).await.ok()?
                     }
+                };
+                if figures != last {
+                    let event = format!("retry: 2000\nevent: figures\ndata: {figures}\n\n");
+                    let chunk = actix_web::web::Bytes::from(event);
+                    return Some((Ok::<_, std::convert::Infallible>(chunk), (None, figures)));
                 }
             }
-        },
-    );
+        }
+    });
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))
         .insert_header((CACHE_CONTROL, "no-store"))

@@ -24,16 +24,19 @@ use crate::states::PayoutMethod;
 /// `GET /team/live/hosts`: every host of the team's villages and what they are owed.
 pub async fn list(state: web::Data<AppState>, ctx: Ctx, area: TeamArea) -> AppResult<HttpResponse> {
     let scope = area.scope.clone();
-    let owed = state
-        .db(move |conn| live_hosts::owed(conn, &scope))
-        .await?;
+    let owed = state.db(move |conn| live_hosts::owed(conn, &scope)).await?;
     let data = json!({
         "hosts": owed.iter().map(|o| json!({
             "id": o.host.id, "name": o.host.name, "balance": format_fen(o.balance_fen),
         })).collect::<Vec<_>>(),
         "total": format_fen(owed.iter().map(|o| o.balance_fen.max(0)).sum()),
     });
-    ctx.page(&state.templates, StatusCode::OK, "pages/team/live_hosts", data)
+    ctx.page(
+        &state.templates,
+        StatusCode::OK,
+        "pages/team/live_hosts",
+        data,
+    )
 }
 
 async fn render_statement(
@@ -85,7 +88,16 @@ pub async fn statement(
 ) -> AppResult<HttpResponse> {
     let none = FieldErrors::default();
     let form = PayoutForm::default();
-    render_statement(&state, &ctx, &area, id.into_inner(), StatusCode::OK, &form, &none).await
+    render_statement(
+        &state,
+        &ctx,
+        &area,
+        id.into_inner(),
+        StatusCode::OK,
+        &form,
+        &none,
+    )
+    .await
 }
 
 /// `POST /team/live/hosts/{id}/payouts`: money handed to the host.

@@ -306,7 +306,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         // The hosts before `/team/live/{id}`, whose id would not parse.
         .route("/team/live/hosts", web::get().to(live_hosts::list))
-        .route("/team/live/hosts/{id}", web::get().to(live_hosts::statement))
+        .route(
+            "/team/live/hosts/{id}",
+            web::get().to(live_hosts::statement),
+        )
         .route(
             "/team/live/hosts/{id}/payouts",
             web::post().to(live_hosts::record_payout),

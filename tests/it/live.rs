@@ -309,6 +309,175 @@ both_databases! {
     }
 }
 
+both_databases! {
+    fn the_hosts_commission_comes_off_before_the_split_and_the_host_is_paid_to_the_fen(app) {
+        let team = app.signed_in("team@example.com");
+        // 5 % commission (`new_session`), live now.
+        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
+        let code = add_flour(app, &team, session);
+        let page = format!("/team/live/{session}");
+        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
+        let link = format!("/l/{code}");
+        let mut orders = Vec::new();
+        for (phone, quantity) in [("13911110001", "2"), ("13911110002", "1")] {
+            let b = app.browser();
+            let (token, key) = crate::orders::checkout_fields(&b.text(&link).1);
+            let res = b.post_form(&link, &[
+                ("csrf_token", token.as_str()), ("idempotency_key", key.as_str()), ("quantity", quantity), ("name", "观众"),
+                ("phone", phone), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+            ]);
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+            orders.push(app.scalar("SELECT MAX(id) AS n FROM orders"));
+        }
+        for order in &orders {
+            let page = format!("/team/orders/{order}");
+            assert_eq!(team.submit(&page, &format!("{page}/paid"), &[("reference", "B1")]).status(), StatusCode::SEE_OTHER);
+        }
+        // Each line's commission is 5 % of what was paid for it, rounded down; the
+        // households and the collective share the rest, and it all adds up to the fen.
+        let sum = |kinds: &str| app.scalar(&format!(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM ledger_entries WHERE kind IN ({kinds})"
+        ));
+        let line_totals: Vec<i64> = orders.iter().map(|o| app.scalar(&format!("SELECT total_fen AS n FROM orders WHERE id = {o}"))).collect();
+        let commission: i64 = line_totals.iter().map(|t| t * 500 / 10_000).sum();
+        assert!(commission > 0);
+        assert_eq!(sum("'host_commission'"), commission);
+        let paid: i64 = line_totals.iter().sum();
+        let live_shares = |kinds: &str| app.scalar(&format!(
+            "SELECT CAST(COALESCE(SUM(e.amount_fen), 0) AS BIGINT) AS n FROM ledger_entries e JOIN orders o ON o.id = e.order_id \
+             WHERE o.live_item_id IS NOT NULL AND e.kind IN ({kinds})"
+        ));
+        assert_eq!(live_shares("'household_share', 'collective_share', 'collective_sale'"), paid - commission);
+        assert_eq!(app.count("ledger_entries WHERE kind = 'host_commission' AND host_id IS NOT NULL AND household_id IS NULL"), 2);
+
+        // One bag of the first order refunded: its commission is taken back the same way.
+        let first_line = app.scalar(&format!("SELECT id AS n FROM order_lines WHERE order_id = {}", orders[0]));
+        let order_page = format!("/team/orders/{}", orders[0]);
+        let res = team.submit(&order_page, &format!("{order_page}/refund"), &[(&format!("qty_{first_line}"), "1"), ("reason", "破袋")]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let per_bag = line_totals[0] / 2;
+        let back = line_totals[0] * 500 / 10_000 - (line_totals[0] - per_bag) * 500 / 10_000;
+        assert_eq!(sum("'refund_host_commission'"), -back);
+        let refunded = app.scalar("SELECT CAST(SUM(refunded_fen) AS BIGINT) AS n FROM orders");
+        assert_eq!(live_shares("'household_share', 'collective_share', 'collective_sale', 'refund_household', 'refund_collective', 'host_commission', 'refund_host_commission'"), paid - refunded);
+        crate::canteen_orders::verify_is_clean(app);
+        // The village's month keeps the commission apart from the households' and the
+        // collective's parts of its sales.
+        assert_eq!(app.scalar("SELECT CAST(SUM(host_commission_fen) AS BIGINT) AS n FROM village_month_totals WHERE channel = 'livestream'"), commission - back);
+
+        // The session report and the host's statement say the same.
+        let earned = commission - back;
+        let money = |fen: i64| format!("¥{}.{:02}", fen / 100, fen % 100);
+        let report = team.text(&format!("{page}/report")).1;
+        assert!(report.contains(&money(paid)) && report.contains(&money(refunded)) && report.contains(&money(earned)), "{report}");
+        assert!(report.contains(&money(paid - refunded - earned)), "what is left for the village");
+        let host = app.scalar(&format!("SELECT host_id AS n FROM live_sessions WHERE id = {session}"));
+        let statement = format!("/team/live/hosts/{host}");
+        let (status, html) = team.text(&statement);
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("王书记") && html.contains(&money(earned)), "{html}");
+        // Not more than owed, naming the amount; nothing written.
+        let over = format!("{}.{:02}", (earned + 1) / 100, (earned + 1) % 100);
+        let res = team.submit(&statement, &format!("{statement}/payouts"), &[("amount", &over), ("method", "cash")]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(names_field(&res.text().expect("page"), "amount"));
+        assert_eq!(app.count("host_payouts"), 0);
+        let all = format!("{}.{:02}", earned / 100, earned % 100);
+        let res = team.submit(&statement, &format!("{statement}/payouts"), &[("amount", &all), ("method", "bank"), ("reference", "ICBC 1")]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.scalar(&format!("SELECT CAST(SUM(amount_fen) AS BIGINT) AS n FROM ledger_entries WHERE host_id = {host}")), 0, "paid in full");
+        assert_eq!(app.count("ledger_entries WHERE kind = 'host_payout'"), 1);
+        assert_eq!(app.count("audit_log WHERE action = 'payout' AND entity = 'live_host'"), 1);
+        assert!(team.text("/team/live/hosts").1.contains("¥0.00"));
+        crate::canteen_orders::verify_is_clean(app);
+
+        // The cadres' livestream channel, by session, host and platform, and as CSV.
+        let cadre = app.signed_in("cadre@example.com");
+        for by in ["session", "host", "platform"] {
+            let (status, html) = cadre.text(&format!("/reports/live?by={by}"));
+            assert_eq!(status, StatusCode::OK);
+            assert!(html.contains(&money(paid)) && html.contains(&money(earned)), "{by}: {html}");
+        }
+        let csv = cadre.get("/reports/live?by=host&format=csv").text().expect("csv");
+        assert!(csv.contains("王书记") && csv.contains(&format!("{}.{:02}", earned / 100, earned % 100)), "{csv}");
+        assert_eq!(cadre.get("/reports/live?by=village").status(), StatusCode::BAD_REQUEST);
+
+        // Another village's team finds none of it.
+        let taer = crate::households::taer_member(app);
+        for path in [page.clone(), format!("{page}/report"), format!("{page}/events"), statement.clone()] {
+            assert_eq!(taer.get(&path).status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        let res = taer.submit("/team/live", &format!("{statement}/payouts"), &[("amount", "0.01"), ("method", "cash")]);
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+crate::support::both_backends! {
+    fn the_dashboard_streams_an_order_placed_through_another_server_process(backend) {
+        let app = crate::support::TestApp::start(backend);
+        let team = app.signed_in("team@example.com");
+        let session = new_session(&app, &team, now_utc() - Duration::minutes(5));
+        let code = add_flour(&app, &team, session);
+        let page = format!("/team/live/{session}");
+        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
+        let dashboard = team.text(&page).1;
+        assert!(dashboard.contains(&format!("data-live-events=\"{page}/events\"")) && dashboard.contains("http-equiv=\"refresh\""));
+        // The stream's first event: nothing sold yet.
+        let mut events = team.get(&format!("{page}/events"));
+        assert_eq!(events.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+        let first = next_event(&mut events);
+        assert!(first.contains("\"sold\":0"), "{first}");
+        // A second server process (the shop's own binary) over the same database sells two.
+        let dir = tempfile_dir(&app);
+        let port = crate::support::free_port();
+        let mut other = crate::cli::village_market(&app.database.url, &dir, &["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("SESSION_KEY", "another process's own session key, long enough")
+            .spawn()
+            .expect("the second process starts");
+        let base = format!("http://127.0.0.1:{port}");
+        crate::support::wait_until("the second process answers", std::time::Duration::from_secs(30), || {
+            reqwest::blocking::get(format!("{base}/healthz")).is_ok_and(|r| r.status().is_success())
+        });
+        let viewer = crate::support::Browser::new(&base);
+        let link = format!("/l/{code}");
+        let (token, key) = crate::orders::checkout_fields(&viewer.text(&link).1);
+        let res = viewer.post_form(&link, &[
+            ("csrf_token", token.as_str()), ("idempotency_key", key.as_str()), ("quantity", "2"), ("name", "观众"),
+            ("phone", "13922220000"), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+        ]);
+        let _ = other.kill();
+        let _ = other.wait();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        // The stream this process serves tells of it within a few seconds.
+        let update = next_event(&mut events);
+        assert!(update.contains("\"sold\":2") && update.contains("\"orders\":1"), "{update}");
+    }
+}
+
+/// A directory of its own for a second process's data.
+fn tempfile_dir(app: &TestApp) -> std::path::PathBuf {
+    let dir = app.database.dir.join("second-process");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    dir
+}
+
+/// Reads a server-sent event stream up to the end of its next event; its `data`.
+fn next_event(stream: &mut reqwest::blocking::Response) -> String {
+    use std::io::Read;
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with(b"\n\n") {
+        let n = stream.read(&mut byte).expect("the stream goes on");
+        assert_eq!(n, 1, "the stream ended: {}", String::from_utf8_lossy(&seen));
+        seen.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&seen).to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
 /// A distinct mainland mobile number for the `n`th buyer.
 fn browser_phone(n: usize) -> String {
     format!("1380000{n:04}")
