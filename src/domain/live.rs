@@ -11,9 +11,9 @@ use serde_json::json;
 
 use crate::db::catalog::Product;
 use crate::db::live::{self as q, NewLiveItem, SessionFields};
-use crate::db::live_hosts::ItemFigures;
 
 pub use crate::db::live::{LiveItem, LiveSession};
+pub use crate::db::live_hosts::ItemFigures;
 use crate::db::stock as st;
 use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{TeamScope, Who};

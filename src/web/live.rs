@@ -13,12 +13,12 @@ use super::csrf::CsrfForm;
 use super::forms::coded_options;
 use super::orders::time;
 use super::render::Ctx;
-use crate::db::live_hosts::ItemFigures;
+
 use crate::domain::actor::Who;
 use crate::domain::cart::LineProblem;
 use crate::domain::live::{
-    self, ItemChange, ItemForm, LinkState, LiveItem, LiveOrderForm, LiveSession, SessionFigures,
-    SessionForm, SessionStep, SessionView,
+    self, ItemChange, ItemFigures, ItemForm, LinkState, LiveItem, LiveOrderForm, LiveSession,
+    SessionFigures, SessionForm, SessionStep, SessionView,
 };
 use crate::domain::live_hosts::Sum;
 use crate::domain::money::format_fen;

@@ -365,6 +365,41 @@ crate::support::both_backends! {
     }
 }
 
+crate::support::both_backends! {
+    fn a_livestream_viewer_goes_from_the_link_to_a_paid_order_in_three_screens(backend) {
+        let stripe = crate::stripe_server::StripeServer::start();
+        let app = crate::payments::shop(backend, &stripe, None);
+        stripe.send_events_to(&app.base);
+        let team = app.signed_in("team@example.com");
+        let session = crate::live::new_session(&app, &team, village_market::domain::now_utc() - chrono::Duration::minutes(5));
+        let code = crate::live::add_flour(&app, &team, session);
+        let page = format!("/team/live/{session}");
+        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), reqwest::StatusCode::SEE_OTHER);
+
+        // Screen 1: the link, on a 360 px phone, with everything to buy on it.
+        let phone = Chromium::start(360, 740);
+        phone.open(&format!("{}/l/{code}", app.base));
+        assert!(phone.fits_width(), "the link page fits 360 px");
+        let countdown = "return document.querySelector('[data-countdown]').textContent";
+        phone.wait_for("the countdown", |p| p.script(countdown).as_str().is_some_and(|t| t.contains(':')));
+        assert!(phone.source().contains("value=\"stripe\" checked"), "online payment first");
+        phone.type_into("#quantity", "2");
+        phone.type_into("#name", "刘女士");
+        phone.type_into("#phone", "13933334444");
+        phone.type_into("#address", "大同市云州区");
+        phone.click("form.stack button[type='submit']");
+        // Screen 2: Stripe's payment page.
+        phone.wait_for("Stripe's payment page", |p| p.url().starts_with(&stripe.base));
+        phone.click("#pay");
+        // Screen 3: the order, paid.
+        phone.wait_for("back on the order page", |p| p.url().contains("/orders/") && p.url().contains("paid=1"));
+        assert!(phone.source().contains("已付款"));
+        assert!(phone.fits_width(), "the order page fits 360 px");
+        assert_eq!(app.count("orders WHERE channel = 'livestream' AND buyer_phone = '13933334444' AND paid_at IS NOT NULL"), 1);
+        assert_eq!(app.count("live_items WHERE sold = 2"), 1);
+    }
+}
+
 both_databases! {
     fn a_cadre_on_a_phone_reads_the_demo_reports_down_to_a_households_statement(app) {
         village_market::domain::demo_history::load(&mut app.conn(), 1000, village_market::domain::now_utc()).expect("demo orders");

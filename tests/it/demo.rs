@@ -86,6 +86,30 @@ both_databases! {
         }
     }
 
+    fn yangzhouyao_sold_out_a_livestream_and_has_the_next_one_scheduled(app) {
+        let now = now_utc();
+        demo_history::load(&mut app.conn(), 1000, now).expect("history");
+        let report = village_market::domain::demo_live::load(&mut app.conn(), 1000, now).expect("livestreams");
+        assert_eq!((report.sessions, report.orders), (2, 10), "{report:?}");
+        assert_eq!(app.count("live_sessions WHERE status = 'ended'"), 1);
+        assert_eq!(app.count("live_sessions WHERE status = 'scheduled' AND starts_at > CURRENT_TIMESTAMP"), 1);
+        assert_eq!(app.count("live_items i JOIN live_sessions s ON s.id = i.session_id WHERE s.status = 'ended' AND i.sold = i.quota"), 1, "sold out");
+        assert_eq!(app.count("orders WHERE channel = 'livestream' AND paid_at IS NOT NULL"), 10);
+        assert_eq!(app.count("refunds r JOIN orders o ON o.id = r.order_id WHERE o.channel = 'livestream'"), 1);
+        let earned = app.scalar("SELECT CAST(SUM(amount_fen) AS BIGINT) AS n FROM ledger_entries WHERE kind IN ('host_commission', 'refund_host_commission')");
+        assert!(earned > 0);
+        assert!(app.count("ledger_entries WHERE kind = 'refund_host_commission'") >= 1);
+        crate::canteen_orders::verify_is_clean(app);
+        // The team reads it all on the session's report; a second load changes nothing.
+        let team = app.signed_in("team@example.com");
+        let session = app.scalar("SELECT id AS n FROM live_sessions WHERE status = 'ended'");
+        let (status, html) = team.text(&format!("/team/live/{session}/report"));
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&format!("¥{}.{:02}", earned / 100, earned % 100)), "{html}");
+        let again = village_market::domain::demo_live::load(&mut app.conn(), 1000, now).expect("again");
+        assert_eq!(again.sessions, 0);
+    }
+
     fn the_demo_canteen_has_two_months_on_account_a_paid_statement_and_a_standing_order(app) {
         let now = now_utc();
         demo_history::load(&mut app.conn(), 1000, now).expect("history");

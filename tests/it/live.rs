@@ -24,7 +24,7 @@ fn stock(app: &TestApp, slug: &str) -> i64 {
 }
 
 /// A session of 杨州窑村 from `start` for two hours; its id.
-fn new_session(app: &TestApp, team: &Browser, start: NaiveDateTime) -> i64 {
+pub fn new_session(app: &TestApp, team: &Browser, start: NaiveDateTime) -> i64 {
     let village = app
         .scalar("SELECT id AS n FROM villages WHERE slug = 'yangzhouyao'")
         .to_string();
@@ -51,7 +51,7 @@ fn new_session(app: &TestApp, team: &Browser, start: NaiveDateTime) -> i64 {
 }
 
 /// Adds 黄米糕面 at ¥1 off, a quota of 10 and a limit of 2; the item's link code.
-fn add_flour(app: &TestApp, team: &Browser, session: i64) -> String {
+pub fn add_flour(app: &TestApp, team: &Browser, session: i64) -> String {
     let page = format!("/team/live/{session}");
     let flour = product_id(app, "huangmi-gaomian");
     let price = app.scalar(&format!(
