@@ -256,7 +256,7 @@ pub async fn events(
     let first = read(state.clone(), scope.clone()).await?;
     let until = tokio::time::Instant::now() + EVENTS_FOR;
     let stream = futures_util::stream::unfold((Some(first), String::new()), move |(next, last)| {
-        let (state, scope, read) = (state.clone(), scope.clone(), read.clone());
+        let (state, scope, read) = (state.clone(), scope.clone(), read);
         async move {
             let mut next = next;
             loop {
