@@ -21,6 +21,8 @@ pub struct Services {
     /// Pages and mail alike are rendered from these.
     pub templates: Arc<Templates>,
     pub mailer: Arc<Mailer>,
+    /// Visits to livestream links not yet written (the jobs loop writes them).
+    pub visits: Arc<crate::domain::live::Visits>,
 }
 
 impl Services {
@@ -36,6 +38,7 @@ impl Services {
             templates,
             config: Arc::new(config),
             pool,
+            visits: Arc::default(),
         })
     }
 

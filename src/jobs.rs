@@ -1,6 +1,7 @@
 //! Background loops that every server process runs: unpaid reservations expire, canteen
 //! deliveries left unanswered are accepted, monthly statements are issued and overdue ones
-//! told, standing orders' dates are placed at their cutoff, and the email outbox is sent. Each loop's work is safe with several processes on one
+//! told, standing orders' dates are placed at their cutoff, livestream links' visits are
+//! written, and the email outbox is sent. Each loop's work is safe with several processes on one
 //! PostgreSQL (rows are taken with `FOR UPDATE SKIP LOCKED` and leased by conditional
 //! updates), so no process has to be the special one.
 
@@ -16,6 +17,7 @@ use crate::mail::{self, SendError};
 
 const EXPIRY_EVERY: Duration = Duration::from_secs(30);
 const MAIL_EVERY: Duration = Duration::from_secs(1);
+const VISITS_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts the loops on the current actix runtime. Each pass runs as a task of its own,
 /// so that whatever goes wrong in one pass (even a panic) is logged and the loop goes
@@ -54,6 +56,20 @@ pub fn spawn(state: Services) {
                 standing::place_due(conn, &rules, now_utc())
             })
             .await;
+        }
+    });
+    let visits = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(VISITS_EVERY);
+        loop {
+            tick.tick().await;
+            let counted = visits.visits.take();
+            if !counted.is_empty() {
+                run_pass(&visits, "livestream link visits written", move |conn| {
+                    live::record_visits(conn, &counted)
+                })
+                .await;
+            }
         }
     });
     actix_web::rt::spawn(async move {

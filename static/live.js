@@ -31,6 +31,10 @@
         });
         Object.keys(figures.total).forEach(function (name) { set("total." + name, figures.total[name]); });
         board.dataset.updated = String(Date.now());
+        // Off air: these are the last figures; the stream ends and is not opened again.
+        if (figures.status !== "live") {
+          source.close();
+        }
       });
     }
   });

@@ -107,6 +107,49 @@ pub struct NewLedgerEntry {
     pub created_at: NaiveDateTime,
 }
 
+impl NewLedgerEntry {
+    /// Money handed over on `paid_on` (to a household or a host: the caller says which,
+    /// and its kind), lowering what is owed by `amount_fen`.
+    pub fn handover(
+        kind: LedgerKind,
+        village_id: i64,
+        amount_fen: i64,
+        paid_on: NaiveDate,
+        now: NaiveDateTime,
+    ) -> NewLedgerEntry {
+        NewLedgerEntry {
+            kind,
+            village_id,
+            household_id: None,
+            channel: None,
+            product_id: None,
+            order_id: None,
+            order_line_id: None,
+            allocation_id: None,
+            lot_id: None,
+            refund_id: None,
+            payout_id: None,
+            host_id: None,
+            quantity: 0,
+            amount_fen: -amount_fen,
+            business_date: paid_on,
+            business_month: month_of(paid_on),
+            created_at: now,
+        }
+    }
+}
+
+/// Whether a host's commission was posted for a line when it was paid.
+pub fn commission_posted(conn: &mut DbConn, line_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        ledger_entries::table
+            .filter(ledger_entries::host_id.is_not_null())
+            .filter(ledger_entries::order_line_id.eq(line_id))
+            .filter(ledger_entries::kind.eq(LedgerKind::HostCommission)),
+    ))
+    .get_result(conn)
+}
+
 /// The first day of `day`'s month.
 pub fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)

@@ -291,9 +291,9 @@ pub fn item_by_code(
         .optional()
 }
 
-pub fn count_visit(conn: &mut DbConn, item_id: i64) -> QueryResult<usize> {
+pub fn add_visits(conn: &mut DbConn, item_id: i64, visits: i64) -> QueryResult<usize> {
     diesel::update(live_items::table.find(item_id))
-        .set(live_items::visits.eq(live_items::visits + 1))
+        .set(live_items::visits.eq(live_items::visits + visits))
         .execute(conn)
 }
 

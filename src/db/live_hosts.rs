@@ -81,14 +81,7 @@ pub fn balances(conn: &mut DbConn, host_ids: &[i64]) -> QueryResult<Vec<(i64, i6
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         fen: i64,
     }
-    if host_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids = host_ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = super::reports::id_list(host_ids);
     // Plain SQL: PostgreSQL's SUM of a BIGINT is NUMERIC, cast back on both backends.
     let rows: Vec<Row> = diesel::sql_query(format!(
         "SELECT host_id, CAST(SUM(amount_fen) AS BIGINT) AS fen FROM ledger_entries \
@@ -137,16 +130,9 @@ pub struct ItemFigures {
 
 /// The figures of every link of `session_ids` (ids the caller read from the database).
 pub fn item_figures(conn: &mut DbConn, session_ids: &[i64]) -> QueryResult<Vec<ItemFigures>> {
-    if session_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids = session_ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = super::reports::id_list(session_ids);
     // The commission per order first, so that joining it does not count an order once per
-    // entry.
+    // entry; only the sessions' hosts' entries are read (the partial index on `host_id`).
     diesel::sql_query(format!(
         "SELECT i.id AS item_id, i.session_id, \
          CAST(COUNT(o.id) AS BIGINT) AS orders, \
@@ -157,8 +143,8 @@ pub fn item_figures(conn: &mut DbConn, session_ids: &[i64]) -> QueryResult<Vec<I
          FROM live_items i \
          LEFT JOIN orders o ON o.live_item_id = i.id \
          LEFT JOIN (SELECT order_id, SUM(amount_fen) AS fen FROM ledger_entries \
-                    WHERE host_id IS NOT NULL AND kind IN ('{}', '{}') \
-                    GROUP BY order_id) c ON c.order_id = o.id \
+                    WHERE host_id IN (SELECT host_id FROM live_sessions WHERE id IN ({ids})) \
+                    AND kind IN ('{}', '{}') GROUP BY order_id) c ON c.order_id = o.id \
          WHERE i.session_id IN ({ids}) \
          GROUP BY i.id, i.session_id ORDER BY i.session_id, i.id",
         LedgerKind::HostCommission.as_str(),

@@ -184,6 +184,14 @@ pub fn by_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<Order>> {
         .optional()
 }
 
+/// Whether an order already has this number.
+pub fn number_taken(conn: &mut DbConn, number: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        orders::table.filter(orders::number.eq(number)),
+    ))
+    .get_result(conn)
+}
+
 pub fn by_idempotency_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<Order>> {
     orders::table
         .filter(orders::idempotency_key.eq(key))

@@ -9,7 +9,8 @@ use diesel::sql_types::{BigInt, Date, Text};
 
 use super::DbConn;
 
-fn id_list(ids: &[i64]) -> String {
+/// Ids (read from the database, never from a request) for an `IN (…)` of plain SQL.
+pub(super) fn id_list(ids: &[i64]) -> String {
     if ids.is_empty() {
         // `IN ()` is not SQL; no row has id 0.
         return "0".into();
@@ -29,6 +30,8 @@ pub struct VillageChannel {
     pub household_fen: i64,
     #[diesel(sql_type = BigInt)]
     pub collective_fen: i64,
+    #[diesel(sql_type = BigInt)]
+    pub host_commission_fen: i64,
 }
 
 /// Sales and their split by village and channel, months `from..=to`.
@@ -41,7 +44,8 @@ pub fn village_channels(
     diesel::sql_query(format!(
         "SELECT village_id, channel, CAST(SUM(sales_fen) AS BIGINT) AS sales_fen, \
          CAST(SUM(household_fen) AS BIGINT) AS household_fen, \
-         CAST(SUM(collective_fen) AS BIGINT) AS collective_fen \
+         CAST(SUM(collective_fen) AS BIGINT) AS collective_fen, \
+         CAST(SUM(host_commission_fen) AS BIGINT) AS host_commission_fen \
          FROM village_month_totals WHERE village_id IN ({}) AND month BETWEEN '{from}' AND '{to}' \
          GROUP BY village_id, channel",
         id_list(village_ids)

@@ -386,7 +386,7 @@ pub fn commission_posting(
     sign: i64,
 ) -> Option<Posting> {
     let fen = money.commission_upto(to) - money.commission_upto(from);
-    (money.commission_bp > 0 && from < to).then_some(Posting {
+    (fen != 0).then_some(Posting {
         kind,
         household_id: None,
         quantity: 0,
@@ -636,7 +636,12 @@ pub fn reverse_units(
         restock,
     } = *units;
     let day = crate::domain::china_date(now);
-    let host = host_of(conn, order)?;
+    // The commission the line was paid with: none if no commission was posted for it
+    // (paid before livestream commissions were kept, or a commission of less than a fen).
+    let host = match host_of(conn, order)? {
+        Some(host) if q::commission_posted(conn, line.id)? => Some(host),
+        _ => None,
+    };
     let money = line_money(line, host);
     let allocations = q::allocations_of_line(conn, line.id)?;
     let portions: Vec<Portion> = allocations

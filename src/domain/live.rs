@@ -648,17 +648,9 @@ pub struct LinkView {
 
 /// The item behind a viewer's link `/l/{code}`, counted as a visit when `visit` (not when
 /// the page comes back with the order form's problems); an unknown code is not found.
-pub fn link(
-    conn: &mut DbConn,
-    code: &str,
-    visit: bool,
-    now: NaiveDateTime,
-) -> DomainResult<LinkView> {
+pub fn link(conn: &mut DbConn, code: &str, now: NaiveDateTime) -> DomainResult<LinkView> {
     let code = code.trim().to_uppercase();
     let (item, product, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
-    if visit {
-        q::count_visit(conn, item.id)?;
-    }
     let state = match session.status {
         LiveStatus::Draft | LiveStatus::Scheduled => LinkState::Upcoming(session.starts_at),
         LiveStatus::Live if now >= session.ends_at => LinkState::Ended,
@@ -671,6 +663,38 @@ pub fn link(
         product,
         session,
         state,
+    })
+}
+
+/// Visits to the links, counted in the process and written every few seconds
+/// (`record_visits`): in a rush, a write to the item's row for every phone that opens the
+/// link would queue behind the purchases that take from its quota.
+#[derive(Debug, Default)]
+pub struct Visits(std::sync::Mutex<std::collections::HashMap<i64, i64>>);
+
+impl Visits {
+    pub fn count(&self, item_id: i64) {
+        if let Ok(mut pending) = self.0.lock() {
+            *pending.entry(item_id).or_default() += 1;
+        }
+    }
+
+    /// The visits counted since the last time, to write.
+    pub fn take(&self) -> Vec<(i64, i64)> {
+        self.0
+            .lock()
+            .map(|mut pending| pending.drain().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Adds visits counted in a process to their items; how many items.
+pub fn record_visits(conn: &mut DbConn, visits: &[(i64, i64)]) -> DomainResult<usize> {
+    write_transaction(conn, |conn| {
+        for (item_id, n) in visits {
+            q::add_visits(conn, *item_id, *n)?;
+        }
+        Ok(visits.len())
     })
 }
 
@@ -770,18 +794,6 @@ pub fn buy(
             );
             return Err(Unplaced::Failed(over.into()));
         }
-        if !q::take_from_quota(conn, item.id, quantity)? {
-            if let Some(order) = crate::db::orders::by_idempotency_key(conn, &stored_key)? {
-                return Ok(orders::with_lines(conn, order)?);
-            }
-            let left = q::item_by_code(conn, &code)?.map_or(0, |(i, _, _)| i.units_left());
-            return Err(Unplaced::Refused(vec![RefusedLine {
-                product_id: product.id,
-                name_zh: product.name_zh.clone(),
-                name_en: product.name_en.clone(),
-                problem: crate::domain::cart::LineProblem::Short(left),
-            }]));
-        }
         let line = crate::domain::cart::PricedLine {
             product: product.clone(),
             village: village.clone(),
@@ -812,6 +824,18 @@ pub fn buy(
         };
         let placed = orders::record(conn, std::slice::from_ref(&line), &terms, now)?;
         crate::domain::notify::order_received(conn, &placed.order, &placed.lines, now)?;
+        // The units come out of the quota last, so that the item's row is held (PostgreSQL
+        // locks it from this update to the commit) for as short a time as can be: in a rush
+        // every buyer waits for it. Sold out, the order written above is rolled back.
+        if !q::take_from_quota(conn, item.id, quantity)? {
+            let left = q::item_by_code(conn, &code)?.map_or(0, |(i, _, _)| i.units_left());
+            return Err(Unplaced::Refused(vec![RefusedLine {
+                product_id: product.id,
+                name_zh: product.name_zh.clone(),
+                name_en: product.name_en.clone(),
+                problem: crate::domain::cart::LineProblem::Short(left),
+            }]));
+        }
         Ok(placed)
     })
 }

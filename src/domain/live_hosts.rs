@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use crate::db::ledger::{self as lq, NewLedgerEntry, month_of};
+use crate::db::ledger::{self as lq, NewLedgerEntry};
 use crate::db::live::{self as lv, LiveSession};
 use crate::db::live_hosts::{self as q, Host, HostPayout, ItemFigures, NewHostPayout};
 use crate::db::{DbConn, write_transaction};
@@ -58,6 +58,11 @@ impl Sum {
             refunded_fen: f.refunded_fen,
             commission_fen: f.commission_fen,
         }))
+    }
+
+    /// What is left for the village: paid, less refunds, less the host's commission.
+    pub fn net_fen(&self) -> i64 {
+        self.paid_fen - self.refunded_fen - self.commission_fen
     }
 
     /// Sessions' sums summed.
@@ -144,23 +149,14 @@ pub fn record_payout(
         lq::post(
             conn,
             &[NewLedgerEntry {
-                kind: LedgerKind::HostPayout,
-                village_id: host.village_id,
-                household_id: None,
-                channel: None,
-                product_id: None,
-                order_id: None,
-                order_line_id: None,
-                allocation_id: None,
-                lot_id: None,
-                refund_id: None,
-                payout_id: None,
                 host_id: Some(host.id),
-                quantity: 0,
-                amount_fen: -handover.amount,
-                business_date: handover.paid_on,
-                business_month: month_of(handover.paid_on),
-                created_at: now,
+                ..NewLedgerEntry::handover(
+                    LedgerKind::HostPayout,
+                    host.village_id,
+                    handover.amount,
+                    handover.paid_on,
+                    now,
+                )
             }],
         )?;
         let change = Change {

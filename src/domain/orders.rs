@@ -371,11 +371,19 @@ pub fn record(
 ) -> Result<OrderLines, Unplaced> {
     let total_fen: i64 = lines.iter().map(|l| l.line_total_fen).sum();
     let today = china_date(now);
-    let number = format!(
-        "{}-{}",
-        today.format("%Y%m%d"),
-        random_token(3).to_uppercase()
-    );
+    // Eight hex characters a day (4 billion), and never one already given: a flash sale's
+    // thousands of orders a day must not meet an old number's UNIQUE, which would read as
+    // a repeated tap of the same form.
+    let number = loop {
+        let number = format!(
+            "{}-{}",
+            today.format("%Y%m%d"),
+            random_token(4).to_uppercase()
+        );
+        if !q::number_taken(conn, &number)? {
+            break number;
+        }
+    };
     let token = random_token(24);
     let new = NewOrder {
         number: &number,

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::json;
 
 use crate::db::households as hh;
-use crate::db::ledger::{self as q, NewLedgerEntry, NewPayout, month_of};
+use crate::db::ledger::{self as q, NewLedgerEntry, NewPayout};
 use crate::db::{DbConn, write_transaction};
 use crate::domain::actor::{TeamScope, Who};
 use crate::domain::audit::{self, Change};
@@ -162,23 +162,15 @@ pub fn record(
         q::post(
             conn,
             &[NewLedgerEntry {
-                kind: LedgerKind::Payout,
-                village_id: household.village_id,
                 household_id: Some(household.id),
-                channel: None,
-                product_id: None,
-                order_id: None,
-                order_line_id: None,
-                allocation_id: None,
-                lot_id: None,
-                refund_id: None,
                 payout_id: Some(payout_id),
-                host_id: None,
-                quantity: 0,
-                amount_fen: -amount,
-                business_date: paid_on,
-                business_month: month_of(paid_on),
-                created_at: now,
+                ..NewLedgerEntry::handover(
+                    LedgerKind::Payout,
+                    household.village_id,
+                    amount,
+                    paid_on,
+                    now,
+                )
             }],
         )?;
         let change = Change {

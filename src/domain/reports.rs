@@ -85,6 +85,8 @@ pub struct Figures {
     pub sales_fen: [i64; 3],
     pub household_fen: i64,
     pub collective_fen: i64,
+    /// 主播佣金: livestream hosts' part of the sales, taken before the split.
+    pub host_commission_fen: i64,
     /// Households with income above zero in the period.
     pub earners: i64,
     pub households: i64,
@@ -112,6 +114,7 @@ impl Figures {
         }
         self.household_fen += other.household_fen;
         self.collective_fen += other.collective_fen;
+        self.host_commission_fen += other.host_commission_fen;
         self.earners += other.earners;
         self.households += other.households;
         self.residents += other.residents;
@@ -154,6 +157,7 @@ fn village_figures(
             f.sales_fen[i] += row.sales_fen;
         }
         f.collective_fen += row.collective_fen;
+        f.host_commission_fen += row.host_commission_fen;
     }
     let incomes: HashMap<i64, (i64, i64)> =
         q::household_incomes(conn, &ids, months.from, months.to)?

@@ -27,7 +27,7 @@ use crate::domain::validation::FieldErrors;
 use crate::domain::{china_time, now_utc};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
-use crate::states::LivePlatform;
+use crate::states::{LivePlatform, LiveStatus};
 
 /// The full address of an item's link, as the QR code and the card carry it.
 fn link_url(state: &AppState, code: &str) -> String {
@@ -45,7 +45,7 @@ fn session_json(lang: Lang, s: &LiveSession) -> Value {
         "title": s.title,
         "platform": lang.t(&format!("live-platform-{}", s.platform)),
         "host_name": s.host_name,
-        "commission": format!("{}.{:02}%", s.host_commission_bp / 100, s.host_commission_bp % 100),
+        "commission": commission_rate(s.host_commission_bp),
         "starts_at": time(s.starts_at),
         "ends_at": time(s.ends_at),
         "ends_at_typed": typed_time(s.ends_at),
@@ -195,19 +195,17 @@ async fn render_session(
 
 /// A link's figures as the dashboard shows them, and as its events send them.
 fn item_figures_json(item: &LiveItem, f: &ItemFigures) -> Value {
-    json!({
-        "id": item.id,
-        "sold": item.sold,
-        "quota": item.quota,
-        "left": item.units_left(),
-        "visits": item.visits,
-        "orders": f.orders,
-        "paid_orders": f.paid_orders,
-        "paid": format_fen(f.paid_fen),
-        "refunded": format_fen(f.refunded_fen),
-        "commission": format_fen(f.commission_fen),
-        "net": format_fen(f.paid_fen - f.refunded_fen - f.commission_fen),
-    })
+    let mut figures = total_json(&Sum::of([f]));
+    if let Value::Object(map) = &mut figures {
+        map.extend([
+            ("id".to_string(), json!(item.id)),
+            ("sold".to_string(), json!(item.sold)),
+            ("quota".to_string(), json!(item.quota)),
+            ("left".to_string(), json!(item.units_left())),
+            ("visits".to_string(), json!(item.visits)),
+        ]);
+    }
+    figures
 }
 
 fn total_json(t: &Sum) -> Value {
@@ -217,8 +215,13 @@ fn total_json(t: &Sum) -> Value {
         "paid": format_fen(t.paid_fen),
         "refunded": format_fen(t.refunded_fen),
         "commission": format_fen(t.commission_fen),
-        "net": format_fen(t.paid_fen - t.refunded_fen - t.commission_fen),
+        "net": format_fen(t.net_fen()),
     })
+}
+
+/// A commission in basis points as a percentage: `5.50%`.
+pub(super) fn commission_rate(bp: i32) -> String {
+    format!("{}.{:02}%", bp / 100, bp % 100)
 }
 
 /// What the dashboard's events carry: every figure that moves while a session is live.
@@ -250,42 +253,81 @@ pub async fn events(
         state
             .db(move |conn| live::figures(conn, &scope, id))
             .await
-            .map(|(session, figures)| figures_json(&session, &figures).to_string())
+            .map(|(session, figures)| {
+                let on_air = session.status == LiveStatus::Live;
+                (figures_json(&session, &figures).to_string(), on_air)
+            })
     };
     // Out of scope is a 404 before any stream starts.
     let first = read(state.clone(), scope.clone()).await?;
     let until = tokio::time::Instant::now() + EVENTS_FOR;
-    let stream = futures_util::stream::unfold((Some(first), String::new()), move |(next, last)| {
-        let (state, scope, read) = (state.clone(), scope.clone(), read);
-        async move {
-            let mut next = next;
-            loop {
-                let figures = match next.take() {
-                    Some(figures) => figures,
-                    None => {
-                        tokio::time::sleep(EVENTS_EVERY).await;
-                        if tokio::time::Instant::now() >= until {
-                            return None;
-                        }
-                        read(state.clone(), scope.clone()).await.ok()?
+    let stream = futures_util::stream::unfold(
+        Watch {
+            next: Some(first),
+            last: String::new(),
+            quiet: 0,
+            over: false,
+        },
+        move |mut watch| {
+            let (state, scope) = (state.clone(), scope.clone());
+            async move {
+                loop {
+                    if watch.over {
+                        return None;
                     }
-                };
-                if figures != last {
-                    let event = format!("retry: 2000\nevent: figures\ndata: {figures}\n\n");
+                    let (figures, on_air) = match watch.next.take() {
+                        Some(read) => read,
+                        None => {
+                            tokio::time::sleep(EVENTS_EVERY).await;
+                            if tokio::time::Instant::now() >= until {
+                                return None;
+                            }
+                            read(state.clone(), scope.clone()).await.ok()?
+                        }
+                    };
+                    // Once the session is off air its figures are sent one last time.
+                    watch.over = !on_air;
+                    let event = if figures != watch.last {
+                        watch.quiet = 0;
+                        let event = format!("retry: 2000\nevent: figures\ndata: {figures}\n\n");
+                        watch.last = figures;
+                        event
+                    } else {
+                        watch.quiet += 1;
+                        // A comment now and then, so that proxies keep a quiet stream open.
+                        if watch.quiet % PING_EVERY != 0 {
+                            continue;
+                        }
+                        ": still here\n\n".to_string()
+                    };
                     let chunk = actix_web::web::Bytes::from(event);
-                    return Some((Ok::<_, std::convert::Infallible>(chunk), (None, figures)));
+                    return Some((Ok::<_, std::convert::Infallible>(chunk), watch));
                 }
             }
-        }
-    });
+        },
+    );
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))
         .insert_header((CACHE_CONTROL, "no-store"))
+        // For a proxy in front (nginx): pass each event on as it comes.
+        .insert_header(("X-Accel-Buffering", "no"))
         // Already final: the compression middleware leaves it alone, so each event goes out
         // as it is written rather than when a gzip block fills.
         .insert_header((actix_web::http::header::CONTENT_ENCODING, "identity"))
         .streaming(stream))
 }
+
+/// Where a dashboard's event stream stands: the figures read but not yet looked at, the
+/// last sent, how many reads in a row found nothing new, and whether the session is over.
+struct Watch {
+    next: Option<(String, bool)>,
+    last: String,
+    quiet: u32,
+    over: bool,
+}
+
+/// Reads with nothing new between two keep-alive comments (15 s).
+const PING_EVERY: u32 = 15;
 
 /// `GET /team/live/{id}/report`: after (or during) a session, each link's visits, orders,
 /// paid and refunded money, the host's commission and what is left for the village.
@@ -296,16 +338,20 @@ pub async fn report(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let (scope, id) = (area.scope.clone(), id.into_inner());
-    let view = state
-        .db(move |conn| live::session(conn, &scope, id))
+    let (session, figures) = state
+        .db(move |conn| live::figures(conn, &scope, id))
         .await?;
     let lang = ctx.lang;
-    let visits: i64 = view.figures.items.iter().map(|(i, _, _)| i.visits).sum();
-    let sold: i32 = view.figures.items.iter().map(|(i, _, _)| i.sold).sum();
+    let visits: i64 = figures.items.iter().map(|(i, _, _)| i.visits).sum();
+    let sold: i32 = figures.items.iter().map(|(i, _, _)| i.sold).sum();
     let data = json!({
-        "session": session_json(lang, &view.session),
-        "items": items_json(&state, lang, &view),
-        "total": total_json(&view.figures.total),
+        "session": session_json(lang, &session),
+        "items": figures.items.iter().map(|(item, product, f)| json!({
+            "number": item.number,
+            "name": lang.pick(&product.name_zh, &product.name_en),
+            "figures": item_figures_json(item, f),
+        })).collect::<Vec<_>>(),
+        "total": total_json(&figures.total),
         "visits": visits,
         "sold": sold,
     });
@@ -623,11 +669,13 @@ async fn render_link(
     errors: &FieldErrors,
 ) -> AppResult<HttpResponse> {
     let code = link_code(code)?;
-    // A page sent back with the form's problems is not a new visit.
-    let counted = status == StatusCode::OK;
     let view = state
-        .db(move |conn| live::link(conn, &code, counted, now_utc()))
+        .db(move |conn| live::link(conn, &code, now_utc()))
         .await?;
+    // A page sent back with the form's problems is not a new visit.
+    if status == StatusCode::OK {
+        state.visits.count(view.item.id);
+    }
     let lang = ctx.lang;
     let (state_key, until) = match view.state {
         LinkState::Upcoming(at) => ("upcoming", Some(time(at))),

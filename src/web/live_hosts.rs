@@ -59,7 +59,7 @@ async fn render_statement(
         "sessions": statement.sessions.iter().map(|(s, sum)| json!({
             "id": s.id, "title": s.title, "starts_at": time(s.starts_at),
             "platform": lang.t(&format!("live-platform-{}", s.platform)),
-            "commission_rate": format!("{}.{:02}%", s.host_commission_bp / 100, s.host_commission_bp % 100),
+            "commission_rate": super::live::commission_rate(s.host_commission_bp),
             "paid": format_fen(sum.paid_fen), "refunded": format_fen(sum.refunded_fen),
             "commission": format_fen(sum.commission_fen),
         })).collect::<Vec<_>>(),

@@ -151,6 +151,8 @@ fn figures_json(lang: Lang, f: &Figures) -> Value {
         "sales": format_fen(f.sales_total()),
         "household": format_fen(f.household_fen),
         "collective": format_fen(f.collective_fen),
+        "host_commission": format_fen(f.host_commission_fen),
+        "has_host_commission": f.host_commission_fen != 0,
         "earners": f.earners, "households": f.households, "residents": f.residents,
         "per_capita": format_fen(f.per_capita_fen()),
     })
@@ -446,10 +448,15 @@ pub async fn live(
         .await?;
     let lang = ctx.lang;
     // Rows keyed by what they are grouped by, in the order first met (sessions latest first).
-    let mut groups: Vec<(String, Vec<&reports::LiveLine>)> = Vec::new();
+    let mut groups: Vec<((i64, String), Vec<&reports::LiveLine>)> = Vec::new();
     for line in &lines {
         let s = &line.session;
-        let key = match by {
+        let id = match by {
+            "session" => s.id,
+            "host" => s.host_id.unwrap_or(0),
+            _ => 0,
+        };
+        let name = match by {
             "session" => format!(
                 "{} · {} · {}",
                 time(s.starts_at),
@@ -463,6 +470,7 @@ pub async fn live(
             ),
             _ => lang.t(&format!("live-platform-{}", s.platform)),
         };
+        let key = (id, name);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, group)) => group.push(line),
             None => groups.push((key, vec![line])),
@@ -496,27 +504,29 @@ pub async fn live(
             Cell::Money(sum.paid_fen),
             Cell::Money(sum.refunded_fen),
             Cell::Money(sum.commission_fen),
-            Cell::Money(sum.paid_fen - sum.refunded_fen - sum.commission_fen),
+            Cell::Money(sum.net_fen()),
         ]
     };
-    let table = ReportTable {
+    let mut table = ReportTable {
         header,
         rows: groups
             .iter()
-            .map(|(name, group)| (None, row(name.clone(), group)))
+            .map(|((_, name), group)| (None, row(name.clone(), group)))
             .collect(),
     };
+    let all: Vec<&reports::LiveLine> = lines.iter().collect();
+    let total = (None, row(lang.t("live-total"), &all));
     if let Some(format) = format {
+        // The download ends with the total, as the page does.
+        table.rows.push(total);
         return table.download(lang, format, &format!("report-live-by-{by}"));
     }
-    let all: Vec<&reports::LiveLine> = lines.iter().collect();
-    let total = row(lang.t("live-total"), &all);
     let data = json!({
         "user": area.actor.user.display_name,
         "from": Months::label(months.from), "to": Months::label(months.to),
         "by": by,
         "table": table.json(),
-        "total": ReportTable { header: Vec::new(), rows: vec![(None, total)] }.json(),
+        "total": ReportTable { header: Vec::new(), rows: vec![total] }.json(),
     });
     ctx.page(&state.templates, StatusCode::OK, "pages/reports_live", data)
 }
