@@ -17,6 +17,10 @@ pub enum AppError {
     /// Not signed in: the visitor is sent to the sign-in page and back to `next` after.
     #[error("sign-in required")]
     SignInRequired { next: String },
+    /// An `Authorization: Bearer` token that is unknown, revoked or expired, or whose user
+    /// is disabled: 401, never a redirect to the sign-in page.
+    #[error("the access token is not valid")]
+    TokenRefused,
     /// A field of the request is missing or malformed; `field` names it.
     #[error("bad value for {field}: {reason}")]
     BadField { field: String, reason: String },
@@ -60,6 +64,7 @@ impl AppError {
             AppError::NotFound => "error-not-found",
             AppError::Forbidden => "error-forbidden",
             AppError::SignInRequired { .. } => "error-sign-in-required",
+            AppError::TokenRefused => "error-token-refused",
             AppError::BadField { .. } | AppError::Invalid(_) => "error-bad-field",
             AppError::BadRequest(_) => "error-bad-request",
             AppError::Csrf => "error-csrf",
@@ -99,6 +104,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::TokenRefused => StatusCode::UNAUTHORIZED,
             AppError::BadField { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -115,6 +121,9 @@ impl ResponseError for AppError {
         if let AppError::SignInRequired { next } = self {
             let target = format!("/login?next={}", crate::util::url_encode(next));
             res.insert_header((actix_web::http::header::LOCATION, target));
+        }
+        if let AppError::TokenRefused = self {
+            res.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let AppError::TooManyAttempts { retry_after_secs } = self {
             res.insert_header((

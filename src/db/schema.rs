@@ -413,6 +413,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     live_hosts (id) {
         id -> BigInt,
         village_id -> BigInt,
@@ -690,6 +703,7 @@ diesel::joinable!(live_items -> products (product_id));
 diesel::joinable!(live_sessions -> live_hosts (host_id));
 diesel::joinable!(live_hosts -> villages (village_id));
 diesel::joinable!(host_payouts -> live_hosts (host_id));
+diesel::joinable!(api_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counties,
@@ -738,4 +752,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     live_buyer_units,
     live_hosts,
     host_payouts,
+    api_tokens,
 );

@@ -12,30 +12,114 @@ use super::auth::{SignedIn, redirect, remember};
 use super::client::ClientAddr;
 use super::csrf::{self, CsrfForm};
 use super::forms::errors_json;
+use super::orders::time;
 use super::render::Ctx;
 use crate::domain::accounts::{self, PasswordChange};
+use crate::domain::actor::Who;
+use crate::domain::api_tokens::{self, TokenForm};
 use crate::domain::now_utc;
 use crate::domain::password_reset::{self, Link, NewPassword, Requested};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 
-fn render_account(
+/// What the account page shows besides the password form: a token just made (shown this
+/// once) and the token form as typed, with its problems.
+#[derive(Default)]
+struct TokenPart {
+    made: Option<String>,
+    form: TokenForm,
+    errors: FieldErrors,
+}
+
+async fn render_account(
     state: &AppState,
     ctx: &Ctx,
     status: StatusCode,
     area: &SignedIn,
     changed: bool,
     errors: &FieldErrors,
+    tokens: TokenPart,
 ) -> AppResult<HttpResponse> {
     let user = &area.actor.user;
+    let user_id = user.id;
+    let list = state
+        .db(move |conn| api_tokens::of_user(conn, user_id))
+        .await?;
+    let now = now_utc();
     let data = json!({
         "name": user.display_name,
         "email": user.email,
         "role": ctx.lang.t(&format!("role-{}", user.role.as_str())),
         "home": user.role.home(),
         "changed": changed,
+        "tokens": list.iter().map(|t| json!({
+            "id": t.id,
+            "name": t.name,
+            "created_at": time(t.created_at),
+            "last_used_at": t.last_used_at.map(time),
+            "expires_at": t.expires_at.map(time),
+            "working": t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now),
+            "revoked": t.revoked_at.is_some(),
+        })).collect::<Vec<_>>(),
+        "token_made": tokens.made,
+        "token_values": tokens.form,
+        "token_errors": errors_json(ctx.lang, &tokens.errors),
     });
     ctx.form_page(&state.templates, status, "pages/account", data, (), errors)
+}
+
+/// `POST /account/tokens`: a new personal API token, shown once on the page that answers.
+pub async fn create_token(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    area: SignedIn,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> AppResult<HttpResponse> {
+    let (who, user_id, typed) = (Who::from(&area.actor), area.actor.user.id, form.clone());
+    let result = state
+        .db(move |conn| api_tokens::create(conn, &who, user_id, &typed, now_utc()))
+        .await;
+    let none = FieldErrors::default();
+    let (status, tokens) = match result {
+        Ok(token) => (
+            StatusCode::OK,
+            TokenPart {
+                made: Some(token),
+                ..TokenPart::default()
+            },
+        ),
+        Err(AppError::Invalid(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            TokenPart {
+                made: None,
+                form,
+                errors,
+            },
+        ),
+        Err(e) => return Err(e),
+    };
+    let mut res = render_account(&state, &ctx, status, &area, false, &none, tokens).await?;
+    // The token is on this page only: never kept by a cache.
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+/// `POST /account/tokens/{id}/revoke`: one of your own tokens stops working at once;
+/// another's is not found.
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    area: SignedIn,
+    id: web::Path<i64>,
+    CsrfForm(_): CsrfForm<super::auth::Empty>,
+) -> AppResult<HttpResponse> {
+    let (who, user_id, id) = (Who::from(&area.actor), area.actor.user.id, id.into_inner());
+    state
+        .db(move |conn| api_tokens::revoke(conn, &who, user_id, id, now_utc()))
+        .await?;
+    Ok(redirect("/account"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,14 +136,9 @@ pub async fn show(
     query: web::Query<AccountQuery>,
 ) -> AppResult<HttpResponse> {
     let changed = query.changed.is_some();
-    render_account(
-        &state,
-        &ctx,
-        StatusCode::OK,
-        &area,
-        changed,
-        &FieldErrors::default(),
-    )
+    let none = FieldErrors::default();
+    let tokens = TokenPart::default();
+    render_account(&state, &ctx, StatusCode::OK, &area, changed, &none, tokens).await
 }
 
 /// `POST /account/password`: every other session of the account ends; this one takes
@@ -81,14 +160,11 @@ pub async fn change_password(
             remember(&ctx.session, &area.actor.user, version)?;
             Ok(redirect("/account?changed=1"))
         }
-        Err(AppError::Invalid(errors)) => render_account(
-            &state,
-            &ctx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &area,
-            false,
-            &errors,
-        ),
+        Err(AppError::Invalid(errors)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let tokens = TokenPart::default();
+            render_account(&state, &ctx, status, &area, false, &errors, tokens).await
+        }
         Err(e) => Err(e),
     }
 }

@@ -22,6 +22,7 @@ use super::csrf::{self, CsrfForm};
 use super::render::{Ctx, LANG_KEY};
 use crate::domain::accounts::{self, SignIn};
 use crate::domain::actor::{Actor, OrgScope, ReportScope, Role, Scope, TeamScope, User};
+use crate::domain::api_tokens;
 use crate::domain::now_utc;
 use crate::domain::team::{self, Village};
 use crate::error::{AppError, AppResult};
@@ -243,8 +244,27 @@ fn admit<T: 'static>(
         .unwrap_or_else(|| "/".into());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let client = ClientAddr::of(req);
+    // A personal API token acts as its user through these same extractors (issue 12).
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|t| t.trim().to_string())
+                .unwrap_or_default()
+        });
     Box::pin(async move {
         let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;
+        if let Some(token) = bearer {
+            let found = state
+                .db(move |conn| api_tokens::actor_of_token(conn, &token, now_utc()))
+                .await?;
+            let mut actor = found.ok_or(AppError::TokenRefused)?;
+            actor.client_addr = Some(client.0).filter(|a| !a.is_empty());
+            return admit(actor).ok_or_else(|| AppError::Forbidden.into());
+        }
         let Some(remembered) = SessionUser::from_session(&session) else {
             return Err(AppError::SignInRequired { next }.into());
         };

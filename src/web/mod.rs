@@ -156,6 +156,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))
         .route("/account", web::get().to(account::show))
+        .route("/account/tokens", web::post().to(account::create_token))
+        .route(
+            "/account/tokens/{id}/revoke",
+            web::post().to(account::revoke_token),
+        )
         .route(
             "/account/password",
             web::post().to(account::change_password),

@@ -346,3 +346,75 @@ both_backends! {
         assert_eq!(smtp.messages().len(), 1, "no mail for the unknown address");
     }
 }
+
+/// A request carrying `token` as its bearer, and no cookie.
+fn with_token(app: &TestApp, token: &str, path: &str) -> reqwest::blocking::Response {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .send()
+        .expect("GET")
+}
+
+both_databases! {
+    fn a_personal_token_acts_as_its_user_until_revoked_expired_or_the_account_disabled(app) {
+        let team = app.signed_in(TEAM);
+        // Refused by field, nothing made.
+        let res = team.submit("/account", "/account/tokens", &[("name", ""), ("expires_on", "2000-01-01")]);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = res.text().expect("page");
+        assert!(crate::canteen::names_field(&html, "name") && crate::canteen::names_field(&html, "expires_on"), "{html}");
+        assert_eq!(app.count("api_tokens"), 0);
+        // Made, shown once, kept only as its SHA-256.
+        let res = team.submit("/account", "/account/tokens", &[("name", "采购系统"), ("expires_on", "")]);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+        let html = res.text().expect("page");
+        let token = html.split("<code data-token>").nth(1).and_then(|r| r.split('<').next()).expect("the token").to_string();
+        assert!(token.starts_with("vm_") && token.len() > 40, "{token}");
+        assert!(!team.text("/account").1.contains(&token), "shown once");
+        let hash = hex::encode(Sha256::digest(token.as_bytes()));
+        assert_eq!(app.count(&format!("api_tokens WHERE token_hash = '{hash}' AND last_used_at IS NULL")), 1);
+        assert_eq!(app.count(&format!("api_tokens WHERE token_hash LIKE '%{}%'", &token[3..20])), 0);
+        assert_eq!(app.count("audit_log WHERE entity = 'api_token' AND action = 'create'"), 1);
+
+        // The token is the team member: their area and their villages' records, no other.
+        assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::OK);
+        assert_eq!(app.count("api_tokens WHERE last_used_at IS NOT NULL"), 1);
+        assert_eq!(with_token(app, &token, "/admin").status(), StatusCode::FORBIDDEN);
+        let taer = app.scalar("SELECT id AS n FROM villages WHERE slug = 'taer'");
+        let teams_villages = app.count(&format!("team_villages tv JOIN users u ON u.id = tv.user_id WHERE u.email = '{TEAM}' AND tv.village_id = {taer}"));
+        if teams_villages == 0 {
+            assert_eq!(with_token(app, &token, &format!("/team/villages/{taer}/delivery")).status(), StatusCode::NOT_FOUND);
+        }
+        // A wrong token, or none where one is needed: 401 and a Bearer challenge, never the
+        // sign-in page.
+        let res = with_token(app, "vm_0000", "/team/orders");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
+
+        // Disabled: at once; enabled again: it works again.
+        app.execute(&format!("UPDATE users SET disabled = TRUE WHERE email = '{TEAM}'"));
+        assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::UNAUTHORIZED);
+        app.execute(&format!("UPDATE users SET disabled = FALSE WHERE email = '{TEAM}'"));
+        assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::OK);
+
+        // Expired: no longer.
+        app.execute("UPDATE api_tokens SET expires_at = '2020-01-01 00:00:00'");
+        assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::UNAUTHORIZED);
+        app.execute("UPDATE api_tokens SET expires_at = NULL");
+
+        // Revoked by its owner: at once. Another person cannot revoke it (404).
+        let id = app.scalar("SELECT id AS n FROM api_tokens");
+        let cadre = app.signed_in("cadre@example.com");
+        assert_eq!(cadre.submit("/account", &format!("/account/tokens/{id}/revoke"), &[]).status(), StatusCode::NOT_FOUND);
+        assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::OK);
+        assert_eq!(team.submit("/account", &format!("/account/tokens/{id}/revoke"), &[]).status(), StatusCode::SEE_OTHER);
+        assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::UNAUTHORIZED);
+        assert!(team.text("/account").1.contains("已撤销"));
+        assert_eq!(app.count("audit_log WHERE entity = 'api_token' AND action = 'revoke'"), 1);
+    }
+}

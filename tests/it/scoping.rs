@@ -406,6 +406,8 @@ fn routes(app: &TestApp) -> Vec<(&'static str, String, Area, bool)> {
         ("GET", "/my/orders".into(), Area::SignedIn, false),
         ("GET", "/account".into(), Area::SignedIn, false),
         ("POST", "/account/password".into(), Area::SignedIn, false),
+        // Admitted, refused: no name was given.
+        ("POST", "/account/tokens".into(), Area::SignedIn, false),
         ("GET", "/admin".into(), Area::Admin, false),
         ("GET", "/admin/audit".into(), Area::Admin, false),
         ("POST", "/admin/counties".into(), Area::Admin, false),
@@ -534,6 +536,7 @@ both_databases! {
             app.count("orders"), app.count("canteen_orders WHERE decided_at IS NOT NULL"), app.count("acceptance_lines"),
             app.count("statement_payments"), app.count("standing_orders"), app.count("standing_order_skips"),
             app.count("standing_orders WHERE paused"), app.count("live_sessions WHERE status = 'draft'"), app.count("live_items"),
+            app.count("api_tokens"),
         ];
         let routes = routes(app);
         let before = written(app);

@@ -1,0 +1,89 @@
+//! Queries over personal API tokens (`api_tokens`): only each token's SHA-256 is kept.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::api_tokens;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct NewApiToken<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConn, new: &NewApiToken) -> QueryResult<i64> {
+    diesel::insert_into(api_tokens::table)
+        .values(new)
+        .returning(api_tokens::id)
+        .get_result(conn)
+}
+
+/// A user's tokens, newest first.
+pub fn of_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<ApiToken>> {
+    api_tokens::table
+        .filter(api_tokens::user_id.eq(user_id))
+        .order((api_tokens::created_at.desc(), api_tokens::id.desc()))
+        .select(ApiToken::as_select())
+        .load(conn)
+}
+
+/// The token with this hash that still works at `now`: not revoked, not expired.
+pub fn usable(conn: &mut DbConn, hash: &str, now: NaiveDateTime) -> QueryResult<Option<ApiToken>> {
+    api_tokens::table
+        .filter(api_tokens::token_hash.eq(hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(
+            api_tokens::expires_at
+                .is_null()
+                .or(api_tokens::expires_at.gt(now)),
+        )
+        .select(ApiToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks the token used at `now`, at most once a minute (a write per request would queue
+/// every request of a busy script behind the others).
+pub fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    let a_minute_ago = now - chrono::Duration::minutes(1);
+    diesel::update(
+        api_tokens::table.find(id).filter(
+            api_tokens::last_used_at
+                .is_null()
+                .or(api_tokens::last_used_at.lt(a_minute_ago)),
+        ),
+    )
+    .set(api_tokens::last_used_at.eq(now))
+    .execute(conn)
+}
+
+/// Revokes a token of the user's own, once: `false` if there is none such still working.
+pub fn revoke(conn: &mut DbConn, user_id: i64, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        api_tokens::table
+            .find(id)
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
