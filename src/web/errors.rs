@@ -106,7 +106,10 @@ pub async fn render_errors(
         }
     };
     for (name, value) in res.headers() {
-        if name == header::RETRY_AFTER || name == header::SET_COOKIE {
+        if name == header::RETRY_AFTER
+            || name == header::SET_COOKIE
+            || name == header::WWW_AUTHENTICATE
+        {
             out.headers_mut().append(name.clone(), value.clone());
         }
     }
