@@ -60,18 +60,21 @@ pub fn usable(conn: &mut DbConn, hash: &str, now: NaiveDateTime) -> QueryResult<
         .optional()
 }
 
-/// Marks the token used at `now`, at most once a minute (a write per request would queue
-/// every request of a busy script behind the others).
+/// Marks the token used at `now`.
 pub fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    let a_minute_ago = now - chrono::Duration::minutes(1);
+    diesel::update(api_tokens::table.find(id))
+        .set(api_tokens::last_used_at.eq(now))
+        .execute(conn)
+}
+
+/// Revokes every token of the user still working.
+pub fn revoke_all(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
-        api_tokens::table.find(id).filter(
-            api_tokens::last_used_at
-                .is_null()
-                .or(api_tokens::last_used_at.lt(a_minute_ago)),
-        ),
+        api_tokens::table
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null()),
     )
-    .set(api_tokens::last_used_at.eq(now))
+    .set(api_tokens::revoked_at.eq(now))
     .execute(conn)
 }
 

@@ -429,8 +429,9 @@ pub fn change_password(
     })
 }
 
-/// Stores a new password hash: every session of the user ends, and any "forgot password"
-/// link still out stops working. Answers the new session version.
+/// Stores a new password hash: every session of the user ends, any "forgot password"
+/// link still out stops working, and so do the user's API tokens (a new password is how
+/// an account taken over is won back). Answers the new session version.
 pub(crate) fn set_password(
     conn: &mut DbConn,
     user_id: i64,
@@ -439,5 +440,6 @@ pub(crate) fn set_password(
 ) -> QueryResult<i64> {
     q::set_password_hash(conn, user_id, hash, now)?;
     q::retire_reset_tokens(conn, user_id, now)?;
+    crate::db::api_tokens::revoke_all(conn, user_id, now)?;
     q::bump_session_version(conn, user_id, now)
 }

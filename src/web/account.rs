@@ -8,18 +8,18 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::{SignedIn, redirect, remember};
+use super::auth::{SignedIn, SignedInBySession, redirect, remember};
 use super::client::ClientAddr;
 use super::csrf::{self, CsrfForm};
 use super::forms::errors_json;
 use super::orders::time;
 use super::render::Ctx;
 use crate::domain::accounts::{self, PasswordChange};
-use crate::domain::actor::Who;
+use crate::domain::actor::{Actor, Who};
 use crate::domain::api_tokens::{self, TokenForm};
-use crate::domain::now_utc;
 use crate::domain::password_reset::{self, Link, NewPassword, Requested};
 use crate::domain::validation::FieldErrors;
+use crate::domain::{china_date, now_utc};
 use crate::error::{AppError, AppResult};
 
 /// What the account page shows besides the password form: a token just made (shown this
@@ -35,12 +35,12 @@ async fn render_account(
     state: &AppState,
     ctx: &Ctx,
     status: StatusCode,
-    area: &SignedIn,
+    actor: &Actor,
     changed: bool,
     errors: &FieldErrors,
     tokens: TokenPart,
 ) -> AppResult<HttpResponse> {
-    let user = &area.actor.user;
+    let user = &actor.user;
     let user_id = user.id;
     let list = state
         .db(move |conn| api_tokens::of_user(conn, user_id))
@@ -57,7 +57,8 @@ async fn render_account(
             "name": t.name,
             "created_at": time(t.created_at),
             "last_used_at": t.last_used_at.map(time),
-            "expires_at": t.expires_at.map(time),
+            // The last day it works, as it was asked for (it ends at that day's midnight).
+            "expires_at": t.expires_at.map(|e| china_date(e - chrono::Duration::seconds(1)).to_string()),
             "working": t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now),
             "revoked": t.revoked_at.is_some(),
         })).collect::<Vec<_>>(),
@@ -72,7 +73,7 @@ async fn render_account(
 pub async fn create_token(
     state: web::Data<AppState>,
     ctx: Ctx,
-    area: SignedIn,
+    area: SignedInBySession,
     CsrfForm(form): CsrfForm<TokenForm>,
 ) -> AppResult<HttpResponse> {
     let (who, user_id, typed) = (Who::from(&area.actor), area.actor.user.id, form.clone());
@@ -98,7 +99,7 @@ pub async fn create_token(
         ),
         Err(e) => return Err(e),
     };
-    let mut res = render_account(&state, &ctx, status, &area, false, &none, tokens).await?;
+    let mut res = render_account(&state, &ctx, status, &area.actor, false, &none, tokens).await?;
     // The token is on this page only: never kept by a cache.
     res.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
@@ -111,7 +112,7 @@ pub async fn create_token(
 /// another's is not found.
 pub async fn revoke_token(
     state: web::Data<AppState>,
-    area: SignedIn,
+    area: SignedInBySession,
     id: web::Path<i64>,
     CsrfForm(_): CsrfForm<super::auth::Empty>,
 ) -> AppResult<HttpResponse> {
@@ -138,7 +139,16 @@ pub async fn show(
     let changed = query.changed.is_some();
     let none = FieldErrors::default();
     let tokens = TokenPart::default();
-    render_account(&state, &ctx, StatusCode::OK, &area, changed, &none, tokens).await
+    render_account(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &area.actor,
+        changed,
+        &none,
+        tokens,
+    )
+    .await
 }
 
 /// `POST /account/password`: every other session of the account ends; this one takes
@@ -146,7 +156,7 @@ pub async fn show(
 pub async fn change_password(
     state: web::Data<AppState>,
     ctx: Ctx,
-    area: SignedIn,
+    area: SignedInBySession,
     CsrfForm(form): CsrfForm<PasswordChange>,
 ) -> AppResult<HttpResponse> {
     let actor = area.actor.clone();
@@ -163,7 +173,7 @@ pub async fn change_password(
         Err(AppError::Invalid(errors)) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             let tokens = TokenPart::default();
-            render_account(&state, &ctx, status, &area, false, &errors, tokens).await
+            render_account(&state, &ctx, status, &area.actor, false, &errors, tokens).await
         }
         Err(e) => Err(e),
     }

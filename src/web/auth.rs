@@ -231,9 +231,25 @@ pub fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-/// Loads the signed-in actor and lets `admit` decide whether this area is theirs.
+/// The token of an `Authorization: Bearer …` header (the scheme in any case), if any.
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// Loads the signed-in actor and lets `admit` decide whether this area is theirs; with
+/// `tokens` false only a signed-in session is let in (what manages the account's own
+/// credentials: a token cannot make more tokens or change the password).
 fn admit<T: 'static>(
     req: &HttpRequest,
+    tokens: bool,
     admit: fn(Actor) -> Option<T>,
 ) -> Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>> {
     let session = req.get_session();
@@ -244,17 +260,12 @@ fn admit<T: 'static>(
         .unwrap_or_else(|| "/".into());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let client = ClientAddr::of(req);
-    // A personal API token acts as its user through these same extractors (issue 12).
-    let bearer = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|t| t.trim().to_string())
-                .unwrap_or_default()
-        });
+    // A personal API token acts as its user through these same extractors (issue 12);
+    // other schemes (a proxy's Basic) are not ours and leave the session to decide.
+    let bearer = bearer_token(req);
+    if bearer.is_some() && !tokens {
+        return Box::pin(async { Err(AppError::Forbidden.into()) });
+    }
     Box::pin(async move {
         let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;
         if let Some(token) = bearer {
@@ -290,7 +301,7 @@ macro_rules! area_extractor {
             type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-                admit(req, $admit)
+                admit(req, true, $admit)
             }
         }
     };
@@ -301,6 +312,20 @@ pub struct SignedIn {
     pub actor: Actor,
 }
 area_extractor!(SignedIn, |actor| Some(SignedIn { actor }));
+
+/// Signed in by session, not by an API token: managing the account's own credentials.
+pub struct SignedInBySession {
+    pub actor: Actor,
+}
+
+impl FromRequest for SignedInBySession {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        admit(req, false, |actor| Some(SignedInBySession { actor }))
+    }
+}
 
 /// `/admin`: the city office.
 pub struct AdminArea {

@@ -396,6 +396,23 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
 
+        // Lowercase scheme is the same scheme; a token cannot make more tokens or change
+        // the password (with a session's CSRF token or without); another scheme (a proxy's
+        // Basic) leaves the session to decide.
+        assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::OK);
+        let client = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let lower = client.get(format!("{}/team/orders", app.base)).header("Authorization", format!("bearer {token}")).send().expect("GET");
+        assert_eq!(lower.status(), StatusCode::OK);
+        let csrf = crate::support::csrf_token(&team.text("/account").1).expect("a token");
+        for path in ["/account/tokens", "/account/password"] {
+            let res = team.client.post(format!("{}{path}", app.base)).bearer_auth(&token)
+                .form(&[("csrf_token", csrf.as_str()), ("name", "more")]).send().expect("POST");
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        }
+        assert_eq!(app.count("api_tokens"), 1);
+        let basic = team.client.get(format!("{}/team/orders", app.base)).header("Authorization", "Basic c3RhZ2luZzpzdGFnaW5n").send().expect("GET");
+        assert_eq!(basic.status(), StatusCode::OK, "the session, behind a proxy's Basic auth");
+
         // Disabled: at once; enabled again: it works again.
         app.execute(&format!("UPDATE users SET disabled = TRUE WHERE email = '{TEAM}'"));
         assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::UNAUTHORIZED);
@@ -416,5 +433,15 @@ both_databases! {
         assert_eq!(with_token(app, &token, "/team/orders").status(), StatusCode::UNAUTHORIZED);
         assert!(team.text("/account").1.contains("已撤销"));
         assert_eq!(app.count("audit_log WHERE entity = 'api_token' AND action = 'revoke'"), 1);
+
+        // A new password (how a taken-over account is won back) revokes every token.
+        let res = team.submit("/account", "/account/tokens", &[("name", "报表"), ("expires_on", "")]);
+        let second = res.text().expect("page").split("<code data-token>").nth(1).and_then(|r| r.split('<').next()).expect("the token").to_string();
+        assert_eq!(with_token(app, &second, "/team/orders").status(), StatusCode::OK);
+        let res = team.submit("/account", "/account/password", &[
+            ("current_password", PASSWORD), ("new_password", "a brand new passphrase 2026"), ("new_password_confirm", "a brand new passphrase 2026"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(with_token(app, &second, "/team/orders").status(), StatusCode::UNAUTHORIZED);
     }
 }
