@@ -86,6 +86,22 @@ fn session_in(conn: &mut DbConn, scope: &TeamScope, id: i64) -> DomainResult<Liv
     q::session_in(conn, scope.village_ids(), id)?.ok_or(DomainError::NotFound)
 }
 
+/// An item of a session of the member's villages (for its QR code): without the session's
+/// figures, which only the dashboard and the report read.
+pub fn item(
+    conn: &mut DbConn,
+    scope: &TeamScope,
+    session_id: i64,
+    item_id: i64,
+) -> DomainResult<LiveItem> {
+    let session = session_in(conn, scope, session_id)?;
+    q::items_of(conn, session.id)?
+        .into_iter()
+        .map(|(item, _)| item)
+        .find(|item| item.id == item_id)
+        .ok_or(DomainError::NotFound)
+}
+
 /// Prepares a session (a draft) for one of the member's villages.
 pub fn create_session(
     conn: &mut DbConn,

@@ -538,15 +538,9 @@ pub async fn qr(
 ) -> AppResult<HttpResponse> {
     let (id, item_id, format) = path.into_inner();
     let scope = area.scope.clone();
-    let view = state
-        .db(move |conn| live::session(conn, &scope, id))
+    let item = state
+        .db(move |conn| live::item(conn, &scope, id, item_id))
         .await?;
-    let (item, _, _) = view
-        .figures
-        .items
-        .iter()
-        .find(|(i, _, _)| i.id == item_id)
-        .ok_or(AppError::NotFound)?;
     let url = link_url(&state, &item.code);
     let (body, content_type) = match format.as_str() {
         "svg" => (
@@ -562,7 +556,7 @@ pub async fn qr(
             actix_web::http::header::CONTENT_DISPOSITION,
             format!(
                 "attachment; filename=\"live-{}-{}.{format}\"",
-                view.session.id, item.number
+                item.session_id, item.number
             ),
         ))
         .body(body))
