@@ -100,6 +100,15 @@ pub struct ConfigArgs {
     /// ignored.
     #[arg(long, global = true, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Requests a minute that each API token, and each guest's address, may make to
+    /// `/api/v1` (counted across every server process on the database).
+    #[arg(
+        long,
+        global = true,
+        env = "API_REQUESTS_PER_MINUTE",
+        default_value_t = 600
+    )]
+    pub api_requests_per_minute: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +149,7 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The load balancers whose word on the client's address is taken.
     pub trusted_proxies: Vec<IpNet>,
+    pub api_requests_per_minute: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -171,6 +181,12 @@ impl Config {
         if args.pool_size == 0 {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_POOL_SIZE",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if args.api_requests_per_minute == 0 {
+            return Err(ConfigError::Invalid {
+                name: "API_REQUESTS_PER_MINUTE",
                 reason: "must be at least 1".into(),
             });
         }
@@ -229,6 +245,7 @@ impl Config {
             collective_share_bp: args.collective_share_bp,
             demo_password: args.demo_password.filter(|s| !s.is_empty()),
             pool_size: args.pool_size,
+            api_requests_per_minute: args.api_requests_per_minute,
             trusted_proxies: parse_networks(&args.trusted_proxies).map_err(|reason| {
                 ConfigError::Invalid {
                     name: "TRUSTED_PROXIES",

@@ -21,6 +21,16 @@ pub enum AppError {
     /// is disabled: 401, never a redirect to the sign-in page.
     #[error("the access token is not valid")]
     TokenRefused,
+    /// An API request that needs a token came without one: 401, like `TokenRefused`.
+    #[error("an access token is required")]
+    TokenRequired,
+    /// The request is well formed but the shop's state refuses it (stock gone, a quota
+    /// sold out); `field` names what the caller may change.
+    #[error("conflict on {field}: {reason}")]
+    Conflict { field: String, reason: String },
+    /// The address exists but not with this method; `allow` lists the methods it takes.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed { allow: String },
     /// A field of the request is missing or malformed; `field` names it.
     #[error("bad value for {field}: {reason}")]
     BadField { field: String, reason: String },
@@ -65,6 +75,9 @@ impl AppError {
             AppError::Forbidden => "error-forbidden",
             AppError::SignInRequired { .. } => "error-sign-in-required",
             AppError::TokenRefused => "error-token-refused",
+            AppError::TokenRequired => "error-token-required",
+            AppError::Conflict { .. } => "error-conflict",
+            AppError::MethodNotAllowed { .. } => "error-method-not-allowed",
             AppError::BadField { .. } | AppError::Invalid(_) => "error-bad-field",
             AppError::BadRequest(_) => "error-bad-request",
             AppError::Csrf => "error-csrf",
@@ -104,7 +117,9 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
-            AppError::TokenRefused => StatusCode::UNAUTHORIZED,
+            AppError::TokenRefused | AppError::TokenRequired => StatusCode::UNAUTHORIZED,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadField { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -122,8 +137,11 @@ impl ResponseError for AppError {
             let target = format!("/login?next={}", crate::util::url_encode(next));
             res.insert_header((actix_web::http::header::LOCATION, target));
         }
-        if let AppError::TokenRefused = self {
+        if let AppError::TokenRefused | AppError::TokenRequired = self {
             res.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let AppError::MethodNotAllowed { allow } = self {
+            res.insert_header((actix_web::http::header::ALLOW, allow.clone()));
         }
         if let AppError::TooManyAttempts { retry_after_secs } = self {
             res.insert_header((

@@ -11,7 +11,7 @@ use crate::app::Services;
 use crate::db::outbox;
 use crate::domain::canteen::{acceptance, standing, statements};
 use crate::domain::error::DomainError;
-use crate::domain::{live, now_utc, orders};
+use crate::domain::{api_limits, live, now_utc, orders};
 use crate::error::AppError;
 use crate::mail::{self, SendError};
 
@@ -50,6 +50,12 @@ pub fn spawn(state: Services) {
             run_pass(&passes, "livestream sessions started or ended", |conn| {
                 live::advance_due(conn, now_utc())
             })
+            .await;
+            run_pass(
+                &passes,
+                "API rate counts of past minutes forgotten",
+                |conn| Ok(api_limits::forget_old(conn, now_utc())?),
+            )
             .await;
             let rules = passes.canteen_rules();
             run_pass(&passes, "standing orders' dates placed", move |conn| {

@@ -279,49 +279,69 @@ pub fn featured_products(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(Prod
 }
 
 /// One page of on-sale products matching `filter`, and how many match in all.
+/// The products on sale that match `$filter`, with their village and county joined: a
+/// boxed query, filtered as the storefront's search and the API's listing both read it.
+macro_rules! on_sale_matching {
+    ($filter:expr) => {{
+        let filter: &ProductFilter = $filter;
+        let mut q = products::table
+            .inner_join(villages::table.inner_join(counties::table))
+            .filter(products::status.eq(ProductStatus::OnSale))
+            .into_boxed();
+        if !filter.query.is_empty() {
+            let pattern = format!("%{}%", escape_like(&filter.query.to_lowercase()));
+            q = q.filter(
+                lower(products::name_zh)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(products::name_en).like(pattern.clone()).escape('\\'))
+                    .or(lower(villages::name_zh).like(pattern.clone()).escape('\\'))
+                    .or(lower(villages::name_en).like(pattern).escape('\\')),
+            );
+        }
+        if !filter.category.is_empty() {
+            q = q.filter(products::category.eq(filter.category.to_string()));
+        }
+        if !filter.county_slug.is_empty() {
+            q = q.filter(counties::slug.eq(filter.county_slug.to_string()));
+        }
+        if let Some(village_id) = filter.village_id {
+            q = q.filter(products::village_id.eq(village_id));
+        }
+        q
+    }};
+}
+
 pub fn search_products(
     conn: &mut DbConn,
     filter: &ProductFilter,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<(Product, Village)>, i64)> {
-    macro_rules! filtered {
-        () => {{
-            let mut q = products::table
-                .inner_join(villages::table.inner_join(counties::table))
-                .filter(products::status.eq(ProductStatus::OnSale))
-                .into_boxed();
-            if !filter.query.is_empty() {
-                let pattern = format!("%{}%", escape_like(&filter.query.to_lowercase()));
-                q = q.filter(
-                    lower(products::name_zh)
-                        .like(pattern.clone())
-                        .escape('\\')
-                        .or(lower(products::name_en).like(pattern.clone()).escape('\\'))
-                        .or(lower(villages::name_zh).like(pattern.clone()).escape('\\'))
-                        .or(lower(villages::name_en).like(pattern).escape('\\')),
-                );
-            }
-            if !filter.category.is_empty() {
-                q = q.filter(products::category.eq(filter.category.to_string()));
-            }
-            if !filter.county_slug.is_empty() {
-                q = q.filter(counties::slug.eq(filter.county_slug.to_string()));
-            }
-            if let Some(village_id) = filter.village_id {
-                q = q.filter(products::village_id.eq(village_id));
-            }
-            q
-        }};
-    }
-    let total: i64 = filtered!().count().get_result(conn)?;
-    let rows = filtered!()
+    let total: i64 = on_sale_matching!(filter).count().get_result(conn)?;
+    let rows = on_sale_matching!(filter)
         .order((products::featured.desc(), products::id))
         .offset(offset)
         .limit(limit)
         .select((Product::as_select(), Village::as_select()))
         .load(conn)?;
     Ok((rows, total))
+}
+
+/// Up to `limit` products on sale matching the filter whose id is above `after_id`, by id:
+/// a page that stays put while products are added or sold out around it.
+pub fn products_after(
+    conn: &mut DbConn,
+    filter: &ProductFilter,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<(Product, Village)>> {
+    on_sale_matching!(filter)
+        .filter(products::id.gt(after_id))
+        .order(products::id)
+        .limit(limit)
+        .select((Product::as_select(), Village::as_select()))
+        .load(conn)
 }
 
 /// The product categories that have something on sale, in a stable order.

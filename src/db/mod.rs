@@ -6,6 +6,7 @@
 //! `audit`.
 
 pub mod accounts;
+pub mod api_limits;
 pub mod api_tokens;
 pub mod audit;
 pub mod canteen;

@@ -696,6 +696,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Requests per caller and minute (epoch minutes), for the JSON API's rate limit.
+    api_rate_windows (subject, minute) {
+        subject -> Text,
+        minute -> BigInt,
+        requests -> Integer,
+    }
+}
+
 diesel::joinable!(live_sessions -> villages (village_id));
 diesel::joinable!(live_buyer_units -> live_items (item_id));
 diesel::joinable!(live_items -> live_sessions (session_id));
@@ -753,4 +762,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     live_hosts,
     host_payouts,
     api_tokens,
+    api_rate_windows,
 );

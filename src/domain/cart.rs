@@ -175,6 +175,37 @@ pub fn price(conn: &mut DbConn, items: &[CartItem], canteen: bool) -> QueryResul
     Ok(lines)
 }
 
+/// The lines a program sends (the API's order: product and quantity), read as a cart:
+/// 1–`MAX_LINES` lines, each product once, each quantity 1–`MAX_LINE_QUANTITY`; every
+/// problem named by its line (`lines[2].quantity`).
+pub fn items_of(lines: &[(i64, i64)]) -> Result<Vec<CartItem>, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    if lines.is_empty() {
+        errors.add("lines", "invalid-cart-empty");
+    }
+    if lines.len() > MAX_LINES {
+        errors.add("lines", "invalid-cart-full");
+    }
+    let mut items: Vec<CartItem> = Vec::with_capacity(lines.len());
+    for (i, &(product_id, quantity)) in lines.iter().enumerate() {
+        if items.iter().any(|item| item.product_id == product_id) {
+            errors.add(&format!("lines[{i}].product_id"), "invalid-line-repeated");
+        }
+        match i32::try_from(quantity) {
+            Ok(quantity) if (1..=MAX_LINE_QUANTITY).contains(&quantity) => items.push(CartItem {
+                product_id,
+                quantity,
+            }),
+            _ => errors.add_with(
+                &format!("lines[{i}].quantity"),
+                "invalid-range",
+                vec![("min", "1".into()), ("max", MAX_LINE_QUANTITY.to_string())],
+            ),
+        }
+    }
+    errors.finish(items)
+}
+
 /// Adds `quantity` (as typed) of a product, or sets it when `replace`; 0 removes the
 /// line when setting.
 pub fn change(

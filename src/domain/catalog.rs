@@ -65,6 +65,17 @@ const FEATURED_ON_HOME: usize = 8;
 
 /// The front page: every county with its villages, and featured products in season.
 pub fn home(conn: &mut DbConn, month: u32) -> QueryResult<Home> {
+    let counties = counties_with_villages(conn)?;
+    let featured = q::featured_products(conn, 64)?
+        .into_iter()
+        .filter(|(p, _)| in_season(p, month))
+        .take(FEATURED_ON_HOME)
+        .collect();
+    Ok(Home { counties, featured })
+}
+
+/// Every county that has villages, with them, in the counties' order.
+pub fn counties_with_villages(conn: &mut DbConn) -> QueryResult<Vec<CountyVillages>> {
     let counties = q::counties(conn)?;
     let mut villages = q::villages(conn)?;
     let counties = counties
@@ -80,12 +91,7 @@ pub fn home(conn: &mut DbConn, month: u32) -> QueryResult<Home> {
         })
         .filter(|c| !c.villages.is_empty())
         .collect();
-    let featured = q::featured_products(conn, 64)?
-        .into_iter()
-        .filter(|(p, _)| in_season(p, month))
-        .take(FEATURED_ON_HOME)
-        .collect();
-    Ok(Home { counties, featured })
+    Ok(counties)
 }
 
 pub struct VillagePage {
@@ -129,6 +135,36 @@ pub fn product_page(conn: &mut DbConn, id: i64) -> QueryResult<Option<ProductPag
         county,
         tiers,
     }))
+}
+
+/// The most products one page of the API's listing holds.
+pub const MAX_LISTING_SIZE: i64 = 100;
+
+/// A page of the catalogue read by id after a cursor (the API's listing): it neither skips
+/// nor repeats a product when others are added or sold out between pages.
+pub struct Listing {
+    pub products: Vec<(Product, Village)>,
+    /// The last product's id when more follow.
+    pub more_after: Option<i64>,
+}
+
+/// Up to `size` (1–`MAX_LISTING_SIZE`) products on sale matching `filter` with an id
+/// above `after`.
+pub fn listing(
+    conn: &mut DbConn,
+    filter: &ProductFilter,
+    after: i64,
+    size: i64,
+) -> QueryResult<Listing> {
+    let size = size.clamp(1, MAX_LISTING_SIZE);
+    let mut products = q::products_after(conn, filter, after, size + 1)?;
+    let more = products.len() > usize::try_from(size).unwrap_or(usize::MAX);
+    products.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    let more_after = more.then(|| products.last().map(|(p, _)| p.id)).flatten();
+    Ok(Listing {
+        products,
+        more_after,
+    })
 }
 
 pub const PAGE_SIZE: i64 = 12;

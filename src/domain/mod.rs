@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod actor;
 pub mod admin;
+pub mod api_limits;
 pub mod api_tokens;
 pub mod audit;
 pub mod canteen;

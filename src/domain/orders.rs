@@ -212,6 +212,38 @@ pub fn place(
     })
 }
 
+/// A guest's storefront order sent by a program (the API): `lines` of product and
+/// quantity, placed once per idempotency key and request. The key counts only with the
+/// request it came with (`request` is its body as sent): a retry of the same request finds
+/// the order placed first; the same key with another request finds nothing of it.
+#[allow(clippy::too_many_arguments)]
+pub fn place_for_program(
+    conn: &mut DbConn,
+    lines: &[(i64, i64)],
+    form: &CheckoutForm,
+    request: &[u8],
+    locale: &str,
+    methods: &[PaymentMethod],
+    reservation_minutes: u32,
+    now: NaiveDateTime,
+) -> DomainResult<Checkout> {
+    let items = cart::items_of(lines)?;
+    let buyer = Buyer {
+        locale: locale.to_string(),
+        checkout_scope: hex::encode(Sha256::digest(request)),
+        ..Buyer::default()
+    };
+    place(
+        conn,
+        &items,
+        &buyer,
+        form,
+        methods,
+        reservation_minutes,
+        now,
+    )
+}
+
 /// Places an order once per stored idempotency key, whatever the channel: a repeated
 /// submit finds its order (even though the first emptied the cart), before the
 /// transaction, inside it, and when two submits raced past both look-ups (the loser's

@@ -232,7 +232,7 @@ pub fn redirect(to: &str) -> HttpResponse {
 }
 
 /// The token of an `Authorization: Bearer …` header (the scheme in any case), if any.
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)?
@@ -265,6 +265,12 @@ fn admit<T: 'static>(
     let bearer = bearer_token(req);
     if bearer.is_some() && !tokens {
         return Box::pin(async { Err(AppError::Forbidden.into()) });
+    }
+    // The API answers to tokens alone: a browser's session cookie is not asked (so no
+    // page can make a signed-in visitor's browser call it), and none means 401.
+    let api = req.path().starts_with(super::api::PREFIX);
+    if bearer.is_none() && api {
+        return Box::pin(async { Err(AppError::TokenRequired.into()) });
     }
     Box::pin(async move {
         let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;

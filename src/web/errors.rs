@@ -40,12 +40,15 @@ pub async fn render_errors(
                 tracing::error!(error = %e, path = %res.request().path(), "request failed");
             }
             let field = match e {
-                AppError::BadField { field, .. } => Some(field.clone()),
+                AppError::BadField { field, .. } | AppError::Conflict { field, .. } => {
+                    Some(field.clone())
+                }
                 AppError::Invalid(errors) => errors.0.first().map(|f| f.field.clone()),
                 _ => None,
             };
             let detail = match e {
                 AppError::BadField { reason, .. }
+                | AppError::Conflict { reason, .. }
                 | AppError::BadRequest(reason)
                 | AppError::TooLarge(reason) => Some(Detail::Text(reason.clone())),
                 AppError::Invalid(errors) => Some(Detail::Fields(errors.clone())),
@@ -78,11 +81,15 @@ pub async fn render_errors(
         None => lang.t(key),
     };
     let mut out = if req.path().starts_with("/api/") {
+        // The API's one error shape (`web::api::ErrorBody`): a code to branch on, the
+        // message in the caller's language, the field at fault and what was wrong with it.
         HttpResponse::build(status).json(json!({
-            "error": key.trim_start_matches("error-"),
-            "message": message,
-            "field": field,
-            "detail": detail,
+            "error": {
+                "code": key.trim_start_matches("error-").replace('-', "_"),
+                "message": message,
+                "field": field,
+                "detail": detail,
+            }
         }))
     } else {
         let html = req.app_data::<web::Data<AppState>>().and_then(|state| {
@@ -107,6 +114,7 @@ pub async fn render_errors(
     };
     for (name, value) in res.headers() {
         if name == header::RETRY_AFTER
+            || name == header::ALLOW
             || name == header::SET_COOKIE
             || name == header::WWW_AUTHENTICATE
         {

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -95,7 +96,8 @@ pub fn build_app(
         .cookie_same_site(SameSite::Lax)
         .cookie_http_only(true)
         .build();
-    App::new()
+    // The API first: its scope answers everything below `/api/v1`.
+    api::mount(App::new())
         .app_data(web::Data::new(state))
         .app_data(
             web::QueryConfig::default()

@@ -254,3 +254,58 @@ fn status_words_are_spelled_only_in_the_states_module() {
         "state texts outside src/states.rs: {found:#?}"
     );
 }
+
+/// Every route below `/api/v1` is registered as a `#[utoipa::path]` service, which puts
+/// it in the OpenAPI document (`web::api::mount`): no API handler is routed by hand, and
+/// no page route is spelled under `/api`. (`api::every_route_the_api_answers_is_in_its_document`
+/// checks from outside that each described operation is served.)
+#[test]
+fn every_api_route_is_described_where_it_is_registered() {
+    let mut files = Vec::new();
+    rust_files(&src().join("web/api"), &mut files);
+    assert!(!files.is_empty());
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("source file");
+        // The API's own scope is `utoipa_actix_web::scope`, which describes what it holds.
+        let plain = text.replace("utoipa_actix_web::scope(", "");
+        for manual in [".route(", "web::resource(", "web::scope(", "Route::new("] {
+            if plain.contains(manual) {
+                found.push(format!("{}: {manual}", file.display()));
+            }
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let routed = [
+                "#[get(",
+                "#[post(",
+                "#[put(",
+                "#[patch(",
+                "#[delete(",
+                "#[route(",
+            ]
+            .iter()
+            .any(|m| line.trim_start().starts_with(m));
+            if !routed {
+                continue;
+            }
+            // The path attribute ends on the line above the method's.
+            let described = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| !l.trim().is_empty() && !l.trim_start().starts_with("pub async fn"))
+                .any(|l| l.trim_start().starts_with("#[utoipa::path"));
+            if !described {
+                found.push(format!("{}:{}: {line}", file.display(), i + 1));
+            }
+        }
+    }
+    let web = std::fs::read_to_string(src().join("web/mod.rs")).expect("web/mod.rs");
+    if web.contains("\"/api") {
+        found.push("src/web/mod.rs routes a path under /api".into());
+    }
+    assert!(
+        found.is_empty(),
+        "API routes outside the document: {found:#?}"
+    );
+}

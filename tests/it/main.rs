@@ -8,6 +8,8 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api;
+mod api_fuzz;
 mod architecture;
 mod auth;
 mod browser;

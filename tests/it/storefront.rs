@@ -148,8 +148,8 @@ both_databases! {
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert!(res.headers()["content-type"].to_str().expect("type").starts_with("application/json"));
         let body: serde_json::Value = res.json().expect("json");
-        assert_eq!(body["error"], "not-found");
-        assert_eq!(body["message"], "This page does not exist.");
+        assert_eq!(body["error"]["code"], "not_found");
+        assert_eq!(body["error"]["message"], "This page does not exist.");
     }
 
     fn healthz_reports_the_database(app) {

@@ -292,6 +292,8 @@ pub fn test_args(database: &FreshDatabase) -> ConfigArgs {
         demo_password: Some(PASSWORD.into()),
         pool_size: 4,
         trusted_proxies: String::new(),
+        // Many tests call the API in a loop; `api` tests set their own limit.
+        api_requests_per_minute: 100_000,
     }
 }
 
@@ -406,6 +408,104 @@ impl TestApp {
             .execute(&mut *self.conn() as &mut DbConn)
             .expect("statement runs")
     }
+
+    /// A new personal API token of the user `email`, made as the account page makes one.
+    pub fn token(&self, email: &str) -> String {
+        let user_id = self.scalar(&format!(
+            "SELECT id AS n FROM users WHERE email = '{email}'"
+        ));
+        let form = village_market::domain::api_tokens::TokenForm {
+            name: "tests".into(),
+            expires_on: String::new(),
+        };
+        let who = village_market::domain::actor::Who::tool("tests");
+        village_market::domain::api_tokens::create(
+            &mut self.conn(),
+            &who,
+            user_id,
+            &form,
+            now_utc(),
+        )
+        .expect("token made")
+    }
+
+    /// A program calling the API: no cookies, no redirects followed, `token` as its bearer.
+    pub fn api(&self, token: Option<&str>) -> Api {
+        match token {
+            Some(token) => Api::with_token(&self.base, token),
+            None => Api {
+                base: self.base.clone(),
+                token: None,
+                client: Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("client"),
+            },
+        }
+    }
+}
+
+/// A program calling the JSON API (`TestApp::api`).
+pub struct Api {
+    pub base: String,
+    token: Option<String>,
+    client: Client,
+}
+
+impl Api {
+    /// A program calling the server at `base` with `token`.
+    pub fn with_token(base: &str, token: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            token: Some(token.to_string()),
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::blocking::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// The status and the JSON body of a GET.
+    pub fn get(&self, path: &str) -> (StatusCode, serde_json::Value) {
+        read_json(
+            self.request(reqwest::Method::GET, path)
+                .send()
+                .expect("GET"),
+        )
+    }
+
+    /// The status and the JSON body of a POST of `body` with these headers.
+    pub fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = self.request(reqwest::Method::POST, path).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read_json(request.send().expect("POST"))
+    }
+}
+
+/// A response's status and JSON body (null when the body is not JSON).
+pub fn read_json(res: Response) -> (StatusCode, serde_json::Value) {
+    let status = res.status();
+    let body = res.json().unwrap_or(serde_json::Value::Null);
+    (status, body)
 }
 
 /// Starts the application on `listener` in a thread of its own.

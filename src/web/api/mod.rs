@@ -1,0 +1,419 @@
+//! The JSON API v1 (issue 12) under `/api/v1`: what the pages do, for other programs.
+//! Handlers here are as thin as the pages' — parse, authorise through the same area
+//! extractors (`web::auth`, which take a personal token as `Authorization: Bearer`), call
+//! the same domain function, and answer JSON. Errors are `AppError`s, which
+//! `web::errors` writes in the one JSON shape `ErrorBody`.
+//!
+//! The OpenAPI 3.1 document is generated from the handlers as they are registered
+//! (`utoipa-actix-web` collects each `#[utoipa::path]` service), so a route cannot be
+//! served without being described; it is served at `/api/v1/openapi.json`, and read as a
+//! page at `/api/v1/docs`.
+
+pub mod account;
+pub mod catalog;
+pub mod orders;
+pub mod reference;
+
+use std::sync::Arc;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, PathItem};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa_actix_web::AppExt;
+
+use super::AppState;
+use super::auth::bearer_token;
+use super::client::ClientAddr;
+use super::input;
+use crate::domain::api_limits::{self, Admission};
+use crate::domain::money::format_fen;
+use crate::domain::now_utc;
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+use crate::web::render::query_param;
+
+/// Where the API lives; every path below it answers JSON.
+pub const PREFIX: &str = "/api/v1";
+/// The largest JSON body a request may send.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "村货集市 Village Market API",
+        version = "1",
+        description = "What the shop's pages do, as JSON. Money is whole fen (分) with the \
+            same amount written out in yuan; times are RFC 3339 in UTC; business dates are \
+            China dates. A signed-in person makes a personal token on their account page \
+            (/account) and sends it as `Authorization: Bearer <token>`: it acts as that \
+            person, with their role and scope. Every error has the one shape `ErrorBody`. \
+            Each token, and each guest's address, may make API_REQUESTS_PER_MINUTE requests \
+            a minute (600 unless the install says otherwise); beyond that the answer is 429 \
+            with `Retry-After`."
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "catalog", description = "Villages and the products on sale: open to anyone."),
+        (name = "orders", description = "A guest's storefront order: placed once per `Idempotency-Key`, read by its key."),
+        (name = "account", description = "Who a token acts as."),
+        (name = "reference", description = "This document, as JSON and as a page."),
+    ),
+    components(schemas(ErrorBody, ErrorDetail, Money, LangCode))
+)]
+struct ApiDoc;
+
+/// The one security scheme: a personal token as a bearer.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.description = Some(
+            "A personal API token (vm_…), made on the account page; it acts as its user.".into(),
+        );
+        components.add_security_scheme(BEARER, SecurityScheme::Http(http));
+    }
+}
+
+/// The security scheme's name in the document.
+pub const BEARER: &str = "bearer";
+
+/// The API document as served, made once per server from the registered handlers.
+#[derive(Clone)]
+pub struct ApiDocument {
+    pub document: Arc<Document>,
+    pub json: Arc<String>,
+}
+
+/// Mounts the API on `app` (before the pages) and returns the app with the document in
+/// its data.
+pub fn mount<T>(app: actix_web::App<T>) -> actix_web::App<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    let api = utoipa_actix_web::scope(PREFIX)
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .wrap(from_fn(rate_limit))
+        .service(reference::openapi_document)
+        .service(reference::reference_page)
+        .service(account::me)
+        .service(catalog::villages)
+        .service(catalog::products)
+        .service(catalog::product)
+        .service(orders::place)
+        .service(orders::show)
+        .default_service(web::to(unrouted));
+    let (app, document) = app
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(api)
+        .split_for_parts();
+    let json = document.to_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the API document did not serialise");
+        "{}".into()
+    });
+    app.app_data(web::Data::new(ApiDocument {
+        document: Arc::new(document),
+        json: Arc::new(json),
+    }))
+}
+
+/// Below `/api/v1` but no route: 405 naming the methods when the path is one of the
+/// document's with another method, else 404.
+async fn unrouted(req: HttpRequest) -> AppResult<HttpResponse> {
+    let methods = req
+        .app_data::<web::Data<ApiDocument>>()
+        .map(|doc| methods_of(&doc.document, req.path()))
+        .unwrap_or_default();
+    if methods.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    Err(AppError::MethodNotAllowed {
+        allow: methods.join(", "),
+    })
+}
+
+/// The methods the document gives for the path template `path` matches.
+fn methods_of(document: &Document, path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let matching = document.paths.paths.iter().find(|(template, _)| {
+        let parts: Vec<&str> = template.split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    });
+    matching
+        .map(|(_, item)| item_methods(item))
+        .unwrap_or_default()
+}
+
+fn item_methods(item: &PathItem) -> Vec<&'static str> {
+    [
+        ("GET", item.get.is_some()),
+        ("POST", item.post.is_some()),
+        ("PUT", item.put.is_some()),
+        ("PATCH", item.patch.is_some()),
+        ("DELETE", item.delete.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(m, present)| present.then_some(m))
+    .collect()
+}
+
+/// Counts each request against its caller's minute (`domain::api_limits`): a token by
+/// its hash, a guest by address. Over the limit, 429 with `Retry-After`, before any
+/// handler runs. A database that cannot count does not stop the API.
+async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let subject = api_limits::subject(
+        bearer_token(req.request()).as_deref(),
+        &ClientAddr::of(req.request()).0,
+    );
+    let per_minute = state.config.api_requests_per_minute;
+    let admission = state
+        .db(move |conn| api_limits::admit(conn, &subject, per_minute, now_utc()))
+        .await;
+    match admission {
+        Ok(Admission::Refused { retry_after_secs }) => {
+            let e = AppError::TooManyAttempts { retry_after_secs };
+            Ok(req.error_response(e))
+        }
+        Ok(Admission::Admitted) => Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the API's request count failed; the request goes on");
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+    }
+}
+
+/// Every error's body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, to branch on: `bad_field`, `bad_request`, `not_found`,
+    /// `token_required`, `token_refused`, `forbidden`, `conflict`, `too_large`,
+    /// `too_many_attempts`, `method_not_allowed`, `internal`, `unavailable`.
+    #[schema(example = "bad_field")]
+    pub code: String,
+    /// The same, for a person, in the caller's language (Chinese; `?lang=en` for English).
+    pub message: String,
+    /// The field, parameter or header at fault, where there is one (`lines[0].quantity`).
+    pub field: Option<String>,
+    /// What was wrong with it.
+    pub detail: Option<String>,
+}
+
+/// The language of messages and emails: Chinese unless asked.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub enum LangCode {
+    #[serde(rename = "zh-CN")]
+    Chinese,
+    #[serde(rename = "en")]
+    English,
+}
+
+/// The `lang` parameter: a language the shop speaks, Chinese when none is asked for; any
+/// other value is a 400 naming it, as the document's enumeration says.
+pub fn lang(req: &HttpRequest) -> AppResult<Lang> {
+    match query_param(req, "lang") {
+        None => Ok(Lang::default()),
+        Some(code) => Lang::parse(&code).ok_or_else(|| AppError::bad_field("lang", "zh-CN or en")),
+    }
+}
+
+/// An amount of money: whole fen (分), and the same in yuan as the pages write it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Money {
+    #[schema(example = 3600)]
+    pub fen: i64,
+    #[schema(example = "¥36.00")]
+    pub text: String,
+}
+
+impl Money {
+    pub fn of(fen: i64) -> Money {
+        Money {
+            fen,
+            text: format_fen(fen),
+        }
+    }
+}
+
+/// An instant in RFC 3339, UTC.
+pub fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+// The refusals an operation may answer, each with the `ErrorBody` shape; an operation
+// lists those it can meet. They describe; `web::errors` writes the bodies.
+
+/// A parameter, header or body field is missing or malformed; `field` names it.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 400)]
+pub struct BadRequest(#[to_schema] ErrorBody);
+
+/// No token, or one unknown, revoked, expired or of a disabled account.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 401, headers(("WWW-Authenticate" = String, description = "Bearer")))]
+pub struct Unauthorized(#[to_schema] ErrorBody);
+
+/// The token's user has another role.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 403)]
+pub struct Forbidden(#[to_schema] ErrorBody);
+
+/// There is no such thing, or it is outside the caller's scope.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 404)]
+pub struct NotFound(#[to_schema] ErrorBody);
+
+/// The shop's state refuses it now (not enough stock); `field` names the line.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 409)]
+pub struct Conflict(#[to_schema] ErrorBody);
+
+/// The body is larger than 64 KiB.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 413)]
+pub struct TooLarge(#[to_schema] ErrorBody);
+
+/// A field breaks one of the shop's rules; `field` names the first, `detail` lists all.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 422)]
+pub struct Unprocessable(#[to_schema] ErrorBody);
+
+/// Over this minute's requests; `Retry-After` says when the next minute begins.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    headers(("Retry-After" = u64, description = "Seconds to wait"))
+)]
+pub struct TooManyRequests(#[to_schema] ErrorBody);
+
+/// A JSON body, read with the field at fault named (`lines[0].quantity`), every text in
+/// it checked for control characters as form fields are; `raw` is the body as sent.
+pub struct ApiJson<T> {
+    pub body: T,
+    pub raw: web::Bytes,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.essence_str() == "application/json");
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(AppError::bad_field("Content-Type", "must be application/json").into());
+            }
+            let raw = bytes.await?;
+            let mut value: serde_json::Value = serde_json::from_slice(&raw)
+                .map_err(|e| AppError::bad_field("body", format!("not JSON: {e}")))?;
+            check_texts(&value, &mut String::new())?;
+            whole_numbers_as_integers(&mut value);
+            let body = serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." { "body".into() } else { path };
+                AppError::bad_field(field, e.into_inner().to_string())
+            })?;
+            Ok(ApiJson { body, raw })
+        })
+    }
+}
+
+/// JSON does not tell `2` from `2.0`, and JSON Schema counts both as integers: a number
+/// with no fraction, within ±2⁵³ (where every whole float is exact), is read as the
+/// integer it is.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            let whole = n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_EXACT_INTEGER)
+                .map(|f| f as i64);
+            if let Some(i) = whole {
+                *value = serde_json::Value::from(i);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
+/// 2⁵³ − 1: the largest whole number a JSON client's double holds exactly.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// Every text of a JSON value, and every key, through `input::form_field`, named by path.
+fn check_texts(value: &serde_json::Value, path: &mut String) -> Result<(), AppError> {
+    match value {
+        serde_json::Value::String(s) => input::form_field(path, s),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_texts(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                input::form_field(path, key)?;
+                check_texts(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A JSON answer with `status`.
+pub fn json_response(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::build(status).json(body)
+}

@@ -1,0 +1,291 @@
+//! The JSON API v1 through the real server: the catalogue walked by cursor, a guest's
+//! order placed once per idempotency key, tokens as the only way in, the one error shape,
+//! the rate limit counted across two server processes, and the document describing every
+//! route the server answers.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, both_databases, read_json};
+
+const KEY: &str = "retrykey0000000000000001";
+
+fn order_body(product_id: i64, quantity: i64) -> Value {
+    json!({
+        "lines": [{"product_id": product_id, "quantity": quantity}],
+        "name": "王芳",
+        "phone": "138 0013 8000",
+        "address": "大同市平城区迎宾街 1 号",
+        "payment_method": "cash_on_delivery",
+    })
+}
+
+/// A product on sale with stock, and how much it has.
+fn product_in_stock(app: &TestApp) -> (i64, i64) {
+    let id = app.scalar(
+        "SELECT MIN(id) AS n FROM products WHERE status = 'on_sale' AND stock >= 10 AND min_per_order = 1",
+    );
+    (
+        id,
+        app.scalar(&format!(
+            "SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {id}"
+        )),
+    )
+}
+
+both_databases! {
+    fn the_catalogue_is_walked_by_cursor_without_skipping_or_repeating(app) {
+        let api = app.api(None);
+        let (status, villages) = api.get("/api/v1/villages");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(villages["villages"].as_array().expect("list").len() as i64, app.count("villages"));
+
+        let on_sale = app.count("products WHERE status = 'on_sale'");
+        let mut seen = Vec::new();
+        let mut path = "/api/v1/products?limit=7".to_string();
+        loop {
+            let (status, page) = api.get(&path);
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let products = page["products"].as_array().expect("products");
+            assert!(products.len() <= 7);
+            seen.extend(products.iter().map(|p| p["id"].as_i64().expect("id")));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/api/v1/products?limit=7&cursor={cursor}"),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "no product twice");
+        assert_eq!(seen.len() as i64, on_sale, "every product on sale once");
+
+        // Money as fen and text; the search and the county filter narrow it.
+        let (_, page) = api.get("/api/v1/products?q=%E5%B0%8F%E7%B1%B3&limit=100");
+        let first = &page["products"][0];
+        assert!(first["name_zh"].as_str().expect("name").contains("小米") || first["village"]["name_zh"].as_str().expect("village").contains("小米"));
+        let fen = first["price"]["fen"].as_i64().expect("fen");
+        assert_eq!(first["price"]["text"], format!("¥{}.{:02}", fen / 100, fen % 100));
+        let (_, none) = api.get("/api/v1/products?county=nowhere");
+        assert_eq!(none["products"], json!([]));
+        assert_eq!(none["next_cursor"], Value::Null);
+
+        // One product with its tiers; a draft or unknown one is not there.
+        let id = first["id"].as_i64().expect("id");
+        let (status, product) = api.get(&format!("/api/v1/products/{id}"));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(product["id"], id);
+        assert!(product["tiers"].is_array() && product["county"]["slug"].is_string());
+        app.execute(&format!("UPDATE products SET status = 'draft' WHERE id = {id}"));
+        let (status, body) = api.get(&format!("/api/v1/products/{id}"));
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+
+        // Bad parameters are 400 naming the parameter.
+        for (path, field) in [
+            ("/api/v1/products?limit=0", "limit"),
+            ("/api/v1/products?limit=101", "limit"),
+            ("/api/v1/products?cursor=after-7", "cursor"),
+            ("/api/v1/products?q=a%00b", "q"),
+        ] {
+            let (status, body) = api.get(path);
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+            assert_eq!(body["error"]["field"], field, "{path}: {body}");
+            assert_eq!(body["error"]["code"], "bad_field");
+        }
+        // A known path with another method: 405 naming the methods it takes.
+        let res = api.request(Method::DELETE, "/api/v1/products/1").send().expect("DELETE");
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()["allow"], "GET");
+        let (status, body) = api.get("/api/v1/no-such-thing");
+        assert_eq!((status, body["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
+    }
+
+    fn a_guests_order_is_placed_once_per_idempotency_key_and_read_by_its_key(app) {
+        let api = app.api(None);
+        let (product, stock) = product_in_stock(app);
+        let orders_before = app.count("orders");
+
+        // Refusals name their field and write nothing.
+        let (status, body) = api.post("/api/v1/orders", &[], &order_body(product, 2));
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("Idempotency-Key")));
+        let key = [("Idempotency-Key", KEY)];
+        let refusals = [
+            (json!({"lines": [{"product_id": product, "quantity": "two"}]}), StatusCode::BAD_REQUEST, "lines[0].quantity"),
+            (json!({"lines": [], "name": "x", "phone": "13800138000", "address": "x", "payment_method": "cash_on_delivery", "extra": 1}), StatusCode::BAD_REQUEST, "extra"),
+            ({ let mut b = order_body(product, 2); b["payment_method"] = json!("bitcoin"); b }, StatusCode::BAD_REQUEST, "payment_method"),
+            ({ let mut b = order_body(product, 2); b["name"] = json!("王\u{0007}芳"); b }, StatusCode::BAD_REQUEST, "name"),
+            (order_body(product, 0), StatusCode::UNPROCESSABLE_ENTITY, "lines[0].quantity"),
+            ({ let mut b = order_body(product, 2); b["phone"] = json!("12345"); b }, StatusCode::UNPROCESSABLE_ENTITY, "phone"),
+            ({ let mut b = order_body(product, 2); b["name"] = json!("  "); b }, StatusCode::UNPROCESSABLE_ENTITY, "name"),
+            (order_body(product, stock + 1), StatusCode::CONFLICT, "lines[0].quantity"),
+        ];
+        for (body, expected, field) in refusals {
+            let (status, answer) = api.post("/api/v1/orders", &key, &body);
+            assert_eq!(status, expected, "{body}: {answer}");
+            assert_eq!(answer["error"]["field"], field, "{answer}");
+        }
+        let (status, answer) = api.post("/api/v1/orders?lang=fr", &key, &order_body(product, 2));
+        assert_eq!((status, answer["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("lang")));
+        let res = api.request(Method::POST, "/api/v1/orders").header("Idempotency-Key", KEY).header("Content-Type", "text/plain").body("{}").send().expect("POST");
+        let (status, answer) = read_json(res);
+        assert_eq!((status, answer["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("Content-Type")));
+        assert_eq!(app.count("orders"), orders_before, "nothing written");
+        assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock);
+
+        // Placed: 201 with its address; a retry of the same request answers the same order.
+        let body = order_body(product, 2);
+        let res = api.request(Method::POST, "/api/v1/orders?lang=en").header("Idempotency-Key", KEY).json(&body).send().expect("POST");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["idempotent-replayed"], "false");
+        let location = res.headers()["location"].to_str().expect("location").to_string();
+        let first: Value = res.json().expect("json");
+        assert_eq!(location, format!("/api/v1/orders/{}", first["key"].as_str().expect("key")));
+        assert_eq!(first["status"], "pending_payment");
+        assert_eq!(first["buyer_phone"], "13800138000");
+        let unit = app.scalar(&format!("SELECT unit_price_fen AS n FROM products WHERE id = {product}"));
+        assert_eq!(first["total"]["fen"], unit * 2);
+        assert!(first["created_at"].as_str().expect("time").ends_with('Z'));
+        let res = api.request(Method::POST, "/api/v1/orders?lang=en").header("Idempotency-Key", KEY).json(&body).send().expect("POST");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["idempotent-replayed"], "true");
+        let again: Value = res.json().expect("json");
+        assert_eq!(again["number"], first["number"]);
+        assert_eq!(app.count("orders"), orders_before + 1, "one order for the retry");
+        assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock - 2);
+        assert_eq!(app.scalar(&format!("SELECT COUNT(*) AS n FROM orders WHERE locale = 'en' AND number = '{}'", first["number"].as_str().expect("number"))), 1);
+
+        // The same key with another request finds nothing of the first: a new order. (`1.0`
+        // is the integer 1, as JSON Schema reads it.)
+        let mut body = order_body(product, 1);
+        body["lines"][0]["quantity"] = json!(1.0);
+        let (status, other) = api.post("/api/v1/orders", &key, &body);
+        assert_eq!(status, StatusCode::CREATED);
+        assert_ne!(other["number"], first["number"]);
+        assert_eq!(app.count("orders"), orders_before + 2);
+
+        // Read by its key; a key that names nothing is 404.
+        let (status, read) = api.get(&location);
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(read["number"], first["number"]);
+        assert_eq!(read["lines"][0]["quantity"], 2);
+        assert_eq!(read["shipments"][0]["status"], "pending");
+        let (status, _) = api.get(&format!("/api/v1/orders/{}", "0".repeat(48)));
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    fn the_api_answers_tokens_alone_each_as_its_user(app) {
+        let guest = app.api(None);
+        let res = guest.request(Method::GET, "/api/v1/me").send().expect("GET");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
+        let (_, body) = read_json(res);
+        assert_eq!(body["error"]["code"], "token_required");
+
+        // A signed-in browser's cookie does not open the API.
+        let browser = app.signed_in("team@example.com");
+        let res = browser.get("/api/v1/me");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+        for (email, role, kind) in [
+            ("admin@example.com", "admin", "city"),
+            ("team@example.com", "team", "villages"),
+            ("canteen@example.com", "canteen", "organization"),
+            ("cadre@example.com", "cadre", "city"),
+        ] {
+            let token = app.token(email);
+            let (status, me) = app.api(Some(&token)).get("/api/v1/me");
+            assert_eq!(status, StatusCode::OK, "{email}");
+            assert_eq!((me["email"].as_str(), me["role"].as_str(), me["scope"]["kind"].as_str()), (Some(email), Some(role), Some(kind)), "{me}");
+        }
+        let team = app.api(Some(&app.token("team@example.com")));
+        let (_, me) = team.get("/api/v1/me");
+        let villages = app.scalar(&format!("SELECT COUNT(*) AS n FROM team_villages WHERE user_id = {}", me["id"]));
+        assert_eq!(me["scope"]["village_ids"].as_array().expect("ids").len() as i64, villages);
+
+        let (status, body) = app.api(Some("vm_not-a-token")).get("/api/v1/me");
+        assert_eq!((status, body["error"]["code"].clone()), (StatusCode::UNAUTHORIZED, json!("token_refused")));
+        app.execute(&format!("UPDATE users SET disabled = TRUE WHERE id = {}", me["id"]));
+        let (status, _) = team.get("/api/v1/me");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a disabled user's token stops at once");
+    }
+
+    fn every_route_the_api_answers_is_in_its_document(app) {
+        let api = app.api(None);
+        let (status, doc) = api.get("/api/v1/openapi.json");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        let paths = doc["paths"].as_object().expect("paths");
+        for needed in ["/api/v1/villages", "/api/v1/products", "/api/v1/products/{id}", "/api/v1/orders", "/api/v1/orders/{key}", "/api/v1/me", "/api/v1/openapi.json", "/api/v1/docs"] {
+            assert!(paths.contains_key(needed), "{needed} is described");
+        }
+        // Each described operation is served (a filled-in path reaches its handler, not
+        // the 404/405 of an address the API does not have); each answer is described too.
+        for (path, item) in paths {
+            let concrete = path.replace("{id}", "1").replace("{key}", &"0".repeat(48));
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let Some(op) = item.get(method) else { continue };
+                let responses = op["responses"].as_object().expect("responses");
+                for status in ["400", "429"] {
+                    assert!(responses.contains_key(status), "{method} {path} describes {status}");
+                }
+                let res = api.request(method.to_uppercase().parse().expect("method"), &concrete).header("Content-Type", "application/json").body("{}").send().expect("request");
+                let status = res.status();
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                assert!(responses.contains_key(status.as_str()), "{method} {path} answered {status}, which it does not describe");
+                if status == StatusCode::NOT_FOUND {
+                    let (_, body) = read_json(res);
+                    assert_eq!(body["error"]["code"], "not_found", "{method} {path}");
+                }
+            }
+        }
+        // The reference page is served by the binary, from the same document.
+        let page = app.browser().text("/api/v1/docs?lang=en").1;
+        assert!(page.contains("API reference"));
+        assert!(page.contains("POST /api/v1/orders") && page.contains("PlaceOrder"));
+        assert!(!page.contains("cdn"), "nothing from a CDN");
+    }
+}
+
+#[test]
+fn the_rate_limit_holds_across_server_processes_per_token() {
+    for backend in [
+        village_market::db::Backend::Sqlite,
+        village_market::db::Backend::Postgres,
+    ] {
+        let app = TestApp::start_with(backend, |args| args.api_requests_per_minute = 6);
+        let other = app.another_server();
+        let token = app.token("team@example.com");
+        // Requests near a minute's end would fall into two windows.
+        let second = chrono::Utc::now().timestamp() % 60;
+        if second > 50 {
+            std::thread::sleep(std::time::Duration::from_secs((61 - second) as u64));
+        }
+        let here = app.api(Some(&token));
+        let there = crate::support::Api::with_token(&other.base, &token);
+        for api in [&here, &there, &here, &there, &here, &there] {
+            assert_eq!(api.get("/api/v1/me").0, StatusCode::OK);
+        }
+        // The first process counts what the second let through (whose own limit is the
+        // tests' default): the 7th of the minute is refused.
+        let res = here.request(Method::GET, "/api/v1/me").send().expect("GET");
+        assert_eq!(
+            res.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{backend:?}: the 7th of the minute"
+        );
+        let wait: u64 = res.headers()["retry-after"]
+            .to_str()
+            .expect("text")
+            .parse()
+            .expect("seconds");
+        assert!((1..=60).contains(&wait), "{wait}");
+        let (_, body) = read_json(res);
+        assert_eq!(body["error"]["code"], "too_many_attempts");
+        // Another token, and a guest, have minutes of their own.
+        let fresh = app.api(Some(&app.token("cadre@example.com")));
+        assert_eq!(fresh.get("/api/v1/me").0, StatusCode::OK);
+        assert_eq!(app.api(None).get("/api/v1/villages").0, StatusCode::OK);
+    }
+}
