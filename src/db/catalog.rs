@@ -278,7 +278,6 @@ pub fn featured_products(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(Prod
         .load(conn)
 }
 
-/// One page of on-sale products matching `filter`, and how many match in all.
 /// The products on sale that match `$filter`, with their village and county joined: a
 /// boxed query, filtered as the storefront's search and the API's listing both read it.
 macro_rules! on_sale_matching {
@@ -312,6 +311,7 @@ macro_rules! on_sale_matching {
     }};
 }
 
+/// One page of on-sale products matching `filter`, and how many match in all.
 pub fn search_products(
     conn: &mut DbConn,
     filter: &ProductFilter,

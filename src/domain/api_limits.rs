@@ -20,24 +20,36 @@ pub enum Admission {
     },
 }
 
-/// Who is counted: a token by its SHA-256 (never the token itself), a guest by address.
-pub fn subject(bearer: Option<&str>, client_addr: &str) -> String {
-    match bearer {
-        Some(token) => format!("token:{}", hex::encode(Sha256::digest(token.as_bytes()))),
-        None => format!("addr:{client_addr}"),
+/// Who is counted: a working token by its id; anything else — a guest, or a bearer that
+/// is no token of ours (made up afresh to get a fresh minute) — by the client's address.
+fn subject(
+    conn: &mut DbConn,
+    bearer: Option<&str>,
+    client_addr: &str,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<String> {
+    if let Some(token) = bearer {
+        let hash = hex::encode(Sha256::digest(token.as_bytes()));
+        if let Some(found) = crate::db::api_tokens::usable(conn, &hash, now)? {
+            return Ok(format!("token:{}", found.id));
+        }
     }
+    Ok(format!("addr:{client_addr}"))
 }
 
-/// Counts this request of `subject` and says whether it is within `per_minute`.
+/// Counts this request of its caller (the request's `bearer` token, if any, from
+/// `client_addr`) and says whether it is within `per_minute`.
 pub fn admit(
     conn: &mut DbConn,
-    subject: &str,
+    bearer: Option<&str>,
+    client_addr: &str,
     per_minute: u32,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Admission> {
+    let subject = subject(conn, bearer, client_addr, now)?;
     let seconds = now.and_utc().timestamp();
     let minute = seconds.div_euclid(60);
-    let made = q::count_request(conn, subject, minute)?;
+    let made = q::count_request(conn, &subject, minute)?;
     if i64::from(made) <= i64::from(per_minute) {
         return Ok(Admission::Admitted);
     }

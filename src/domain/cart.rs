@@ -185,6 +185,7 @@ pub fn items_of(lines: &[(i64, i64)]) -> Result<Vec<CartItem>, FieldErrors> {
     }
     if lines.len() > MAX_LINES {
         errors.add("lines", "invalid-cart-full");
+        return Err(errors);
     }
     let mut items: Vec<CartItem> = Vec::with_capacity(lines.len());
     for (i, &(product_id, quantity)) in lines.iter().enumerate() {

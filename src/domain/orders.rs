@@ -214,7 +214,7 @@ pub fn place(
 
 /// A guest's storefront order sent by a program (the API): `lines` of product and
 /// quantity, placed once per idempotency key and request. The key counts only with the
-/// request it came with (`request` is its body as sent): a retry of the same request finds
+/// request it came with (`request` is its body in a canonical form): a retry of the same request finds
 /// the order placed first; the same key with another request finds nothing of it.
 #[allow(clippy::too_many_arguments)]
 pub fn place_for_program(

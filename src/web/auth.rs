@@ -268,8 +268,11 @@ fn admit<T: 'static>(
     }
     // The API answers to tokens alone: a browser's session cookie is not asked (so no
     // page can make a signed-in visitor's browser call it), and none means 401.
-    let api = req.path().starts_with(super::api::PREFIX);
-    if bearer.is_none() && api {
+    if bearer.is_none()
+        && actix_web::HttpMessage::extensions(req)
+            .get::<super::api::ApiRequest>()
+            .is_some()
+    {
         return Box::pin(async { Err(AppError::TokenRequired.into()) });
     }
     Box::pin(async move {

@@ -80,7 +80,7 @@ pub async fn render_errors(
         Some(f) => lang.t_args(key, &[("field", f.clone())]),
         None => lang.t(key),
     };
-    let mut out = if req.path().starts_with("/api/") {
+    let mut out = if super::api::is_api(&req) {
         // The API's one error shape (`web::api::ErrorBody`): a code to branch on, the
         // message in the caller's language, the field at fault and what was wrong with it.
         HttpResponse::build(status).json(json!({

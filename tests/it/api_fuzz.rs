@@ -42,7 +42,9 @@ both_databases! {
         let mut generated = 0;
         for (caller, token) in &callers {
             let mut command = Command::new(schemathesis());
+            // Its cache (`.schemathesis/`) goes with the test's database, not the clone.
             command
+                .current_dir(&app.database.dir)
                 .arg("--config-file")
                 .arg(&config)
                 .args(["run", &format!("{}/api/v1/openapi.json", app.base)])

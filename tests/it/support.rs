@@ -431,17 +431,7 @@ impl TestApp {
 
     /// A program calling the API: no cookies, no redirects followed, `token` as its bearer.
     pub fn api(&self, token: Option<&str>) -> Api {
-        match token {
-            Some(token) => Api::with_token(&self.base, token),
-            None => Api {
-                base: self.base.clone(),
-                token: None,
-                client: Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .expect("client"),
-            },
-        }
+        Api::new(&self.base, token)
     }
 }
 
@@ -453,11 +443,11 @@ pub struct Api {
 }
 
 impl Api {
-    /// A program calling the server at `base` with `token`.
-    pub fn with_token(base: &str, token: &str) -> Api {
+    /// A program calling the server at `base`, with `token` if given.
+    pub fn new(base: &str, token: Option<&str>) -> Api {
         Api {
             base: base.to_string(),
-            token: Some(token.to_string()),
+            token: token.map(str::to_string),
             client: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

@@ -21,6 +21,17 @@ pub struct CountyRef {
     pub name_en: String,
 }
 
+impl From<&Village> for VillageRef {
+    fn from(v: &Village) -> Self {
+        VillageRef {
+            id: v.id,
+            slug: v.slug.clone(),
+            name_zh: v.name_zh.clone(),
+            name_en: v.name_en.clone(),
+        }
+    }
+}
+
 impl From<&County> for CountyRef {
     fn from(c: &County) -> Self {
         CountyRef {
@@ -136,12 +147,7 @@ fn summary(p: &Product, v: &Village) -> ProductSummary {
             .image
             .as_ref()
             .map(|hash| format!("/images/{hash}/display.jpg")),
-        village: VillageRef {
-            id: v.id,
-            slug: v.slug.clone(),
-            name_zh: v.name_zh.clone(),
-            name_en: v.name_en.clone(),
-        },
+        village: v.into(),
     }
 }
 
@@ -151,7 +157,7 @@ pub struct ProductQuery {
     /// Words in the product's or the village's name, Chinese or English.
     #[param(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     q: Option<String>,
-    /// A category (`grain`, `pickles`…), as the products give it.
+    /// A category (`grains`, `pickles`…), as the products give it.
     #[param(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     category: Option<String>,
     /// A county's slug.

@@ -175,23 +175,35 @@ fn item_methods(item: &PathItem) -> Vec<&'static str> {
     .collect()
 }
 
-/// Counts each request against its caller's minute (`domain::api_limits`): a token by
-/// its hash, a guest by address. Over the limit, 429 with `Retry-After`, before any
+/// A request the API scope took: `web::auth` admits it by token alone and `web::errors`
+/// answers it in JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequest;
+
+/// Whether `req` is the API's: marked by its scope, or (for a refusal before routing, such
+/// as a control character in the path) spelled below `/api/`.
+pub fn is_api(req: &HttpRequest) -> bool {
+    req.extensions().get::<ApiRequest>().is_some() || req.path().starts_with("/api/")
+}
+
+/// Marks the request as the API's, then counts it against its caller's minute
+/// (`domain::api_limits`): a working token by its id, anyone else by address. Over the limit, 429 with `Retry-After`, before any
 /// handler runs. A database that cannot count does not stop the API.
 async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // Marked before anything else reads it: this request is the API's, however its path
+    // was spelled (`/%61pi/v1/…` routes here too).
+    req.extensions_mut().insert(ApiRequest);
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let subject = api_limits::subject(
-        bearer_token(req.request()).as_deref(),
-        &ClientAddr::of(req.request()).0,
-    );
+    let bearer = bearer_token(req.request());
+    let client = ClientAddr::of(req.request()).0;
     let per_minute = state.config.api_requests_per_minute;
     let admission = state
-        .db(move |conn| api_limits::admit(conn, &subject, per_minute, now_utc()))
+        .db(move |conn| api_limits::admit(conn, bearer.as_deref(), &client, per_minute, now_utc()))
         .await;
     match admission {
         Ok(Admission::Refused { retry_after_secs }) => {
@@ -219,7 +231,7 @@ pub struct ErrorDetail {
     /// `too_many_attempts`, `method_not_allowed`, `internal`, `unavailable`.
     #[schema(example = "bad_field")]
     pub code: String,
-    /// The same, for a person, in the caller's language (Chinese; `?lang=en` for English).
+    /// The same, for a person, in the caller's language (Chinese unless `?lang=en`).
     pub message: String,
     /// The field, parameter or header at fault, where there is one (`lines[0].quantity`).
     pub field: Option<String>,
@@ -284,12 +296,6 @@ pub struct BadRequest(#[to_schema] ErrorBody);
 #[response(status = 401, headers(("WWW-Authenticate" = String, description = "Bearer")))]
 pub struct Unauthorized(#[to_schema] ErrorBody);
 
-/// The token's user has another role.
-#[allow(dead_code)]
-#[derive(IntoResponses)]
-#[response(status = 403)]
-pub struct Forbidden(#[to_schema] ErrorBody);
-
 /// There is no such thing, or it is outside the caller's scope.
 #[allow(dead_code)]
 #[derive(IntoResponses)]
@@ -324,10 +330,12 @@ pub struct Unprocessable(#[to_schema] ErrorBody);
 pub struct TooManyRequests(#[to_schema] ErrorBody);
 
 /// A JSON body, read with the field at fault named (`lines[0].quantity`), every text in
-/// it checked for control characters as form fields are; `raw` is the body as sent.
+/// it checked for control characters as form fields are. `canonical` is the body written
+/// again with its keys sorted and whole numbers as integers: the same request however its
+/// JSON was spaced, ordered or numbered.
 pub struct ApiJson<T> {
     pub body: T,
-    pub raw: web::Bytes,
+    pub canonical: Vec<u8>,
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -345,17 +353,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if !json {
                 return Err(AppError::bad_field("Content-Type", "must be application/json").into());
             }
-            let raw = bytes.await?;
+            let raw = bytes
+                .await
+                .map_err(|e| AppError::TooLarge(format!("the body: {e}")))?;
             let mut value: serde_json::Value = serde_json::from_slice(&raw)
                 .map_err(|e| AppError::bad_field("body", format!("not JSON: {e}")))?;
             check_texts(&value, &mut String::new())?;
             whole_numbers_as_integers(&mut value);
+            // serde_json's maps keep their keys sorted (no `preserve_order`).
+            let canonical = serde_json::to_vec(&value).map_err(AppError::internal)?;
             let body = serde_path_to_error::deserialize(value).map_err(|e| {
                 let path = e.path().to_string();
                 let field = if path == "." { "body".into() } else { path };
                 AppError::bad_field(field, e.into_inner().to_string())
             })?;
-            Ok(ApiJson { body, raw })
+            Ok(ApiJson { body, canonical })
         })
     }
 }
@@ -403,7 +415,12 @@ fn check_texts(value: &serde_json::Value, path: &mut String) -> Result<(), AppEr
                     path.push('.');
                 }
                 path.push_str(key);
-                input::form_field(path, key)?;
+                if key.chars().any(char::is_control) {
+                    return Err(AppError::bad_field(
+                        path.as_str(),
+                        "a key holds a control character",
+                    ));
+                }
                 check_texts(item, path)?;
                 path.truncate(len);
             }
@@ -411,9 +428,4 @@ fn check_texts(value: &serde_json::Value, path: &mut String) -> Result<(), AppEr
         }
         _ => Ok(()),
     }
-}
-
-/// A JSON answer with `status`.
-pub fn json_response(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpResponse {
-    HttpResponse::build(status).json(body)
 }

@@ -17,7 +17,7 @@ use crate::domain::cart::LineProblem;
 use crate::domain::now_utc;
 use crate::domain::orders::{self, Checkout, CheckoutForm, OrderView, RefusedLine};
 use crate::error::{AppError, AppResult};
-use crate::states::PaymentMethod;
+use crate::states::{Channel, OrderStatus, PaymentMethod, ShipmentStatus};
 use crate::web::AppState;
 use crate::web::orders::order_token;
 
@@ -108,25 +108,19 @@ pub struct OrderLineJson {
 #[derive(Serialize, ToSchema)]
 pub struct ShipmentJson {
     pub village: VillageRef,
-    /// `pending`, `packed`, `shipped`, `delivered` or `cancelled`.
-    pub status: String,
+    pub status: ShipmentStatus,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
 }
 
-/// An order as its buyer reads it.
+/// What the buyer and the team both read of an order.
 #[derive(Serialize, ToSchema)]
-pub struct OrderJson {
+pub struct OrderParts {
     /// The order number the buyer quotes (订单号).
     pub number: String,
-    /// The order's secret key: it reads the order at `/api/v1/orders/{key}`.
-    pub key: String,
-    /// `pending_payment`, `paid`, `packed`, `shipped`, `delivered`, `expired`,
-    /// `cancelled`, `refunded`…
-    pub status: String,
-    /// `store`, `canteen` or `livestream`.
-    pub channel: String,
-    pub payment_method: String,
+    pub status: OrderStatus,
+    pub channel: Channel,
+    pub payment_method: PaymentMethod,
     pub total: Money,
     pub paid: Money,
     pub refunded: Money,
@@ -142,20 +136,16 @@ pub struct OrderJson {
     pub note: String,
     pub lines: Vec<OrderLineJson>,
     pub shipments: Vec<ShipmentJson>,
-    /// Whether the buyer may still cancel it.
-    pub cancellable: bool,
-    /// The order's page: where the buyer pays online, follows and cancels it.
-    pub order_url: String,
 }
 
-fn order_json(view: &OrderView, base_url: &str) -> OrderJson {
+/// The parts of `view` (a team's view holds its own villages' lines and shipments only).
+pub fn order_parts(view: &OrderView) -> OrderParts {
     let o = &view.order;
-    OrderJson {
+    OrderParts {
         number: o.number.clone(),
-        key: o.token.clone(),
-        status: o.status.as_str().to_string(),
-        channel: o.channel.as_str().to_string(),
-        payment_method: o.payment_method.as_str().to_string(),
+        status: o.status,
+        channel: o.channel,
+        payment_method: o.payment_method,
         total: Money::of(o.total_fen),
         paid: Money::of(o.paid_fen),
         refunded: Money::of(o.refunded_fen),
@@ -186,19 +176,34 @@ fn order_json(view: &OrderView, base_url: &str) -> OrderJson {
             .shipments
             .iter()
             .map(|(s, v)| ShipmentJson {
-                village: VillageRef {
-                    id: v.id,
-                    slug: v.slug.clone(),
-                    name_zh: v.name_zh.clone(),
-                    name_en: v.name_en.clone(),
-                },
-                status: s.status.as_str().to_string(),
+                village: v.into(),
+                status: s.status,
                 carrier: s.carrier.clone(),
                 tracking_number: s.tracking_number.clone(),
             })
             .collect(),
+    }
+}
+
+/// An order as its buyer reads it.
+#[derive(Serialize, ToSchema)]
+pub struct OrderJson {
+    #[serde(flatten)]
+    pub order: OrderParts,
+    /// The order's secret key: it reads the order at `/api/v1/orders/{key}`.
+    pub key: String,
+    /// Whether the buyer may still cancel it.
+    pub cancellable: bool,
+    /// The order's page: where the buyer pays online, follows and cancels it.
+    pub order_url: String,
+}
+
+fn order_json(view: &OrderView, base_url: &str) -> OrderJson {
+    OrderJson {
+        order: order_parts(view),
+        key: view.order.token.clone(),
         cancellable: view.cancellable,
-        order_url: format!("{base_url}/orders/{}", o.token),
+        order_url: format!("{base_url}/orders/{}", view.order.token),
     }
 }
 
@@ -272,7 +277,7 @@ pub async fn place(
 ) -> AppResult<HttpResponse> {
     let key = idempotency_key(&req)?;
     let locale = super::lang(&req)?.code();
-    let ApiJson { body, raw } = body;
+    let ApiJson { body, canonical } = body;
     let lines: Vec<(i64, i64)> = body
         .lines
         .iter()
@@ -299,7 +304,7 @@ pub async fn place(
     let placed = state
         .db(move |conn| {
             let checkout = orders::place_for_program(
-                conn, &asked, &form, &raw, locale, &methods, minutes, now,
+                conn, &asked, &form, &canonical, locale, &methods, minutes, now,
             )?;
             match checkout {
                 Checkout::Placed(placed) => {

@@ -128,13 +128,16 @@ fn reference_data(document: &Value) -> Value {
     })
 }
 
-/// The schema a content map refers to (`#/components/schemas/OrderJson` → `OrderJson`),
-/// or its media type when it is written out in place.
+/// The named schema a content map refers to (`#/components/schemas/OrderJson` →
+/// `OrderJson`); none when the schema is written out in place.
 fn schema_name(content: &Value) -> Option<String> {
-    let (media, body) = content.as_object()?.iter().next()?;
-    let reference = body["schema"]["$ref"].as_str();
-    Some(match reference {
-        Some(r) => r.rsplit('/').next().unwrap_or(r).to_string(),
-        None => media.clone(),
-    })
+    let (_, body) = content.as_object()?.iter().next()?;
+    let reference = body["schema"]["$ref"].as_str()?;
+    Some(
+        reference
+            .rsplit('/')
+            .next()
+            .unwrap_or(reference)
+            .to_string(),
+    )
 }
