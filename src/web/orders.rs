@@ -162,7 +162,7 @@ pub struct ListFilter {
     date: String,
 }
 
-fn parse_day(field: &str, raw: &str) -> AppResult<Option<NaiveDate>> {
+pub(crate) fn parse_day(field: &str, raw: &str) -> AppResult<Option<NaiveDate>> {
     if raw.trim().is_empty() {
         return Ok(None);
     }
@@ -172,7 +172,11 @@ fn parse_day(field: &str, raw: &str) -> AppResult<Option<NaiveDate>> {
 }
 
 /// A typed filter's value from the query, `None` when empty.
-fn pick<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>) -> AppResult<Option<T>> {
+pub(crate) fn pick<T>(
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+) -> AppResult<Option<T>> {
     match value {
         "" => Ok(None),
         v => parse(v)

@@ -230,6 +230,12 @@ both_databases! {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        // Every reference names a schema the document holds.
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().expect("name");
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{name} is referred to and missing");
+        }
         let paths = doc["paths"].as_object().expect("paths");
         for needed in ["/api/v1/villages", "/api/v1/products", "/api/v1/products/{id}", "/api/v1/orders", "/api/v1/orders/{key}", "/api/v1/me", "/api/v1/openapi.json", "/api/v1/docs"] {
             assert!(paths.contains_key(needed), "{needed} is described");
@@ -320,5 +326,117 @@ fn the_rate_limit_holds_across_server_processes_per_token() {
         // Another token has a minute of its own.
         let fresh = app.api(Some(&app.token("cadre@example.com")));
         assert_eq!(fresh.get("/api/v1/me").0, StatusCode::OK);
+    }
+}
+
+both_databases! {
+    fn a_team_works_its_orders_register_and_stock_through_the_api_within_its_villages(app) {
+        crate::households::taer_member(app);
+        let team = app.api(Some(&app.token("team@example.com")));
+        let taer = app.api(Some(&app.token("taer@example.com")));
+        let (_, me) = team.get("/api/v1/me");
+        let mine: Vec<i64> = me["scope"]["village_ids"].as_array().expect("ids").iter().map(|v| v.as_i64().expect("id")).collect();
+        let taer_village = crate::households::village_id(app, "taer");
+        assert!(!mine.contains(&taer_village), "the demo team is not 塔儿村's");
+
+        // A guest's cash-on-delivery order for one of the team's products.
+        let product = app.scalar(&format!(
+            "SELECT MIN(id) AS n FROM products WHERE status = 'on_sale' AND stock >= 10 AND min_per_order = 1 AND village_id IN ({})",
+            mine.iter().map(i64::to_string).collect::<Vec<_>>().join(",")));
+        let village = app.scalar(&format!("SELECT village_id AS n FROM products WHERE id = {product}"));
+        let (status, placed) = app.api(None).post("/api/v1/orders", &[("Idempotency-Key", "teamapiorder00000001")], &order_body(product, 3));
+        assert_eq!(status, StatusCode::CREATED, "{placed}");
+        let id = app.scalar(&format!("SELECT id AS n FROM orders WHERE number = '{}'", placed["number"].as_str().expect("number")));
+
+        // Listed and read by the team; another village's team finds nothing.
+        let (status, list) = team.get("/api/v1/team/orders?status=pending_payment");
+        assert_eq!(status, StatusCode::OK);
+        assert!(list["orders"].as_array().expect("orders").iter().any(|o| o["id"] == id));
+        assert!(list["orders"].as_array().expect("orders").iter().all(|o| o["status"] == "pending_payment"));
+        let (_, theirs) = taer.get("/api/v1/team/orders");
+        assert!(!theirs["orders"].as_array().expect("orders").iter().any(|o| o["id"] == id));
+        let (status, order) = team.get(&format!("/api/v1/team/orders/{id}"));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!((order["number"].clone(), order["lines"][0]["quantity"].clone()), (placed["number"].clone(), json!(3)));
+        assert!(order.get("key").is_none(), "the buyer's key is the buyer's");
+        assert_eq!(taer.get(&format!("/api/v1/team/orders/{id}")).0, StatusCode::NOT_FOUND);
+        for (path, field) in [("/api/v1/team/orders?status=lost", "status"), ("/api/v1/team/orders?date=", "date"), ("/api/v1/team/orders?date=2026-13-01", "date")] {
+            let (status, body) = team.get(path);
+            assert_eq!((status, body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!(field)), "{path}");
+        }
+
+        // Its part packed, refused out of turn (409 naming status), shipped with a carrier;
+        // another village's team cannot touch it, nor a canteen buyer's token.
+        let step = |api: &crate::support::Api, step: &str, body: Value| api.post(&format!("/api/v1/team/orders/{id}/villages/{village}/{step}"), &[], &body);
+        assert_eq!(step(&taer, "pack", json!({})).0, StatusCode::NOT_FOUND);
+        let canteen = app.api(Some(&app.token("canteen@example.com")));
+        assert_eq!(step(&canteen, "pack", json!({})).0, StatusCode::FORBIDDEN);
+        let (status, packed) = step(&team, "pack", json!({}));
+        assert_eq!(status, StatusCode::OK, "{packed}");
+        assert_eq!(packed["shipments"][0]["status"], "packed");
+        let (status, body) = step(&team, "deliver", json!({}));
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::CONFLICT, json!("status")));
+        assert_eq!(step(&team, "fly", json!({})).0, StatusCode::NOT_FOUND);
+        let (status, shipped) = step(&team, "ship", json!({"carrier": "顺丰", "tracking_number": "SF1234567890"}));
+        assert_eq!(status, StatusCode::OK, "{shipped}");
+        assert_eq!((shipped["shipments"][0]["status"].clone(), shipped["shipments"][0]["carrier"].clone()), (json!("shipped"), json!("顺丰")));
+        assert_eq!(app.count(&format!("order_events WHERE order_id = {id} AND village_id = {village}")), 2, "packed, shipped");
+
+        // The register: a household registered (audited), refused by field, edited; another
+        // village's team gets 404 on it.
+        let households_before = app.count("households");
+        let new = json!({"village_id": village, "code": "API-001", "head_name": "李大山", "resident_members": 4,
+                         "category": "yiban", "phone": "13912345678", "payout_method": "bank", "payout_account": "6222 0000 1111"});
+        let (status, made) = team.post("/api/v1/team/households", &[], &new);
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        assert_eq!((made["code"].clone(), made["resident_members"].clone(), made["category"].clone()), (json!("API-001"), json!(4), json!("yiban")));
+        let household = made["id"].as_i64().expect("id");
+        assert_eq!(app.count(&format!("audit_log WHERE entity = 'household' AND entity_id = {household} AND action = 'create'")), 1);
+        let (status, body) = team.post("/api/v1/team/households", &[], &new);
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("code")), "the code is taken");
+        let mut elsewhere = new.clone();
+        elsewhere["village_id"] = json!(taer_village);
+        elsewhere["code"] = json!("API-002");
+        let (status, body) = team.post("/api/v1/team/households", &[], &elsewhere);
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("village_id")));
+        let mut bad = new.clone();
+        bad["category"] = json!("rich");
+        let (status, body) = team.post("/api/v1/team/households", &[], &bad);
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("category")));
+        assert_eq!(app.count("households"), households_before + 1);
+
+        let mut edit = new.clone();
+        edit.as_object_mut().expect("object").remove("village_id");
+        edit["resident_members"] = json!(5);
+        let res = team.request(Method::PUT, &format!("/api/v1/team/households/{household}")).json(&edit).send().expect("PUT");
+        let (status, saved) = read_json(res);
+        assert_eq!((status, saved["resident_members"].clone()), (StatusCode::OK, json!(5)));
+        let res = taer.request(Method::PUT, &format!("/api/v1/team/households/{household}")).json(&edit).send().expect("PUT");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let (status, page) = team.get("/api/v1/team/households?q=API-001");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!((page["total"].clone(), page["households"][0]["id"].clone()), (json!(1), json!(household)));
+        let (_, none) = taer.get("/api/v1/team/households?q=API-001");
+        assert_eq!(none["total"], 0);
+
+        // A lot received from the new household: the product's stock grows, audited.
+        let stock = app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}"));
+        let today = village_market::domain::china_date(village_market::domain::now_utc()).to_string();
+        let consignment = app.scalar(&format!("SELECT COUNT(*) AS n FROM products WHERE id = {product} AND supply_mode = 'consignment'")) == 1;
+        let mut lot = json!({"product_id": product, "household_id": household, "quantity": 12, "received_on": today});
+        if !consignment {
+            lot["purchase_price_fen"] = json!(500);
+        }
+        let (status, recorded) = team.post("/api/v1/team/stock-lots", &[], &lot);
+        assert_eq!(status, StatusCode::CREATED, "{recorded}");
+        assert_eq!((recorded["quantity"].clone(), recorded["remaining"].clone()), (json!(12), json!(12)));
+        assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock + 12);
+        let mut tomorrow = lot.clone();
+        tomorrow["received_on"] = json!("2999-01-01");
+        let (status, body) = team.post("/api/v1/team/stock-lots", &[], &tomorrow);
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("received_on")));
+        let (status, _) = taer.post("/api/v1/team/stock-lots", &[], &lot);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "another village's product is no choice of theirs");
+        assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock + 12);
     }
 }

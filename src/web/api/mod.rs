@@ -13,6 +13,7 @@ pub mod account;
 pub mod catalog;
 pub mod orders;
 pub mod reference;
+pub mod team;
 
 use std::sync::Arc;
 
@@ -63,9 +64,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "catalog", description = "Villages and the products on sale: open to anyone."),
         (name = "orders", description = "A guest's storefront order: placed once per `Idempotency-Key`, read by its key."),
         (name = "account", description = "Who a token acts as."),
+        (name = "team", description = "A work team's orders, household register and stock, within its villages."),
         (name = "reference", description = "This document, as JSON and as a page."),
     ),
-    components(schemas(ErrorBody, ErrorDetail, Money, LangCode))
+    // Types named only by parameters are not collected from the handlers: listed here.
+    components(schemas(
+        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep,
+        crate::states::OrderStatus, crate::states::Channel, crate::states::HouseholdCategory,
+    ))
 )]
 struct ApiDoc;
 
@@ -115,6 +121,13 @@ where
         .service(catalog::product)
         .service(orders::place)
         .service(orders::show)
+        .service(team::orders_list)
+        .service(team::order)
+        .service(team::advance)
+        .service(team::households_list)
+        .service(team::household_create)
+        .service(team::household_update)
+        .service(team::lot_record)
         .default_service(web::to(unrouted));
     let (app, document) = app
         .into_utoipa_app()
@@ -295,6 +308,12 @@ pub struct BadRequest(#[to_schema] ErrorBody);
 #[derive(IntoResponses)]
 #[response(status = 401, headers(("WWW-Authenticate" = String, description = "Bearer")))]
 pub struct Unauthorized(#[to_schema] ErrorBody);
+
+/// The token's user has another role.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 403)]
+pub struct Forbidden(#[to_schema] ErrorBody);
 
 /// There is no such thing, or it is outside the caller's scope.
 #[allow(dead_code)]
