@@ -172,11 +172,7 @@ pub(crate) fn parse_day(field: &str, raw: &str) -> AppResult<Option<NaiveDate>> 
 }
 
 /// A typed filter's value from the query, `None` when empty.
-pub(crate) fn pick<T>(
-    field: &str,
-    value: &str,
-    parse: fn(&str) -> Option<T>,
-) -> AppResult<Option<T>> {
+fn pick<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>) -> AppResult<Option<T>> {
     match value {
         "" => Ok(None),
         v => parse(v)

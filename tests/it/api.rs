@@ -391,6 +391,8 @@ both_databases! {
         assert_eq!(status, StatusCode::CREATED, "{made}");
         assert_eq!((made["code"].clone(), made["resident_members"].clone(), made["category"].clone()), (json!("API-001"), json!(4), json!("yiban")));
         let household = made["id"].as_i64().expect("id");
+        assert_eq!(team.get(&format!("/api/v1/team/households/{household}")).1["code"], "API-001");
+        assert_eq!(taer.get(&format!("/api/v1/team/households/{household}")).0, StatusCode::NOT_FOUND);
         assert_eq!(app.count(&format!("audit_log WHERE entity = 'household' AND entity_id = {household} AND action = 'create'")), 1);
         let (status, body) = team.post("/api/v1/team/households", &[], &new);
         assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("code")), "the code is taken");
@@ -435,8 +437,88 @@ both_databases! {
         tomorrow["received_on"] = json!("2999-01-01");
         let (status, body) = team.post("/api/v1/team/stock-lots", &[], &tomorrow);
         assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("received_on")));
+        let mut wrong_price = lot.clone();
+        wrong_price["purchase_price_fen"] = if consignment { json!(500) } else { Value::Null };
+        let (status, body) = team.post("/api/v1/team/stock-lots", &[], &wrong_price);
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("purchase_price_fen")), "{body}");
         let (status, _) = taer.post("/api/v1/team/stock-lots", &[], &lot);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "another village's product is no choice of theirs");
         assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock + 12);
+    }
+}
+
+both_databases! {
+    fn the_report_figures_are_read_within_each_readers_scope(app) {
+        // Trade to read: a guest's order of 杨州窑村, by bank transfer, which the team
+        // records as paid on the order's page.
+        let yzy = crate::households::village_id(app, "yangzhouyao");
+        let product = app.scalar(&format!("SELECT MIN(id) AS n FROM products WHERE status = 'on_sale' AND stock >= 10 AND min_per_order = 1 AND village_id = {yzy}"));
+        let mut body = order_body(product, 2);
+        body["payment_method"] = json!("bank_transfer");
+        let (status, placed) = app.api(None).post("/api/v1/orders", &[("Idempotency-Key", "reportsorder00000001")], &body);
+        assert_eq!(status, StatusCode::CREATED, "{placed}");
+        let id = app.scalar(&format!("SELECT id AS n FROM orders WHERE number = '{}'", placed["number"].as_str().expect("number")));
+        let page = format!("/team/orders/{id}");
+        let paid = app.signed_in("team@example.com").submit(&page, &format!("{page}/paid"), &[("reference", "ICBC 2026")]);
+        assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+
+        let cadre = app.api(Some(&app.token("cadre@example.com")));
+        let all = "from=2000-01&to=2100-12";
+        let (status, scope) = cadre.get(&format!("/api/v1/reports?{all}"));
+        assert_eq!(status, StatusCode::OK, "{scope}");
+        let sales = app.scalar("SELECT CAST(COALESCE(SUM(sales_fen), 0) AS BIGINT) AS n FROM village_month_totals");
+        let collective = app.scalar("SELECT CAST(COALESCE(SUM(collective_fen), 0) AS BIGINT) AS n FROM village_month_totals");
+        let income = app.scalar("SELECT CAST(COALESCE(SUM(income_fen), 0) AS BIGINT) AS n FROM household_month_totals");
+        assert!(sales >= placed["total"]["fen"].as_i64().expect("fen"), "the order paid is in");
+        assert_eq!(scope["totals"]["sales"]["fen"], sales);
+        assert_eq!(scope["totals"]["collective"]["fen"], collective);
+        assert_eq!(scope["totals"]["household_income"]["fen"], income);
+        let by_channel: i64 = scope["totals"]["sales_by_channel"].as_array().expect("channels").iter().map(|c| c["sales"]["fen"].as_i64().expect("fen")).sum();
+        assert_eq!(by_channel, sales);
+        let counties = scope["counties"].as_array().expect("counties");
+        let county_sales: i64 = counties.iter().map(|c| c["figures"]["sales"]["fen"].as_i64().expect("fen")).sum();
+        assert_eq!(county_sales, sales, "the counties add up to the whole");
+
+        // A village, household by household: its households add up to its income.
+        let (status, village) = cadre.get(&format!("/api/v1/reports/villages/{yzy}?{all}&sort=income&order=desc"));
+        assert_eq!(status, StatusCode::OK, "{village}");
+        let rows = village["households"].as_array().expect("households");
+        let incomes: Vec<i64> = rows.iter().map(|h| h["income"]["fen"].as_i64().expect("fen")).collect();
+        assert_eq!(incomes.iter().sum::<i64>(), village["totals"]["household_income"]["fen"].as_i64().expect("fen"));
+        assert!(incomes.windows(2).all(|w| w[0] >= w[1]), "by income, highest first");
+        assert_eq!(rows.len() as i64, app.count(&format!("households WHERE village_id = {yzy} AND NOT archived")));
+        let (_, tuopin) = cadre.get(&format!("/api/v1/reports/villages/{yzy}?{all}&category=tuopin"));
+        assert!(tuopin["households"].as_array().expect("households").iter().all(|h| h["category"] == "tuopin"));
+        let county_id = app.scalar(&format!("SELECT county_id AS n FROM villages WHERE id = {yzy}"));
+        let (status, county) = cadre.get(&format!("/api/v1/reports/counties/{county_id}?{all}"));
+        assert_eq!(status, StatusCode::OK);
+        assert!(county["villages"].as_array().expect("villages").iter().any(|v| v["village"]["id"] == yzy));
+
+        // A team reads its own villages only; a canteen buyer reads no reports.
+        let team = app.api(Some(&app.token("team@example.com")));
+        let (_, me) = team.get("/api/v1/me");
+        let mine = me["scope"]["village_ids"].as_array().expect("ids").clone();
+        let (_, theirs) = team.get(&format!("/api/v1/reports?{all}"));
+        for c in theirs["counties"].as_array().expect("counties") {
+            for v in c["villages"].as_array().expect("villages") {
+                assert!(mine.contains(&v["village"]["id"]), "{v}");
+            }
+        }
+        let outside = app.scalar(&format!("SELECT MIN(id) AS n FROM villages WHERE id NOT IN ({})", mine.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")));
+        assert_eq!(team.get(&format!("/api/v1/reports/villages/{outside}")).0, StatusCode::NOT_FOUND);
+        let canteen = app.api(Some(&app.token("canteen@example.com")));
+        assert_eq!(canteen.get("/api/v1/reports").0, StatusCode::FORBIDDEN);
+
+        // The period and the order are named when wrong.
+        for (path, status, field) in [
+            ("/api/v1/reports?from=2026-06&to=2026-01", StatusCode::UNPROCESSABLE_ENTITY, "from"),
+            ("/api/v1/reports?from=2026-13", StatusCode::BAD_REQUEST, "from"),
+            ("/api/v1/reports?to=", StatusCode::BAD_REQUEST, "to"),
+            (&format!("/api/v1/reports/villages/{yzy}?sort=wealth"), StatusCode::BAD_REQUEST, "sort"),
+            (&format!("/api/v1/reports/villages/{yzy}?category="), StatusCode::BAD_REQUEST, "category"),
+        ] {
+            let (got, body) = cadre.get(path);
+            assert_eq!((got, body["error"]["field"].clone()), (status, json!(field)), "{path}: {body}");
+        }
     }
 }

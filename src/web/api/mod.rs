@@ -13,6 +13,7 @@ pub mod account;
 pub mod catalog;
 pub mod orders;
 pub mod reference;
+pub mod reports;
 pub mod team;
 
 use std::sync::Arc;
@@ -65,11 +66,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "orders", description = "A guest's storefront order: placed once per `Idempotency-Key`, read by its key."),
         (name = "account", description = "Who a token acts as."),
         (name = "team", description = "A work team's orders, household register and stock, within its villages."),
+        (name = "reports", description = "The cadres' figures: the reader's scope, a county, a village, as the report pages read them."),
         (name = "reference", description = "This document, as JSON and as a page."),
     ),
     // Types named only by parameters are not collected from the handlers: listed here.
     components(schemas(
-        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep,
+        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep, reports::HouseholdOrder,
+        reports::Direction,
         crate::states::OrderStatus, crate::states::Channel, crate::states::HouseholdCategory,
     ))
 )]
@@ -126,8 +129,12 @@ where
         .service(team::advance)
         .service(team::households_list)
         .service(team::household_create)
+        .service(team::household)
         .service(team::household_update)
         .service(team::lot_record)
+        .service(reports::overview)
+        .service(reports::county_figures)
+        .service(reports::village_households)
         .default_service(web::to(unrouted));
     let (app, document) = app
         .into_utoipa_app()
@@ -270,6 +277,21 @@ pub fn lang(req: &HttpRequest) -> AppResult<Lang> {
     }
 }
 
+/// An optional query parameter of an enumeration: absent is `None`; given, it must be one
+/// of the values (an empty one is not), else a 400 naming it.
+pub fn typed_param<T>(
+    field: &str,
+    value: &Option<String>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> AppResult<Option<T>> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some(text) => parse(text)
+            .map(Some)
+            .ok_or_else(|| AppError::bad_field(field, "not one of the values the document lists")),
+    }
+}
+
 /// An amount of money: whole fen (分), and the same in yuan as the pages write it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Money {
@@ -321,7 +343,8 @@ pub struct Forbidden(#[to_schema] ErrorBody);
 #[response(status = 404)]
 pub struct NotFound(#[to_schema] ErrorBody);
 
-/// The shop's state refuses it now (not enough stock); `field` names the line.
+/// The shop's state refuses it now (not enough stock, a step out of turn); `field` names
+/// what stands in the way (`lines[0].quantity`, `status`).
 #[allow(dead_code)]
 #[derive(IntoResponses)]
 #[response(status = 409)]

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::orders::{OrderParts, order_parts};
 use super::{
     ApiJson, BadRequest, Conflict, Forbidden, Money, NotFound, TooLarge, TooManyRequests,
-    Unauthorized, Unprocessable, rfc3339,
+    Unauthorized, Unprocessable, rfc3339, typed_param,
 };
 use crate::domain::actor::Who;
 use crate::domain::fulfilment::{self, Part, ShipForm, Step};
@@ -24,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::states::{Channel, HouseholdCategory, OrderStatus, PayoutMethod};
 use crate::web::AppState;
 use crate::web::auth::TeamArea;
-use crate::web::orders::{parse_day, pick};
+use crate::web::orders::parse_day;
 
 /// Every operation here: a team member's token.
 const TEAM: &str = "A work team member's token; only the member's villages are in reach.";
@@ -87,12 +87,8 @@ pub async fn orders_list(
     query: web::Query<TeamOrderQuery>,
 ) -> AppResult<HttpResponse> {
     let filter = OrderFilter {
-        status: pick(
-            "status",
-            given("status", &query.status)?,
-            OrderStatus::parse,
-        )?,
-        channel: pick("channel", given("channel", &query.channel)?, Channel::parse)?,
+        status: typed_param("status", &query.status, OrderStatus::parse)?,
+        channel: typed_param("channel", &query.channel, Channel::parse)?,
         day: parse_day("date", given("date", &query.date)?)?,
     };
     let scope = area.scope;
@@ -128,13 +124,15 @@ pub struct OrderEventJson {
     pub note: Option<String>,
 }
 
-/// An order as the team reads it: its villages' lines and parts only.
+/// An order as the team reads it: its villages' lines, parts, refunds and history only;
+/// `total` and `paid` are the whole order's.
 #[derive(Serialize, ToSchema)]
 pub struct TeamOrder {
     pub id: i64,
     #[serde(flatten)]
     pub order: OrderParts,
-    /// Why the team must look at it; null when nothing is wrong.
+    /// A code naming why the team must look at it (a payment that did not match…); null
+    /// when nothing is wrong.
     pub attention: Option<String>,
     pub events: Vec<OrderEventJson>,
 }
@@ -210,14 +208,15 @@ impl From<FulfilmentStep> for Step {
 pub struct StepBody {
     #[schema(max_length = 40, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub carrier: Option<String>,
-    #[schema(max_length = 60, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub tracking_number: Option<String>,
 }
 
 /// Packs, ships or delivers one village's part of an order.
 ///
-/// The village must be one of the member's and the order paid (or cash on delivery);
-/// a step out of turn is 409 naming `status`.
+/// The village must be one of the member's and the order paid, cash on delivery or on
+/// account; a step out of turn (or for a village with no part in the order) is 409
+/// naming `status`. Shipping needs `carrier` and `tracking_number`.
 #[utoipa::path(
     tag = "team",
     description = TEAM,
@@ -258,6 +257,21 @@ pub async fn advance(
         .await
         .map_err(out_of_turn)?;
     Ok(HttpResponse::Ok().json(team_order(&view)))
+}
+
+/// A domain refusal naming the form's field `from` names the body's `to` instead.
+fn renamed(e: AppError, from: &str, to: &str) -> AppError {
+    match e {
+        AppError::Invalid(mut errors) => {
+            for error in &mut errors.0 {
+                if error.field == from {
+                    error.field = to.to_string();
+                }
+            }
+            AppError::Invalid(errors)
+        }
+        other => other,
+    }
 }
 
 /// A refusal about the order's or part's state is a conflict with things as they stand,
@@ -355,10 +369,9 @@ pub async fn households_list(
     query: web::Query<HouseholdQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let category = given("category", &query.category)?.to_string();
-    if !category.is_empty() && HouseholdCategory::parse(&category).is_none() {
-        return Err(AppError::bad_field("category", "not a household category"));
-    }
+    let category = typed_param("category", &query.category, HouseholdCategory::parse)?
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_default();
     let archived = match given("archived", &query.archived)? {
         "" | "false" => false,
         "true" => true,
@@ -458,7 +471,9 @@ impl HouseholdBody {
     security(("bearer" = [])),
     request_body = HouseholdBody,
     responses(
-        (status = 201, description = "The household registered", body = HouseholdJson),
+        (status = 201, description = "The household registered", body = HouseholdJson, headers(
+            ("Location" = String, description = "The household's address in the API"),
+        )),
         BadRequest, Unauthorized, Forbidden, TooLarge, Unprocessable, TooManyRequests
     )
 )]
@@ -487,6 +502,30 @@ pub async fn household_create(
             format!("{}/team/households/{}", super::PREFIX, saved.household.id),
         ))
         .json(HouseholdJson::from(&saved.household)))
+}
+
+/// A household of the member's villages.
+#[utoipa::path(
+    tag = "team",
+    description = TEAM,
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The household's id")),
+    responses(
+        (status = 200, description = "The household", body = HouseholdJson),
+        BadRequest, Unauthorized, Forbidden, NotFound, TooManyRequests
+    )
+)]
+#[get("/team/households/{id}")]
+pub async fn household(
+    state: web::Data<AppState>,
+    area: TeamArea,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (scope, id) = (area.scope, id.into_inner());
+    let found = state
+        .db(move |conn| households::edit(conn, &scope, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(HouseholdJson::from(&found.household)))
 }
 
 /// Saves a household of the member's villages as the body gives it whole.
@@ -540,7 +579,7 @@ pub struct LotBody {
     /// Sale units received, 1–1000000.
     #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: i64,
-    /// The China date received (not after today).
+    /// The China date received (not after today, not before 2000).
     #[schema(format = Date)]
     pub received_on: String,
     /// For 统购 goods only: what the collective pays the household per unit, in fen.
@@ -599,7 +638,8 @@ pub async fn lot_record(
             let id = stock::record_lot(conn, &who, &scope, &form, now_utc())?;
             stock::lot(conn, &scope, id)
         })
-        .await?;
+        .await
+        .map_err(|e| renamed(e, "purchase_price", "purchase_price_fen"))?;
     let lot = &detail.lot;
     Ok(HttpResponse::build(StatusCode::CREATED).json(LotJson {
         id: lot.id,
