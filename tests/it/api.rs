@@ -522,3 +522,40 @@ both_databases! {
         }
     }
 }
+
+both_databases! {
+    fn a_team_reads_its_livestreams_figures_as_they_stand(app) {
+        use chrono::Duration;
+        let team_pages = app.signed_in("team@example.com");
+        app.execute("UPDATE products SET stock = 1000 WHERE slug = 'huangmi-gaomian'");
+        let session = crate::live::new_session(app, &team_pages, village_market::domain::now_utc() - Duration::minutes(5));
+        let code = crate::live::add_flour(app, &team_pages, session);
+        let page = format!("/team/live/{session}");
+        assert_eq!(team_pages.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
+        // A viewer buys two through the link.
+        let viewer = app.browser();
+        let link = format!("/l/{code}");
+        let token = crate::support::csrf_token(&viewer.text(&link).1).expect("the link's form");
+        let res = viewer.post_form(&link, &[
+            ("csrf_token", &token), ("idempotency_key", "apilivefigures00001"), ("quantity", "2"), ("name", "观众"),
+            ("phone", "13900000001"), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+        let team = app.api(Some(&app.token("team@example.com")));
+        let (status, list) = team.get("/api/v1/team/live-sessions");
+        assert_eq!(status, StatusCode::OK);
+        assert!(list["sessions"].as_array().expect("sessions").iter().any(|s| s["id"] == session && s["status"] == "live"));
+        let (status, figures) = team.get(&format!("/api/v1/team/live-sessions/{session}"));
+        assert_eq!(status, StatusCode::OK, "{figures}");
+        let item = &figures["items"][0];
+        assert_eq!((item["number"].clone(), item["sold"].clone(), item["units_left"].clone()), (json!(1), json!(2), json!(8)));
+        assert!(item["link_url"].as_str().expect("url").ends_with(&link));
+        assert_eq!((item["figures"]["orders"].clone(), figures["total"]["orders"].clone()), (json!(1), json!(1)));
+        assert_eq!(figures["total"]["paid"]["fen"], 0, "a bank transfer not yet received");
+
+        crate::households::taer_member(app);
+        assert_eq!(app.api(Some(&app.token("taer@example.com"))).get(&format!("/api/v1/team/live-sessions/{session}")).0, StatusCode::NOT_FOUND);
+        assert_eq!(app.api(Some(&app.token("cadre@example.com"))).get("/api/v1/team/live-sessions").0, StatusCode::FORBIDDEN);
+    }
+}

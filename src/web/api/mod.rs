@@ -132,6 +132,8 @@ where
         .service(team::household)
         .service(team::household_update)
         .service(team::lot_record)
+        .service(team::live_sessions)
+        .service(team::live_figures)
         .service(reports::overview)
         .service(reports::county_figures)
         .service(reports::village_households)
