@@ -772,7 +772,7 @@ pub fn buy(
     )
     .and_then(|m| crate::states::PaymentMethod::parse(&m));
     let key = form.idempotency_key.trim();
-    if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !orders::is_idempotency_key(key) {
         errors.add("idempotency_key", "invalid-stale-form");
     }
     let (Some(quantity), Some(phone), Some(method)) = (quantity, phone, method) else {

@@ -157,7 +157,7 @@ fn validate(
     )
     .and_then(|m| PaymentMethod::parse(&m));
     let key = form.idempotency_key.trim().to_string();
-    if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !is_idempotency_key(&key) {
         errors.add("idempotency_key", "invalid-stale-form");
     }
     let staff_code = v::optional_text(&mut errors, "staff_code", &form.staff_code, 16)
@@ -275,6 +275,12 @@ pub fn place_once(
         }
         Err(Unplaced::Failed(e)) => Err(e),
     }
+}
+
+/// Whether `key` can be an idempotency key as every checkout gives them (a form's hidden
+/// field, the API's `Idempotency-Key`): 16–64 letters and digits.
+pub fn is_idempotency_key(key: &str) -> bool {
+    (16..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// The key an order is stored under: the form's idempotency key bound to the session

@@ -457,9 +457,7 @@ fn place_in_transaction(
         .and_then(|m| PaymentMethod::parse(&m))
     };
     let key_typed = form.idempotency_key.trim();
-    if !(16..=64).contains(&key_typed.len())
-        || !key_typed.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if !orders::is_idempotency_key(key_typed) {
         errors.add("idempotency_key", "invalid-stale-form");
     }
     let lines = cart::price(conn, &items, true)?;

@@ -218,7 +218,7 @@ fn idempotency_key(req: &HttpRequest) -> AppResult<String> {
         .to_str()
         .map_err(|_| AppError::bad_field(field, "16 to 64 letters and digits"))?
         .trim();
-    if !(16..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !orders::is_idempotency_key(key) {
         return Err(AppError::bad_field(field, "16 to 64 letters and digits"));
     }
     Ok(key.to_string())
