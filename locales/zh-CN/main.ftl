@@ -236,6 +236,7 @@ invalid-household-archived = 这户已归档
 invalid-household-village = 这户不是这个商品所在村的
 invalid-date-range = 日期不能晚于今天
 invalid-months-reversed = 起始月份晚于结束月份
+invalid-days-reversed = 结束日期早于起始日期
 invalid-price-consignment = 代卖商品不填收购价
 invalid-not-enough-stock = 剩余数量不够
 

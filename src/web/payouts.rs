@@ -161,6 +161,13 @@ pub struct PeriodQuery {
 
 /// The period asked for (`from`, `to` as `YYYY-MM-DD`); by default this month so far.
 pub fn period(q: &PeriodQuery) -> AppResult<(NaiveDate, NaiveDate)> {
+    days(&q.from, &q.to)
+}
+
+/// The days `from..=to` as typed (`YYYY-MM-DD`, empty for the default): this month so
+/// far unless given; a day that is no date (or not in 2000–2100) is a 400 naming it, `to`
+/// before `from` a 422 naming `to`.
+pub fn days(from: &str, to: &str) -> AppResult<(NaiveDate, NaiveDate)> {
     let today = china_date(now_utc());
     let day = |field: &str, raw: &str, default: NaiveDate| -> AppResult<NaiveDate> {
         match raw.trim() {
@@ -171,10 +178,15 @@ pub fn period(q: &PeriodQuery) -> AppResult<(NaiveDate, NaiveDate)> {
                 .ok_or_else(|| AppError::bad_field(field, raw)),
         }
     };
-    let from = day("from", &q.from, today.with_day(1).unwrap_or(today))?;
-    let to = day("to", &q.to, today)?;
+    let (from, to) = (
+        day("from", from, today.with_day(1).unwrap_or(today))?,
+        day("to", to, today)?,
+    );
     if to < from {
-        return Err(AppError::bad_field("to", &q.to));
+        return Err(AppError::Invalid(FieldErrors::single(
+            "to",
+            "invalid-days-reversed",
+        )));
     }
     Ok((from, to))
 }

@@ -524,6 +524,68 @@ both_databases! {
 }
 
 both_databases! {
+    fn a_households_statement_through_the_api_is_the_ledgers(app) {
+        // The household of the team's villages with the most entries in the demo's ledger.
+        let team = app.api(Some(&app.token("team@example.com")));
+        let (_, me) = team.get("/api/v1/me");
+        let mine: Vec<String> = me["scope"]["village_ids"].as_array().expect("ids").iter().map(|v| v.to_string()).collect();
+        let household = app.scalar(&format!(
+            "SELECT l.household_id AS n FROM ledger_entries l JOIN households h ON h.id = l.household_id \
+             WHERE h.village_id IN ({}) GROUP BY l.household_id ORDER BY COUNT(*) DESC, l.household_id LIMIT 1",
+            mine.join(",")
+        ));
+        let sum = |filter: &str| app.scalar(&format!(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM ledger_entries WHERE household_id = {household} {filter}"
+        ));
+        let days: Vec<chrono::NaiveDate> = {
+            let mut conn = app.conn();
+            use diesel::prelude::*;
+            use village_market::db::schema::ledger_entries::dsl as l;
+            l::ledger_entries.filter(l::household_id.eq(household)).select(l::business_date).distinct().order(l::business_date)
+                .load::<chrono::NaiveDate>(&mut *conn).expect("days")
+        };
+        let (first, last) = (days[0], days[days.len() - 1]);
+        let cadre = app.api(Some(&app.token("cadre@example.com")));
+        let statement_of = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+            cadre.get(&format!("/api/v1/reports/households/{household}/statement?from={from}&to={to}"))
+        };
+        let (status, statement) = statement_of(first, last);
+        assert_eq!(status, StatusCode::OK, "{statement}");
+        assert_eq!(statement["household"]["id"], household);
+        assert_eq!(statement["opening"]["fen"], 0);
+        assert_eq!(statement["closing"]["fen"], sum(""));
+        let entries = statement["entries"].as_array().expect("entries");
+        assert_eq!(entries.len() as i64, app.count(&format!("ledger_entries WHERE household_id = {household}")));
+        let moved: i64 = entries.iter().map(|e| e["amount"]["fen"].as_i64().expect("fen")).sum();
+        let (earned, paid_out) = (statement["earned"]["fen"].as_i64().expect("fen"), statement["paid_out"]["fen"].as_i64().expect("fen"));
+        assert_eq!(moved, earned - paid_out);
+        assert_eq!(moved, sum(""));
+        assert!(entries.iter().any(|e| e["product_zh"].is_string()), "sales name their product");
+        // After its last entry: all of it is the opening balance, and nothing moved.
+        let after = last + chrono::Duration::days(1);
+        let (_, later) = statement_of(after, after + chrono::Duration::days(30));
+        assert_eq!((later["opening"]["fen"].clone(), later["closing"]["fen"].clone(), later["entries"].clone()), (json!(sum("")), json!(sum("")), json!([])));
+        let path = format!("/api/v1/reports/households/{household}/statement?from={first}&to={last}");
+        if let Some(phone) = statement["household"]["phone"].as_str() {
+            assert!(phone.contains('*'), "a cadre reads the phone masked: {phone}");
+        }
+        // The team reads its own household; another village's team and a canteen do not.
+        assert_eq!(team.get(&path).1["closing"], statement["closing"]);
+        crate::households::taer_member(app);
+        assert_eq!(app.api(Some(&app.token("taer@example.com"))).get(&path).0, StatusCode::NOT_FOUND);
+        assert_eq!(app.api(Some(&app.token("canteen@example.com"))).get(&path).0, StatusCode::FORBIDDEN);
+        for (query, status, field) in [
+            ("from=2026-13-01", StatusCode::BAD_REQUEST, "from"),
+            ("to=", StatusCode::BAD_REQUEST, "to"),
+            ("from=2026-06-01&to=2026-01-01", StatusCode::UNPROCESSABLE_ENTITY, "to"),
+        ] {
+            let (got, body) = cadre.get(&format!("/api/v1/reports/households/{household}/statement?{query}"));
+            assert_eq!((got, body["error"]["field"].clone()), (status, json!(field)), "{query}");
+        }
+    }
+}
+
+both_databases! {
     fn a_team_reads_its_livestreams_figures_as_they_stand(app) {
         use chrono::Duration;
         let team_pages = app.signed_in("team@example.com");

@@ -9,6 +9,7 @@ mod support;
 mod accounts;
 mod admin;
 mod api;
+mod api_canteen;
 mod api_fuzz;
 mod architecture;
 mod auth;

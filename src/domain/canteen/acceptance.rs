@@ -17,7 +17,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::domain::{notify, refunds};
-use crate::states::RejectionReason;
+use crate::states::{RejectionReason, ShipmentStatus};
 
 /// A line's acceptance as typed: `accepted-<line>`, `rejected-<line>`, `reason-<line>`.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +40,13 @@ type ReadLine = (OrderLine, i32, i32, Option<RejectionReason>);
 /// rejection.
 fn read(lines: &[OrderLine], form: &[LineAcceptance]) -> Result<Vec<ReadLine>, FieldErrors> {
     let mut errors = FieldErrors::default();
+    // A line typed that is not one of the village's part is a mistake, not "nothing".
+    for typed in form
+        .iter()
+        .filter(|f| lines.iter().all(|l| l.id != f.line_id))
+    {
+        errors.add(&field("line", typed.line_id), "invalid-choice");
+    }
     let mut read = Vec::new();
     for line in lines {
         let typed = form.iter().find(|f| f.line_id == line.id);
@@ -117,6 +124,13 @@ pub fn record(
             .into_iter()
             .find(|s| s.village_id == village_id)
             .ok_or(DomainError::NotFound)?;
+        // Said before the form is read: an accepted part's lines no longer match it.
+        if shipment.status != ShipmentStatus::Delivered || shipment.accepted_at.is_some() {
+            return Err(DomainError::invalid(
+                "acceptance",
+                "invalid-acceptance-not-due",
+            ));
+        }
         let lines = sent_lines(conn, order.id, village_id)?;
         let read = read(&lines, form)?;
         if shipments::mark_accepted(conn, shipment.id, Some(member_id), now)? != 1 {

@@ -388,6 +388,21 @@ pub struct Orderer {
     pub checkout_scope: String,
 }
 
+impl Orderer {
+    /// A member ordering through the API: the idempotency key is bound to the member and
+    /// to the request itself (its canonical bytes), so a retry finds its order and the same
+    /// key sent by another member, or with another request, finds nothing of it.
+    pub fn for_program(user_id: i64, email: &str, locale: &str, request: &[u8]) -> Orderer {
+        use sha2::{Digest, Sha256};
+        Orderer {
+            user_id,
+            email: email.to_string(),
+            locale: locale.to_string(),
+            checkout_scope: format!("program:{user_id}:{}", hex::encode(Sha256::digest(request))),
+        }
+    }
+}
+
 /// Places a canteen order, all or nothing: every problem of the form is named by its
 /// field, and nothing is reserved unless the whole order can be; `Checkout::Refused`
 /// names the lines whose stock is short. A repeated submit (same idempotency key, same

@@ -10,6 +10,7 @@
 //! page at `/api/v1/docs`.
 
 pub mod account;
+pub mod canteen;
 pub mod catalog;
 pub mod orders;
 pub mod reference;
@@ -65,13 +66,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "catalog", description = "Villages and the products on sale: open to anyone."),
         (name = "orders", description = "A guest's storefront order: placed once per `Idempotency-Key`, read by its key."),
         (name = "account", description = "Who a token acts as."),
+        (name = "canteen", description = "A canteen's catalogue, orders, approvals, delivery notes, acceptance and statements, within its organisation."),
         (name = "team", description = "A work team's orders, household register and stock, within its villages."),
-        (name = "reports", description = "The cadres' figures: the reader's scope, a county, a village, as the report pages read them."),
+        (name = "reports", description = "The cadres' figures: the reader's scope, a county, a village, a household's statement, as the report pages read them."),
         (name = "reference", description = "This document, as JSON and as a page."),
     ),
     // Types named only by parameters are not collected from the handlers: listed here.
     components(schemas(
-        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep, reports::HouseholdOrder,
+        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep, canteen::Decision, reports::HouseholdOrder,
         reports::Direction,
         crate::states::OrderStatus, crate::states::Channel, crate::states::HouseholdCategory,
     ))
@@ -124,9 +126,19 @@ where
         .service(catalog::product)
         .service(orders::place)
         .service(orders::show)
+        .service(canteen::catalogue)
+        .service(canteen::place)
+        .service(canteen::orders_list)
+        .service(canteen::order_show)
+        .service(canteen::decide)
+        .service(canteen::canteen_note)
+        .service(canteen::accept)
+        .service(canteen::statements_list)
+        .service(canteen::statement_show)
         .service(team::orders_list)
         .service(team::order)
         .service(team::advance)
+        .service(canteen::team_note)
         .service(team::households_list)
         .service(team::household_create)
         .service(team::household)
@@ -137,6 +149,7 @@ where
         .service(reports::overview)
         .service(reports::county_figures)
         .service(reports::village_households)
+        .service(reports::household_statement)
         .default_service(web::to(unrouted));
     let (app, document) = app
         .into_utoipa_app()
@@ -291,6 +304,46 @@ pub fn typed_param<T>(
         Some(text) => parse(text)
             .map(Some)
             .ok_or_else(|| AppError::bad_field(field, "not one of the values the document lists")),
+    }
+}
+
+/// A domain refusal naming a form's field (`q-17`, `delivery_site`) names the request's
+/// own field instead (`lines[0].quantity`, `delivery_site_id`) where `rename` knows it.
+pub fn fields_renamed(e: AppError, rename: impl Fn(&str) -> Option<String>) -> AppError {
+    match e {
+        AppError::Invalid(mut errors) => {
+            for error in &mut errors.0 {
+                if let Some(field) = rename(&error.field) {
+                    error.field = field;
+                }
+            }
+            AppError::Invalid(errors)
+        }
+        other => other,
+    }
+}
+
+/// A refusal of `field` as things stand (a decision already taken, a step out of turn)
+/// is a conflict with the state, named `as_field`, as the pages answer it.
+pub fn state_conflict(e: AppError, field: &str, as_field: &str) -> AppError {
+    match e {
+        AppError::Invalid(errors) if errors.has(field) => AppError::Conflict {
+            field: as_field.into(),
+            reason: "not possible as things stand".into(),
+        },
+        other => other,
+    }
+}
+
+/// A `page` parameter: pages count from 1 (to 100,000); absent is the first.
+pub fn page_number(value: &Option<String>) -> AppResult<i64> {
+    match value.as_deref() {
+        None => Ok(1),
+        Some(n) => n
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| AppError::bad_field("page", "a whole number from 1")),
     }
 }
 

@@ -93,6 +93,8 @@ impl From<StorefrontPayment> for PaymentMethod {
 
 #[derive(Serialize, ToSchema)]
 pub struct OrderLineJson {
+    /// The line's id (a canteen's acceptance names it).
+    pub id: i64,
     pub product_id: i64,
     pub name_zh: String,
     pub name_en: String,
@@ -111,6 +113,8 @@ pub struct ShipmentJson {
     pub status: ShipmentStatus,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
+    /// When a canteen recorded what arrived of it (验收).
+    pub accepted_at: Option<String>,
 }
 
 /// What the buyer and the team both read of an order.
@@ -161,6 +165,7 @@ pub fn order_parts(view: &OrderView) -> OrderParts {
             .lines
             .iter()
             .map(|l| OrderLineJson {
+                id: l.id,
                 product_id: l.product_id,
                 name_zh: l.product_name_zh.clone(),
                 name_en: l.product_name_en.clone(),
@@ -180,6 +185,7 @@ pub fn order_parts(view: &OrderView) -> OrderParts {
                 status: s.status,
                 carrier: s.carrier.clone(),
                 tracking_number: s.tracking_number.clone(),
+                accepted_at: s.accepted_at.map(rfc3339),
             })
             .collect(),
     }
@@ -209,7 +215,7 @@ fn order_json(view: &OrderView, base_url: &str) -> OrderJson {
 
 /// The `Idempotency-Key` header: 16–64 letters and digits, chosen by the caller afresh
 /// for each order and sent again with each retry of it.
-fn idempotency_key(req: &HttpRequest) -> AppResult<String> {
+pub(super) fn idempotency_key(req: &HttpRequest) -> AppResult<String> {
     let field = "Idempotency-Key";
     let key = req
         .headers()
@@ -225,7 +231,7 @@ fn idempotency_key(req: &HttpRequest) -> AppResult<String> {
 }
 
 /// A line refused as things stand, named by its place in the request.
-fn refusal(lines: &[(i64, i64)], refused: &[RefusedLine]) -> AppError {
+pub(super) fn refusal(lines: &[(i64, i64)], refused: &[RefusedLine]) -> AppError {
     let Some(first) = refused.first() else {
         return AppError::Conflict {
             field: "lines".into(),

@@ -1,7 +1,8 @@
 //! The cadres' figures through the API, as the report pages read them and within the
 //! reader's scope (a cadre's county or village, a team's villages, the city office's
 //! whole city): the scope county by county, a county village by village, a village
-//! household by household. Money from the ledger's monthly totals.
+//! household by household, and a household's statement (共富账单) entry by entry. Money
+//! from the ledger.
 
 use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
@@ -13,13 +14,14 @@ use super::{
     typed_param,
 };
 use crate::domain::catalog::Village;
+use crate::domain::money::mask_phone;
 use crate::domain::reports::{
     self, CHANNELS, Figures, HouseholdQuery, HouseholdSort, Months, Reading, VillageFigures,
 };
 use crate::domain::validation::FieldErrors;
 use crate::domain::{china_date, now_utc};
 use crate::error::{AppError, AppResult};
-use crate::states::{Channel, HouseholdCategory};
+use crate::states::{Channel, HouseholdCategory, LedgerKind};
 use crate::web::AppState;
 use crate::web::auth::ReportsArea;
 
@@ -364,6 +366,127 @@ pub async fn village_households(
                 income: Money::of(r.income_fen),
                 payouts: Money::of(r.payouts_fen),
                 per_capita_income: Money::of(r.per_capita_fen()),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DaysQuery {
+    /// The first day, a China date from 2000 to 2100; the first of this month unless given.
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$")]
+    from: Option<String>,
+    /// The last day, a China date from 2000 to 2100; today unless given. Not before `from`
+    /// (422).
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$")]
+    to: Option<String>,
+}
+
+/// A household as its statement heads it; the phone masked (`138****8000`), as cadres
+/// read it on the page.
+#[derive(Serialize, ToSchema)]
+pub struct StatementHousehold {
+    pub id: i64,
+    pub village_id: i64,
+    pub code: String,
+    pub head_name: String,
+    /// 常住人口
+    pub resident_members: i32,
+    pub category: HouseholdCategory,
+    pub phone: Option<String>,
+}
+
+/// One entry of the ledger on a household's statement.
+#[derive(Serialize, ToSchema)]
+pub struct StatementEntry {
+    /// The China date it counts on.
+    pub date: String,
+    pub kind: LedgerKind,
+    /// Positive: earned by the household; negative: a refund or a payout.
+    pub amount: Money,
+    pub quantity: i32,
+    pub order_id: Option<i64>,
+    pub product_id: Option<i64>,
+    pub product_zh: Option<String>,
+    pub product_en: Option<String>,
+}
+
+/// 共富账单: what a household earned and was paid in a period, between its balances.
+#[derive(Serialize, ToSchema)]
+pub struct HouseholdStatementJson {
+    pub household: StatementHousehold,
+    pub from: String,
+    pub to: String,
+    /// What the collective owed the household before `from`.
+    pub opening: Money,
+    /// Sales, purchases and refunds in the period.
+    pub earned: Money,
+    pub paid_out: Money,
+    /// `opening + earned − paid_out`: what is owed after `to`.
+    pub closing: Money,
+    /// Every entry, in order.
+    pub entries: Vec<StatementEntry>,
+}
+
+/// A household's statement (共富账单) for a period, read from the ledger, for a reader
+/// whose scope holds its village; another household is 404.
+#[utoipa::path(
+    tag = "reports",
+    description = READER,
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The household's id"), DaysQuery),
+    responses(
+        (status = 200, description = "The statement", body = HouseholdStatementJson),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable, TooManyRequests
+    )
+)]
+#[get("/reports/households/{id}/statement")]
+pub async fn household_statement(
+    state: web::Data<AppState>,
+    area: ReportsArea,
+    id: web::Path<i64>,
+    query: web::Query<DaysQuery>,
+) -> AppResult<HttpResponse> {
+    let given = |field: &str, value: &Option<String>| match value.as_deref() {
+        Some("") => Err(AppError::bad_field(field, "empty")),
+        other => Ok(other.unwrap_or_default().to_string()),
+    };
+    let (from, to) =
+        crate::web::payouts::days(&given("from", &query.from)?, &given("to", &query.to)?)?;
+    let (scope, id) = (area.scope, id.into_inner());
+    let s = state
+        .db(move |conn| reports::household_statement(conn, &scope, id, from, to))
+        .await?;
+    let h = &s.household;
+    Ok(HttpResponse::Ok().json(HouseholdStatementJson {
+        household: StatementHousehold {
+            id: h.id,
+            village_id: h.village_id,
+            code: h.code.clone(),
+            head_name: h.head_name.clone(),
+            resident_members: h.resident_members,
+            category: h.category,
+            phone: h.phone.as_deref().map(mask_phone),
+        },
+        from: s.from.to_string(),
+        to: s.to.to_string(),
+        opening: Money::of(s.opening_fen),
+        earned: Money::of(s.earned_fen),
+        paid_out: Money::of(s.paid_out_fen),
+        closing: Money::of(s.closing_fen),
+        entries: s
+            .lines
+            .iter()
+            .map(|l| StatementEntry {
+                date: l.entry.business_date.to_string(),
+                kind: l.entry.kind,
+                amount: Money::of(l.entry.amount_fen),
+                quantity: l.entry.quantity,
+                order_id: l.entry.order_id,
+                product_id: l.entry.product_id,
+                product_zh: l.product.as_ref().map(|(zh, _)| zh.clone()),
+                product_en: l.product.as_ref().map(|(_, en)| en.clone()),
             })
             .collect(),
     }))
