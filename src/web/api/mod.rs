@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod live;
 pub mod orders;
 pub mod reference;
 pub mod reports;
@@ -65,7 +66,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "catalog", description = "Villages and the products on sale: open to anyone."),
         (name = "orders", description = "A guest's storefront order: placed once per `Idempotency-Key`, read by its key."),
         (name = "account", description = "Who a token acts as."),
-        (name = "team", description = "A work team's orders, household register and stock, within its villages."),
+        (name = "team", description = "A work team's orders, household register, stock and livestream sessions, within its villages."),
         (name = "reports", description = "The cadres' figures: the reader's scope, a county, a village, as the report pages read them."),
         (name = "reference", description = "This document, as JSON and as a page."),
     ),
@@ -132,8 +133,8 @@ where
         .service(team::household)
         .service(team::household_update)
         .service(team::lot_record)
-        .service(team::live_sessions)
-        .service(team::live_figures)
+        .service(live::live_sessions)
+        .service(live::live_figures)
         .service(reports::overview)
         .service(reports::county_figures)
         .service(reports::village_households)
