@@ -10,6 +10,7 @@ mod accounts;
 mod admin;
 mod api;
 mod api_fuzz;
+mod api_live;
 mod architecture;
 mod auth;
 mod browser;

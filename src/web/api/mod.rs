@@ -72,7 +72,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     ),
     // Types named only by parameters are not collected from the handlers: listed here.
     components(schemas(
-        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep, reports::HouseholdOrder,
+        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep, live::LiveStep,
+        reports::HouseholdOrder,
         reports::Direction,
         crate::states::OrderStatus, crate::states::Channel, crate::states::HouseholdCategory,
     ))
@@ -134,7 +135,13 @@ where
         .service(team::household_update)
         .service(team::lot_record)
         .service(live::live_sessions)
+        .service(live::session_create)
         .service(live::live_figures)
+        // Before `session_step`, whose `{step}` would take `items` and `extend` too.
+        .service(live::item_add)
+        .service(live::item_change)
+        .service(live::session_extend)
+        .service(live::session_step)
         .service(reports::overview)
         .service(reports::county_figures)
         .service(reports::village_households)
