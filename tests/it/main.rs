@@ -11,6 +11,7 @@ mod admin;
 mod api;
 mod api_canteen;
 mod api_fuzz;
+mod api_live;
 mod architecture;
 mod auth;
 mod browser;

@@ -12,6 +12,7 @@
 pub mod account;
 pub mod canteen;
 pub mod catalog;
+pub mod live;
 pub mod orders;
 pub mod reference;
 pub mod reports;
@@ -67,13 +68,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "orders", description = "A guest's storefront order: placed once per `Idempotency-Key`, read by its key."),
         (name = "account", description = "Who a token acts as."),
         (name = "canteen", description = "A canteen's catalogue, orders, approvals, delivery notes, acceptance and statements, within its organisation."),
-        (name = "team", description = "A work team's orders, household register and stock, within its villages."),
+        (name = "team", description = "A work team's orders, household register, stock and livestream sessions, within its villages."),
         (name = "reports", description = "The cadres' figures: the reader's scope, a county, a village, a household's statement, as the report pages read them."),
         (name = "reference", description = "This document, as JSON and as a page."),
     ),
     // Types named only by parameters are not collected from the handlers: listed here.
     components(schemas(
-        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep, canteen::Decision, reports::HouseholdOrder,
+        ErrorBody, ErrorDetail, Money, LangCode, team::FulfilmentStep, live::LiveStep,
+        canteen::Decision, reports::HouseholdOrder,
         reports::Direction,
         crate::states::OrderStatus, crate::states::Channel, crate::states::HouseholdCategory,
     ))
@@ -144,8 +146,14 @@ where
         .service(team::household)
         .service(team::household_update)
         .service(team::lot_record)
-        .service(team::live_sessions)
-        .service(team::live_figures)
+        .service(live::live_sessions)
+        .service(live::session_create)
+        .service(live::live_figures)
+        // Before `session_step`, whose `{step}` would take `items` and `extend` too.
+        .service(live::item_add)
+        .service(live::item_change)
+        .service(live::session_extend)
+        .service(live::session_step)
         .service(reports::overview)
         .service(reports::county_figures)
         .service(reports::village_households)
@@ -321,6 +329,17 @@ pub fn fields_renamed(e: AppError, rename: impl Fn(&str) -> Option<String>) -> A
         }
         other => other,
     }
+}
+
+/// A domain refusal naming the form's field `from` names the body's `to` instead.
+pub fn renamed(e: AppError, from: &str, to: &str) -> AppError {
+    fields_renamed(e, |field| (field == from).then(|| to.to_string()))
+}
+
+/// A refusal of the order's, part's or session's `status` is a conflict with things as
+/// they stand (a step out of turn, a change after the end), as the pages answer it.
+pub fn out_of_turn(e: AppError) -> AppError {
+    state_conflict(e, "status", "status")
 }
 
 /// A refusal of `field` as things stand (a decision already taken, a step out of turn)

@@ -1,8 +1,8 @@
 //! A work team's side through the API, within its villages as on the pages: the orders
 //! touching them (each read with the team's own lines and parts) and a village's part
 //! packed, shipped or delivered; the household register (listed, registered, edited); a
-//! stock lot (入库) recorded; the livestream sessions and their live figures. Another
-//! village's order, household or session is 404.
+//! stock lot (入库) recorded. Another village's order or household is 404. (The team's
+//! livestream sessions are `api::live`'s.)
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, put, web};
@@ -12,27 +12,24 @@ use utoipa::{IntoParams, ToSchema};
 use super::orders::{OrderParts, order_parts};
 use super::{
     ApiJson, BadRequest, Conflict, Forbidden, Money, NotFound, TooLarge, TooManyRequests,
-    Unauthorized, Unprocessable, rfc3339, typed_param,
+    Unauthorized, Unprocessable, out_of_turn, page_number, renamed, rfc3339, typed_param,
 };
 use crate::domain::actor::Who;
 use crate::domain::fulfilment::{self, Part, ShipForm, Step};
 use crate::domain::households::{self, Household, HouseholdForm, Search};
-use crate::domain::live::{self, LiveSession};
-use crate::domain::live_hosts::Sum;
 use crate::domain::money::format_yuan_plain;
 use crate::domain::now_utc;
 use crate::domain::orders::{self, OrderFilter, OrderView};
 use crate::domain::stock::{self, LotForm};
 use crate::error::{AppError, AppResult};
-use crate::states::{
-    Channel, HouseholdCategory, LivePlatform, LiveStatus, OrderStatus, PayoutMethod,
-};
+use crate::states::{Channel, HouseholdCategory, OrderStatus, PayoutMethod};
 use crate::web::AppState;
 use crate::web::auth::TeamArea;
 use crate::web::orders::parse_day;
 
-/// Every operation here: a team member's token.
-const TEAM: &str = "A work team member's token; only the member's villages are in reach.";
+/// Every operation here (and `api::live`'s): a team member's token.
+pub(super) const TEAM: &str =
+    "A work team member's token; only the member's villages are in reach.";
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -264,33 +261,6 @@ pub async fn advance(
     Ok(HttpResponse::Ok().json(team_order(&view)))
 }
 
-/// A domain refusal naming the form's field `from` names the body's `to` instead.
-fn renamed(e: AppError, from: &str, to: &str) -> AppError {
-    match e {
-        AppError::Invalid(mut errors) => {
-            for error in &mut errors.0 {
-                if error.field == from {
-                    error.field = to.to_string();
-                }
-            }
-            AppError::Invalid(errors)
-        }
-        other => other,
-    }
-}
-
-/// A refusal about the order's or part's state is a conflict with things as they stand,
-/// as the pages answer it.
-fn out_of_turn(e: AppError) -> AppError {
-    match e {
-        AppError::Invalid(errors) if errors.has("status") => AppError::Conflict {
-            field: "status".into(),
-            reason: "this step cannot be taken now".into(),
-        },
-        other => other,
-    }
-}
-
 /// A household (农户) of the register.
 #[derive(Serialize, ToSchema)]
 pub struct HouseholdJson {
@@ -382,14 +352,7 @@ pub async fn households_list(
         "true" => true,
         _ => return Err(AppError::bad_field("archived", "true or false")),
     };
-    let page = match given("page", &query.page)? {
-        "" => 1,
-        n => n
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100_000).contains(n))
-            .ok_or_else(|| AppError::bad_field("page", "a whole number from 1"))?,
-    };
+    let page = page_number(&query.page)?;
     let text = query.q.unwrap_or_default();
     let scope = area.scope;
     let register = state
@@ -655,163 +618,5 @@ pub async fn lot_record(
         received_on: lot.received_on.to_string(),
         purchase_price: lot.purchase_price_fen.map(Money::of),
         created_at: rfc3339(lot.created_at),
-    }))
-}
-
-/// A livestream session (直播场次) of the member's villages.
-#[derive(Serialize, ToSchema)]
-pub struct LiveSessionJson {
-    pub id: i64,
-    pub village_id: i64,
-    pub title: String,
-    pub platform: LivePlatform,
-    /// 主播
-    pub host_name: String,
-    /// The host's commission, in basis points of paid sales less refunds.
-    pub host_commission_bp: i32,
-    pub starts_at: String,
-    pub ends_at: String,
-    pub status: LiveStatus,
-}
-
-impl From<&LiveSession> for LiveSessionJson {
-    fn from(s: &LiveSession) -> Self {
-        LiveSessionJson {
-            id: s.id,
-            village_id: s.village_id,
-            title: s.title.clone(),
-            platform: s.platform,
-            host_name: s.host_name.clone(),
-            host_commission_bp: s.host_commission_bp,
-            starts_at: rfc3339(s.starts_at),
-            ends_at: rfc3339(s.ends_at),
-            status: s.status,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LiveSessionList {
-    /// Latest first.
-    pub sessions: Vec<LiveSessionJson>,
-}
-
-/// The livestream sessions of the member's villages.
-#[utoipa::path(
-    tag = "team",
-    description = TEAM,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The sessions", body = LiveSessionList),
-        BadRequest, Unauthorized, Forbidden, TooManyRequests
-    )
-)]
-#[get("/team/live-sessions")]
-pub async fn live_sessions(state: web::Data<AppState>, area: TeamArea) -> AppResult<HttpResponse> {
-    let scope = area.scope;
-    let sessions = state.db(move |conn| live::sessions(conn, &scope)).await?;
-    Ok(HttpResponse::Ok().json(LiveSessionList {
-        sessions: sessions.iter().map(LiveSessionJson::from).collect(),
-    }))
-}
-
-/// What links brought in: orders placed, paid, money paid and refunded, the host's
-/// commission, and what is left for the village.
-#[derive(Serialize, ToSchema)]
-pub struct LiveFigures {
-    pub orders: i64,
-    pub paid_orders: i64,
-    pub paid: Money,
-    pub refunded: Money,
-    pub host_commission: Money,
-    /// Paid, less refunds, less the host's commission.
-    pub for_village: Money,
-}
-
-impl From<&Sum> for LiveFigures {
-    fn from(s: &Sum) -> Self {
-        LiveFigures {
-            orders: s.orders,
-            paid_orders: s.paid_orders,
-            paid: Money::of(s.paid_fen),
-            refunded: Money::of(s.refunded_fen),
-            host_commission: Money::of(s.commission_fen),
-            for_village: Money::of(s.net_fen()),
-        }
-    }
-}
-
-/// A numbered link (1号, 2号…) of a session, with its figures as they stand.
-#[derive(Serialize, ToSchema)]
-pub struct LiveItemJson {
-    pub number: i32,
-    pub product_id: i64,
-    pub name_zh: String,
-    pub name_en: String,
-    pub live_price: Money,
-    pub quota: i32,
-    pub sold: i32,
-    pub units_left: i32,
-    pub per_buyer_limit: i32,
-    /// The link viewers open (`/l/{code}`).
-    pub link_url: String,
-    pub visits: i64,
-    pub figures: LiveFigures,
-}
-
-/// A session with each link's figures and the session's in all.
-#[derive(Serialize, ToSchema)]
-pub struct LiveSessionFigures {
-    pub session: LiveSessionJson,
-    pub items: Vec<LiveItemJson>,
-    pub total: LiveFigures,
-}
-
-/// A session's live figures, as its dashboard shows them.
-///
-/// Read afresh on each call, whichever server process took the orders; poll it while
-/// the session is live.
-#[utoipa::path(
-    tag = "team",
-    description = TEAM,
-    security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The session's id")),
-    responses(
-        (status = 200, description = "The session and its figures", body = LiveSessionFigures),
-        BadRequest, Unauthorized, Forbidden, NotFound, TooManyRequests
-    )
-)]
-#[get("/team/live-sessions/{id}")]
-pub async fn live_figures(
-    state: web::Data<AppState>,
-    area: TeamArea,
-    id: web::Path<i64>,
-) -> AppResult<HttpResponse> {
-    let (scope, id) = (area.scope, id.into_inner());
-    let (session, figures) = state
-        .db(move |conn| live::figures(conn, &scope, id))
-        .await?;
-    let base = &state.config.base_url;
-    Ok(HttpResponse::Ok().json(LiveSessionFigures {
-        session: (&session).into(),
-        items: figures
-            .items
-            .iter()
-            .map(|(item, product, f)| LiveItemJson {
-                number: item.number,
-                product_id: product.id,
-                name_zh: product.name_zh.clone(),
-                name_en: product.name_en.clone(),
-                live_price: Money::of(item.live_price_fen),
-                quota: item.quota,
-                sold: item.sold,
-                units_left: item.units_left(),
-                per_buyer_limit: item.per_buyer_limit,
-                link_url: format!("{base}/l/{}", item.code),
-                visits: item.visits,
-                figures: LiveFigures::from(&Sum::of([f])),
-            })
-            .collect(),
-        total: LiveFigures::from(&figures.total),
     }))
 }
