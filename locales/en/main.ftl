@@ -246,6 +246,7 @@ invalid-household-village = This household is not of the product's village
 invalid-date-range = The date cannot be after today
 invalid-months-reversed = The first month is after the last
 invalid-days-reversed = The last day is before the first
+invalid-acceptance-line-repeated = This line is already given above
 invalid-price-consignment = Consignment goods have no purchase price
 invalid-not-enough-stock = Not that much is left
 

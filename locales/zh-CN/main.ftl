@@ -237,6 +237,7 @@ invalid-household-village = 这户不是这个商品所在村的
 invalid-date-range = 日期不能晚于今天
 invalid-months-reversed = 起始月份晚于结束月份
 invalid-days-reversed = 结束日期早于起始日期
+invalid-acceptance-line-repeated = 这一行上面已经填过
 invalid-price-consignment = 代卖商品不填收购价
 invalid-not-enough-stock = 剩余数量不够
 

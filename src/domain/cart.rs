@@ -176,14 +176,14 @@ pub fn price(conn: &mut DbConn, items: &[CartItem], canteen: bool) -> QueryResul
 }
 
 /// The lines a program sends (the API's order: product and quantity), read as a cart:
-/// 1–`MAX_LINES` lines, each product once, each quantity 1–`MAX_LINE_QUANTITY`; every
+/// 1–`max_lines` lines, each product once, each quantity 1–`MAX_LINE_QUANTITY`; every
 /// problem named by its line (`lines[2].quantity`).
-pub fn items_of(lines: &[(i64, i64)]) -> Result<Vec<CartItem>, FieldErrors> {
+pub fn items_of(lines: &[(i64, i64)], max_lines: usize) -> Result<Vec<CartItem>, FieldErrors> {
     let mut errors = FieldErrors::default();
     if lines.is_empty() {
         errors.add("lines", "invalid-cart-empty");
     }
-    if lines.len() > MAX_LINES {
+    if lines.len() > max_lines {
         errors.add("lines", "invalid-cart-full");
         return Err(errors);
     }

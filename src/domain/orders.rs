@@ -227,10 +227,10 @@ pub fn place_for_program(
     reservation_minutes: u32,
     now: NaiveDateTime,
 ) -> DomainResult<Checkout> {
-    let items = cart::items_of(lines)?;
+    let items = cart::items_of(lines, cart::MAX_LINES)?;
     let buyer = Buyer {
         locale: locale.to_string(),
-        checkout_scope: hex::encode(Sha256::digest(request)),
+        checkout_scope: program_scope(request),
         ..Buyer::default()
     };
     place(
@@ -242,6 +242,12 @@ pub fn place_for_program(
         reservation_minutes,
         now,
     )
+}
+
+/// The checkout scope of a program's request: its canonical bytes, hashed, so that its
+/// idempotency key finds only what the same request placed.
+pub fn program_scope(request: &[u8]) -> String {
+    hex::encode(Sha256::digest(request))
 }
 
 /// Places an order once per stored idempotency key, whatever the channel: a repeated

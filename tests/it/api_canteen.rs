@@ -110,8 +110,17 @@ both_databases! {
         let mut zero = good.clone();
         zero["lines"][1]["quantity"] = json!(0);
         let (status, _, body) = place(&buyer, KEY, &zero);
-        assert_eq!(refused_field(&(status, body)), (StatusCode::BAD_REQUEST, json!("lines[1].quantity")));
+        assert_eq!(refused_field(&(status, body)), (StatusCode::UNPROCESSABLE_ENTITY, json!("lines[1].quantity")));
+        let mut twice = good.clone();
+        twice["lines"][1]["product_id"] = json!(xiaomi);
+        let (status, _, body) = place(&buyer, KEY, &twice);
+        assert_eq!(refused_field(&(status, body)), (StatusCode::UNPROCESSABLE_ENTITY, json!("lines[1].product_id")));
+        let mut loose = good.clone();
+        loose["delivery_date"] = json!(delivery_day(2).format("%Y-%-m-%-d").to_string());
+        let (status, _, body) = place(&buyer, KEY, &loose);
+        assert_eq!(refused_field(&(status, body)), (StatusCode::BAD_REQUEST, json!("delivery_date")));
         let school = school(app);
+        let audits_before = app.count("audit_log");
         let mut elsewhere = good.clone();
         elsewhere["delivery_site_id"] = json!(site_of(app, "大同市第三中学食堂"));
         let (status, _, body) = place(&buyer, KEY, &elsewhere);
@@ -126,6 +135,8 @@ both_databases! {
         let (status, _, body) = place(&buyer, KEY, &past);
         assert_eq!(refused_field(&(status, body)), (StatusCode::UNPROCESSABLE_ENTITY, json!("delivery_date")));
         assert_eq!(app.count("orders"), orders_before, "nothing written");
+        assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {xiaomi}")), stock, "nothing reserved");
+        assert_eq!(app.count("audit_log"), audits_before);
 
         // Placed once; the retry, its keys in another order, answers the same order.
         let (status, replayed, order) = place(&buyer, KEY, &good);
@@ -141,18 +152,32 @@ both_databases! {
         assert_eq!(order["lines"].as_array().expect("lines").len(), 2);
         assert_eq!(app.scalar(&format!("SELECT organization_id AS n FROM canteen_orders WHERE order_id = {id}")), org_id(app, DEMO_ORG));
         assert_eq!(app.count(&format!("audit_log WHERE action = 'place_canteen_order' AND entity_id = {id}")), 1);
-        let reordered: Value = serde_json::from_str(&serde_json::to_string(&json!({
-            "payment_method": good["payment_method"], "lines": good["lines"], "po_number": good["po_number"],
-            "delivery_date": good["delivery_date"], "delivery_site_id": good["delivery_site_id"],
-        })).expect("json")).expect("json");
-        let (status, replayed, again) = place(&buyer, KEY, &reordered);
-        assert_eq!((status, replayed.as_deref(), again["id"].as_i64()), (StatusCode::CREATED, Some("true"), Some(id)));
+        // The retry spelled otherwise: its keys reordered, spaced, a quantity as 15.0.
+        let respelled = format!(
+            r#"{{ "payment_method": "on_account", "po_number": "CG-2026-200",
+                 "delivery_site_id": {}, "delivery_date": "{}",
+                 "lines": [ {{"quantity": 15.0, "product_id": {xiaomi}}}, {{"product_id": {}, "quantity": 40}} ] }}"#,
+            good["delivery_site_id"], good["delivery_date"].as_str().expect("date"), good["lines"][1]["product_id"],
+        );
+        let res = buyer.request(Method::POST, "/api/v1/canteen/orders").header("Idempotency-Key", KEY)
+            .header("Content-Type", "application/json").body(respelled).send().expect("POST");
+        assert_eq!(res.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()), Some("true"));
+        let (status, again) = crate::support::read_json(res);
+        assert_eq!((status, again["id"].as_i64()), (StatusCode::CREATED, Some(id)));
         assert_eq!(app.count("orders"), orders_before + 1, "one order for the key");
+        // Another member of the same organisation sending the same key and body places
+        // their own order: a key finds only what its own member placed.
+        let approver = app.api(Some(&app.token("approver@example.com")));
+        let (status, replayed, theirs) = place(&approver, KEY, &good);
+        assert_eq!((status, replayed.as_deref()), (StatusCode::CREATED, Some("false")), "{theirs}");
+        assert_ne!(theirs["id"].as_i64(), Some(id));
+        assert_eq!(app.count("orders"), orders_before + 2);
 
         // The list and the order; another organisation and other roles see none of it.
         let (status, list) = buyer.get("/api/v1/canteen/orders");
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(list["orders"][0]["id"], id);
+        let listed: Vec<i64> = list["orders"].as_array().expect("orders").iter().map(|o| o["id"].as_i64().expect("id")).collect();
+        assert_eq!(listed, vec![theirs["id"].as_i64().expect("id"), id], "every member's orders, newest first");
         assert_eq!(buyer.get("/api/v1/canteen/orders?page=0").0, StatusCode::BAD_REQUEST);
         let (status, read) = buyer.get(&format!("/api/v1/canteen/orders/{id}"));
         assert_eq!((status, read["number"].clone()), (StatusCode::OK, order["number"].clone()));
@@ -248,6 +273,8 @@ both_databases! {
         }
         let twice = json!({"lines": [{"line_id": line}, {"line_id": line}]});
         assert_eq!(refused_field(&buyer.post(&accept, &[], &twice)), (StatusCode::UNPROCESSABLE_ENTITY, json!("lines[1].line_id")));
+        let late = json!({"lines": [{"line_id": line + 1000}, {"line_id": line}]});
+        assert_eq!(refused_field(&buyer.post(&accept, &[], &late)), (StatusCode::UNPROCESSABLE_ENTITY, json!("lines[0].line_id")));
         assert_eq!(school.post(&accept, &[], &damaged).0, StatusCode::NOT_FOUND);
         assert_eq!(app.count("acceptance_lines"), 0);
 

@@ -251,5 +251,10 @@ both_databases! {
         assert_eq!(app.count("live_sessions"), 1);
         assert_eq!(app.count(&format!("live_items WHERE session_id = {session} AND quota = 10")), 1);
         assert_eq!(app.count("audit_log WHERE entity = 'live_session'"), 2, "create, the item");
+        // An item is reached through its own session only, even by its own team.
+        let (other, _) = prepared(app, &team);
+        let stray = format!("/api/v1/team/live-sessions/{other}/items/{item}");
+        assert_eq!(send(&team, Method::PUT, &stray, &json!({"live_price_fen": 100, "quota": 3})).0, StatusCode::NOT_FOUND);
+        assert_eq!(app.count(&format!("live_items WHERE id = {item} AND quota = 10")), 1);
     }
 }

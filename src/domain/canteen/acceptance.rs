@@ -40,12 +40,17 @@ type ReadLine = (OrderLine, i32, i32, Option<RejectionReason>);
 /// rejection.
 fn read(lines: &[OrderLine], form: &[LineAcceptance]) -> Result<Vec<ReadLine>, FieldErrors> {
     let mut errors = FieldErrors::default();
-    // A line typed that is not one of the village's part is a mistake, not "nothing".
-    for typed in form
-        .iter()
-        .filter(|f| lines.iter().all(|l| l.id != f.line_id))
-    {
-        errors.add(&field("line", typed.line_id), "invalid-choice");
+    // A line typed that is not one of the village's part is a mistake, not "nothing";
+    // so is a line typed twice.
+    for (i, typed) in form.iter().enumerate() {
+        if lines.iter().all(|l| l.id != typed.line_id) {
+            errors.add(&field("line", typed.line_id), "invalid-choice");
+        } else if form[..i].iter().any(|f| f.line_id == typed.line_id) {
+            errors.add(
+                &field("line", typed.line_id),
+                "invalid-acceptance-line-repeated",
+            );
+        }
     }
     let mut read = Vec::new();
     for line in lines {

@@ -393,12 +393,11 @@ impl Orderer {
     /// to the request itself (its canonical bytes), so a retry finds its order and the same
     /// key sent by another member, or with another request, finds nothing of it.
     pub fn for_program(user_id: i64, email: &str, locale: &str, request: &[u8]) -> Orderer {
-        use sha2::{Digest, Sha256};
         Orderer {
             user_id,
             email: email.to_string(),
             locale: locale.to_string(),
-            checkout_scope: format!("program:{user_id}:{}", hex::encode(Sha256::digest(request))),
+            checkout_scope: format!("program:{user_id}:{}", orders::program_scope(request)),
         }
     }
 }

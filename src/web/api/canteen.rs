@@ -15,7 +15,8 @@ use super::catalog::{CountyRef, TierJson, VillageRef};
 use super::orders::{LineRequest, OrderParts, idempotency_key, order_parts, refusal};
 use super::{
     ApiJson, BadRequest, Conflict, Forbidden, Money, NotFound, TooLarge, TooManyRequests,
-    Unauthorized, Unprocessable, fields_renamed, page_number, rfc3339, state_conflict,
+    Unauthorized, Unprocessable, exact_date, fields_renamed, flag, page_number, rfc3339,
+    state_conflict,
 };
 use crate::domain::actor::Who;
 use crate::domain::canteen::DeliverySite;
@@ -24,11 +25,11 @@ use crate::domain::canteen::deliveries::{self, DeliveryNote};
 use crate::domain::canteen::ordering::{self, CatalogueFilter, OrderForm, Orderer, quantity_field};
 use crate::domain::canteen::orders::{self as canteen_orders, CanteenOrderView};
 use crate::domain::canteen::statements::{self, Statement, StatementView};
+use crate::domain::cart;
 use crate::domain::catalog::season_months;
 use crate::domain::now_utc;
 use crate::domain::orders::Checkout;
 use crate::domain::team::delivery_weekdays;
-use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 use crate::states::{OrderStatus, PaymentMethod, PaymentTerms, RejectionReason, ShipmentStatus};
 use crate::web::AppState;
@@ -140,15 +141,6 @@ pub struct CanteenCatalogue {
     /// The sites still delivered to.
     pub sites: Vec<SiteJson>,
     pub products: Vec<CatalogueProduct>,
-}
-
-/// A yes-or-no parameter: absent is no.
-fn flag(field: &str, value: &Option<String>) -> AppResult<bool> {
-    match value.as_deref() {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(AppError::bad_field(field, "true or false")),
-    }
 }
 
 /// The organisation's catalogue at canteen prices, with its terms and sites.
@@ -268,7 +260,10 @@ pub struct PlaceCanteenOrder {
     pub delivery_date: String,
     /// 采购单号: the canteen's own purchase order number.
     #[serde(default)]
-    #[schema(max_length = 40, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 40,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub po_number: Option<String>,
     #[serde(default)]
     #[schema(
@@ -280,7 +275,8 @@ pub struct PlaceCanteenOrder {
     pub payment_method: CanteenPayment,
 }
 
-/// An approver's decision, as recorded.
+/// A canteen order as its organisation's members read it: the order, its site and date,
+/// the approver's decision, and what arrived.
 #[derive(Serialize, ToSchema)]
 pub struct CanteenOrderJson {
     pub id: i64,
@@ -396,12 +392,9 @@ pub async fn place(
         .iter()
         .map(|l| (l.product_id, l.quantity))
         .collect();
-    if let Some(i) = lines.iter().position(|(_, q)| *q < 1) {
-        return Err(AppError::bad_field(
-            format!("lines[{i}].quantity"),
-            "at least 1",
-        ));
-    }
+    // Each product once, each quantity in range, named by its line as the storefront's.
+    cart::items_of(&lines, ordering::MAX_ORDER_LINES).map_err(AppError::Invalid)?;
+    exact_date("delivery_date", &body.delivery_date)?;
     let form = OrderForm {
         quantities: lines.iter().map(|(id, q)| (*id, q.to_string())).collect(),
         delivery_site: body.delivery_site_id.to_string(),
@@ -551,7 +544,10 @@ pub enum Decision {
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionBody {
     /// Why it is sent back (needed for `send-back`, up to 200 characters).
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -583,6 +579,9 @@ pub async fn decide(
 ) -> AppResult<HttpResponse> {
     let (id, decision) = path.into_inner();
     let reason = body.body.reason.unwrap_or_default();
+    if reason.chars().count() > 200 {
+        return Err(AppError::bad_field("reason", "at most 200 characters"));
+    }
     let (who, scope, approver, rules) = (
         Who::from(&area.actor),
         area.scope,
@@ -796,13 +795,6 @@ pub async fn accept(
         })
         .collect();
     let ids: Vec<i64> = lines.iter().map(|l| l.line_id).collect();
-    if let Some(i) = (1..ids.len()).find(|&i| ids[..i].contains(&ids[i])) {
-        let field = format!("lines[{i}].line_id");
-        return Err(AppError::Invalid(FieldErrors::single(
-            &field,
-            "invalid-line-repeated",
-        )));
-    }
     let (who, member, scope) = (Who::from(&area.actor), area.actor.user.id, area.scope);
     let page = state
         .db(move |conn| {
@@ -814,7 +806,8 @@ pub async fn accept(
             let e = state_conflict(e, "acceptance", "acceptance");
             fields_renamed(e, |field| {
                 let (kind, line) = field.split_once('-')?;
-                let at = ids.iter().position(|id| id.to_string() == line)?;
+                // A line named twice is refused where it comes again.
+                let at = ids.iter().rposition(|id| id.to_string() == line)?;
                 let name = if kind == "line" { "line_id" } else { kind };
                 Some(format!("lines[{at}].{name}"))
             })

@@ -203,6 +203,13 @@ fn session_figures(
 /// naming `field`. (The schemas' pattern says the same: seconds `00`, a fraction of zeros
 /// at most, any offset.)
 fn china_minute(field: &str, text: &str) -> AppResult<String> {
+    // chrono also reads `t`, a space and `z`, which the document's pattern does not allow.
+    if text.as_bytes().get(10) != Some(&b'T') || text.contains('z') {
+        return Err(AppError::bad_field(
+            field,
+            "an RFC 3339 instant (2026-05-01T12:00:00Z)",
+        ));
+    }
     let instant = chrono::DateTime::parse_from_rfc3339(text)
         .map_err(|_| AppError::bad_field(field, "an RFC 3339 instant (2026-05-01T12:00:00Z)"))?
         .naive_utc();
@@ -224,7 +231,7 @@ pub struct SessionBody {
     #[schema(
         min_length = 1,
         max_length = 60,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
     )]
     pub title: String,
     pub platform: LivePlatform,
@@ -232,7 +239,7 @@ pub struct SessionBody {
     #[schema(
         min_length = 1,
         max_length = 40,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
     )]
     pub host_name: String,
     /// The host's commission, in basis points (1/100 %) of paid sales less refunds: at

@@ -354,6 +354,35 @@ pub fn state_conflict(e: AppError, field: &str, as_field: &str) -> AppError {
     }
 }
 
+/// A filter value as the API takes it: absent, or a value (an empty one is not a value).
+pub fn given<'a>(field: &str, value: &'a Option<String>) -> AppResult<&'a str> {
+    match value.as_deref() {
+        Some("") => Err(AppError::bad_field(field, "empty")),
+        other => Ok(other.unwrap_or_default()),
+    }
+}
+
+/// A yes-or-no parameter: absent is no.
+pub fn flag(field: &str, value: &Option<String>) -> AppResult<bool> {
+    match value.as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(AppError::bad_field(field, "true or false")),
+    }
+}
+
+/// A date exactly as the document's `format: date` writes it (`2026-05-04`), which the
+/// forms' more forgiving reading would also take as `2026-5-4`; anything else is a 400.
+pub fn exact_date(field: &str, text: &str) -> AppResult<()> {
+    let exact = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .is_ok_and(|d| d.format("%Y-%m-%d").to_string() == text);
+    if exact {
+        Ok(())
+    } else {
+        Err(AppError::bad_field(field, "a date as YYYY-MM-DD"))
+    }
+}
+
 /// A `page` parameter: pages count from 1 (to 100,000); absent is the first.
 pub fn page_number(value: &Option<String>) -> AppResult<i64> {
     match value.as_deref() {
@@ -489,14 +518,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 /// JSON does not tell `2` from `2.0`, and JSON Schema counts both as integers: a number
-/// with no fraction, within ±2⁵³ (where every whole float is exact), is read as the
-/// integer it is.
+/// with no fraction, within the range of `i64`, is read as the integer it is. (Beyond
+/// ±2⁵³ a JSON number is a double to every client, so it is read as the double it is.)
 fn whole_numbers_as_integers(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
             let whole = n
                 .as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_EXACT_INTEGER)
+                .filter(|f| f.fract() == 0.0 && (-I64_BOUND..I64_BOUND).contains(f))
                 .map(|f| f as i64);
             if let Some(i) = whole {
                 *value = serde_json::Value::from(i);
@@ -508,8 +537,8 @@ fn whole_numbers_as_integers(value: &mut serde_json::Value) {
     }
 }
 
-/// 2⁵³ − 1: the largest whole number a JSON client's double holds exactly.
-const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_991.0;
+/// 2⁶³: every whole double below it in magnitude (and −2⁶³ itself) is an `i64`.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
 
 /// Every text of a JSON value, and every key, through `input::form_field`, named by path.
 fn check_texts(value: &serde_json::Value, path: &mut String) -> Result<(), AppError> {

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::catalog::{CountyRef, VillageRef};
 use super::{
     BadRequest, Forbidden, Money, NotFound, TooManyRequests, Unauthorized, Unprocessable,
-    typed_param,
+    exact_date, given, typed_param,
 };
 use crate::domain::catalog::Village;
 use crate::domain::money::mask_phone;
@@ -448,12 +448,13 @@ pub async fn household_statement(
     id: web::Path<i64>,
     query: web::Query<DaysQuery>,
 ) -> AppResult<HttpResponse> {
-    let given = |field: &str, value: &Option<String>| match value.as_deref() {
-        Some("") => Err(AppError::bad_field(field, "empty")),
-        other => Ok(other.unwrap_or_default().to_string()),
-    };
-    let (from, to) =
-        crate::web::payouts::days(&given("from", &query.from)?, &given("to", &query.to)?)?;
+    let (from, to) = (given("from", &query.from)?, given("to", &query.to)?);
+    for (field, day) in [("from", from), ("to", to)] {
+        if !day.is_empty() {
+            exact_date(field, day)?;
+        }
+    }
+    let (from, to) = crate::web::payouts::days(from, to)?;
     let (scope, id) = (area.scope, id.into_inner());
     let s = state
         .db(move |conn| reports::household_statement(conn, &scope, id, from, to))

@@ -12,7 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::orders::{OrderParts, order_parts};
 use super::{
     ApiJson, BadRequest, Conflict, Forbidden, Money, NotFound, TooLarge, TooManyRequests,
-    Unauthorized, Unprocessable, out_of_turn, page_number, renamed, rfc3339, typed_param,
+    Unauthorized, Unprocessable, flag, given, out_of_turn, page_number, renamed, rfc3339,
+    typed_param,
 };
 use crate::domain::actor::Who;
 use crate::domain::fulfilment::{self, Part, ShipForm, Step};
@@ -61,14 +62,6 @@ pub struct TeamOrderSummary {
 pub struct TeamOrderList {
     /// Newest first, at most 200.
     pub orders: Vec<TeamOrderSummary>,
-}
-
-/// A filter value as the API takes it: absent, or a value (an empty one is not a value).
-fn given<'a>(field: &str, value: &'a Option<String>) -> AppResult<&'a str> {
-    match value.as_deref() {
-        Some("") => Err(AppError::bad_field(field, "empty")),
-        other => Ok(other.unwrap_or_default()),
-    }
 }
 
 /// The orders with a line from the member's villages, newest first.
@@ -347,11 +340,7 @@ pub async fn households_list(
     let category = typed_param("category", &query.category, HouseholdCategory::parse)?
         .map(|c| c.as_str().to_string())
         .unwrap_or_default();
-    let archived = match given("archived", &query.archived)? {
-        "" | "false" => false,
-        "true" => true,
-        _ => return Err(AppError::bad_field("archived", "true or false")),
-    };
+    let archived = flag("archived", &query.archived)?;
     let page = page_number(&query.page)?;
     let text = query.q.unwrap_or_default();
     let scope = area.scope;
