@@ -304,9 +304,18 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error
     }
 }
 
+/// SQLite has one writer at a time. The process's writers take turns here before they ask
+/// SQLite for the lock: the next is woken the moment the last commits, where SQLite's own
+/// busy handler would have each of them sleep and poll (up to 100 ms a nap), which in a
+/// flash sale is most of a buyer's wait. `busy_timeout` still covers another process
+/// (a second server, the CLI) writing the same file. One turn for every SQLite database
+/// of the process: a server has one; tests that run several only take turns more.
+static SQLITE_WRITER_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in a transaction that takes the write lock at its start. On SQLite that is
-/// `BEGIN IMMEDIATE`, so two writers queue on `busy_timeout` instead of failing when a
-/// read lock would have to be upgraded; PostgreSQL's ordinary transaction already does.
+/// `BEGIN IMMEDIATE`, taken in turn with the process's other writers
+/// (`SQLITE_WRITER_TURN`), so that two writers queue instead of failing when a read lock
+/// would have to be upgraded; PostgreSQL's ordinary transaction already does.
 pub fn write_transaction<T, E>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, E>,
@@ -324,6 +333,10 @@ where
     ) {
         return conn.transaction(f);
     }
+    // A writer that panicked left nothing behind it: the turn is still good to take.
+    let _turn = SQLITE_WRITER_TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = f(conn);
     let DbConn::Sqlite(sqlite) = conn else {

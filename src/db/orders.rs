@@ -3,8 +3,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::DbConn;
 use super::schema::{order_events, order_lines, orders};
-use super::{DbConn, insert_batched};
 use crate::states::{Channel, OrderStatus, PaymentMethod};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -104,15 +104,35 @@ pub struct NewOrderLine {
     pub sale_unit_en: String,
 }
 
-pub fn insert(conn: &mut DbConn, new: &NewOrder) -> QueryResult<i64> {
-    diesel::insert_into(orders::table)
-        .values(new)
-        .returning(orders::id)
-        .get_result(conn)
+/// Inserts an order and answers it as stored, in the one statement (`RETURNING`).
+pub fn insert(conn: &mut DbConn, new: &NewOrder) -> QueryResult<Order> {
+    match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(orders::table)
+            .values(new)
+            .returning(Order::as_returning())
+            .get_result(c),
+        DbConn::Pg(c) => diesel::insert_into(orders::table)
+            .values(new)
+            .returning(Order::as_returning())
+            .get_result(c),
+    }
 }
 
-pub fn insert_lines(conn: &mut DbConn, lines: &[NewOrderLine]) -> QueryResult<()> {
-    insert_batched!(conn, order_lines::table, lines)
+/// Inserts an order's lines (at most a few hundred) and answers them as stored, in order.
+pub fn insert_lines(conn: &mut DbConn, lines: &[NewOrderLine]) -> QueryResult<Vec<OrderLine>> {
+    // A multi-row `INSERT` is typed per backend (as in `insert_batched!`); the SQL is the same.
+    let mut stored: Vec<OrderLine> = match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(order_lines::table)
+            .values(lines)
+            .returning(OrderLine::as_returning())
+            .get_results(c)?,
+        DbConn::Pg(c) => diesel::insert_into(order_lines::table)
+            .values(lines)
+            .returning(OrderLine::as_returning())
+            .get_results(c)?,
+    };
+    stored.sort_by_key(|l| l.id);
+    Ok(stored)
 }
 
 impl OrderLine {

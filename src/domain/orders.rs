@@ -452,7 +452,8 @@ pub fn record(
         staff_organization_id: terms.staff_organization_id,
         live_item_id: terms.live_item_id,
     };
-    let order_id = q::insert(conn, &new)?;
+    let order = q::insert(conn, &new)?;
+    let order_id = order.id;
     let new_lines: Vec<NewOrderLine> = lines
         .iter()
         .map(|l| NewOrderLine {
@@ -468,7 +469,7 @@ pub fn record(
             sale_unit_en: l.product.sale_unit_en.clone(),
         })
         .collect();
-    q::insert_lines(conn, &new_lines)?;
+    let lines = q::insert_lines(conn, &new_lines)?;
     let mut villages: Vec<i64> = new_lines.iter().map(|l| l.village_id).collect();
     villages.sort_unstable();
     villages.dedup();
@@ -477,8 +478,6 @@ pub fn record(
         conn,
         &NewOrderEvent::step(order_id, None, terms.status.as_str(), "buyer", now),
     )?;
-    let order = q::by_id(conn, order_id)?.ok_or(DomainError::NotFound)?;
-    let lines = q::lines(conn, order_id)?;
     Ok(OrderLines { order, lines })
 }
 
