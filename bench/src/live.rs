@@ -328,7 +328,7 @@ fn raw_buy(conn: &mut DbConn, item: i64, product: &Product, n: usize) -> AnyResu
             return Ok(false);
         }
         let (key, phone) = (format!("bench-raw-{item}-{n}"), mobile(n));
-        let order_id = order_q::insert(
+        let order = order_q::insert(
             conn,
             &NewOrder {
                 number: &key,
@@ -355,7 +355,7 @@ fn raw_buy(conn: &mut DbConn, item: i64, product: &Product, n: usize) -> AnyResu
             },
         )?;
         let line = NewOrderLine {
-            order_id,
+            order_id: order.id,
             product_id: product.id,
             village_id: product.village_id,
             quantity: 1,
