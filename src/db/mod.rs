@@ -307,8 +307,9 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error
 /// SQLite has one writer at a time. The process's writers take turns here before they ask
 /// SQLite for the lock: the next is woken the moment the last commits, where SQLite's own
 /// busy handler would have each of them sleep and poll (up to 100 ms a nap), which in a
-/// flash sale made the slowest buyers' wait (its p99 over HTTP halves with the turn). `busy_timeout` still covers another process
-/// (a second server, the CLI) writing the same file. One turn for every SQLite database
+/// flash sale made the slowest buyers' wait (its p99 over HTTP halves with the turn).
+/// `busy_timeout` still covers another process (a second server, the CLI) writing the
+/// same file. One turn for every SQLite database
 /// of the process: a server has one; tests that run several only take turns more.
 static SQLITE_WRITER_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
