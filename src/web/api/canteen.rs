@@ -702,7 +702,7 @@ pub async fn canteen_note(
 /// The same delivery note, for the work team of the village that packs it.
 #[utoipa::path(
     tag = "team",
-    description = "A work team member's token; only the member's villages are in reach.",
+    description = super::team::TEAM,
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The order's id"),
