@@ -23,6 +23,11 @@ pub struct Services {
     pub mailer: Arc<Mailer>,
     /// Visits to livestream links not yet written (the jobs loop writes them).
     pub visits: Arc<crate::domain::live::Visits>,
+    /// One permit per pooled connection: database work waits here, as a parked future,
+    /// rather than as a blocking thread each. Without it a rush of requests became as many
+    /// threads queueing on the pool's lock, and their waking and sleeping took more CPU
+    /// than the queries (a flash sale over HTTP, issue #11).
+    db_turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Services {
@@ -37,6 +42,7 @@ impl Services {
             mailer: Arc::new(Mailer::from_config(&config, templates.clone())?),
             templates,
             config: Arc::new(config),
+            db_turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
             pool,
             visits: Arc::default(),
         })
@@ -59,6 +65,8 @@ impl Services {
         T: Send + 'static,
         E: Into<AppError> + Send + 'static,
     {
+        // Never closed, so the wait only ends with a permit.
+        let _turn = self.db_turns.acquire().await.map_err(AppError::internal)?;
         db::blocking(&self.pool, move |conn| f(conn).map_err(Into::into)).await
     }
 

@@ -1,7 +1,7 @@
 //! Background loops that every server process runs: unpaid reservations expire, canteen
 //! deliveries left unanswered are accepted, monthly statements are issued and overdue ones
 //! told, standing orders' dates are placed at their cutoff, livestream links' visits are
-//! written, and the email outbox is sent. Each loop's work is safe with several processes on one
+//! written, the email outbox is sent and SQLite's log is checkpointed. Each loop's work is safe with several processes on one
 //! PostgreSQL (rows are taken with `FOR UPDATE SKIP LOCKED` and leased by conditional
 //! updates), so no process has to be the special one.
 
@@ -18,6 +18,7 @@ use crate::mail::{self, SendError};
 const EXPIRY_EVERY: Duration = Duration::from_secs(30);
 const MAIL_EVERY: Duration = Duration::from_secs(1);
 const VISITS_EVERY: Duration = Duration::from_secs(2);
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the loops on the current actix runtime. Each pass runs as a task of its own,
 /// so that whatever goes wrong in one pass (even a panic) is logged and the loop goes
@@ -78,6 +79,22 @@ pub fn spawn(state: Services) {
             }
         }
     });
+    if state.backend == crate::db::Backend::Sqlite {
+        // The server's connections leave this to it (`db::open_server_pool`).
+        let checkpoints = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(CHECKPOINT_EVERY);
+            loop {
+                tick.tick().await;
+                run_pass(&checkpoints, "SQLite's log checkpointed", |conn| {
+                    crate::db::checkpoint(conn)
+                        .map(|()| 0)
+                        .map_err(DomainError::from)
+                })
+                .await;
+            }
+        });
+    }
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(MAIL_EVERY);
         loop {

@@ -221,8 +221,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve { demo } => {
-            let pool =
-                db::open_pool(&config.database_url, config.pool_size).map_err(|e| e.to_string())?;
+            let pool = db::open_server_pool(&config.database_url, config.pool_size)
+                .map_err(|e| e.to_string())?;
             if demo {
                 let mut conn = pool
                     .get()

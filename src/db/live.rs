@@ -291,8 +291,8 @@ pub fn item_by_code(
         .optional()
 }
 
-pub fn add_visits(conn: &mut DbConn, item_id: i64, visits: i64) -> QueryResult<usize> {
-    diesel::update(live_items::table.find(item_id))
+pub fn add_visits(conn: &mut DbConn, code: &str, visits: i64) -> QueryResult<usize> {
+    diesel::update(live_items::table.filter(live_items::code.eq(code)))
         .set(live_items::visits.eq(live_items::visits + visits))
         .execute(conn)
 }
@@ -333,16 +333,15 @@ pub fn code_exists(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
     .get_result(conn)
 }
 
-/// Takes `quantity` of a live item's quota for an order, if the session is live and that
-/// much is left: one conditional update, so parallel buyers never sell past the quota.
+/// Takes `quantity` of a live item's quota for an order, if that much is left: one
+/// conditional update, so parallel buyers never sell past the quota. The caller has read
+/// the session live under `lock_session`, which keeps it so until the transaction ends;
+/// the statement stays short, since diesel prepares every `UPDATE` anew and this one runs
+/// while every other buyer of the rush waits.
 pub fn take_from_quota(conn: &mut DbConn, item_id: i64, quantity: i32) -> QueryResult<bool> {
-    let live = live_sessions::table
-        .filter(live_sessions::status.eq(LiveStatus::Live))
-        .select(live_sessions::id);
     let rows = diesel::update(
         live_items::table
             .find(item_id)
-            .filter(live_items::session_id.eq_any(live))
             .filter((live_items::sold + quantity).le(live_items::quota)),
     )
     .set(live_items::sold.eq(live_items::sold + quantity))
@@ -351,9 +350,9 @@ pub fn take_from_quota(conn: &mut DbConn, item_id: i64, quantity: i32) -> QueryR
 }
 
 /// Adds `quantity` to what one mobile number bought of an item, if that stays within
-/// `limit`: the row is made first, then raised by one conditional update, which holds the
-/// row until the transaction ends (PostgreSQL), so parallel orders from one number are
-/// counted one after the other.
+/// `limit`: one statement that makes the row or raises it, and holds it until the
+/// transaction ends (PostgreSQL), so parallel orders from one number are counted one
+/// after the other.
 pub fn add_buyer_units(
     conn: &mut DbConn,
     item_id: i64,
@@ -361,29 +360,30 @@ pub fn add_buyer_units(
     quantity: i32,
     limit: i32,
 ) -> QueryResult<bool> {
-    macro_rules! make {
+    // The upsert's own WHERE, which `QueryDsl::filter` does not give.
+    use diesel::query_dsl::methods::FilterDsl;
+    if quantity > limit {
+        return Ok(false);
+    }
+    macro_rules! add {
         ($c:expr) => {
             diesel::insert_into(live_buyer_units::table)
                 .values((
                     live_buyer_units::item_id.eq(item_id),
                     live_buyer_units::phone.eq(phone),
-                    live_buyer_units::units.eq(0),
+                    live_buyer_units::units.eq(quantity),
                 ))
-                .on_conflict_do_nothing()
+                .on_conflict((live_buyer_units::item_id, live_buyer_units::phone))
+                .do_update()
+                .set(live_buyer_units::units.eq(live_buyer_units::units + quantity))
+                .filter((live_buyer_units::units + quantity).le(limit))
                 .execute($c)
         };
     }
-    match conn {
-        DbConn::Pg(c) => make!(c)?,
-        DbConn::Sqlite(c) => make!(c)?,
+    let rows = match conn {
+        DbConn::Pg(c) => add!(c)?,
+        DbConn::Sqlite(c) => add!(c)?,
     };
-    let rows = diesel::update(
-        live_buyer_units::table
-            .find((item_id, phone))
-            .filter((live_buyer_units::units + quantity).le(limit)),
-    )
-    .set(live_buyer_units::units.eq(live_buyer_units::units + quantity))
-    .execute(conn)?;
     Ok(rows == 1)
 }
 

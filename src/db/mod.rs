@@ -155,6 +155,9 @@ fn redact(raw: &str) -> String {
 /// an unreachable PostgreSQL must never fall back to creating a SQLite file.
 pub struct Manager {
     url: DatabaseUrl,
+    /// SQLite: leave the log's checkpoints to `checkpoint` (a server's jobs loop) instead
+    /// of the commit that fills it (`open_server_pool`).
+    background_checkpoints: bool,
 }
 
 impl Manager {
@@ -176,6 +179,10 @@ impl Manager {
                      PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                if self.background_checkpoints {
+                    conn.batch_execute("PRAGMA wal_autocheckpoint = 0;")
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                }
                 Ok(DbConn::Sqlite(conn))
             }
             Backend::Postgres => Ok(DbConn::Pg(diesel::PgConnection::establish(&self.url.raw)?)),
@@ -213,7 +220,10 @@ pub fn open_connection(url: &DatabaseUrl) -> Result<DbConn, DbSetupError> {
             })?;
         }
     }
-    let manager = Manager { url: url.clone() };
+    let manager = Manager {
+        url: url.clone(),
+        background_checkpoints: false,
+    };
     let mut conn = manager.open().map_err(|e| DbSetupError::Connect {
         url: url.to_string(),
         reason: e.to_string().trim().replace('\n', " "),
@@ -227,8 +237,27 @@ pub fn open_connection(url: &DatabaseUrl) -> Result<DbConn, DbSetupError> {
 
 /// Opens the database as `open_connection` does, and returns a pool for a server.
 pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbSetupError> {
+    pool_of(url, max_size, false)
+}
+
+/// A pool for a server, whose jobs loop checkpoints SQLite's log every second
+/// (`checkpoint`). By default SQLite checkpoints in the commit that fills the log past a
+/// thousand pages, which here is inside the writers' turn (`write_transaction`): in a
+/// flash sale every buyer waited while one commit copied the log into the database.
+pub fn open_server_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbSetupError> {
+    pool_of(url, max_size, true)
+}
+
+fn pool_of(
+    url: &DatabaseUrl,
+    max_size: u32,
+    background_checkpoints: bool,
+) -> Result<Pool, DbSetupError> {
     drop(open_connection(url)?);
-    let manager = Manager { url: url.clone() };
+    let manager = Manager {
+        url: url.clone(),
+        background_checkpoints,
+    };
     r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
@@ -287,9 +316,12 @@ pub fn backup(url: &DatabaseUrl, into: &Path) -> Result<(), BackupError> {
     let target = into
         .to_str()
         .ok_or_else(|| failed("the file name is not UTF-8".into()))?;
-    let mut conn = Manager { url: url.clone() }
-        .open()
-        .map_err(|e| failed(e.to_string()))?;
+    let mut conn = Manager {
+        url: url.clone(),
+        background_checkpoints: false,
+    }
+    .open()
+    .map_err(|e| failed(e.to_string()))?;
     diesel::sql_query("VACUUM INTO ?")
         .bind::<sql_types::Text, _>(target)
         .execute(&mut conn)
@@ -301,6 +333,15 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error
     match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    }
+}
+
+/// Copies what SQLite's log holds into the database file, as far as readers allow
+/// (`PASSIVE`: it waits for no one, and writers go on meanwhile); nothing on PostgreSQL.
+pub fn checkpoint(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);"),
+        DbConn::Pg(_) => Ok(()),
     }
 }
 

@@ -43,8 +43,11 @@ pub struct Order {
     pub attention: Option<String>,
 }
 
+/// `None` is written as NULL, not as the column's DEFAULT: every nullable column here
+/// defaults to NULL anyway, and a statement without DEFAULT can come from diesel's
+/// statement cache instead of being prepared anew for every order.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = orders)]
+#[diesel(table_name = orders, treat_none_as_default_value = false)]
 pub struct NewOrder<'a> {
     pub number: &'a str,
     pub channel: Channel,

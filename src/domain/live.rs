@@ -611,7 +611,11 @@ fn close(
                 returned.push(json!({ "item": item.id, "product": product.id, "returned": back }));
             }
         }
-        record_step(conn, who, session, LiveStatus::Ended, json!(returned), now)
+        record_step(conn, who, session, LiveStatus::Ended, json!(returned), now)?;
+        let figures = session_figures(conn, session)?;
+        Ok(crate::domain::notify::live_session_ended(
+            conn, session, &figures, now,
+        )?)
     })
 }
 
@@ -682,21 +686,27 @@ pub fn link(conn: &mut DbConn, code: &str, now: NaiveDateTime) -> DomainResult<L
     })
 }
 
-/// Visits to the links, counted in the process and written every few seconds
-/// (`record_visits`): in a rush, a write to the item's row for every phone that opens the
-/// link would queue behind the purchases that take from its quota.
+/// Visits to the links, counted in the process by link code and written every few
+/// seconds (`record_visits`): in a rush, a write to the item's row for every phone that
+/// opens the link would queue behind the purchases that take from its quota. By code,
+/// since a link's page served from the page cache was not read from the database.
 #[derive(Debug, Default)]
-pub struct Visits(std::sync::Mutex<std::collections::HashMap<i64, i64>>);
+pub struct Visits(std::sync::Mutex<std::collections::HashMap<String, i64>>);
 
 impl Visits {
-    pub fn count(&self, item_id: i64) {
+    pub fn count(&self, code: &str) {
         if let Ok(mut pending) = self.0.lock() {
-            *pending.entry(item_id).or_default() += 1;
+            match pending.get_mut(code) {
+                Some(n) => *n += 1,
+                None => {
+                    pending.insert(code.to_string(), 1);
+                }
+            }
         }
     }
 
     /// The visits counted since the last time, to write.
-    pub fn take(&self) -> Vec<(i64, i64)> {
+    pub fn take(&self) -> Vec<(String, i64)> {
         self.0
             .lock()
             .map(|mut pending| pending.drain().collect())
@@ -705,10 +715,10 @@ impl Visits {
 }
 
 /// Adds visits counted in a process to their items; how many items.
-pub fn record_visits(conn: &mut DbConn, visits: &[(i64, i64)]) -> DomainResult<usize> {
+pub fn record_visits(conn: &mut DbConn, visits: &[(String, i64)]) -> DomainResult<usize> {
     write_transaction(conn, |conn| {
-        for (item_id, n) in visits {
-            q::add_visits(conn, *item_id, *n)?;
+        for (code, n) in visits {
+            q::add_visits(conn, code, *n)?;
         }
         Ok(visits.len())
     })
@@ -779,9 +789,7 @@ pub fn buy(
         return Err(errors.into());
     };
     errors.finish(())?;
-    let village = crate::db::catalog::villages_by_ids(conn, &[product.village_id])?
-        .into_iter()
-        .next()
+    let village = crate::db::catalog::village_by_id(conn, product.village_id)?
         .ok_or(DomainError::NotFound)?;
     let stored_key = orders::stored_idempotency_key(&buyer.checkout_scope, key);
     orders::place_once(conn, &stored_key, |conn| {

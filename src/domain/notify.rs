@@ -7,8 +7,10 @@ use diesel::QueryResult;
 use serde_json::{Value, json};
 
 use crate::db::DbConn;
+use crate::db::live::LiveSession;
 use crate::db::orders::{Order, OrderLine};
 use crate::db::{accounts, outbox};
+use crate::domain::live::SessionFigures;
 use crate::domain::money::format_fen;
 use crate::i18n::Lang;
 use crate::states::{Channel, OrderStatus, PaymentMethod};
@@ -95,6 +97,13 @@ fn teams_hear_at_placement(order: &Order) -> bool {
     ) && order.status != OrderStatus::AwaitingApproval
 }
 
+/// An order through a livestream link is not told to its team one by one: in a flash sale
+/// that would be a message a second. The team watches them arrive on the live dashboard
+/// and hears of them all at the session's end (`live_session_ended`).
+fn teams_hear_of_it(order: &Order) -> bool {
+    order.channel != Channel::Livestream
+}
+
 pub fn order_received(
     conn: &mut DbConn,
     order: &Order,
@@ -102,7 +111,7 @@ pub fn order_received(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     whole_order_to_buyer(conn, order, lines, "order_received", now)?;
-    if teams_hear_at_placement(order) {
+    if teams_hear_of_it(order) && teams_hear_at_placement(order) {
         to_teams(conn, order, lines, now)?;
     }
     Ok(())
@@ -115,7 +124,7 @@ pub fn order_paid(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     whole_order_to_buyer(conn, order, lines, "order_paid", now)?;
-    if !teams_hear_at_placement(order) {
+    if teams_hear_of_it(order) && !teams_hear_at_placement(order) {
         to_teams(conn, order, lines, now)?;
     }
     Ok(())
@@ -146,6 +155,44 @@ fn to_teams(
             conn,
             &email,
             "team_new_order",
+            lang.code(),
+            &data.to_string(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// To the team of a livestream session's village, once it has ended: each link's units
+/// sold of its quota and its orders, and the session's orders and paid amount in all; the
+/// orders themselves wait in the team's order list to be packed and sent.
+pub fn live_session_ended(
+    conn: &mut DbConn,
+    session: &LiveSession,
+    figures: &SessionFigures,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    for (_, email, locale) in accounts::team_recipients(conn, &[session.village_id])? {
+        let lang = Lang::parse(&locale).unwrap_or_default();
+        let data = json!({
+            "title": session.title,
+            "host": session.host_name,
+            "links": figures.items.iter().map(|(item, product, f)| json!({
+                "number": item.number,
+                "name": lang.pick(&product.name_zh, &product.name_en),
+                "unit": lang.pick(&product.sale_unit_zh, &product.sale_unit_en),
+                "sold": item.sold,
+                "quota": item.quota,
+                "orders": f.orders,
+            })).collect::<Vec<_>>(),
+            "orders": figures.total.orders,
+            "paid": format_fen(figures.total.paid_fen),
+            "report_path": format!("/team/live/{}/report", session.id),
+        });
+        outbox::enqueue(
+            conn,
+            &email,
+            "live_session_ended",
             lang.code(),
             &data.to_string(),
             now,

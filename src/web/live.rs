@@ -12,7 +12,7 @@ use super::auth::{TeamArea, redirect};
 use super::csrf::CsrfForm;
 use super::forms::coded_options;
 use super::orders::time;
-use super::render::Ctx;
+use super::render::{CSRF_PLACEHOLDER, Ctx, IDEMPOTENCY_PLACEHOLDER};
 
 use crate::domain::actor::Who;
 use crate::domain::cart::LineProblem;
@@ -396,7 +396,11 @@ async fn after_change(
     result: AppResult<()>,
 ) -> AppResult<HttpResponse> {
     match result {
-        Ok(()) => Ok(redirect(&format!("/team/live/{id}"))),
+        Ok(()) => {
+            // The session's links read differently now (on air, a new price, ended).
+            state.pages.forget_all();
+            Ok(redirect(&format!("/team/live/{id}")))
+        }
         Err(AppError::Invalid(errors)) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             render_session(state, ctx, area, id, status, form, &errors).await
@@ -568,18 +572,22 @@ fn link_code(code: String) -> AppResult<String> {
     if code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(AppError::NotFound);
     }
-    Ok(code)
+    Ok(code.to_ascii_uppercase())
 }
 
 /// `GET /l/{code}`: a viewer's link, on a phone: the product at its live price beside the
 /// normal one, the units left and when the session ends, and the order form on the same
 /// page; before it starts, when it starts; after it or when sold out, that it is over,
-/// with the product at its normal price.
+/// with the product at its normal price. A guest's page comes from the `PageCache` (at
+/// most a second old; forgotten at once when this process changes the link): in a rush,
+/// a thousand phones opening the link are served from memory. Each gets its own CSRF
+/// token and idempotency key; the quota is enforced when they order, not by the page.
 pub async fn link(
     state: web::Data<AppState>,
     ctx: Ctx,
     code: web::Path<String>,
 ) -> AppResult<HttpResponse> {
+    let code = link_code(code.into_inner())?;
     super::cart::ensure_checkout_scope(&ctx.session)?;
     let form = LiveOrderForm {
         quantity: "1".into(),
@@ -589,18 +597,27 @@ pub async fn link(
             .first()
             .map(|m| m.as_str().to_string())
             .unwrap_or_default(),
-        idempotency_key: crate::util::random_token(16),
+        idempotency_key: IDEMPOTENCY_PLACEHOLDER.into(),
         ..LiveOrderForm::default()
     };
-    render_link(
-        &state,
-        &ctx,
-        code.into_inner(),
-        StatusCode::OK,
-        &form,
-        &FieldErrors::default(),
-    )
-    .await
+    let mut response = state
+        .pages
+        .html_with_form(&ctx, async {
+            let csrf = CSRF_PLACEHOLDER.to_string();
+            link_html(
+                &state,
+                &ctx,
+                code.clone(),
+                csrf,
+                &form,
+                &FieldErrors::default(),
+            )
+            .await
+        })
+        .await?;
+    state.visits.count(&code);
+    never_from_a_cache(&mut response);
+    Ok(response)
 }
 
 /// `POST /l/{code}`: the viewer's order; then on to paying it (Stripe) or to the order's
@@ -630,6 +647,8 @@ pub async fn buy(
             return Ok(redirect(&super::payments::start(&state, &placed).await?));
         }
         Ok(Checkout::Refused(lines)) => {
+            // Its page here may still show units that are gone: the next viewer reads it anew.
+            state.pages.forget(&format!("/l/{code}")).await;
             let left = lines
                 .iter()
                 .find_map(|l| match l.problem {
@@ -651,25 +670,35 @@ pub async fn buy(
         Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
         Err(e) => return Err(e),
     };
-    render_link(&state, &ctx, code, status, &form, &errors).await
+    let csrf = super::csrf::token(&ctx.session);
+    let html = link_html(&state, &ctx, code, csrf, &form, &errors).await?;
+    let mut response = HttpResponse::build(status)
+        .content_type(actix_web::http::header::ContentType::html())
+        .body(html);
+    never_from_a_cache(&mut response);
+    Ok(response)
 }
 
-async fn render_link(
+/// Units left change by the second while live: no browser or proxy keeps the page.
+fn never_from_a_cache(response: &mut HttpResponse) {
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+}
+
+/// The link's page with `form` as typed and its `errors`.
+async fn link_html(
     state: &AppState,
     ctx: &Ctx,
     code: String,
-    status: StatusCode,
+    csrf_token: String,
     form: &LiveOrderForm,
     errors: &FieldErrors,
-) -> AppResult<HttpResponse> {
-    let code = link_code(code)?;
+) -> AppResult<String> {
     let view = state
         .db(move |conn| live::link(conn, &code, now_utc()))
         .await?;
-    // A page sent back with the form's problems is not a new visit.
-    if status == StatusCode::OK {
-        state.visits.count(view.item.id);
-    }
     let lang = ctx.lang;
     let (state_key, until) = match view.state {
         LinkState::Upcoming(at) => ("upcoming", Some(time(at))),
@@ -700,18 +729,6 @@ async fn render_link(
         })).collect::<Vec<_>>(),
         "payment_methods": coded_options(lang, &state.payments.methods().iter().map(|m| m.as_str()).collect::<Vec<_>>(), "payment-", &form.payment_method),
     });
-    let mut response = ctx.form_page(
-        &state.templates,
-        status,
-        "pages/live_link",
-        data,
-        form,
-        errors,
-    )?;
-    // Units left change by the second while live: never from a cache.
-    response.headers_mut().insert(
-        CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    let data = ctx.form_data(data, csrf_token, form, errors)?;
+    ctx.render(&state.templates, "pages/live_link", data)
 }

@@ -137,15 +137,29 @@ impl Ctx {
         templates: &Templates,
         status: StatusCode,
         template: &str,
-        mut data: Value,
+        data: Value,
         values: impl serde::Serialize,
         errors: &FieldErrors,
     ) -> AppResult<HttpResponse> {
-        data["csrf_token"] = Value::String(super::csrf::token(&self.session));
+        let data = self.form_data(data, super::csrf::token(&self.session), values, errors)?;
+        self.page(templates, status, template, data)
+    }
+
+    /// `data` with what every form shows: the CSRF token (the session's, or
+    /// `CSRF_PLACEHOLDER` for a page kept in the `PageCache`), the values as typed and
+    /// each field's message in the visitor's language.
+    pub fn form_data(
+        &self,
+        mut data: Value,
+        csrf_token: String,
+        values: impl serde::Serialize,
+        errors: &FieldErrors,
+    ) -> AppResult<Value> {
+        data["csrf_token"] = Value::String(csrf_token);
         data["values"] = serde_json::to_value(values).map_err(AppError::internal)?;
         data["errors"] = super::forms::errors_json(self.lang, errors);
         data["has_errors"] = Value::Bool(!errors.is_empty());
-        self.page(templates, status, template, data)
+        Ok(data)
     }
 
     pub fn render(&self, templates: &Templates, template: &str, data: Value) -> AppResult<String> {
@@ -189,17 +203,34 @@ impl PageCache {
     }
 
     /// Like `html`, for pages with a form: the cached page holds `CSRF_PLACEHOLDER`,
-    /// and each visitor gets their own session's token in its place.
+    /// and each visitor gets their own session's token in its place — and, where the form
+    /// carries one, a fresh idempotency key in place of `IDEMPOTENCY_PLACEHOLDER`.
     pub async fn html_with_form<F>(&self, ctx: &Ctx, render: F) -> AppResult<HttpResponse>
     where
         F: Future<Output = AppResult<String>>,
     {
         let html = self.bytes(ctx, render).await?;
         let page = String::from_utf8_lossy(&html)
-            .replace(CSRF_PLACEHOLDER, &super::csrf::token(&ctx.session));
+            .replace(CSRF_PLACEHOLDER, &super::csrf::token(&ctx.session))
+            .replace(IDEMPOTENCY_PLACEHOLDER, &crate::util::random_token(16));
         Ok(HttpResponse::Ok()
             .content_type(ContentType::html())
             .body(page))
+    }
+
+    /// Forgets a page (in every language), so that the next visitor gets it as it is now.
+    pub async fn forget(&self, uri: &str) {
+        for lang in Lang::ALL {
+            self.pages
+                .invalidate(&format!("{}|{uri}", lang.code()))
+                .await;
+        }
+    }
+
+    /// Forgets every page: after a change that several pages show (a team's step in a
+    /// livestream moves all its links' pages), when the pages are too many to name.
+    pub fn forget_all(&self) {
+        self.pages.invalidate_all();
     }
 
     async fn bytes<F>(&self, ctx: &Ctx, render: F) -> AppResult<Bytes>
@@ -219,6 +250,8 @@ impl PageCache {
 
 /// Stands for the visitor's CSRF token in a cached page (see `PageCache::html_with_form`).
 pub const CSRF_PLACEHOLDER: &str = "__csrf_token__";
+/// Stands for a form's idempotency key in a cached page: each view gets a fresh one.
+pub const IDEMPOTENCY_PLACEHOLDER: &str = "__idempotency_key__";
 
 impl AppError {
     /// An error that several waiters on one cache entry share.

@@ -264,6 +264,12 @@ both_databases! {
         let page = format!("/team/live/{session}");
         assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
         let link = format!("/l/{code}");
+        // The page may come from the page cache, but each view has its own form key.
+        let viewer = app.browser();
+        let (first, second) = (viewer.text(&link).1, viewer.text(&link).1);
+        let (key1, key2) = (crate::orders::checkout_fields(&first).1, crate::orders::checkout_fields(&second).1);
+        assert!(key1 != key2 && key1.len() == 32 && key2.bytes().all(|b| b.is_ascii_hexdigit()), "{key1} {key2}");
+        assert_eq!(crate::support::csrf_token(&first), crate::support::csrf_token(&second), "the session's token");
         // Twenty taps at once from one mobile number, written three ways, limit 2.
         let answers: Vec<u16> = std::thread::scope(|s| {
             let taps: Vec<_> = (0..20).map(|i| {
@@ -307,6 +313,22 @@ both_databases! {
         assert_eq!(app.count("live_items WHERE sold = 0"), 1);
         assert_eq!(app.count("live_buyer_units WHERE units = 0"), 1);
         assert_eq!(app.count("orders WHERE channel = 'livestream' AND status = 'expired'"), 2);
+
+        // Ended: the team hears of the session's orders once, in one message; it was not
+        // mailed one order at a time.
+        assert_eq!(team.submit(&page, &format!("{page}/end"), &[]).status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.count("email_outbox WHERE template = 'team_new_order'"), 0);
+        assert_eq!(app.count("email_outbox WHERE template = 'live_session_ended' AND recipient = 'team@example.com'"), 1);
+        let dir = app.database.dir.join("data").join("mail");
+        let ended = || std::fs::read_dir(&dir).into_iter().flatten().filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| crate::support::Mail::parse(&std::fs::read(e.path()).expect("eml")))
+            .find(|m| m.subject.contains("直播结束"));
+        crate::support::wait_until("the session's message written", std::time::Duration::from_secs(20), || ended().is_some());
+        let mail = ended().expect("the message");
+        assert_eq!(mail.subject, "直播结束：黄米糕面专场");
+        assert!(mail.text.contains("1号 黄米糕面：售出 0/12") && mail.text.contains("2 单"), "{}", mail.text);
+        assert!(mail.html.contains(&format!("/team/live/{session}/report")), "{}", mail.html);
     }
 }
 
@@ -334,6 +356,7 @@ both_databases! {
             let page = format!("/team/orders/{order}");
             assert_eq!(team.submit(&page, &format!("{page}/paid"), &[("reference", "B1")]).status(), StatusCode::SEE_OTHER);
         }
+        assert_eq!(app.count("email_outbox WHERE template = 'team_new_order'"), 0, "a live order is not mailed to the team one by one");
         // Each line's commission is 5 % of what was paid for it, rounded down; the
         // households and the collective share the rest, and it all adds up to the fen.
         let sum = |kinds: &str| app.scalar(&format!(

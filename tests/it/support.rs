@@ -503,7 +503,8 @@ fn serve(
     config: Config,
     listener: TcpListener,
 ) -> (Pool, actix_web::dev::ServerHandle, JoinHandle<()>) {
-    let pool = db::open_pool(&config.database_url, config.pool_size).expect("database opens");
+    let pool =
+        db::open_server_pool(&config.database_url, config.pool_size).expect("database opens");
     let services = Services::new(config, pool.clone()).expect("the services start");
     let state = AppState::new(services);
     let (tx, rx) = std::sync::mpsc::channel();

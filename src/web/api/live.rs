@@ -417,6 +417,8 @@ pub async fn item_change(
         })
         .await
         .map_err(|e| out_of_turn(renamed(e, "live_price", "live_price_fen")))?;
+    // The links' pages read differently now (see `web::live::link`).
+    state.pages.forget_all();
     Ok(HttpResponse::Ok().json(session_figures(&state, &session, &figures)))
 }
 
@@ -476,6 +478,8 @@ pub async fn session_step(
         })
         .await
         .map_err(out_of_turn)?;
+    // The links' pages read differently now (see `web::live::link`).
+    state.pages.forget_all();
     Ok(HttpResponse::Ok().json(session_figures(&state, &session, &figures)))
 }
 
@@ -519,5 +523,7 @@ pub async fn session_extend(
         })
         .await
         .map_err(out_of_turn)?;
+    // The links' pages read differently now (see `web::live::link`).
+    state.pages.forget_all();
     Ok(HttpResponse::Ok().json(session_figures(&state, &session, &figures)))
 }
