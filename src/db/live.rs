@@ -4,8 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::catalog::Product;
-use super::schema::{live_buyer_units, live_hosts, live_items, live_sessions, orders, products};
+use super::catalog::{Product, Village};
+use super::schema::{
+    live_buyer_units, live_hosts, live_items, live_sessions, orders, products, villages,
+};
 use crate::states::{LivePlatform, LiveStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
@@ -273,18 +275,19 @@ pub fn items_of(conn: &mut DbConn, session_id: i64) -> QueryResult<Vec<(LiveItem
         .load(conn)
 }
 
-/// The item behind a link, with its product and session.
+/// The item behind a link, with its product, the product's village and the session.
 pub fn item_by_code(
     conn: &mut DbConn,
     code: &str,
-) -> QueryResult<Option<(LiveItem, Product, LiveSession)>> {
+) -> QueryResult<Option<(LiveItem, Product, Village, LiveSession)>> {
     live_items::table
-        .inner_join(products::table)
+        .inner_join(products::table.inner_join(villages::table))
         .inner_join(live_sessions::table)
         .filter(live_items::code.eq(code))
         .select((
             LiveItem::as_select(),
             Product::as_select(),
+            Village::as_select(),
             LiveSession::as_select(),
         ))
         .first(conn)

@@ -670,7 +670,7 @@ pub struct LinkView {
 /// the page comes back with the order form's problems); an unknown code is not found.
 pub fn link(conn: &mut DbConn, code: &str, now: NaiveDateTime) -> DomainResult<LinkView> {
     let code = code.trim().to_uppercase();
-    let (item, product, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
+    let (item, product, _, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
     let state = match session.status {
         LiveStatus::Draft | LiveStatus::Scheduled => LinkState::Upcoming(session.starts_at),
         LiveStatus::Live if now >= session.ends_at => LinkState::Ended,
@@ -755,7 +755,8 @@ pub fn buy(
 ) -> DomainResult<crate::domain::orders::Checkout> {
     use crate::domain::orders::{self, OrderTerms, RefusedLine, Unplaced};
     let code = code.trim().to_uppercase();
-    let (item, product, session) = q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
+    let (item, product, village, session) =
+        q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
     let mut errors = FieldErrors::default();
     if session.status != LiveStatus::Live || now >= session.ends_at {
         errors.add("quantity", "invalid-live-not-on-air");
@@ -789,8 +790,6 @@ pub fn buy(
         return Err(errors.into());
     };
     errors.finish(())?;
-    let village = crate::db::catalog::village_by_id(conn, product.village_id)?
-        .ok_or(DomainError::NotFound)?;
     let stored_key = orders::stored_idempotency_key(&buyer.checkout_scope, key);
     orders::place_once(conn, &stored_key, |conn| {
         // Under the session's shared lock: it cannot end while this order takes its units.
@@ -852,7 +851,7 @@ pub fn buy(
         // locks it from this update to the commit) for as short a time as can be: in a rush
         // every buyer waits for it. Sold out, the order written above is rolled back.
         if !q::take_from_quota(conn, item.id, quantity)? {
-            let left = q::item_by_code(conn, &code)?.map_or(0, |(i, _, _)| i.units_left());
+            let left = q::item_by_code(conn, &code)?.map_or(0, |(i, ..)| i.units_left());
             return Err(Unplaced::Refused(vec![RefusedLine {
                 product_id: product.id,
                 name_zh: product.name_zh.clone(),

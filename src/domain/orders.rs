@@ -251,18 +251,16 @@ pub fn program_scope(request: &[u8]) -> String {
 }
 
 /// Places an order once per stored idempotency key, whatever the channel: a repeated
-/// submit finds its order (even though the first emptied the cart), before the
-/// transaction, inside it, and when two submits raced past both look-ups (the loser's
-/// insert hits the key's UNIQUE and it finds the winner's order). Only the session that
-/// was given the key can find it, so a key copied from elsewhere finds nothing.
+/// submit finds its order (even though the first emptied the cart) inside the
+/// transaction, and when two submits raced past that look-up the loser's insert hits the
+/// key's UNIQUE and it finds the winner's order. (No look-up before the transaction: a
+/// repeat is rare, and every first submit would pay for it.) Only the session that was
+/// given the key can find it, so a key copied from elsewhere finds nothing.
 pub fn place_once(
     conn: &mut DbConn,
     stored_key: &str,
     place: impl FnOnce(&mut DbConn) -> Result<OrderLines, Unplaced>,
 ) -> DomainResult<Checkout> {
-    if let Some(order) = q::by_idempotency_key(conn, stored_key)? {
-        return Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)));
-    }
     let result = write_transaction(conn, |conn| {
         if let Some(order) = q::by_idempotency_key(conn, stored_key)? {
             return Ok(with_lines(conn, order)?);
