@@ -613,8 +613,10 @@ fn close(
         }
         record_step(conn, who, session, LiveStatus::Ended, json!(returned), now)?;
         let figures = session_figures(conn, session)?;
+        let total = (figures.total.orders, figures.total.paid_fen);
+        let links = &figures.items;
         Ok(crate::domain::notify::live_session_ended(
-            conn, session, &figures, now,
+            conn, session, links, total, now,
         )?)
     })
 }

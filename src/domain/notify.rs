@@ -7,10 +7,11 @@ use diesel::QueryResult;
 use serde_json::{Value, json};
 
 use crate::db::DbConn;
-use crate::db::live::LiveSession;
+use crate::db::catalog::Product;
+use crate::db::live::{LiveItem, LiveSession};
+use crate::db::live_hosts::ItemFigures;
 use crate::db::orders::{Order, OrderLine};
 use crate::db::{accounts, outbox};
-use crate::domain::live::SessionFigures;
 use crate::domain::money::format_fen;
 use crate::i18n::Lang;
 use crate::states::{Channel, OrderStatus, PaymentMethod};
@@ -164,12 +165,13 @@ fn to_teams(
 }
 
 /// To the team of a livestream session's village, once it has ended: each link's units
-/// sold of its quota and its orders, and the session's orders and paid amount in all; the
-/// orders themselves wait in the team's order list to be packed and sent.
+/// sold of its quota and its orders, and the session's `orders` and amount paid in all;
+/// the orders themselves wait in the team's order list to be packed and sent.
 pub fn live_session_ended(
     conn: &mut DbConn,
     session: &LiveSession,
-    figures: &SessionFigures,
+    links: &[(LiveItem, Product, ItemFigures)],
+    (orders, paid_fen): (i64, i64),
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     for (_, email, locale) in accounts::team_recipients(conn, &[session.village_id])? {
@@ -177,7 +179,7 @@ pub fn live_session_ended(
         let data = json!({
             "title": session.title,
             "host": session.host_name,
-            "links": figures.items.iter().map(|(item, product, f)| json!({
+            "links": links.iter().map(|(item, product, f)| json!({
                 "number": item.number,
                 "name": lang.pick(&product.name_zh, &product.name_en),
                 "unit": lang.pick(&product.sale_unit_zh, &product.sale_unit_en),
@@ -185,8 +187,8 @@ pub fn live_session_ended(
                 "quota": item.quota,
                 "orders": f.orders,
             })).collect::<Vec<_>>(),
-            "orders": figures.total.orders,
-            "paid": format_fen(figures.total.paid_fen),
+            "orders": orders,
+            "paid": format_fen(paid_fen),
             "report_path": format!("/team/live/{}/report", session.id),
         });
         outbox::enqueue(
