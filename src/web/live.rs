@@ -604,15 +604,9 @@ pub async fn link(
         .pages
         .html_with_form(&ctx, async {
             let csrf = CSRF_PLACEHOLDER.to_string();
-            link_html(
-                &state,
-                &ctx,
-                code.clone(),
-                csrf,
-                &form,
-                &FieldErrors::default(),
-            )
-            .await
+            let errors = FieldErrors::default();
+            let data = link_data(&state, &ctx, code.clone(), csrf, &form, &errors).await?;
+            ctx.render(&state.templates, LINK_PAGE, data)
         })
         .await?;
     state.visits.count(&code);
@@ -671,10 +665,8 @@ pub async fn buy(
         Err(e) => return Err(e),
     };
     let csrf = super::csrf::token(&ctx.session);
-    let html = link_html(&state, &ctx, code, csrf, &form, &errors).await?;
-    let mut response = HttpResponse::build(status)
-        .content_type(actix_web::http::header::ContentType::html())
-        .body(html);
+    let data = link_data(&state, &ctx, code, csrf, &form, &errors).await?;
+    let mut response = ctx.page(&state.templates, status, LINK_PAGE, data)?;
     never_from_a_cache(&mut response);
     Ok(response)
 }
@@ -687,15 +679,17 @@ fn never_from_a_cache(response: &mut HttpResponse) {
     );
 }
 
-/// The link's page with `form` as typed and its `errors`.
-async fn link_html(
+const LINK_PAGE: &str = "pages/live_link";
+
+/// The link's page's data, with `form` as typed and its `errors`.
+async fn link_data(
     state: &AppState,
     ctx: &Ctx,
     code: String,
     csrf_token: String,
     form: &LiveOrderForm,
     errors: &FieldErrors,
-) -> AppResult<String> {
+) -> AppResult<Value> {
     let view = state
         .db(move |conn| live::link(conn, &code, now_utc()))
         .await?;
@@ -729,6 +723,5 @@ async fn link_html(
         })).collect::<Vec<_>>(),
         "payment_methods": coded_options(lang, &state.payments.methods().iter().map(|m| m.as_str()).collect::<Vec<_>>(), "payment-", &form.payment_method),
     });
-    let data = ctx.form_data(data, csrf_token, form, errors)?;
-    ctx.render(&state.templates, "pages/live_link", data)
+    ctx.form_data(data, csrf_token, form, errors)
 }

@@ -221,9 +221,7 @@ impl PageCache {
     /// Forgets a page (in every language), so that the next visitor gets it as it is now.
     pub async fn forget(&self, uri: &str) {
         for lang in Lang::ALL {
-            self.pages
-                .invalidate(&format!("{}|{uri}", lang.code()))
-                .await;
+            self.pages.invalidate(&Self::key(lang, uri)).await;
         }
     }
 
@@ -233,6 +231,11 @@ impl PageCache {
         self.pages.invalidate_all();
     }
 
+    /// A page is kept per language and address.
+    fn key(lang: Lang, uri: &str) -> String {
+        format!("{}|{uri}", lang.code())
+    }
+
     async fn bytes<F>(&self, ctx: &Ctx, render: F) -> AppResult<Bytes>
     where
         F: Future<Output = AppResult<String>>,
@@ -240,9 +243,10 @@ impl PageCache {
         if ctx.user.is_some() {
             return Ok(Bytes::from(render.await?));
         }
-        let key = format!("{}|{}", ctx.lang.code(), ctx.uri);
         self.pages
-            .try_get_with(key, async { render.await.map(Bytes::from) })
+            .try_get_with(Self::key(ctx.lang, &ctx.uri), async {
+                render.await.map(Bytes::from)
+            })
             .await
             .map_err(AppError::shared)
     }
