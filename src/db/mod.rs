@@ -25,6 +25,7 @@ pub mod shipments;
 pub mod standing_orders;
 pub mod stock;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -174,10 +175,10 @@ impl Manager {
                 // Every SQLite connection: wait for a busy writer instead of failing at once
                 // (set first: switching to WAL takes a lock that another process may
                 // hold), enforce foreign keys, and let readers run beside the one writer.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                )
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 if self.background_checkpoints {
                     conn.batch_execute("PRAGMA wal_autocheckpoint = 0;")
@@ -336,13 +337,30 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error
     }
 }
 
-/// Copies what SQLite's log holds into the database file, as far as readers allow
-/// (`PASSIVE`: it waits for no one, and writers go on meanwhile); nothing on PostgreSQL.
+/// Copies what SQLite's log holds into the database file and starts the log again from
+/// its beginning (`RESTART`); nothing on PostgreSQL. It holds this process's writers'
+/// turn meanwhile, so that no commit lands while it copies: otherwise, with writers coming
+/// all the time (a flash sale), the copy never catches up, the log is never started again
+/// and every commit appends to new blocks of an ever larger file (190 MB in one
+/// `bench-live` run). It waits for readers still on the old log 20 ms at most, and tries
+/// again next time if they hold it.
 pub fn checkpoint(conn: &mut DbConn) -> QueryResult<()> {
-    match conn {
-        DbConn::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);"),
-        DbConn::Pg(_) => Ok(()),
-    }
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(());
+    };
+    let _turn = writer_turn();
+    let done = c.batch_execute("PRAGMA busy_timeout = 20; PRAGMA wal_checkpoint(RESTART);");
+    c.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"))?;
+    done
+}
+
+/// How long a SQLite connection waits for another process's writer before it fails.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// This process's turn to write to SQLite (`SQLITE_WRITER_TURN`). A writer that panicked
+/// left nothing behind it: the turn is still good to take.
+fn writer_turn() -> std::sync::MutexGuard<'static, ()> {
+    lock(&SQLITE_WRITER_TURN)
 }
 
 /// SQLite has one writer at a time. The process's writers take turns here before they ask
@@ -369,16 +387,10 @@ where
         return conn.transaction(f);
     };
     // Inside an open transaction the lock is already held: nest as a savepoint.
-    if matches!(
-        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
-        Ok(Some(_))
-    ) {
+    if in_transaction(sqlite) {
         return conn.transaction(f);
     }
-    // A writer that panicked left nothing behind it: the turn is still good to take.
-    let _turn = SQLITE_WRITER_TURN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = writer_turn();
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = f(conn);
     let DbConn::Sqlite(sqlite) = conn else {
@@ -394,6 +406,146 @@ where
             Err(e)
         }
     }
+}
+
+/// Runs `work` in a write transaction like `write_transaction`, but on SQLite shares the
+/// transaction with the work other threads of the process bring at the same moment
+/// (group commit): whoever finds no one writing runs everything queued, each piece in a
+/// savepoint of its own, and commits once. In a flash sale most of a commit's cost is the
+/// pages it writes to SQLite's log; the orders of one commit share their tables' last
+/// pages, and the turn passes once per commit instead of once per order. A piece that
+/// fails is rolled back to its savepoint and leaves the others alone; if the commit itself
+/// fails, every piece gets the error. On PostgreSQL, whose commits are already made side
+/// by side, it is `write_transaction`. `work` owns what it uses: another thread may run it.
+pub fn write_together<T, E>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<diesel::result::Error> + Send + 'static,
+{
+    let file = match conn {
+        // Inside a transaction already, the work is part of it.
+        DbConn::Sqlite(c) => (!in_transaction(c)).then(|| sqlite_file(c)).transpose()?,
+        DbConn::Pg(_) => None,
+    };
+    let Some(file) = file else {
+        return write_transaction(conn, work);
+    };
+    let (done, answer) = std::sync::mpsc::sync_channel::<Result<T, E>>(1);
+    let piece: Piece = Box::new(move |conn| {
+        let result = conn.transaction(work);
+        Box::new(move |committed: Result<(), String>| {
+            let result = match (committed, result) {
+                (Err(why), Ok(_)) => Err(E::from(commit_failed(why))),
+                (_, result) => result,
+            };
+            // The thread that brought it is waiting for it; nothing to do if it is gone.
+            let _ = done.send(result);
+        })
+    });
+    let mut waiting = lock(&TOGETHER);
+    waiting.entry(file.clone()).or_default().pieces.push(piece);
+    loop {
+        match answer.try_recv() {
+            Ok(result) => return result,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                let why = "the shared write transaction did not run it";
+                return Err(E::from(commit_failed(why.into())));
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        }
+        let queue = waiting.entry(file.clone()).or_default();
+        if queue.writing {
+            waiting = TOGETHER_DONE
+                .wait(waiting)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            continue;
+        }
+        queue.writing = true;
+        let pieces = std::mem::take(&mut queue.pieces);
+        drop(waiting);
+        let writing = Writing(&file);
+        commit_together(conn, pieces);
+        drop(writing);
+        waiting = lock(&TOGETHER);
+    }
+}
+
+/// A piece of `write_together`'s work: it runs, then hears whether its commit held.
+type Piece = Box<dyn FnOnce(&mut DbConn) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
+
+/// The pieces waiting for a database's next shared commit, and whether one is being
+/// written.
+#[derive(Default)]
+struct Together {
+    pieces: Vec<Piece>,
+    writing: bool,
+}
+
+/// Each SQLite file's `Together`: a server has one; tests run several side by side.
+static TOGETHER: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Together>>> =
+    std::sync::LazyLock::new(Default::default);
+/// Told when a shared commit is over: its pieces' threads have their answers, and the
+/// next may write.
+static TOGETHER_DONE: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Marks a file's shared commit over when dropped, even if a piece panicked: the waiting
+/// threads then find their answer gone and fail, rather than wait for ever.
+struct Writing<'a>(&'a str);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if let Some(queue) = lock(&TOGETHER).get_mut(self.0) {
+            queue.writing = false;
+        }
+        TOGETHER_DONE.notify_all();
+    }
+}
+
+/// The file a SQLite connection has open, which names its writers' queue.
+fn sqlite_file(sqlite: &mut diesel::SqliteConnection) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct File {
+        #[diesel(sql_type = sql_types::Text)]
+        file: String,
+    }
+    diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .get_result::<File>(sqlite)
+        .map(|f| f.file)
+}
+
+/// A process-wide lock; one whose holder panicked is still good to take (each holder
+/// leaves its state whole between statements).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn in_transaction(sqlite: &mut diesel::SqliteConnection) -> bool {
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
+        Ok(Some(_))
+    )
+}
+
+/// Runs `pieces` in one SQLite write transaction and tells each how its commit went. If
+/// the transaction cannot even begin, the pieces are dropped unrun and their threads hear
+/// that.
+fn commit_together(conn: &mut DbConn, pieces: Vec<Piece>) {
+    let mut tells = Vec::with_capacity(pieces.len());
+    let committed = write_transaction(conn, |conn| -> QueryResult<()> {
+        tells.extend(pieces.into_iter().map(|piece| piece(conn)));
+        Ok(())
+    });
+    let committed = committed.map_err(|e| e.to_string());
+    for tell in tells {
+        tell(committed.clone());
+    }
+}
+
+fn commit_failed(why: String) -> diesel::result::Error {
+    diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, Box::new(why))
 }
 
 /// Inserts many rows in batches of a few hundred. A multi-row `INSERT` is where the

@@ -137,7 +137,11 @@ fn security_headers(https: bool) -> middleware::DefaultHeaders {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(storefront::home))
+    // A livestream link first: in a rush a thousand phones open it at once, and the router
+    // tries each pattern with a parameter, in order, until one matches.
+    cfg.route("/l/{code}", web::get().to(live::link))
+        .route("/l/{code}", web::post().to(live::buy))
+        .route("/", web::get().to(storefront::home))
         .route("/products", web::get().to(storefront::search))
         .route("/products/{id}", web::get().to(storefront::product))
         .route("/villages/{slug}", web::get().to(storefront::village))
@@ -337,8 +341,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(live::qr),
         )
         .route("/team/live/{id}/{step}", web::post().to(live::step))
-        .route("/l/{code}", web::get().to(live::link))
-        .route("/l/{code}", web::post().to(live::buy))
         .route("/team/payouts", web::get().to(payouts::list))
         .route("/team/payouts", web::post().to(payouts::record))
         .route(
