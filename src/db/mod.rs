@@ -433,51 +433,66 @@ where
     let Some(file) = file else {
         return write_transaction(conn, work);
     };
-    let (done, answer) = std::sync::mpsc::sync_channel::<Result<T, E>>(1);
-    let piece: Piece = Box::new(move |conn| {
-        let result = conn.transaction(work);
-        Box::new(move |committed: Result<(), String>| {
-            let result = match (committed, result) {
-                (Err(why), Ok(_)) => Err(E::from(commit_failed(why))),
-                (_, result) => result,
-            };
-            // The thread that brought it is waiting for it; nothing to do if it is gone.
-            let _ = done.send(result);
-        })
-    });
-    let mut waiting = lock(&TOGETHER);
-    waiting.entry(file.clone()).or_default().pieces.push(piece);
+    // Room for the one message that is ever waiting: the answer, or the turn to lead.
+    let (tell, heard) = std::sync::mpsc::sync_channel::<Heard<Result<T, E>>>(1);
+    let tell_lead = tell.clone();
+    let piece = Piece {
+        run: Box::new(move |conn| {
+            let result = conn.transaction(work);
+            let answer: Tell = Box::new(move |committed| {
+                let result = match (committed, result) {
+                    (Err(why), Ok(_)) => Err(E::from(commit_failed(why))),
+                    (_, result) => result,
+                };
+                // Its thread is waiting for it; nothing to do if it is gone.
+                let _ = tell.send(Heard::Answer(result));
+            });
+            answer
+        }),
+        lead: Box::new(move || {
+            let _ = tell_lead.send(Heard::Lead);
+        }),
+    };
+    let first = {
+        let mut queues = lock(&TOGETHER);
+        let queue = queues.entry(file.clone()).or_default();
+        queue.pieces.push(piece);
+        !std::mem::replace(&mut queue.writing, true)
+    };
+    if first {
+        lead(conn, &file);
+    }
     loop {
-        match answer.try_recv() {
-            Ok(result) => return result,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+        match heard.recv() {
+            Ok(Heard::Answer(result)) => return result,
+            Ok(Heard::Lead) => lead(conn, &file),
+            Err(_) => {
                 let why = "the shared write transaction did not run it";
                 return Err(E::from(commit_failed(why.into())));
             }
-            Err(std::sync::mpsc::TryRecvError::Empty) => {}
         }
-        let queue = waiting.entry(file.clone()).or_default();
-        if queue.writing {
-            waiting = TOGETHER_DONE
-                .wait(waiting)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            continue;
-        }
-        queue.writing = true;
-        let pieces = std::mem::take(&mut queue.pieces);
-        drop(waiting);
-        let writing = Writing(&file);
-        commit_together(conn, pieces);
-        drop(writing);
-        waiting = lock(&TOGETHER);
     }
 }
 
-/// A piece of `write_together`'s work: it runs, then hears whether its commit held.
-type Piece = Box<dyn FnOnce(&mut DbConn) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
+/// What a thread waiting in `write_together` hears: its work's answer, or that it is its
+/// turn to write the next shared commit (its own work is still queued, so it is in it).
+enum Heard<R> {
+    Answer(R),
+    Lead,
+}
 
-/// The pieces waiting for a database's next shared commit, and whether one is being
-/// written.
+/// A piece of `write_together`'s work: it runs, then hears whether its commit held; or
+/// its thread is told to lead the next commit.
+struct Piece {
+    run: Box<dyn FnOnce(&mut DbConn) -> Tell + Send>,
+    lead: Box<dyn Fn() + Send>,
+}
+
+/// Tells a piece's thread its answer once its commit held, or why it did not.
+type Tell = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// The pieces waiting for a database's next shared commit, and whether a thread is
+/// writing one (it hands the turn on to the first waiting piece's thread).
 #[derive(Default)]
 struct Together {
     pieces: Vec<Piece>,
@@ -487,33 +502,36 @@ struct Together {
 /// Each SQLite file's `Together`: a server has one; tests run several side by side.
 static TOGETHER: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Together>>> =
     std::sync::LazyLock::new(Default::default);
-/// Told when a shared commit is over: its pieces' threads have their answers, and the
-/// next may write.
-static TOGETHER_DONE: std::sync::Condvar = std::sync::Condvar::new();
 
-/// Marks a file's shared commit over when dropped, even if a piece panicked: the waiting
-/// threads then find their answer gone and fail, rather than wait for ever.
-struct Writing<'a>(&'a str);
+/// Writes one shared commit of everything queued for `file`, then hands the turn on.
+fn lead(conn: &mut DbConn, file: &str) {
+    let pieces = std::mem::take(&mut lock(&TOGETHER).entry(file.to_string()).or_default().pieces);
+    let _hand_on = HandOn(file);
+    commit_together(conn, pieces);
+}
 
-impl Drop for Writing<'_> {
+/// Hands the turn to write on when dropped, even if a piece panicked: to the thread of
+/// the first piece that came meanwhile, or to no one.
+struct HandOn<'a>(&'a str);
+
+impl Drop for HandOn<'_> {
     fn drop(&mut self) {
         if let Some(queue) = lock(&TOGETHER).get_mut(self.0) {
-            queue.writing = false;
+            match queue.pieces.first() {
+                Some(next) => (next.lead)(),
+                None => queue.writing = false,
+            }
         }
-        TOGETHER_DONE.notify_all();
     }
 }
 
-/// The file a SQLite connection has open, which names its writers' queue.
+/// The file a SQLite connection has open, which names its writers' queue (a statement
+/// diesel keeps prepared: it runs for every order of a rush).
 fn sqlite_file(sqlite: &mut diesel::SqliteConnection) -> QueryResult<String> {
-    #[derive(QueryableByName)]
-    struct File {
-        #[diesel(sql_type = sql_types::Text)]
-        file: String,
-    }
-    diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
-        .get_result::<File>(sqlite)
-        .map(|f| f.file)
+    diesel::select(diesel::dsl::sql::<sql_types::Text>(
+        "(SELECT file FROM pragma_database_list WHERE name = 'main')",
+    ))
+    .get_result(sqlite)
 }
 
 /// A process-wide lock; one whose holder panicked is still good to take (each holder
@@ -535,7 +553,7 @@ fn in_transaction(sqlite: &mut diesel::SqliteConnection) -> bool {
 fn commit_together(conn: &mut DbConn, pieces: Vec<Piece>) {
     let mut tells = Vec::with_capacity(pieces.len());
     let committed = write_transaction(conn, |conn| -> QueryResult<()> {
-        tells.extend(pieces.into_iter().map(|piece| piece(conn)));
+        tells.extend(pieces.into_iter().map(|piece| (piece.run)(conn)));
         Ok(())
     });
     let committed = committed.map_err(|e| e.to_string());

@@ -796,79 +796,81 @@ pub fn buy(
     let (buyer_user_id, locale) = (buyer.user_id, buyer.locale.clone());
     // In a rush, buyers who order at the same moment are committed together
     // (`write_together`); whichever thread writes places this order, so it takes with it
-    // all it needs.
-    crate::db::write_together(conn, move |conn| {
-        orders::place_once(conn, &stored_key, |conn| {
-            // Under the session's shared lock: it cannot end while this order takes its units.
-            match q::lock_session(conn, session.id, false)? {
-                Some((LiveStatus::Live, ends_at)) if now < ends_at => {}
-                _ => {
-                    let off = DomainError::invalid("quantity", "invalid-live-not-on-air");
-                    return Err(Unplaced::Failed(off));
-                }
+    // all it needs. Unlike `orders::place_once` it does not look its key up first: a
+    // repeated tap is found below when the number's limit is reached, or by the key's
+    // UNIQUE (`orders::checkout_once`).
+    let key = stored_key.clone();
+    let placed = crate::db::write_together(conn, move |conn| {
+        // Under the session's shared lock: it cannot end while this order takes its units.
+        match q::lock_session(conn, session.id, false)? {
+            Some((LiveStatus::Live, ends_at)) if now < ends_at => {}
+            _ => {
+                let off = DomainError::invalid("quantity", "invalid-live-not-on-air");
+                return Err(Unplaced::Failed(off));
             }
-            if !q::add_buyer_units(conn, item.id, &phone, quantity, item.per_buyer_limit)? {
-                // A second tap of the same form waited here for the first: its order.
-                if let Some(order) = crate::db::orders::by_idempotency_key(conn, &stored_key)? {
-                    return Ok(orders::with_lines(conn, order)?);
-                }
-                let had = q::buyer_units(conn, item.id, &phone)?;
-                let mut over = FieldErrors::default();
-                over.add_with(
-                    "quantity",
-                    "invalid-live-limit",
-                    vec![
-                        ("limit", item.per_buyer_limit.to_string()),
-                        ("bought", had.to_string()),
-                    ],
-                );
-                return Err(Unplaced::Failed(over.into()));
+        }
+        if !q::add_buyer_units(conn, item.id, &phone, quantity, item.per_buyer_limit)? {
+            // A second tap of the same form waited here for the first: its order.
+            if let Some(order) = crate::db::orders::by_idempotency_key(conn, &stored_key)? {
+                return Ok(orders::with_lines(conn, order)?);
             }
-            let line = crate::domain::cart::PricedLine {
-                product: product.clone(),
-                village: village.clone(),
-                quantity,
-                unit_price_fen: item.live_price_fen,
-                line_total_fen: item.live_price_fen * i64::from(quantity),
-                problem: None,
-            };
-            let terms = OrderTerms {
-                channel: crate::states::Channel::Livestream,
-                organization_id: None,
-                buyer_user_id,
-                buyer_name: &name,
-                buyer_phone: &phone,
-                buyer_email: None,
-                delivery_address: &address,
-                note: "",
-                payment_method: method,
-                status: crate::states::OrderStatus::PendingPayment,
-                // Short while live: an unpaid order's units go back to the quota soon. Cash on
-                // delivery is paid when the goods arrive: held until then.
-                reserved_until: (method != crate::states::PaymentMethod::CashOnDelivery)
-                    .then(|| now + Duration::minutes(i64::from(reservation_minutes))),
-                idempotency_key: &stored_key,
-                locale: &locale,
-                staff_organization_id: None,
-                live_item_id: Some(item.id),
-            };
-            let placed = orders::record(conn, std::slice::from_ref(&line), &terms, now)?;
-            crate::domain::notify::order_received(conn, &placed.order, &placed.lines, now)?;
-            // The units come out of the quota last, so that the item's row is held (PostgreSQL
-            // locks it from this update to the commit) for as short a time as can be: in a rush
-            // every buyer waits for it. Sold out, the order written above is rolled back.
-            if !q::take_from_quota(conn, item.id, quantity)? {
-                let left = q::item_by_code(conn, &code)?.map_or(0, |(i, ..)| i.units_left());
-                return Err(Unplaced::Refused(vec![RefusedLine {
-                    product_id: product.id,
-                    name_zh: product.name_zh.clone(),
-                    name_en: product.name_en.clone(),
-                    problem: crate::domain::cart::LineProblem::Short(left),
-                }]));
-            }
-            Ok(placed)
-        })
-    })
+            let had = q::buyer_units(conn, item.id, &phone)?;
+            let mut over = FieldErrors::default();
+            over.add_with(
+                "quantity",
+                "invalid-live-limit",
+                vec![
+                    ("limit", item.per_buyer_limit.to_string()),
+                    ("bought", had.to_string()),
+                ],
+            );
+            return Err(Unplaced::Failed(over.into()));
+        }
+        let line = crate::domain::cart::PricedLine {
+            product: product.clone(),
+            village: village.clone(),
+            quantity,
+            unit_price_fen: item.live_price_fen,
+            line_total_fen: item.live_price_fen * i64::from(quantity),
+            problem: None,
+        };
+        let terms = OrderTerms {
+            channel: crate::states::Channel::Livestream,
+            organization_id: None,
+            buyer_user_id,
+            buyer_name: &name,
+            buyer_phone: &phone,
+            buyer_email: None,
+            delivery_address: &address,
+            note: "",
+            payment_method: method,
+            status: crate::states::OrderStatus::PendingPayment,
+            // Short while live: an unpaid order's units go back to the quota soon. Cash on
+            // delivery is paid when the goods arrive: held until then.
+            reserved_until: (method != crate::states::PaymentMethod::CashOnDelivery)
+                .then(|| now + Duration::minutes(i64::from(reservation_minutes))),
+            idempotency_key: &stored_key,
+            locale: &locale,
+            staff_organization_id: None,
+            live_item_id: Some(item.id),
+        };
+        let placed = orders::record(conn, std::slice::from_ref(&line), &terms, now)?;
+        crate::domain::notify::order_received(conn, &placed.order, &placed.lines, now)?;
+        // The units come out of the quota last, so that the item's row is held (PostgreSQL
+        // locks it from this update to the commit) for as short a time as can be: in a rush
+        // every buyer waits for it. Sold out, the order written above is rolled back.
+        if !q::take_from_quota(conn, item.id, quantity)? {
+            let left = q::item_by_code(conn, &code)?.map_or(0, |(i, ..)| i.units_left());
+            return Err(Unplaced::Refused(vec![RefusedLine {
+                product_id: product.id,
+                name_zh: product.name_zh.clone(),
+                name_en: product.name_en.clone(),
+                problem: crate::domain::cart::LineProblem::Short(left),
+            }]));
+        }
+        Ok(placed)
+    });
+    orders::checkout_once(conn, &key, placed)
 }
 
 #[cfg(test)]

@@ -267,7 +267,17 @@ pub fn place_once(
         }
         place(conn)
     });
-    match result {
+    checkout_once(conn, stored_key, result)
+}
+
+/// How a placement's transaction ended, as the buyer is answered: a repeat whose insert
+/// met the key's UNIQUE (its transaction rolled back) finds the order placed under it.
+pub fn checkout_once(
+    conn: &mut DbConn,
+    stored_key: &str,
+    placed: Result<OrderLines, Unplaced>,
+) -> DomainResult<Checkout> {
+    match placed {
         Ok(placed) => Ok(Checkout::Placed(Box::new(placed))),
         Err(Unplaced::Refused(lines)) => Ok(Checkout::Refused(lines)),
         Err(Unplaced::Failed(DomainError::Database(DbError::DatabaseError(
