@@ -139,10 +139,10 @@ pub fn session_in(
 }
 
 /// A session's status and end, read with its row held until the transaction ends: shared
-/// (`exclusive` false) by buyers and releases, which may run side by side, exclusive by a
-/// change of its items; a session's start or end (an UPDATE of the row) waits for both,
-/// and they for it (PostgreSQL). SQLite's write transaction already holds the only write
-/// lock.
+/// (`exclusive` false) by an unpaid order's release, exclusive by a change of its items; a
+/// session's start or end (an UPDATE of the row) waits for both, and they for it
+/// (PostgreSQL). SQLite's write transaction already holds the only write lock. Buyers do
+/// not take it: `take_from_quota` says why.
 pub fn lock_session(
     conn: &mut DbConn,
     id: i64,
@@ -275,6 +275,24 @@ pub fn items_of(conn: &mut DbConn, session_id: i64) -> QueryResult<Vec<(LiveItem
         .load(conn)
 }
 
+/// A session's items, held until the transaction ends (PostgreSQL waits for the orders
+/// taking their units and reads what they sold; SQLite's writer is alone already): what
+/// the session's end gives back is read as it stands.
+pub fn lock_items(conn: &mut DbConn, session_id: i64) -> QueryResult<Vec<LiveItem>> {
+    macro_rules! items {
+        () => {
+            live_items::table
+                .filter(live_items::session_id.eq(session_id))
+                .order(live_items::number)
+                .select(LiveItem::as_select())
+        };
+    }
+    match conn {
+        DbConn::Pg(c) => items!().for_update().load(c),
+        DbConn::Sqlite(c) => items!().load(c),
+    }
+}
+
 /// The item behind a link, with its product, the product's village and the session.
 pub fn item_by_code(
     conn: &mut DbConn,
@@ -336,16 +354,20 @@ pub fn code_exists(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
     .get_result(conn)
 }
 
-/// Takes `quantity` of a live item's quota for an order, if that much is left: one
-/// conditional update, so parallel buyers never sell past the quota. The caller has read
-/// the session live under `lock_session`, which keeps it so until the transaction ends;
-/// the statement stays short, since diesel prepares every `UPDATE` anew and this one runs
+/// Takes `quantity` of a live item's quota for an order, if that much is left of what the
+/// session took from the product's stock (`taken`): one conditional update, so parallel
+/// buyers never sell past it. `taken` is the quota while the session is live, nothing
+/// before it goes live, and exactly what was sold once it has ended (`close` sets it so,
+/// holding the item's row): an order racing the session's end is refused by this row
+/// alone. The buyers need no lock on the session's row, which every buyer of a rush would
+/// share — on PostgreSQL a new multixact and a WAL record per buyer on one hot row. The
+/// statement stays short, since diesel prepares every `UPDATE` anew and this one runs
 /// while every other buyer of the rush waits.
 pub fn take_from_quota(conn: &mut DbConn, item_id: i64, quantity: i32) -> QueryResult<bool> {
     let rows = diesel::update(
         live_items::table
             .find(item_id)
-            .filter((live_items::sold + quantity).le(live_items::quota)),
+            .filter((live_items::sold + quantity).le(live_items::taken)),
     )
     .set(live_items::sold.eq(live_items::sold + quantity))
     .execute(conn)?;

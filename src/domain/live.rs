@@ -602,13 +602,16 @@ fn close(
         )? {
             return Err(DomainError::invalid("status", "invalid-live-step"));
         }
+        // Held, so that no order takes units after they are counted here: once `taken`
+        // is what was sold, `q::take_from_quota` refuses every later one.
         let mut returned = Vec::new();
-        for (item, product) in q::items_of(conn, session.id)? {
+        for item in q::lock_items(conn, session.id)? {
             let back = item.taken - item.sold;
             if back > 0 {
-                st::add_to_product(conn, product.id, back, now)?;
+                st::add_to_product(conn, item.product_id, back, now)?;
                 q::set_taken(conn, item.id, item.sold)?;
-                returned.push(json!({ "item": item.id, "product": product.id, "returned": back }));
+                let product = item.product_id;
+                returned.push(json!({ "item": item.id, "product": product, "returned": back }));
             }
         }
         record_step(conn, who, session, LiveStatus::Ended, json!(returned), now)?;
@@ -801,14 +804,6 @@ pub fn buy(
     // UNIQUE (`orders::checkout_once`).
     let key = stored_key.clone();
     let placed = crate::db::write_together(conn, move |conn| {
-        // Under the session's shared lock: it cannot end while this order takes its units.
-        match q::lock_session(conn, session.id, false)? {
-            Some((LiveStatus::Live, ends_at)) if now < ends_at => {}
-            _ => {
-                let off = DomainError::invalid("quantity", "invalid-live-not-on-air");
-                return Err(Unplaced::Failed(off));
-            }
-        }
         if !q::add_buyer_units(conn, item.id, &phone, quantity, item.per_buyer_limit)? {
             // A second tap of the same form waited here for the first: its order.
             if let Some(order) = crate::db::orders::by_idempotency_key(conn, &stored_key)? {

@@ -333,6 +333,26 @@ both_databases! {
 }
 
 both_databases! {
+    /// The item's row alone refuses units the session has not taken from the stock, or
+    /// has given back: before it goes live and after it ends, even to an order that read
+    /// the session live a moment before (buyers take no lock on the session's row).
+    fn an_item_sells_only_what_its_session_took_from_the_stock(app) {
+        let team = app.signed_in("team@example.com");
+        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
+        add_flour(app, &team, session);
+        let page = format!("/team/live/{session}");
+        let item = app.scalar("SELECT id AS n FROM live_items");
+        let in_stock = stock(app, "huangmi-gaomian");
+        let take = || village_market::db::live::take_from_quota(&mut app.conn(), item, 1).expect("the update");
+        assert!(!take(), "not live yet: nothing taken from the stock");
+        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
+        assert!(take(), "live: out of the quota of 10");
+        assert_eq!(team.submit(&page, &format!("{page}/end"), &[]).status(), StatusCode::SEE_OTHER);
+        assert!(!take(), "ended: the 9 unsold went back to the stock");
+        assert_eq!(app.count(&format!("live_items WHERE id = {item} AND sold = 1 AND taken = 1")), 1);
+        assert_eq!(stock(app, "huangmi-gaomian"), in_stock - 1);
+    }
+
     fn the_hosts_commission_comes_off_before_the_split_and_the_host_is_paid_to_the_fen(app) {
         let team = app.signed_in("team@example.com");
         // 5 % commission (`new_session`), live now.
