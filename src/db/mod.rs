@@ -411,7 +411,8 @@ where
 /// Runs `work` in a write transaction like `write_transaction`, but on SQLite shares the
 /// transaction with the work other threads of the process bring at the same moment
 /// (group commit): whoever finds no one writing runs everything queued, each piece in a
-/// savepoint of its own, and commits once. In a flash sale most of a commit's cost is the
+/// savepoint of its own, commits once, and hands the turn to the first piece that came
+/// meanwhile. In a flash sale most of a commit's cost is the
 /// pages it writes to SQLite's log; the orders of one commit share their tables' last
 /// pages, and the turn passes once per commit instead of once per order. A piece that
 /// fails is rolled back to its savepoint and leaves the others alone; if the commit itself

@@ -610,8 +610,8 @@ fn close(
             if back > 0 {
                 st::add_to_product(conn, item.product_id, back, now)?;
                 q::set_taken(conn, item.id, item.sold)?;
-                let product = item.product_id;
-                returned.push(json!({ "item": item.id, "product": product, "returned": back }));
+                let (id, product) = (item.id, item.product_id);
+                returned.push(json!({ "item": id, "product": product, "returned": back }));
             }
         }
         record_step(conn, who, session, LiveStatus::Ended, json!(returned), now)?;
