@@ -353,7 +353,9 @@ fn raw_buy(conn: &mut DbConn, item: i64, product: &Product, n: usize) -> AnyResu
                 staff_organization_id: None,
                 live_item_id: Some(item),
             },
-        )?;
+        )?
+        // Its number is its own key, never given before.
+        .ok_or(diesel::result::Error::NotFound)?;
         let line = NewOrderLine {
             order_id: order.id,
             product_id: product.id,

@@ -408,30 +408,37 @@ where
     }
 }
 
-/// Runs `work` in a write transaction like `write_transaction`, but on SQLite shares the
+/// Runs `work` in a write transaction like `write_transaction`, but shares the
 /// transaction with the work other threads of the process bring at the same moment
 /// (group commit): whoever finds no one writing runs everything queued, each piece in a
 /// savepoint of its own, commits once, and hands the turn to the first piece that came
-/// meanwhile. In a flash sale most of a commit's cost is the
-/// pages it writes to SQLite's log; the orders of one commit share their tables' last
-/// pages, and the turn passes once per commit instead of once per order. A piece that
-/// fails is rolled back to its savepoint and leaves the others alone; if the commit itself
-/// fails, every piece gets the error. On PostgreSQL, whose commits are already made side
-/// by side, it is `write_transaction`. `work` owns what it uses: another thread may run it.
+/// meanwhile. A piece that fails is rolled back to its savepoint and leaves the others
+/// alone; if the commit itself fails, every piece gets the error. `work` owns what it
+/// uses: another thread may run it.
+///
+/// In a flash sale every buyer waits for one row, the item's quota, and each commit costs
+/// a flush of the database's log: one flush per order bounds the sale by the disk. Shared,
+/// the orders of a moment pay one flush and pass the row on once. On SQLite, which has one
+/// writer, every piece of a file joins one queue and `lane` is not read. On PostgreSQL
+/// pieces join the queue of their database and `lane`, which names the one row that every
+/// piece of it locks first (a link's item): a shared transaction then takes its locks in
+/// the order one order would, and cannot deadlock with another process's.
 pub fn write_together<T, E>(
     conn: &mut DbConn,
+    lane: &str,
     work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
 ) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<diesel::result::Error> + Send + 'static,
 {
-    let file = match conn {
-        // Inside a transaction already, the work is part of it.
-        DbConn::Sqlite(c) => (!in_transaction(c)).then(|| sqlite_file(c)).transpose()?,
-        DbConn::Pg(_) => None,
+    // Inside a transaction already, the work is part of it.
+    let queue_name = match conn {
+        DbConn::Sqlite(c) => (!in_transaction(c)).then(|| sqlite_file(c)),
+        DbConn::Pg(c) => (!in_transaction(c))
+            .then(|| postgres_database(c).map(|database| format!("{database}#{lane}"))),
     };
-    let Some(file) = file else {
+    let Some(queue_name) = queue_name.transpose()? else {
         return write_transaction(conn, work);
     };
     // Room for the one message that is ever waiting: the answer, or the turn to lead.
@@ -456,17 +463,17 @@ where
     };
     let first = {
         let mut queues = lock(&TOGETHER);
-        let queue = queues.entry(file.clone()).or_default();
+        let queue = queues.entry(queue_name.clone()).or_default();
         queue.pieces.push(piece);
         !std::mem::replace(&mut queue.writing, true)
     };
     if first {
-        lead(conn, &file);
+        lead(conn, &queue_name);
     }
     loop {
         match heard.recv() {
             Ok(Heard::Answer(result)) => return result,
-            Ok(Heard::Lead) => lead(conn, &file),
+            Ok(Heard::Lead) => lead(conn, &queue_name),
             Err(_) => {
                 let why = "the shared write transaction did not run it";
                 return Err(E::from(commit_failed(why.into())));
@@ -500,14 +507,21 @@ struct Together {
     writing: bool,
 }
 
-/// Each SQLite file's `Together`: a server has one; tests run several side by side.
+/// Each queue's `Together`, by the name `write_together` gives it: a server has one per
+/// SQLite file, or per PostgreSQL lane; tests run several databases side by side.
 static TOGETHER: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Together>>> =
     std::sync::LazyLock::new(Default::default);
 
-/// Writes one shared commit of everything queued for `file`, then hands the turn on.
-fn lead(conn: &mut DbConn, file: &str) {
-    let pieces = std::mem::take(&mut lock(&TOGETHER).entry(file.to_string()).or_default().pieces);
-    let _hand_on = HandOn(file);
+/// Writes one shared commit of everything queued under `queue_name`, then hands the turn
+/// on.
+fn lead(conn: &mut DbConn, queue_name: &str) {
+    let pieces = std::mem::take(
+        &mut lock(&TOGETHER)
+            .entry(queue_name.to_string())
+            .or_default()
+            .pieces,
+    );
+    let _hand_on = HandOn(queue_name);
     commit_together(conn, pieces);
 }
 
@@ -541,14 +555,26 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn in_transaction(sqlite: &mut diesel::SqliteConnection) -> bool {
+/// The database and server port a PostgreSQL connection is on, which with a lane names
+/// its writers' queue: a process may reach several (the tests' fresh databases).
+fn postgres_database(pg: &mut diesel::PgConnection) -> QueryResult<String> {
+    diesel::select(diesel::dsl::sql::<sql_types::Text>(
+        "current_database()::text || ':' || coalesce(inet_server_port()::text, 'socket')",
+    ))
+    .get_result(pg)
+}
+
+fn in_transaction<C>(c: &mut C) -> bool
+where
+    C: Connection<TransactionManager = AnsiTransactionManager>,
+{
     matches!(
-        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
+        AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
         Ok(Some(_))
     )
 }
 
-/// Runs `pieces` in one SQLite write transaction and tells each how its commit went. If
+/// Runs `pieces` in one write transaction and tells each how its commit went. If
 /// the transaction cannot even begin, the pieces are dropped unrun and their threads hear
 /// that.
 fn commit_together(conn: &mut DbConn, pieces: Vec<Piece>) {

@@ -107,17 +107,25 @@ pub struct NewOrderLine {
     pub sale_unit_en: String,
 }
 
-/// Inserts an order and answers it as stored, in the one statement (`RETURNING`).
-pub fn insert(conn: &mut DbConn, new: &NewOrder) -> QueryResult<Order> {
+/// Inserts an order and answers it as stored, in the one statement (`RETURNING`); `None`
+/// if its number was already given (`ON CONFLICT DO NOTHING`: one statement where a
+/// look-up first would be two, and in a flash sale every order's statements run one
+/// after another). Any other UNIQUE it meets, the idempotency key's, is an error.
+pub fn insert(conn: &mut DbConn, new: &NewOrder) -> QueryResult<Option<Order>> {
+    macro_rules! insert {
+        ($c:expr) => {
+            diesel::insert_into(orders::table)
+                .values(new)
+                .on_conflict(orders::number)
+                .do_nothing()
+                .returning(Order::as_returning())
+                .get_result($c)
+                .optional()
+        };
+    }
     match conn {
-        DbConn::Sqlite(c) => diesel::insert_into(orders::table)
-            .values(new)
-            .returning(Order::as_returning())
-            .get_result(c),
-        DbConn::Pg(c) => diesel::insert_into(orders::table)
-            .values(new)
-            .returning(Order::as_returning())
-            .get_result(c),
+        DbConn::Sqlite(c) => insert!(c),
+        DbConn::Pg(c) => insert!(c),
     }
 }
 
@@ -208,13 +216,6 @@ pub fn by_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<Order>> {
 }
 
 /// Whether an order already has this number.
-pub fn number_taken(conn: &mut DbConn, number: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        orders::table.filter(orders::number.eq(number)),
-    ))
-    .get_result(conn)
-}
-
 pub fn by_idempotency_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<Order>> {
     orders::table
         .filter(orders::idempotency_key.eq(key))

@@ -70,10 +70,12 @@ pub enum Checkout {
     Refused(Vec<RefusedLine>),
 }
 
-/// Why a placement stopped inside its transaction; either rolls back what it reserved.
+/// Why a placement stopped inside its transaction; each rolls back what it reserved.
 pub enum Unplaced {
     Refused(Vec<RefusedLine>),
     Failed(DomainError),
+    /// A repeated submit: the order its key placed before is the answer.
+    Repeat(Box<OrderLines>),
 }
 
 impl From<DbError> for Unplaced {
@@ -280,6 +282,7 @@ pub fn checkout_once(
     match placed {
         Ok(placed) => Ok(Checkout::Placed(Box::new(placed))),
         Err(Unplaced::Refused(lines)) => Ok(Checkout::Refused(lines)),
+        Err(Unplaced::Repeat(placed)) => Ok(Checkout::Placed(placed)),
         Err(Unplaced::Failed(DomainError::Database(DbError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             _,
@@ -423,44 +426,43 @@ pub fn record(
 ) -> Result<OrderLines, Unplaced> {
     let total_fen: i64 = lines.iter().map(|l| l.line_total_fen).sum();
     let today = china_date(now);
+    let token = random_token(24);
     // Eight hex characters a day (4 billion), and never one already given: a flash sale's
     // thousands of orders a day must not meet an old number's UNIQUE, which would read as
-    // a repeated tap of the same form.
-    let number = loop {
+    // a repeated tap of the same form. The insert gives way to a number taken.
+    let order = loop {
         let number = format!(
             "{}-{}",
             today.format("%Y%m%d"),
             random_token(4).to_uppercase()
         );
-        if !q::number_taken(conn, &number)? {
-            break number;
+        let new = NewOrder {
+            number: &number,
+            channel: terms.channel,
+            organization_id: terms.organization_id,
+            buyer_user_id: terms.buyer_user_id,
+            buyer_name: terms.buyer_name,
+            buyer_phone: terms.buyer_phone,
+            buyer_email: terms.buyer_email,
+            delivery_address: terms.delivery_address,
+            note: terms.note,
+            payment_method: terms.payment_method,
+            status: terms.status,
+            total_fen,
+            token: &token,
+            idempotency_key: terms.idempotency_key,
+            reserved_until: terms.reserved_until,
+            business_date: today,
+            created_at: now,
+            updated_at: now,
+            locale: terms.locale,
+            staff_organization_id: terms.staff_organization_id,
+            live_item_id: terms.live_item_id,
+        };
+        if let Some(order) = q::insert(conn, &new)? {
+            break order;
         }
     };
-    let token = random_token(24);
-    let new = NewOrder {
-        number: &number,
-        channel: terms.channel,
-        organization_id: terms.organization_id,
-        buyer_user_id: terms.buyer_user_id,
-        buyer_name: terms.buyer_name,
-        buyer_phone: terms.buyer_phone,
-        buyer_email: terms.buyer_email,
-        delivery_address: terms.delivery_address,
-        note: terms.note,
-        payment_method: terms.payment_method,
-        status: terms.status,
-        total_fen,
-        token: &token,
-        idempotency_key: terms.idempotency_key,
-        reserved_until: terms.reserved_until,
-        business_date: today,
-        created_at: now,
-        updated_at: now,
-        locale: terms.locale,
-        staff_organization_id: terms.staff_organization_id,
-        live_item_id: terms.live_item_id,
-    };
-    let order = q::insert(conn, &new)?;
     let order_id = order.id;
     let new_lines: Vec<NewOrderLine> = lines
         .iter()

@@ -353,6 +353,40 @@ both_databases! {
         assert_eq!(stock(app, "huangmi-gaomian"), in_stock - 1);
     }
 
+    /// A form sent twice (a double tap, a reload) is one order, whichever refuses the
+    /// second: the number's limit (its units taken first go back) or the quota sold out by
+    /// the first.
+    fn a_repeated_tap_gets_its_order_back_and_takes_nothing_more(app) {
+        let team = app.signed_in("team@example.com");
+        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
+        let code = add_flour(app, &team, session);
+        let page = format!("/team/live/{session}");
+        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
+        let link = format!("/l/{code}");
+        // Quota 10, limit 2: the first four buy 2 each, the fifth the last 2.
+        let mut last = None;
+        for n in 0..5 {
+            let b = app.browser();
+            let (token, key) = crate::orders::checkout_fields(&b.text(&link).1);
+            let tap = || b.post_form(&link, &[
+                ("csrf_token", token.as_str()), ("idempotency_key", key.as_str()), ("quantity", "2"), ("name", "观众"),
+                ("phone", &browser_phone(n)), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+            ]);
+            let first = tap();
+            assert_eq!(first.status(), StatusCode::SEE_OTHER);
+            let again = tap();
+            assert_eq!(again.status(), StatusCode::SEE_OTHER, "tap {n} again");
+            assert_eq!(location(&again), location(&first), "tap {n} again: the same order");
+            let sold = app.scalar("SELECT CAST(sold AS BIGINT) AS n FROM live_items");
+            assert_eq!(sold, 2 * (n as i64 + 1), "tap {n} again took nothing");
+            last = Some((b, location(&first)));
+        }
+        assert_eq!(app.count("orders WHERE channel = 'livestream'"), 5);
+        assert_eq!(app.count("live_buyer_units WHERE units = 2"), 5);
+        let (buyer, order) = last.expect("the fifth buyer");
+        assert_eq!(buyer.get(&order).status(), StatusCode::OK);
+    }
+
     fn the_hosts_commission_comes_off_before_the_split_and_the_host_is_paid_to_the_fen(app) {
         let team = app.signed_in("team@example.com");
         // 5 % commission (`new_session`), live now.

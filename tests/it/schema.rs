@@ -83,10 +83,9 @@ fn the_server_checkpoints_sqlites_log_between_the_commits() {
     );
 }
 
-/// Writers of the process that come at the same moment share a commit on SQLite
+/// Writers of the process that come at the same moment share a commit
 /// (`db::write_together`), and a piece that fails leaves the others' writes and its own
-/// answer alone: 8 threads, 40 pieces each, every third refused after it wrote. On
-/// PostgreSQL each piece is its own transaction; the outcome must be the same.
+/// answer alone: 8 threads, 40 pieces each, every third refused after it wrote.
 #[test]
 fn writers_committed_together_each_keep_their_own_outcome() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -107,7 +106,7 @@ fn writers_committed_together_each_keep_their_own_outcome() {
                         (0..40)
                             .map(|i| {
                                 let n = t * 1000 + i;
-                                let answer = db::write_together(&mut conn, move |conn| {
+                                let answer = db::write_together(&mut conn, "pieces", move |conn| {
                                     diesel::sql_query(format!("INSERT INTO pieces VALUES ({n})"))
                                         .execute(conn)?;
                                     if n % 3 == 0 {
@@ -148,6 +147,89 @@ fn writers_committed_together_each_keep_their_own_outcome() {
         }
         assert_eq!(answers.len(), 320);
     }
+}
+
+/// On PostgreSQL the pieces of one lane that queue while its commit is written share the
+/// next transaction (one transaction id), and another lane does not wait for it: 8 pieces
+/// of lane `a` come while a piece of `a` holds its transaction open for a second, 8 of
+/// lane `b` at the same moment. Before, every piece was a transaction of its own.
+#[test]
+fn postgres_writers_of_one_lane_share_a_transaction_and_other_lanes_go_on() {
+    use std::time::{Duration, Instant};
+    let database = FreshDatabase::new(Backend::Postgres);
+    let config = test_config(&database);
+    let pool = db::open_server_pool(&config.database_url, 17).expect("database opens");
+    diesel::sql_query("CREATE TABLE pieces (n BIGINT PRIMARY KEY)")
+        .execute(&mut pool.get().expect("connection"))
+        .expect("table");
+    #[derive(diesel::QueryableByName)]
+    struct Xact {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    // Writes row `n` in `lane`, after `pause`; its transaction's id and when it was answered.
+    let piece = |lane: &'static str, n: i64, pause: Duration| {
+        let mut conn = pool.get().expect("connection");
+        let xact = db::write_together(&mut conn, lane, move |conn| {
+            diesel::sql_query(format!("INSERT INTO pieces VALUES ({n})")).execute(conn)?;
+            std::thread::sleep(pause);
+            diesel::sql_query("SELECT pg_current_xact_id()::text AS id").get_result::<Xact>(conn)
+        })
+        .expect("committed");
+        (lane, xact.id, Instant::now())
+    };
+    let start = Instant::now();
+    let pieces: Vec<_> = std::thread::scope(|s| {
+        let holder = s.spawn(|| piece("a", 0, Duration::from_secs(1)));
+        std::thread::sleep(Duration::from_millis(200));
+        let rest: Vec<_> = (1..=16)
+            .map(|n| s.spawn(move || piece(if n <= 8 { "a" } else { "b" }, n, Duration::ZERO)))
+            .collect();
+        std::iter::once(holder)
+            .chain(rest)
+            .map(|t| t.join().expect("thread"))
+            .collect()
+    });
+    // The distinct transactions of a lane's pieces, the holder's left out.
+    let ids = |lane: &str| -> std::collections::BTreeSet<&str> {
+        pieces[1..]
+            .iter()
+            .filter(|p| p.0 == lane)
+            .map(|p| p.1.as_str())
+            .collect()
+    };
+    let held = &pieces[0];
+    let (a, b) = (ids("a"), ids("b"));
+    assert_eq!(
+        a.len(),
+        1,
+        "lane a's 8 waiting pieces, one transaction: {pieces:?}"
+    );
+    assert!(
+        !a.contains(held.1.as_str()),
+        "the holder's own transaction came first"
+    );
+    assert!(
+        a.is_disjoint(&b) && !b.contains(held.1.as_str()),
+        "{pieces:?}"
+    );
+    let b_done = pieces
+        .iter()
+        .filter(|p| p.0 == "b")
+        .map(|p| p.2)
+        .max()
+        .expect("lane b");
+    assert!(
+        b_done < held.2,
+        "lane b answered {:?} after the start, before lane a's holder ({:?})",
+        b_done - start,
+        held.2 - start
+    );
+    let mut conn = pool.get().expect("connection");
+    assert_eq!(
+        crate::support::scalar(&mut conn, "SELECT COUNT(*) AS n FROM pieces"),
+        17
+    );
 }
 
 /// While writers never stop (phones buying in a flash sale), the server's checkpoint still
