@@ -50,6 +50,17 @@ pub fn new_session(app: &TestApp, team: &Browser, start: NaiveDateTime) -> i64 {
         .expect("the session's page")
 }
 
+/// A session of 杨州窑村 on air since five minutes ago with 黄米糕面 (`add_flour`): the
+/// session, its page and the item's link.
+fn on_air_with_flour(app: &TestApp, team: &Browser) -> (i64, String, String) {
+    let session = new_session(app, team, now_utc() - Duration::minutes(5));
+    let code = add_flour(app, team, session);
+    let page = format!("/team/live/{session}");
+    let res = team.submit(&page, &format!("{page}/start"), &[]);
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    (session, page, format!("/l/{code}"))
+}
+
 /// Adds 黄米糕面 at ¥1 off, a quota of 10 and a limit of 2; the item's link code.
 pub fn add_flour(app: &TestApp, team: &Browser, session: i64) -> String {
     let page = format!("/team/live/{session}");
@@ -259,11 +270,7 @@ both_databases! {
 
     fn one_number_buys_at_most_its_limit_and_unpaid_units_go_back_to_the_quota(app) {
         let team = app.signed_in("team@example.com");
-        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
-        let code = add_flour(app, &team, session);
-        let page = format!("/team/live/{session}");
-        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
-        let link = format!("/l/{code}");
+        let (session, page, link) = on_air_with_flour(app, &team);
         // The page may come from the page cache, but each view has its own form key.
         let viewer = app.browser();
         let (first, second) = (viewer.text(&link).1, viewer.text(&link).1);
@@ -358,11 +365,7 @@ both_databases! {
     /// the first.
     fn a_repeated_tap_gets_its_order_back_and_takes_nothing_more(app) {
         let team = app.signed_in("team@example.com");
-        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
-        let code = add_flour(app, &team, session);
-        let page = format!("/team/live/{session}");
-        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
-        let link = format!("/l/{code}");
+        let (_, _, link) = on_air_with_flour(app, &team);
         // Quota 10, limit 2: the first four buy 2 each, the fifth the last 2.
         let mut last = None;
         for n in 0..5 {
@@ -390,11 +393,7 @@ both_databases! {
     fn the_hosts_commission_comes_off_before_the_split_and_the_host_is_paid_to_the_fen(app) {
         let team = app.signed_in("team@example.com");
         // 5 % commission (`new_session`), live now.
-        let session = new_session(app, &team, now_utc() - Duration::minutes(5));
-        let code = add_flour(app, &team, session);
-        let page = format!("/team/live/{session}");
-        assert_eq!(team.submit(&page, &format!("{page}/start"), &[]).status(), StatusCode::SEE_OTHER);
-        let link = format!("/l/{code}");
+        let (session, page, link) = on_air_with_flour(app, &team);
         let mut orders = Vec::new();
         for (phone, quantity) in [("13911110001", "2"), ("13911110002", "1")] {
             let b = app.browser();
