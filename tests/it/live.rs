@@ -528,16 +528,7 @@ crate::support::both_backends! {
         let first = next_event(&mut events);
         assert!(first.contains("\"sold\":0"), "{first}");
         // A second server process (the shop's own binary) over the same database sells two.
-        let dir = tempfile_dir(&app);
-        let port = crate::support::free_port();
-        let mut other = crate::cli::village_market(&app.database.url, &dir, &["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("SESSION_KEY", "another process's own session key, long enough")
-            .spawn()
-            .expect("the second process starts");
-        let base = format!("http://127.0.0.1:{port}");
-        crate::support::wait_until("the second process answers", std::time::Duration::from_secs(30), || {
-            reqwest::blocking::get(format!("{base}/healthz")).is_ok_and(|r| r.status().is_success())
-        });
+        let (mut other, base) = second_process(&app);
         let viewer = crate::support::Browser::new(&base);
         let link = format!("/l/{code}");
         let (token, key) = crate::orders::checkout_fields(&viewer.text(&link).1);
@@ -552,13 +543,68 @@ crate::support::both_backends! {
         let update = next_event(&mut events);
         assert!(update.contains("\"sold\":2") && update.contains("\"orders\":1"), "{update}");
     }
+
+    /// Two server processes sharing a link sell exactly its quota, and a number no more
+    /// than its limit, when the same numbers tap through both at once. On PostgreSQL each
+    /// process commits its buyers of a moment together; every order takes the item's row
+    /// before the number's, so the two processes' transactions never deadlock (a 5xx).
+    fn two_processes_sell_exactly_the_quota_and_each_number_its_limit(backend) {
+        let app = crate::support::TestApp::start(backend);
+        let team = app.signed_in("team@example.com");
+        let (_, _, link) = on_air_with_flour(&app, &team);
+        let (mut other, base) = second_process(&app);
+        // Twelve numbers open the link on both processes, then tap "2 bags" on both at once:
+        // a quota of 10 and a limit of 2 make five orders.
+        let opened: Vec<_> = (0..12).flat_map(|n| [app.browser(), Browser::new(&base)].map(|b| {
+            let (token, key) = crate::orders::checkout_fields(&b.text(&link).1);
+            (b, token, key, browser_phone(n))
+        })).collect();
+        let ready = std::sync::Barrier::new(opened.len());
+        let answers: Vec<u16> = std::thread::scope(|s| {
+            let taps: Vec<_> = opened.iter().map(|(b, token, key, phone)| {
+                let (link, ready) = (&link, &ready);
+                s.spawn(move || {
+                    ready.wait();
+                    b.post_form(link, &[
+                        ("csrf_token", token.as_str()), ("idempotency_key", key.as_str()), ("quantity", "2"), ("name", "观众"),
+                        ("phone", phone.as_str()), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+                    ]).status().as_u16()
+                })
+            }).collect();
+            taps.into_iter().map(|t| t.join().expect("tap")).collect()
+        });
+        let _ = other.kill();
+        let _ = other.wait();
+        assert!(answers.iter().all(|s| [303, 409, 422].contains(s)), "{answers:?}");
+        assert_eq!(answers.iter().filter(|s| **s == 303).count(), 5, "{answers:?}");
+        assert_eq!(app.count("live_items WHERE sold = 10"), 1);
+        assert_eq!(app.count("orders WHERE channel = 'livestream'"), 5);
+        assert_eq!(app.count("(SELECT buyer_phone FROM orders WHERE channel = 'livestream' GROUP BY buyer_phone HAVING COUNT(*) > 1) AS twice"), 0);
+        assert_eq!(app.count("live_buyer_units WHERE units > 2"), 0);
+    }
 }
 
-/// A directory of its own for a second process's data.
-fn tempfile_dir(app: &TestApp) -> std::path::PathBuf {
+/// A second server process (the shop's own binary) over the app's database, with a data
+/// directory and a session key of its own, once it answers: the process and its address.
+fn second_process(app: &TestApp) -> (std::process::Child, String) {
     let dir = app.database.dir.join("second-process");
     std::fs::create_dir_all(&dir).expect("a directory");
-    dir
+    let port = crate::support::free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let process = crate::cli::village_market(&app.database.url, &dir, &["serve", "--bind", &bind])
+        .env(
+            "SESSION_KEY",
+            "another process's own session key, long enough",
+        )
+        .spawn()
+        .expect("the second process starts");
+    let base = format!("http://{bind}");
+    crate::support::wait_until(
+        "the second process answers",
+        std::time::Duration::from_secs(30),
+        || reqwest::blocking::get(format!("{base}/healthz")).is_ok_and(|r| r.status().is_success()),
+    );
+    (process, base)
 }
 
 /// Reads a server-sent event stream up to the end of its next event; its `data`.
