@@ -408,37 +408,45 @@ where
     }
 }
 
-/// Runs `work` in a write transaction like `write_transaction`, but shares the
-/// transaction with the work other threads of the process bring at the same moment
-/// (group commit): whoever finds no one writing runs everything queued, each piece in a
-/// savepoint of its own, commits once, and hands the turn to the first piece that came
-/// meanwhile. A piece that fails is rolled back to its savepoint and leaves the others
-/// alone; if the commit itself fails, every piece gets the error. `work` owns what it
-/// uses: another thread may run it.
+/// Runs `prepare`, then `take` with what it prepared, in one write transaction, as a
+/// flash sale's buyers need: `take` is the work on the `lane`'s one hot row (a link's
+/// item, which every buyer of the rush waits for), so it comes last and the row is held
+/// for as short a time as can be. Either failing rolls back both. `prepare` and `take`
+/// own what they use: another thread may run them.
 ///
-/// In a flash sale every buyer waits for one row, the item's quota, and each commit costs
-/// a flush of the database's log: one flush per order bounds the sale by the disk. Shared,
-/// the orders of a moment pay one flush and pass the row on once. On SQLite, which has one
-/// writer, every piece of a file joins one queue and `lane` is not read. On PostgreSQL
-/// pieces join the queue of their database and `lane`, which names the one row that every
-/// piece of it locks first (a link's item): a shared transaction then takes its locks in
-/// the order one order would, and cannot deadlock with another process's.
-pub fn write_together<T, E>(
+/// On SQLite, which has one writer, the work shares its transaction with the work other
+/// threads of the process bring at the same moment (group commit): whoever finds no one
+/// writing runs everything queued for the file, each piece in a savepoint of its own,
+/// commits once, and hands the turn to the first piece that came meanwhile. A piece that
+/// fails is rolled back to its savepoint and leaves the others alone; if the commit itself
+/// fails, every piece gets the error. The orders of one commit share their tables' last
+/// pages in the log and the writers' turn passes once per commit.
+///
+/// On PostgreSQL the work is a transaction of its own: `prepare` runs side by side with
+/// the other buyers', and the process's writers of one lane take turns for `take` and the
+/// commit (`write_in_turn`).
+pub fn write_together<P, T, E>(
     conn: &mut DbConn,
     lane: &str,
-    work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    prepare: impl FnOnce(&mut DbConn) -> Result<P, E> + Send + 'static,
+    take: impl FnOnce(&mut DbConn, P) -> Result<T, E> + Send + 'static,
 ) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<diesel::result::Error> + Send + 'static,
 {
-    // Inside a transaction already, the work is part of it.
-    let queue_name = match conn {
-        DbConn::Sqlite(c) => (!in_transaction(c)).then(|| sqlite_file(c)),
-        DbConn::Pg(c) => (!in_transaction(c))
-            .then(|| postgres_database(c).map(|database| format!("{database}#{lane}"))),
+    let nested = match conn {
+        DbConn::Sqlite(c) => in_transaction(c),
+        DbConn::Pg(c) => in_transaction(c),
     };
-    let Some(queue_name) = queue_name.transpose()? else {
+    let file = match conn {
+        // Inside a transaction already, the work is part of it.
+        _ if nested => None,
+        DbConn::Pg(_) => return write_in_turn(conn, lane, prepare, take),
+        DbConn::Sqlite(c) => Some(sqlite_file(c)?),
+    };
+    let work = move |conn: &mut DbConn| prepare(conn).and_then(|prepared| take(conn, prepared));
+    let Some(file) = file else {
         return write_transaction(conn, work);
     };
     // Room for the one message that is ever waiting: the answer, or the turn to lead.
@@ -463,17 +471,17 @@ where
     };
     let first = {
         let mut queues = lock(&TOGETHER);
-        let queue = queues.entry(queue_name.clone()).or_default();
+        let queue = queues.entry(file.clone()).or_default();
         queue.pieces.push(piece);
         !std::mem::replace(&mut queue.writing, true)
     };
     if first {
-        lead(conn, &queue_name);
+        lead(conn, &file);
     }
     loop {
         match heard.recv() {
             Ok(Heard::Answer(result)) => return result,
-            Ok(Heard::Lead) => lead(conn, &queue_name),
+            Ok(Heard::Lead) => lead(conn, &file),
             Err(_) => {
                 let why = "the shared write transaction did not run it";
                 return Err(E::from(commit_failed(why.into())));
@@ -507,21 +515,14 @@ struct Together {
     writing: bool,
 }
 
-/// Each queue's `Together`, by the name `write_together` gives it: a server has one per
-/// SQLite file, or per PostgreSQL lane; tests run several databases side by side.
+/// Each SQLite file's `Together`: a server has one; tests run several side by side.
 static TOGETHER: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Together>>> =
     std::sync::LazyLock::new(Default::default);
 
-/// Writes one shared commit of everything queued under `queue_name`, then hands the turn
-/// on.
-fn lead(conn: &mut DbConn, queue_name: &str) {
-    let pieces = std::mem::take(
-        &mut lock(&TOGETHER)
-            .entry(queue_name.to_string())
-            .or_default()
-            .pieces,
-    );
-    let _hand_on = HandOn(queue_name);
+/// Writes one shared commit of everything queued for `file`, then hands the turn on.
+fn lead(conn: &mut DbConn, file: &str) {
+    let pieces = std::mem::take(&mut lock(&TOGETHER).entry(file.to_string()).or_default().pieces);
+    let _hand_on = HandOn(file);
     commit_together(conn, pieces);
 }
 
@@ -555,14 +556,43 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The database and server port a PostgreSQL connection is on, which with a lane names
-/// its writers' queue: a process may reach several (the tests' fresh databases).
-fn postgres_database(pg: &mut diesel::PgConnection) -> QueryResult<String> {
-    diesel::select(diesel::dsl::sql::<sql_types::Text>(
-        "current_database()::text || ':' || coalesce(inet_server_port()::text, 'socket')",
-    ))
-    .get_result(pg)
+/// `write_together` on PostgreSQL: `prepare` and `take` in a transaction of their own,
+/// whose last step, from `take` (the statement on the lane's hot row) to the commit, waits
+/// its turn among this process's writers of the lane. The process's other buyers of the
+/// item wait here, each woken in its turn, rather than in PostgreSQL's queue for the row,
+/// where with two processes twenty backends queued and the row passed between them one
+/// wake-up at a time; `prepare`'s statements still run side by side on each buyer's own
+/// connection. The turn is kept by the lane's name alone: two databases a process reaches
+/// (the tests') with a lane of one name only take turns more.
+fn write_in_turn<P, T, E>(
+    conn: &mut DbConn,
+    lane: &str,
+    prepare: impl FnOnce(&mut DbConn) -> Result<P, E>,
+    take: impl FnOnce(&mut DbConn, P) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let turn = lock(&LANE_TURNS)
+        .entry(lane.to_string())
+        .or_default()
+        .clone();
+    let mut held = None;
+    let result = write_transaction(conn, |conn| {
+        let prepared = prepare(conn)?;
+        held = Some(lock(turn.as_ref()));
+        take(conn, prepared)
+    });
+    // Only now that the transaction has ended (and the row is free) does the next go.
+    drop(held);
+    result
 }
+
+/// Each lane's turn on PostgreSQL (`write_in_turn`): one per link's item sold since the
+/// process started.
+static LANE_TURNS: std::sync::LazyLock<
+    std::sync::Mutex<HashMap<String, std::sync::Arc<std::sync::Mutex<()>>>>,
+> = std::sync::LazyLock::new(Default::default);
 
 fn in_transaction<C>(c: &mut C) -> bool
 where

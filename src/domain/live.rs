@@ -758,7 +758,7 @@ pub fn buy(
     reservation_minutes: u32,
     now: NaiveDateTime,
 ) -> DomainResult<crate::domain::orders::Checkout> {
-    use crate::domain::orders::{self, OrderTerms, RefusedLine, Unplaced};
+    use crate::domain::orders::{self, OrderLines, OrderTerms, RefusedLine, Unplaced};
     let code = code.trim().to_uppercase();
     let (item, product, village, session) =
         q::item_by_code(conn, &code)?.ok_or(DomainError::NotFound)?;
@@ -797,37 +797,22 @@ pub fn buy(
     errors.finish(())?;
     let stored_key = orders::stored_idempotency_key(&buyer.checkout_scope, key);
     let (buyer_user_id, locale) = (buyer.user_id, buyer.locale.clone());
-    // In a rush, buyers who order at the same moment are committed together
-    // (`write_together`, in the item's lane); whichever thread writes places this order,
-    // so it takes with it all it needs. The units come out of the quota first: every order
-    // of a link takes the item's row before its buyer's number, so orders that share a
-    // transaction take their rows in the order a single one does, and two processes'
-    // shared transactions never wait on each other. Unlike `orders::place_once` it does
-    // not look its key up first: a repeated tap is found when the quota or the number's
-    // limit refuses it, or by the key's UNIQUE (`orders::checkout_once`).
+    // In a rush the buyers of one item write together (`write_together`, in the item's
+    // lane): the buyer's number and the order first, then the units out of the item's
+    // quota, the row every buyer waits for. Whichever thread writes places this order, so
+    // it takes with it all it needs. Unlike `orders::place_once` it does not look its key
+    // up first: a repeated tap is found when the number's limit refuses it, or by the key's
+    // UNIQUE (`orders::checkout_once`).
     let key = stored_key.clone();
-    let lane = format!("live-item-{}", item.id);
-    let placed = crate::db::write_together(conn, &lane, move |conn| {
-        // A second tap of the same form, refused here after the first: the first's order.
-        let repeat = |conn: &mut DbConn| -> Result<(), Unplaced> {
-            match crate::db::orders::by_idempotency_key(conn, &stored_key)? {
-                Some(order) => Err(Unplaced::Repeat(Box::new(orders::with_lines(conn, order)?))),
-                None => Ok(()),
-            }
-        };
-        if !q::take_from_quota(conn, item.id, quantity)? {
-            repeat(conn)?;
-            let left = q::item_by_code(conn, &code)?.map_or(0, |(i, ..)| i.units_left());
-            return Err(Unplaced::Refused(vec![RefusedLine {
-                product_id: product.id,
-                name_zh: product.name_zh.clone(),
-                name_en: product.name_en.clone(),
-                problem: crate::domain::cart::LineProblem::Short(left),
-            }]));
-        }
-        // Over the limit, the units taken above go back with the savepoint.
+    let (item_id, lane) = (item.id, format!("live-item-{}", item.id));
+    let (product_id, name_zh, name_en) =
+        (product.id, product.name_zh.clone(), product.name_en.clone());
+    let prepare = move |conn: &mut DbConn| {
         if !q::add_buyer_units(conn, item.id, &phone, quantity, item.per_buyer_limit)? {
-            repeat(conn)?;
+            // A second tap of the same form waited here for the first: its order.
+            if let Some(order) = crate::db::orders::by_idempotency_key(conn, &stored_key)? {
+                return Err(Unplaced::Repeat(Box::new(orders::with_lines(conn, order)?)));
+            }
             let had = q::buyer_units(conn, item.id, &phone)?;
             let mut over = FieldErrors::default();
             over.add_with(
@@ -871,7 +856,21 @@ pub fn buy(
         let placed = orders::record(conn, std::slice::from_ref(&line), &terms, now)?;
         crate::domain::notify::order_received(conn, &placed.order, &placed.lines, now)?;
         Ok(placed)
-    });
+    };
+    let take = move |conn: &mut DbConn, placed: OrderLines| {
+        if q::take_from_quota(conn, item_id, quantity)? {
+            return Ok(placed);
+        }
+        // Sold out: the order written before is rolled back.
+        let left = q::item_by_code(conn, &code)?.map_or(0, |(i, ..)| i.units_left());
+        Err(Unplaced::Refused(vec![RefusedLine {
+            product_id,
+            name_zh,
+            name_en,
+            problem: crate::domain::cart::LineProblem::Short(left),
+        }]))
+    };
+    let placed = crate::db::write_together(conn, &lane, prepare, take);
     orders::checkout_once(conn, &key, placed)
 }
 

@@ -360,9 +360,9 @@ both_databases! {
         assert_eq!(stock(app, "huangmi-gaomian"), in_stock - 1);
     }
 
-    /// A form sent twice (a double tap, a reload) is one order, whichever refuses the
-    /// second: the number's limit (its units taken first go back) or the quota sold out by
-    /// the first.
+    /// A form sent twice (a double tap, a reload) is one order: the second is refused by
+    /// the number's limit and answered with the first's order, also when the first took
+    /// the quota's last units.
     fn a_repeated_tap_gets_its_order_back_and_takes_nothing_more(app) {
         let team = app.signed_in("team@example.com");
         let (_, _, link) = on_air_with_flour(app, &team);

@@ -83,9 +83,10 @@ fn the_server_checkpoints_sqlites_log_between_the_commits() {
     );
 }
 
-/// Writers of the process that come at the same moment share a commit
-/// (`db::write_together`), and a piece that fails leaves the others' writes and its own
-/// answer alone: 8 threads, 40 pieces each, every third refused after it wrote.
+/// Writers of the process that come at the same moment (`db::write_together`: on SQLite
+/// they share a commit, on PostgreSQL they take turns for their last step) each keep their
+/// own outcome: a piece that fails leaves the others' writes and answers alone. 8
+/// threads, 40 pieces each, every third refused after it wrote.
 #[test]
 fn writers_committed_together_each_keep_their_own_outcome() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -106,14 +107,17 @@ fn writers_committed_together_each_keep_their_own_outcome() {
                         (0..40)
                             .map(|i| {
                                 let n = t * 1000 + i;
-                                let answer = db::write_together(&mut conn, "pieces", move |conn| {
+                                let insert = move |conn: &mut db::DbConn| {
                                     diesel::sql_query(format!("INSERT INTO pieces VALUES ({n})"))
-                                        .execute(conn)?;
-                                    if n % 3 == 0 {
-                                        return Err(diesel::result::Error::NotFound);
-                                    }
-                                    Ok(n * 2)
-                                });
+                                        .execute(conn)
+                                };
+                                let answer =
+                                    db::write_together(&mut conn, "pieces", insert, move |_, _| {
+                                        if n % 3 == 0 {
+                                            return Err(diesel::result::Error::NotFound);
+                                        }
+                                        Ok(n * 2)
+                                    });
                                 (n, answer)
                             })
                             .collect::<Vec<_>>()
@@ -149,86 +153,75 @@ fn writers_committed_together_each_keep_their_own_outcome() {
     }
 }
 
-/// On PostgreSQL the pieces of one lane that queue while its commit is written share the
-/// next transaction (one transaction id), and another lane does not wait for it: 8 pieces
-/// of lane `a` come while a piece of `a` holds its transaction open for a second, 8 of
-/// lane `b` at the same moment. Before, every piece was a transaction of its own.
+/// On PostgreSQL the writers of one lane run their `prepare` side by side and take turns
+/// for their `take` and commit, while another lane goes on: 8 writers in lane `a` and 8 in
+/// lane `b` at once, each preparing for 100 ms and taking for 50 ms. One lane's takes
+/// never overlap; the two lanes' do; the preparing overlapped (8 × 150 ms one after
+/// another would be 1.2 s).
 #[test]
-fn postgres_writers_of_one_lane_share_a_transaction_and_other_lanes_go_on() {
+fn postgres_writers_of_one_lane_take_turns_for_its_row_and_other_lanes_go_on() {
     use std::time::{Duration, Instant};
     let database = FreshDatabase::new(Backend::Postgres);
     let config = test_config(&database);
-    let pool = db::open_server_pool(&config.database_url, 17).expect("database opens");
+    let pool = db::open_server_pool(&config.database_url, 16).expect("database opens");
     diesel::sql_query("CREATE TABLE pieces (n BIGINT PRIMARY KEY)")
         .execute(&mut pool.get().expect("connection"))
         .expect("table");
-    #[derive(diesel::QueryableByName)]
-    struct Xact {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        id: String,
-    }
-    // Writes row `n` in `lane`, after `pause`; its transaction's id and when it was answered.
-    let piece = |lane: &'static str, n: i64, pause: Duration| {
-        let mut conn = pool.get().expect("connection");
-        let xact = db::write_together(&mut conn, lane, move |conn| {
-            diesel::sql_query(format!("INSERT INTO pieces VALUES ({n})")).execute(conn)?;
-            std::thread::sleep(pause);
-            diesel::sql_query("SELECT pg_current_xact_id()::text AS id").get_result::<Xact>(conn)
-        })
-        .expect("committed");
-        (lane, xact.id, Instant::now())
-    };
     let start = Instant::now();
-    let pieces: Vec<_> = std::thread::scope(|s| {
-        let holder = s.spawn(|| piece("a", 0, Duration::from_secs(1)));
-        std::thread::sleep(Duration::from_millis(200));
-        let rest: Vec<_> = (1..=16)
-            .map(|n| s.spawn(move || piece(if n <= 8 { "a" } else { "b" }, n, Duration::ZERO)))
+    // A writer in `lane` of row `n`: when its take began and ended.
+    let writer = |lane: &'static str, n: i64| {
+        let mut conn = pool.get().expect("connection");
+        let prepare = move |conn: &mut db::DbConn| {
+            std::thread::sleep(Duration::from_millis(100));
+            diesel::sql_query(format!("INSERT INTO pieces VALUES ({n})")).execute(conn)
+        };
+        let take = |_: &mut db::DbConn, _| {
+            let began = Instant::now();
+            std::thread::sleep(Duration::from_millis(50));
+            Ok::<_, diesel::result::Error>((began, Instant::now()))
+        };
+        let (began, ended) = db::write_together(&mut conn, lane, prepare, take).expect("committed");
+        (lane, began, ended)
+    };
+    let writers: Vec<_> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..16)
+            .map(|n| s.spawn(move || writer(if n < 8 { "a" } else { "b" }, n)))
             .collect();
-        std::iter::once(holder)
-            .chain(rest)
-            .map(|t| t.join().expect("thread"))
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("writer"))
             .collect()
     });
-    // The distinct transactions of a lane's pieces, the holder's left out.
-    let ids = |lane: &str| -> std::collections::BTreeSet<&str> {
-        pieces[1..]
+    let overlap =
+        |x: &(&str, Instant, Instant), y: &(&str, Instant, Instant)| x.1 < y.2 && y.1 < x.2;
+    for (i, x) in writers.iter().enumerate() {
+        for y in &writers[i + 1..] {
+            if x.0 == y.0 {
+                assert!(!overlap(x, y), "two takes of lane {} at once", x.0);
+            }
+        }
+    }
+    assert!(
+        writers
             .iter()
-            .filter(|p| p.0 == lane)
-            .map(|p| p.1.as_str())
-            .collect()
-    };
-    let held = &pieces[0];
-    let (a, b) = (ids("a"), ids("b"));
-    assert_eq!(
-        a.len(),
-        1,
-        "lane a's 8 waiting pieces, one transaction: {pieces:?}"
+            .any(|x| x.0 == "a" && writers.iter().any(|y| y.0 == "b" && overlap(x, y))),
+        "lane b waited for lane a"
     );
-    assert!(
-        !a.contains(held.1.as_str()),
-        "the holder's own transaction came first"
-    );
-    assert!(
-        a.is_disjoint(&b) && !b.contains(held.1.as_str()),
-        "{pieces:?}"
-    );
-    let b_done = pieces
+    let lane_a = writers
         .iter()
-        .filter(|p| p.0 == "b")
-        .map(|p| p.2)
+        .filter(|x| x.0 == "a")
+        .map(|x| x.2)
         .max()
-        .expect("lane b");
+        .expect("lane a")
+        - start;
     assert!(
-        b_done < held.2,
-        "lane b answered {:?} after the start, before lane a's holder ({:?})",
-        b_done - start,
-        held.2 - start
+        lane_a < Duration::from_millis(1100),
+        "lane a's preparing side by side: {lane_a:?}"
     );
     let mut conn = pool.get().expect("connection");
     assert_eq!(
         crate::support::scalar(&mut conn, "SELECT COUNT(*) AS n FROM pieces"),
-        17
+        16
     );
 }
 
