@@ -215,7 +215,6 @@ pub fn by_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<Order>> {
         .optional()
 }
 
-/// Whether an order already has this number.
 pub fn by_idempotency_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<Order>> {
     orders::table
         .filter(orders::idempotency_key.eq(key))
