@@ -293,6 +293,16 @@ pub fn lock_items(conn: &mut DbConn, session_id: i64) -> QueryResult<Vec<LiveIte
     }
 }
 
+/// One item as it stands, by its id (its primary key alone: a sold-out buyer reads it
+/// while holding its lane's turn).
+pub fn item_by_id(conn: &mut DbConn, item_id: i64) -> QueryResult<Option<LiveItem>> {
+    live_items::table
+        .find(item_id)
+        .select(LiveItem::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The item behind a link, with its product, the product's village and the session.
 pub fn item_by_code(
     conn: &mut DbConn,

@@ -799,8 +799,8 @@ pub fn buy(
     let (buyer_user_id, locale) = (buyer.user_id, buyer.locale.clone());
     // In a rush the buyers of one item write together (`write_together`, in the item's
     // lane): the buyer's number and the order first, then the units out of the item's
-    // quota, the row every buyer waits for. Whichever thread writes places this order, so
-    // it takes with it all it needs. Unlike `orders::place_once` it does not look its key
+    // quota, the row every buyer waits for. On SQLite whichever thread writes places this
+    // order, so it takes with it all it needs. Unlike `orders::place_once` it does not look its key
     // up first: a repeated tap is found when the number's limit refuses it, or by the key's
     // UNIQUE (`orders::checkout_once`).
     let key = stored_key.clone();
@@ -862,7 +862,7 @@ pub fn buy(
             return Ok(placed);
         }
         // Sold out: the order written before is rolled back.
-        let left = q::item_by_code(conn, &code)?.map_or(0, |(i, ..)| i.units_left());
+        let left = q::item_by_id(conn, item_id)?.map_or(0, |i| i.units_left());
         Err(Unplaced::Refused(vec![RefusedLine {
             product_id,
             name_zh,
