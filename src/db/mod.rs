@@ -338,16 +338,19 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error
 }
 
 /// Copies what SQLite's log holds into the database file and starts the log again from
-/// its beginning (`RESTART`); nothing on PostgreSQL. It holds this process's writers'
-/// turn meanwhile, so that no commit lands while it copies: otherwise, with writers coming
-/// all the time (a flash sale), the copy never catches up, the log is never started again
-/// and every commit appends to new blocks of an ever larger file (190 MB in one
-/// `bench-live` run). It waits for readers still on the old log 20 ms at most, and tries
-/// again next time if they hold it.
+/// its beginning (`RESTART`); nothing on PostgreSQL. The bulk is copied first while
+/// writers go on (`PASSIVE`). Then it holds this process's writers' turn while it copies
+/// what they committed meanwhile and restarts the log: otherwise, with writers coming all
+/// the time (a flash sale), the copy never catches up, the log is never started again and
+/// every commit appends to new blocks of an ever larger file (190 MB in one `bench-live`
+/// run). Copying and syncing a second's log whole inside the turn made every buyer of
+/// that moment wait for it. It waits for readers still on the old log 20 ms at most, and
+/// tries again next time if they hold it.
 pub fn checkpoint(conn: &mut DbConn) -> QueryResult<()> {
     let DbConn::Sqlite(c) = conn else {
         return Ok(());
     };
+    c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")?;
     let _turn = writer_turn();
     let done = c.batch_execute("PRAGMA busy_timeout = 20; PRAGMA wal_checkpoint(RESTART);");
     c.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"))?;
