@@ -800,9 +800,9 @@ pub fn buy(
     // In a rush the buyers of one item write together (`write_together`, in the item's
     // lane): the buyer's number and the order first, then the units out of the item's
     // quota, the row every buyer waits for. On SQLite whichever thread writes places this
-    // order, so it takes with it all it needs. Unlike `orders::place_once` it does not look its key
-    // up first: a repeated tap is found when the number's limit refuses it, or by the key's
-    // UNIQUE (`orders::checkout_once`).
+    // order, so it takes with it all it needs. Unlike `orders::place_once` it does not
+    // look its key up first: a repeated tap is found when the number's limit refuses it,
+    // or by the key's UNIQUE (`orders::checkout_once`).
     let key = stored_key.clone();
     let (item_id, lane) = (item.id, format!("live-item-{}", item.id));
     let (product_id, name_zh, name_en) =
