@@ -321,3 +321,40 @@ fn sqlites_log_starts_over_while_writers_keep_coming() {
         placed.into_inner()
     );
 }
+
+/// A connection the database has ended is not handed out again: `db::checkout` asks one
+/// that has not answered lately, marks a dead one broken so the pool drops it, and gives
+/// the next (as the pool's own test on every checkout did before). PostgreSQL only:
+/// nothing ends a SQLite connection from outside.
+#[test]
+fn postgres_connections_the_database_ended_are_replaced_at_checkout() {
+    use std::time::Duration;
+    let database = FreshDatabase::new(Backend::Postgres);
+    let config = test_config(&database);
+    let pool = db::open_server_pool(&config.database_url, 4).expect("database opens");
+    let held: Vec<_> = (0..4)
+        .map(|_| db::checkout(&pool).expect("connection"))
+        .collect();
+    let mut outside = db::open_connection(&config.database_url).expect("connection");
+    let pids: Vec<i64> = held
+        .into_iter()
+        .map(|mut c| crate::support::scalar(&mut c, "SELECT pg_backend_pid()::bigint AS n"))
+        .collect();
+    for pid in &pids {
+        let ended = crate::support::scalar(
+            &mut outside,
+            &format!("SELECT pg_terminate_backend({pid})::int::bigint AS n"),
+        );
+        assert_eq!(ended, 1, "backend {pid} ended");
+    }
+    // Past the time a connection that answered is trusted without asking.
+    std::thread::sleep(Duration::from_millis(600));
+    for _ in 0..8 {
+        let mut conn = db::checkout(&pool).expect("a connection that answers");
+        let pid = crate::support::scalar(&mut conn, "SELECT pg_backend_pid()::bigint AS n");
+        assert!(
+            !pids.contains(&pid),
+            "an ended connection ({pid}) was handed out"
+        );
+    }
+}
