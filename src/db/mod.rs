@@ -68,7 +68,7 @@ where
 /// it a flash sale on PostgreSQL took about a tenth more orders a second (issue #11). What
 /// this costs: for at most this long after the database restarts, a request may be given
 /// a connection that is gone, and fail.
-const ANSWERED_RECENTLY: Duration = Duration::from_millis(500);
+pub const ANSWERED_RECENTLY: Duration = Duration::from_millis(500);
 
 /// When a pooled connection last answered `ping` (kept in the pool's extensions).
 struct Answered(std::time::Instant);
@@ -91,11 +91,8 @@ pub fn checkout(pool: &Pool) -> Result<PooledConn, r2d2::PoolError> {
                 .insert(Answered(std::time::Instant::now()));
             return Ok(conn);
         }
-        match &mut *conn {
-            DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
-            DbConn::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
-        }
-        .set_in_error();
+        <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(&mut conn)
+            .set_in_error();
     }
 }
 

@@ -348,7 +348,7 @@ fn postgres_connections_the_database_ended_are_replaced_at_checkout() {
         assert_eq!(ended, 1, "backend {pid} ended");
     }
     // Past the time a connection that answered is trusted without asking.
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(db::ANSWERED_RECENTLY + Duration::from_millis(100));
     for _ in 0..8 {
         let mut conn = db::checkout(&pool).expect("a connection that answers");
         let pid = crate::support::scalar(&mut conn, "SELECT pg_backend_pid()::bigint AS n");
