@@ -371,17 +371,20 @@ pub fn code_exists(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
 /// holding the item's row): an order racing the session's end is refused by this row
 /// alone. The buyers need no lock on the session's row, which every buyer of a rush would
 /// share — on PostgreSQL a new multixact and a WAL record per buyer on one hot row. The
-/// statement stays short, since diesel prepares every `UPDATE` anew and this one runs
-/// while every other buyer of the rush waits.
+/// statement stays short and kept prepared, since it runs while every other buyer of the
+/// rush waits.
 pub fn take_from_quota(conn: &mut DbConn, item_id: i64, quantity: i32) -> QueryResult<bool> {
-    let rows = diesel::update(
+    let update = diesel::update(
         live_items::table
             .find(item_id)
             .filter((live_items::sold + quantity).le(live_items::taken)),
     )
     .set(live_items::sold.eq(live_items::sold + quantity))
-    .execute(conn)?;
-    Ok(rows == 1)
+    .returning(live_items::sold);
+    let sold: Option<i32> = crate::db::Prepared::one_text(update)
+        .get_result(conn)
+        .optional()?;
+    Ok(sold.is_some())
 }
 
 /// Adds `quantity` to what one mobile number bought of an item, if that stays within
@@ -402,24 +405,28 @@ pub fn add_buyer_units(
     }
     macro_rules! add {
         ($c:expr) => {
-            diesel::insert_into(live_buyer_units::table)
-                .values((
-                    live_buyer_units::item_id.eq(item_id),
-                    live_buyer_units::phone.eq(phone),
-                    live_buyer_units::units.eq(quantity),
-                ))
-                .on_conflict((live_buyer_units::item_id, live_buyer_units::phone))
-                .do_update()
-                .set(live_buyer_units::units.eq(live_buyer_units::units + quantity))
-                .filter((live_buyer_units::units + quantity).le(limit))
-                .execute($c)
+            crate::db::Prepared::one_text(
+                diesel::insert_into(live_buyer_units::table)
+                    .values((
+                        live_buyer_units::item_id.eq(item_id),
+                        live_buyer_units::phone.eq(phone),
+                        live_buyer_units::units.eq(quantity),
+                    ))
+                    .on_conflict((live_buyer_units::item_id, live_buyer_units::phone))
+                    .do_update()
+                    .set(live_buyer_units::units.eq(live_buyer_units::units + quantity))
+                    .filter((live_buyer_units::units + quantity).le(limit))
+                    .returning(live_buyer_units::units),
+            )
+            .get_result::<i32>($c)
+            .optional()
         };
     }
-    let rows = match conn {
+    let units = match conn {
         DbConn::Pg(c) => add!(c)?,
         DbConn::Sqlite(c) => add!(c)?,
     };
-    Ok(rows == 1)
+    Ok(units.is_some())
 }
 
 /// What a mobile number has bought of an item so far.

@@ -580,12 +580,12 @@ impl Drop for HandOn<'_> {
     }
 }
 
-/// The file a SQLite connection has open, which names its writers' queue (a statement
-/// diesel keeps prepared: it runs for every order of a rush).
+/// The file a SQLite connection has open, which names its writers' queue (kept prepared:
+/// it runs for every order of a rush).
 fn sqlite_file(sqlite: &mut diesel::SqliteConnection) -> QueryResult<String> {
-    diesel::select(diesel::dsl::sql::<sql_types::Text>(
+    Prepared::one_text(diesel::select(diesel::dsl::sql::<sql_types::Text>(
         "(SELECT file FROM pragma_database_list WHERE name = 'main')",
-    ))
+    )))
     .get_result(sqlite)
 }
 
@@ -680,6 +680,78 @@ macro_rules! insert_batched {
     }};
 }
 pub(crate) use insert_batched;
+
+/// A statement kept prepared on its connection, known by its SQL, where diesel would parse
+/// and plan it anew at every run. diesel keeps no `UPDATE`, no upsert and no multi-row
+/// `INSERT` (nor an `INSERT` with a `DEFAULT`) prepared, because such a statement may be
+/// written in endlessly many texts, and every text kept is a prepared statement held on
+/// its connection (and, on PostgreSQL, in its server process) for as long as it lives.
+/// A link order took five such statements, each one fixed text, and parsing and planning
+/// them was about a seventh of PostgreSQL's CPU in a flash sale (issue #11).
+///
+/// So: `Prepared::one_text` only for a statement whose text never changes with its
+/// values, and `Prepared::rows` for a multi-row `INSERT`, whose text changes with its
+/// number of rows: kept up to `KEPT_ROWS` rows, so at most that many texts per table.
+///
+/// Run it by loading what it returns (`get_result`, `get_results`), giving an `UPDATE` or
+/// an `INSERT` a `RETURNING` for it: diesel's `execute` asks a reference to the statement
+/// whether it may be kept, and a reference answers for itself (diesel 2.3), so a
+/// `Prepared` run by `execute` is parsed anew each time. On SQLite diesel writes a
+/// multi-row `INSERT` its own way, one statement per row, each kept already, which this
+/// cannot wrap: `Prepared::rows` is for PostgreSQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<Q> {
+    query: Q,
+    keep: bool,
+}
+
+/// The most rows a multi-row `INSERT` may have and still be kept prepared.
+pub const KEPT_ROWS: usize = 8;
+
+impl<Q> Prepared<Q> {
+    /// A statement of one fixed text, whatever its values.
+    pub fn one_text(query: Q) -> Self {
+        Prepared { query, keep: true }
+    }
+
+    /// A multi-row `INSERT` of `rows` rows: kept if they are few.
+    pub fn rows(query: Q, rows: usize) -> Self {
+        Prepared {
+            query,
+            keep: rows <= KEPT_ROWS,
+        }
+    }
+}
+
+impl<DB, Q> diesel::query_builder::QueryFragment<DB> for Prepared<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, backend: &DB) -> QueryResult<bool> {
+        if self.keep {
+            Ok(true)
+        } else {
+            self.query.is_safe_to_cache_prepared(backend)
+        }
+    }
+}
+
+/// No id of its type: the statement cache then knows it by its SQL and binds' types.
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Prepared<Q> {}
 
 /// Answers whether the database is reachable right now.
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {

@@ -132,15 +132,17 @@ pub fn insert(conn: &mut DbConn, new: &NewOrder) -> QueryResult<Option<Order>> {
 /// Inserts an order's lines (at most a few hundred) and answers them as stored, in order.
 pub fn insert_lines(conn: &mut DbConn, lines: &[NewOrderLine]) -> QueryResult<Vec<OrderLine>> {
     // A multi-row `INSERT` is typed per backend (as in `insert_batched!`); the SQL is the same.
+    // (`as_returning` is typed for one backend: the statement is built in each arm.)
+    macro_rules! insert {
+        () => {
+            diesel::insert_into(order_lines::table)
+                .values(lines)
+                .returning(OrderLine::as_returning())
+        };
+    }
     let mut stored: Vec<OrderLine> = match conn {
-        DbConn::Sqlite(c) => diesel::insert_into(order_lines::table)
-            .values(lines)
-            .returning(OrderLine::as_returning())
-            .get_results(c)?,
-        DbConn::Pg(c) => diesel::insert_into(order_lines::table)
-            .values(lines)
-            .returning(OrderLine::as_returning())
-            .get_results(c)?,
+        DbConn::Sqlite(c) => insert!().get_results(c)?,
+        DbConn::Pg(c) => crate::db::Prepared::rows(insert!(), lines.len()).get_results(c)?,
     };
     stored.sort_by_key(|l| l.id);
     Ok(stored)
@@ -155,8 +157,11 @@ impl OrderLine {
 
 /// A step in an order's history. `from_status` and `to_status` are the text of an
 /// `OrderStatus`, or of a `ShipmentStatus` for one village's step (the history holds both).
+///
+/// `None` is written as NULL, which each of these columns defaults to anyway: a statement
+/// with a DEFAULT in it diesel would not keep prepared.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = order_events)]
+#[diesel(table_name = order_events, treat_none_as_default_value = false)]
 pub struct NewOrderEvent<'a> {
     pub order_id: i64,
     /// The village whose part of the order the step concerns; `None` for the whole order.

@@ -4,8 +4,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::DbConn;
 use super::schema::{order_lines, orders, shipments};
-use super::{DbConn, insert_batched};
 use crate::db::orders::{Order, OrderLine};
 use crate::states::{OrderStatus, PaymentMethod, ShipmentStatus};
 
@@ -65,7 +65,14 @@ pub fn create_for_order(
             updated_at: now,
         })
         .collect();
-    insert_batched!(conn, shipments::table, rows)
+    let insert = diesel::insert_into(shipments::table).values(&rows);
+    match conn {
+        DbConn::Sqlite(c) => insert.execute(c).map(drop),
+        // An order reaches a few villages: kept prepared, and run by loading (`Prepared`).
+        DbConn::Pg(c) => crate::db::Prepared::rows(insert.returning(shipments::id), rows.len())
+            .get_results::<i64>(c)
+            .map(drop),
+    }
 }
 
 pub fn of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<Vec<Shipment>> {

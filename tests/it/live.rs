@@ -360,6 +360,89 @@ both_databases! {
         assert_eq!(stock(app, "huangmi-gaomian"), in_stock - 1);
     }
 
+    /// A link order's statements are each prepared once on a connection and run prepared
+    /// after that: in a flash sale on PostgreSQL, parsing and planning its `UPDATE`, its
+    /// upsert and its multi-row `INSERT`s anew for every order was about a seventh of the
+    /// database's CPU. The second order on the connection sends nothing but the
+    /// transaction's own words (`BEGIN`, `COMMIT`…) that was not prepared by the first.
+    fn a_link_orders_statements_are_prepared_once_per_connection(app) {
+        use std::sync::{Arc, Mutex};
+        use diesel::connection::{Connection, InstrumentationEvent};
+        let team = app.signed_in("team@example.com");
+        let (_, _, link) = on_air_with_flour(app, &team);
+        let code = link.trim_start_matches("/l/").to_string();
+        let url = crate::support::test_config(&app.database).database_url;
+        let mut conn = village_market::db::open_connection(&url).expect("a connection");
+        // (order, SQL) of every statement sent, and of every statement prepared to keep.
+        let (sent, kept) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+        let order = Arc::new(Mutex::new(0));
+        let (s, k, o) = (sent.clone(), kept.clone(), order.clone());
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            let n = *o.lock().expect("order");
+            match event {
+                InstrumentationEvent::StartQuery { query, .. } => {
+                    let text = query.to_string();
+                    let sql = text.split(" -- binds:").next().unwrap_or_default().to_string();
+                    s.lock().expect("sent").push((n, sql));
+                }
+                InstrumentationEvent::CacheQuery { sql, .. } => {
+                    k.lock().expect("kept").push((n, sql.to_string()));
+                }
+                _ => {}
+            }
+        });
+        let buyer = village_market::domain::cart::Buyer {
+            locale: "zh-CN".into(),
+            checkout_scope: "prepared-test".into(),
+            ..Default::default()
+        };
+        for (n, phone) in [(1, "13800138001"), (2, "13800138002")] {
+            *order.lock().expect("order") = n;
+            let form = live::LiveOrderForm {
+                quantity: "1".into(),
+                name: "张三".into(),
+                phone: phone.into(),
+                address: "大同市云州区".into(),
+                payment_method: "stripe".into(),
+                idempotency_key: format!("preparedtestkey{n:04}"),
+            };
+            let placed = live::buy(
+                &mut conn,
+                &code,
+                &form,
+                &buyer,
+                &[village_market::states::PaymentMethod::Stripe],
+                10,
+                now_utc(),
+            )
+            .expect("the order");
+            assert!(matches!(placed, orders::Checkout::Placed(_)), "order {n} placed");
+        }
+        let kept = kept.lock().expect("kept").clone();
+        let first: Vec<&String> = kept.iter().filter(|(n, _)| *n == 1).map(|(_, sql)| sql).collect();
+        // The statements diesel keeps no prepared statement of by itself (names unquoted).
+        for words in ["UPDATE live_items", "INTO live_buyer_units", "INTO order_lines", "INTO shipments", "INTO order_events"] {
+            assert!(
+                first.iter().any(|sql| sql.replace(['"', '`'], "").contains(words)),
+                "{words} kept prepared: {first:#?}"
+            );
+        }
+        let transaction = ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"];
+        let unprepared: Vec<String> = sent
+            .lock()
+            .expect("sent")
+            .iter()
+            .filter(|(n, sql)| {
+                *n == 2
+                    && !first.contains(&sql)
+                    && !transaction.iter().any(|w| sql.trim_start().to_uppercase().starts_with(w))
+            })
+            .map(|(_, sql)| sql.clone())
+            .collect();
+        assert!(unprepared.is_empty(), "sent unprepared by the second order: {unprepared:#?}");
+        assert!(kept.iter().all(|(n, _)| *n == 1), "the second order prepared nothing new");
+    }
+
     /// A form sent twice (a double tap, a reload) is one order: the second is refused by
     /// the number's limit and answered with the first's order, also when the first took
     /// the quota's last units.
