@@ -109,6 +109,7 @@ diesel::table! {
         purchase_price_fen -> Nullable<BigInt>,
         recorded_by -> Nullable<BigInt>,
         created_at -> Timestamp,
+        idempotency_key -> Nullable<Text>,
     }
 }
 

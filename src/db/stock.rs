@@ -38,6 +38,9 @@ pub struct NewStockLot {
     pub purchase_price_fen: Option<i64>,
     pub recorded_by: Option<i64>,
     pub created_at: NaiveDateTime,
+    /// The submission's key, bound to its sender and hashed (UNIQUE): `None` for a lot
+    /// no form or API call recorded (the demo's).
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -70,6 +73,15 @@ pub fn insert_lot(conn: &mut DbConn, new: &NewStockLot) -> QueryResult<i64> {
         .values(new)
         .returning(stock_lots::id)
         .get_result(conn)
+}
+
+/// The lot recorded under a submission's stored key, if any.
+pub fn lot_by_idempotency_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<i64>> {
+    stock_lots::table
+        .filter(stock_lots::idempotency_key.eq(key))
+        .select(stock_lots::id)
+        .first(conn)
+        .optional()
 }
 
 pub fn add_to_product(

@@ -285,6 +285,7 @@ fn load_products(
                 purchase_price_fen: p.purchase_price_fen,
                 recorded_by: None,
                 created_at: now,
+                idempotency_key: None,
             };
             receive_lot(conn, &Who::tool(ACTOR), village.id, &lot, now)?;
             report.lots += 1;

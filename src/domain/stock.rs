@@ -33,6 +33,9 @@ pub struct LotForm {
     pub received_on: String,
     /// Yuan per sale unit, for 统购 goods only.
     pub purchase_price: String,
+    /// Set once per form page (or the API's `Idempotency-Key`), so that a double tap or a
+    /// retry records one lot; empty for none.
+    pub idempotency_key: String,
 }
 
 /// How many lots a list shows; older ones are reached by product or household.
@@ -115,14 +118,42 @@ pub fn receive_lot(
     })
 }
 
-/// Checks a lot typed by a team member of `village_ids` and records it.
+/// A lot `record_lot` answers: the one recorded now, or (`replayed`) the one the same
+/// submission recorded before.
+pub struct RecordedLot {
+    pub id: i64,
+    pub replayed: bool,
+}
+
+/// Checks a lot typed by a team member of `village_ids` and records it, once per
+/// idempotency key: a submission whose key recorded a lot before (a double tap, a retry
+/// after a dropped answer) answers that lot, checked and written nothing again. The key is
+/// bound to the user who sent it, so no one finds a lot by another's key.
 pub fn record_lot(
     conn: &mut DbConn,
     who: &Who,
     scope: &TeamScope,
     form: &LotForm,
     now: NaiveDateTime,
-) -> DomainResult<i64> {
+) -> DomainResult<RecordedLot> {
+    let key = form.idempotency_key.trim();
+    let stored_key = match who.user_id {
+        Some(user_id) if !key.is_empty() => {
+            if !crate::domain::orders::is_idempotency_key(key) {
+                let mut errors = FieldErrors::default();
+                errors.add("idempotency_key", "invalid-stale-form");
+                return Err(errors.into());
+            }
+            let scope = format!("stock-lot:{user_id}");
+            Some(crate::domain::orders::stored_idempotency_key(&scope, key))
+        }
+        _ => None,
+    };
+    if let Some(stored) = &stored_key {
+        if let Some(id) = q::lot_by_idempotency_key(conn, stored)? {
+            return Ok(RecordedLot { id, replayed: true });
+        }
+    }
     let village_ids = scope.village_ids();
     let mut errors = FieldErrors::default();
     let product = match form.product_id.trim().parse::<i64>() {
@@ -178,8 +209,21 @@ pub fn record_lot(
         purchase_price_fen,
         recorded_by: who.user_id,
         created_at: now,
+        idempotency_key: stored_key.clone(),
     };
-    Ok(receive_lot(conn, who, product.village_id, &lot, now)?)
+    use diesel::result::{DatabaseErrorKind, Error};
+    let recorded = receive_lot(conn, who, product.village_id, &lot, now);
+    match (recorded, &stored_key) {
+        // The same key sent at the same moment: the other submission recorded the lot.
+        (Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)), Some(stored)) => {
+            let id = q::lot_by_idempotency_key(conn, stored)?.ok_or(DomainError::NotFound)?;
+            Ok(RecordedLot { id, replayed: true })
+        }
+        (recorded, _) => Ok(RecordedLot {
+            id: recorded?,
+            replayed: false,
+        }),
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]

@@ -108,6 +108,8 @@ pub async fn list(
         product_id: product.map(|p| p.to_string()).unwrap_or_default(),
         household_id: household.map(|h| h.to_string()).unwrap_or_default(),
         received_on: china_date(now_utc()).to_string(),
+        // Once per page: a double tap records one lot.
+        idempotency_key: crate::util::random_token(16),
         ..Default::default()
     };
     render(
@@ -132,7 +134,7 @@ pub async fn record(
         .db(move |conn| stock::record_lot(conn, &who, &scope, &f, now_utc()))
         .await;
     match result {
-        Ok(id) => Ok(redirect(&format!("/team/stock/lots/{id}"))),
+        Ok(lot) => Ok(redirect(&format!("/team/stock/lots/{}", lot.id))),
         Err(AppError::Invalid(errors)) => {
             let page = overview(&state, &area, None, None).await?;
             render(

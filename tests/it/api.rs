@@ -451,6 +451,21 @@ both_databases! {
         let (status, _) = taer.post("/api/v1/team/stock-lots", &[], &lot);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "another village's product is no choice of theirs");
         assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock + 12);
+
+        // With an Idempotency-Key a retry answers the lot the first request recorded.
+        let send = |key: &str| {
+            let res = team.request(Method::POST, "/api/v1/team/stock-lots").header("Idempotency-Key", key).json(&lot).send().expect("POST");
+            let replayed = res.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let (status, body) = read_json(res);
+            (status, body["id"].clone(), replayed)
+        };
+        let (status, first, replayed) = send("lotRetryKey0000000001");
+        assert_eq!((status, replayed.as_deref()), (StatusCode::CREATED, Some("false")));
+        let (status, again, replayed) = send("lotRetryKey0000000001");
+        assert_eq!((status, again, replayed.as_deref()), (StatusCode::CREATED, first, Some("true")));
+        let (status, body) = team.post("/api/v1/team/stock-lots", &[("Idempotency-Key", "short")], &lot);
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("Idempotency-Key")), "{body}");
+        assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock + 24);
     }
 }
 

@@ -12,18 +12,23 @@ use crate::support::{Browser, PASSWORD, TestApp, both_databases, location};
 
 /// A second team member, bound to 塔儿村 only.
 pub fn taer_member(app: &TestApp) -> Browser {
+    team_member(app, "taer@example.com", "塔儿村工作队", "taer")
+}
+
+/// A new team member bound to one village, signed in.
+pub fn team_member(app: &TestApp, email: &str, name: &str, village: &str) -> Browser {
     let new = NewAccount {
-        email: "taer@example.com".into(),
-        display_name: "塔儿村工作队".into(),
+        email: email.into(),
+        display_name: name.into(),
         role: Role::Team,
         password: PASSWORD.into(),
         lang: Lang::ZhCn,
-        village_slugs: vec!["taer".into()],
+        village_slugs: vec![village.into()],
         county_slug: None,
         organization: None,
     };
     create_account(&mut app.conn(), &new, &Who::tool("test"), now_utc()).expect("account");
-    app.signed_in("taer@example.com")
+    app.signed_in(email)
 }
 
 pub fn village_id(app: &TestApp, slug: &str) -> i64 {

@@ -47,6 +47,7 @@ fn two_lots_of_flour(app: &TestApp) -> (i64, i64, i64) {
             purchase_price_fen: None,
             recorded_by: None,
             created_at: now_utc(),
+            idempotency_key: None,
         };
         receive_lot(&mut app.conn(), &Who::tool("test"), yzy, &lot, now_utc()).expect("lot");
     }

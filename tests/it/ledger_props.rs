@@ -217,6 +217,7 @@ fn run_case(backend: Backend, case: &Case) -> Result<(), TestCaseError> {
             purchase_price_fen: case.purchased.then_some(1_234),
             recorded_by: None,
             created_at: now,
+            idempotency_key: None,
         };
         let id = receive_lot(conn, &who, village, &lot, now).expect("lot received");
         lots.push(ModelLot {

@@ -29,6 +29,58 @@ fn assert_stock_matches_lots(app: &TestApp, product: i64) {
 }
 
 both_databases! {
+    /// A team member's double tap, a retry after a dropped answer, or the same form sent
+    /// from two tabs records one lot: the stock grows once, the household is credited once
+    /// (统购 goods), one audit entry; each answer is the lot's page. The key is bound to
+    /// whoever sent it: another member's form with the same key records its own lot.
+    fn a_lot_form_sent_again_records_one_lot(app) {
+        let team = app.signed_in("team@example.com");
+        let kernels = product_id(app, "xingren");
+        let before = stock_of(app, kernels);
+        let (token, key) = crate::orders::checkout_fields(&team.text("/team/stock").1);
+        let supplier = household(app, "XD-001");
+        let fields = [
+            ("csrf_token", token.as_str()), ("idempotency_key", key.as_str()),
+            ("product_id", &kernels.to_string()), ("household_id", &supplier), ("quantity", "7"),
+            ("received_on", "2026-11-20"), ("purchase_price", "20.5"),
+        ];
+        let pages: Vec<String> = std::thread::scope(|s| {
+            let sends: Vec<_> = (0..6).map(|_| s.spawn(|| {
+                let res = team.post_form("/team/stock", &fields);
+                assert_eq!(res.status(), StatusCode::SEE_OTHER);
+                location(&res)
+            })).collect();
+            sends.into_iter().map(|t| t.join().expect("a submission")).collect()
+        });
+        let again = team.post_form("/team/stock", &fields);
+        assert_eq!(location(&again), pages[0]);
+        assert!(pages.iter().all(|p| *p == pages[0]), "every answer is the one lot: {pages:?}");
+        assert_eq!(app.count(&format!("stock_lots WHERE product_id = {kernels} AND quantity = 7")), 1);
+        assert_eq!(stock_of(app, kernels), before + 7);
+        assert_stock_matches_lots(app, kernels);
+        let lot = pages[0].rsplit('/').next().expect("the lot's id");
+        assert_eq!(app.count(&format!("audit_log WHERE entity = 'stock_lot' AND action = 'receive' AND entity_id = {lot}")), 1);
+        assert_eq!(app.count(&format!("ledger_entries WHERE lot_id = {lot}")), 1, "the household credited once");
+
+        // The same key from another member of the team is that member's own submission.
+        let other = crate::households::team_member(app, "xiedian@example.com", "谢店村工作队", "xiedian");
+        let token = crate::support::csrf_token(&other.text("/team/stock").1).expect("csrf");
+        let mut theirs = fields;
+        theirs[0].1 = &token;
+        let res = other.post_form("/team/stock", &theirs);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_ne!(location(&res), pages[0]);
+        assert_eq!(app.count(&format!("stock_lots WHERE product_id = {kernels} AND quantity = 7")), 2);
+
+        // A key no form gives is refused, naming the field, and nothing is written.
+        let mut forged = fields;
+        forged[1].1 = "not-a-key";
+        let res = team.post_form("/team/stock", &forged);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().expect("page").contains("页面已过期，请刷新后再提交"));
+        assert_eq!(app.count("stock_lots WHERE quantity = 7"), 2);
+    }
+
     fn a_lot_from_a_household_adds_to_stock_and_is_listed(app) {
         let team = app.signed_in("team@example.com");
         let flour = product_id(app, "huangmi-gaomian");

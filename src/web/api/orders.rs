@@ -216,18 +216,24 @@ fn order_json(view: &OrderView, base_url: &str) -> OrderJson {
 /// The `Idempotency-Key` header: 16–64 letters and digits, chosen by the caller afresh
 /// for each order and sent again with each retry of it.
 pub(super) fn idempotency_key(req: &HttpRequest) -> AppResult<String> {
+    optional_idempotency_key(req)?.ok_or_else(|| AppError::bad_field("Idempotency-Key", "missing"))
+}
+
+/// The `Idempotency-Key` header where a request may go without one; if sent, as
+/// `idempotency_key` wants it.
+pub(super) fn optional_idempotency_key(req: &HttpRequest) -> AppResult<Option<String>> {
     let field = "Idempotency-Key";
-    let key = req
-        .headers()
-        .get(field)
-        .ok_or_else(|| AppError::bad_field(field, "missing"))?
+    let Some(value) = req.headers().get(field) else {
+        return Ok(None);
+    };
+    let key = value
         .to_str()
         .map_err(|_| AppError::bad_field(field, "16 to 64 letters and digits"))?
         .trim();
     if !orders::is_idempotency_key(key) {
         return Err(AppError::bad_field(field, "16 to 64 letters and digits"));
     }
-    Ok(key.to_string())
+    Ok(Some(key.to_string()))
 }
 
 /// A line refused as things stand, named by its place in the request.

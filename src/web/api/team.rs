@@ -5,7 +5,7 @@
 //! livestream sessions are `api::live`'s.)
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -561,23 +561,32 @@ pub struct LotJson {
 /// Records a lot received from a household: the product's stock grows by it.
 ///
 /// In one transaction with its audit entry (and, for 统购 goods, the purchase in the
-/// ledger). Each field that breaks a rule is named in a 422.
+/// ledger). Each field that breaks a rule is named in a 422. With an `Idempotency-Key`,
+/// the same request sent again answers the lot recorded the first time (201,
+/// `Idempotent-Replayed: true`), and the household is credited once.
 #[utoipa::path(
     tag = "team",
     description = TEAM,
     security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "16–64 letters and digits, new for each lot, the same for its retries", min_length = 16, max_length = 64, pattern = "^[A-Za-z0-9]{16,64}$"),
+    ),
     request_body = LotBody,
     responses(
-        (status = 201, description = "The lot recorded", body = LotJson),
+        (status = 201, description = "The lot recorded, or the one this request recorded before", body = LotJson, headers(
+            ("Idempotent-Replayed" = String, description = "`true` when this answers a retry"),
+        )),
         BadRequest, Unauthorized, Forbidden, TooLarge, Unprocessable, TooManyRequests
     )
 )]
 #[post("/team/stock-lots")]
 pub async fn lot_record(
     state: web::Data<AppState>,
+    req: HttpRequest,
     area: TeamArea,
     body: ApiJson<LotBody>,
 ) -> AppResult<HttpResponse> {
+    let key = super::orders::optional_idempotency_key(&req)?;
     let b = body.body;
     let form = LotForm {
         product_id: b.product_id.to_string(),
@@ -588,24 +597,27 @@ pub async fn lot_record(
             .purchase_price_fen
             .map(format_yuan_plain)
             .unwrap_or_default(),
+        idempotency_key: key.unwrap_or_default(),
     };
     let (who, scope) = (Who::from(&area.actor), area.scope);
-    let detail = state
+    let (detail, replayed) = state
         .db(move |conn| {
-            let id = stock::record_lot(conn, &who, &scope, &form, now_utc())?;
-            stock::lot(conn, &scope, id)
+            let recorded = stock::record_lot(conn, &who, &scope, &form, now_utc())?;
+            Ok::<_, AppError>((stock::lot(conn, &scope, recorded.id)?, recorded.replayed))
         })
         .await
         .map_err(|e| renamed(e, "purchase_price", "purchase_price_fen"))?;
     let lot = &detail.lot;
-    Ok(HttpResponse::build(StatusCode::CREATED).json(LotJson {
-        id: lot.id,
-        product_id: lot.product_id,
-        household_id: lot.household_id,
-        quantity: lot.quantity,
-        remaining: lot.remaining,
-        received_on: lot.received_on.to_string(),
-        purchase_price: lot.purchase_price_fen.map(Money::of),
-        created_at: rfc3339(lot.created_at),
-    }))
+    Ok(HttpResponse::build(StatusCode::CREATED)
+        .insert_header(("Idempotent-Replayed", replayed.to_string()))
+        .json(LotJson {
+            id: lot.id,
+            product_id: lot.product_id,
+            household_id: lot.household_id,
+            quantity: lot.quantity,
+            remaining: lot.remaining,
+            received_on: lot.received_on.to_string(),
+            purchase_price: lot.purchase_price_fen.map(Money::of),
+            created_at: rfc3339(lot.created_at),
+        }))
 }
