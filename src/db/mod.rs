@@ -693,11 +693,11 @@ pub(crate) use insert_batched;
 /// values, and `Prepared::rows` for a multi-row `INSERT`, whose text changes with its
 /// number of rows: kept up to `KEPT_ROWS` rows, so at most that many texts per table.
 ///
-/// Run it by loading what it returns (`get_result`, `get_results`), giving an `UPDATE` or
-/// an `INSERT` a `RETURNING` for it: diesel's `execute` asks a reference to the statement
-/// whether it may be kept, and a reference answers for itself (diesel 2.3), so a
-/// `Prepared` run by `execute` is parsed anew each time. On SQLite diesel writes a
-/// multi-row `INSERT` its own way, one statement per row, each kept already, which this
+/// It is run by loading what it returns (`get_result`, `get_results`), so an `UPDATE` or an
+/// `INSERT` is given a `RETURNING`; it has no `execute`. diesel's `execute` asks a reference
+/// to the statement whether it may be kept, and a reference answers for itself (diesel
+/// 2.3): run that way it would be parsed anew each time, silently. On SQLite diesel writes
+/// a multi-row `INSERT` its own way, one statement per row, each kept already, which this
 /// cannot wrap: `Prepared::rows` is for PostgreSQL.
 #[derive(Debug, Clone, Copy)]
 pub struct Prepared<Q> {
@@ -723,31 +723,45 @@ impl<Q> Prepared<Q> {
     }
 }
 
-impl<DB, Q> diesel::query_builder::QueryFragment<DB> for Prepared<Q>
+/// What diesel loads a `Prepared` as. `Prepared` itself is no query, so that it cannot
+/// be `execute`d.
+#[derive(Debug, Clone, Copy)]
+pub struct PreparedQuery<Q>(Prepared<Q>);
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::AsQuery for Prepared<Q> {
+    type SqlType = Q::SqlType;
+    type Query = PreparedQuery<Q>;
+
+    fn as_query(self) -> PreparedQuery<Q> {
+        PreparedQuery(self)
+    }
+}
+
+impl<DB, Q> diesel::query_builder::QueryFragment<DB> for PreparedQuery<Q>
 where
     DB: diesel::backend::Backend,
     Q: diesel::query_builder::QueryFragment<DB>,
 {
     fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.query.walk_ast(pass)
+        self.0.query.walk_ast(pass)
     }
 
     fn is_safe_to_cache_prepared(&self, backend: &DB) -> QueryResult<bool> {
-        if self.keep {
+        if self.0.keep {
             Ok(true)
         } else {
-            self.query.is_safe_to_cache_prepared(backend)
+            self.0.query.is_safe_to_cache_prepared(backend)
         }
     }
 }
 
 /// No id of its type: the statement cache then knows it by its SQL and binds' types.
-impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+impl<Q> diesel::query_builder::QueryId for PreparedQuery<Q> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for PreparedQuery<Q> {
     type SqlType = Q::SqlType;
 }
 

@@ -76,10 +76,10 @@ pub fn insert_lot(conn: &mut DbConn, new: &NewStockLot) -> QueryResult<i64> {
 }
 
 /// The lot recorded under a submission's stored key, if any.
-pub fn lot_by_idempotency_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<i64>> {
+pub fn lot_by_idempotency_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<StockLot>> {
     stock_lots::table
         .filter(stock_lots::idempotency_key.eq(key))
-        .select(stock_lots::id)
+        .select(StockLot::as_select())
         .first(conn)
         .optional()
 }

@@ -126,8 +126,10 @@ pub struct RecordedLot {
 }
 
 /// Checks a lot typed by a team member of `village_ids` and records it, once per
-/// idempotency key: a submission whose key recorded a lot before (a double tap, a retry
-/// after a dropped answer) answers that lot, checked and written nothing again. The key is
+/// idempotency key: the same lot sent again under a key that recorded it (a double tap, a
+/// retry after a dropped answer) answers that lot and writes nothing. A different lot under
+/// a used key is a page kept from before (the browser's back button) and is refused as
+/// stale, naming `idempotency_key`, rather than answered with a lot it is not. The key is
 /// bound to the user who sent it, so no one finds a lot by another's key.
 pub fn record_lot(
     conn: &mut DbConn,
@@ -149,11 +151,6 @@ pub fn record_lot(
         }
         _ => None,
     };
-    if let Some(stored) = &stored_key {
-        if let Some(id) = q::lot_by_idempotency_key(conn, stored)? {
-            return Ok(RecordedLot { id, replayed: true });
-        }
-    }
     let village_ids = scope.village_ids();
     let mut errors = FieldErrors::default();
     let product = match form.product_id.trim().parse::<i64>() {
@@ -211,19 +208,55 @@ pub fn record_lot(
         created_at: now,
         idempotency_key: stored_key.clone(),
     };
+    let Some(stored) = &stored_key else {
+        let id = receive_lot(conn, who, product.village_id, &lot, now)?;
+        return Ok(RecordedLot {
+            id,
+            replayed: false,
+        });
+    };
+    if let Some(earlier) = q::lot_by_idempotency_key(conn, stored)? {
+        return replayed(&earlier, &lot);
+    }
     use diesel::result::{DatabaseErrorKind, Error};
-    let recorded = receive_lot(conn, who, product.village_id, &lot, now);
-    match (recorded, &stored_key) {
-        // The same key sent at the same moment: the other submission recorded the lot.
-        (Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)), Some(stored)) => {
-            let id = q::lot_by_idempotency_key(conn, stored)?.ok_or(DomainError::NotFound)?;
-            Ok(RecordedLot { id, replayed: true })
+    match receive_lot(conn, who, product.village_id, &lot, now) {
+        // The same key sent at the same moment: the other submission recorded its lot.
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            let earlier = q::lot_by_idempotency_key(conn, stored)?.ok_or(DomainError::NotFound)?;
+            replayed(&earlier, &lot)
         }
-        (recorded, _) => Ok(RecordedLot {
+        recorded => Ok(RecordedLot {
             id: recorded?,
             replayed: false,
         }),
     }
+}
+
+/// The answer to a lot sent under a key that recorded `earlier`: that lot if it is the
+/// same, or the form refused as stale.
+fn replayed(earlier: &StockLot, lot: &NewStockLot) -> DomainResult<RecordedLot> {
+    let same = (
+        earlier.product_id,
+        earlier.household_id,
+        earlier.quantity,
+        earlier.received_on,
+        earlier.purchase_price_fen,
+    ) == (
+        lot.product_id,
+        lot.household_id,
+        lot.quantity,
+        lot.received_on,
+        lot.purchase_price_fen,
+    );
+    if !same {
+        let mut errors = FieldErrors::default();
+        errors.add("idempotency_key", "invalid-stale-form");
+        return Err(errors.into());
+    }
+    Ok(RecordedLot {
+        id: earlier.id,
+        replayed: true,
+    })
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]

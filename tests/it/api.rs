@@ -463,6 +463,10 @@ both_databases! {
         assert_eq!((status, replayed.as_deref()), (StatusCode::CREATED, Some("false")));
         let (status, again, replayed) = send("lotRetryKey0000000001");
         assert_eq!((status, again, replayed.as_deref()), (StatusCode::CREATED, first, Some("true")));
+        let mut other_lot = lot.clone();
+        other_lot["quantity"] = json!(13);
+        let (status, body) = team.post("/api/v1/team/stock-lots", &[("Idempotency-Key", "lotRetryKey0000000001")], &other_lot);
+        assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("Idempotency-Key")), "{body}");
         let (status, body) = team.post("/api/v1/team/stock-lots", &[("Idempotency-Key", "short")], &lot);
         assert_eq!((status, body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("Idempotency-Key")), "{body}");
         assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock + 24);

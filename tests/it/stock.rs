@@ -58,6 +58,13 @@ both_databases! {
         assert_eq!(app.count(&format!("stock_lots WHERE product_id = {kernels} AND quantity = 7")), 1);
         assert_eq!(stock_of(app, kernels), before + 7);
         assert_stock_matches_lots(app, kernels);
+        // Another lot under the used key is a page kept from before: refused as stale.
+        let mut changed = fields;
+        changed[4].1 = "8";
+        let res = team.post_form("/team/stock", &changed);
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().expect("page").contains("页面已过期，请刷新后再提交"));
+        assert_eq!(app.count(&format!("stock_lots WHERE product_id = {kernels} AND quantity IN (7, 8)")), 1);
         let lot = pages[0].rsplit('/').next().expect("the lot's id");
         assert_eq!(app.count(&format!("audit_log WHERE entity = 'stock_lot' AND action = 'receive' AND entity_id = {lot}")), 1);
         assert_eq!(app.count(&format!("ledger_entries WHERE lot_id = {lot}")), 1, "the household credited once");

@@ -563,7 +563,8 @@ pub struct LotJson {
 /// In one transaction with its audit entry (and, for 统购 goods, the purchase in the
 /// ledger). Each field that breaks a rule is named in a 422. With an `Idempotency-Key`,
 /// the same request sent again answers the lot recorded the first time (201,
-/// `Idempotent-Replayed: true`), and the household is credited once.
+/// `Idempotent-Replayed: true`), and the household is credited once; a different lot under
+/// a key already used is a 422 naming `Idempotency-Key`.
 #[utoipa::path(
     tag = "team",
     description = TEAM,
@@ -606,7 +607,8 @@ pub async fn lot_record(
             Ok::<_, AppError>((stock::lot(conn, &scope, recorded.id)?, recorded.replayed))
         })
         .await
-        .map_err(|e| renamed(e, "purchase_price", "purchase_price_fen"))?;
+        .map_err(|e| renamed(e, "purchase_price", "purchase_price_fen"))
+        .map_err(|e| renamed(e, "idempotency_key", "Idempotency-Key"))?;
     let lot = &detail.lot;
     Ok(HttpResponse::build(StatusCode::CREATED)
         .insert_header(("Idempotent-Replayed", replayed.to_string()))
