@@ -110,6 +110,7 @@ pub fn build_app(
         }))
         .wrap(from_fn(input::check_request))
         .wrap(from_fn(errors::render_errors))
+        .wrap(from_fn(not_stored))
         .wrap(sessions)
         .wrap(middleware::Compress::default())
         .wrap(security_headers(state_secure))
@@ -134,6 +135,31 @@ fn security_headers(https: bool) -> middleware::DefaultHeaders {
     } else {
         headers
     }
+}
+
+/// Where a page is someone's own: a signed-in area's, or an order's (its address is its
+/// secret).
+const NOT_STORED: [&str; 7] = [
+    "/team", "/admin", "/canteen", "/reports", "/account", "/my", "/orders/",
+];
+
+/// Such a page is kept by no cache (`no-store`, unless it says otherwise): on a phone a
+/// village's team shares, going back after signing out shows no household's figures, and
+/// going back to a form fetches it anew, with a new idempotency key.
+async fn not_stored(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+    let own = NOT_STORED
+        .iter()
+        .any(|prefix| req.path().starts_with(prefix));
+    let mut res = next.call(req).await?;
+    if own && !res.headers().contains_key(CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

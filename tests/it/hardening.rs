@@ -37,6 +37,23 @@ both_databases! {
             assert!(!html.contains("<script>"), "{path}: no inline script");
         }
     }
+
+    /// A signed-in area's pages and an order's page are kept by no cache: on a shared phone
+    /// going back after signing out shows nothing of them, and a form is fetched anew. The
+    /// shop's own pages may be kept.
+    fn a_signed_in_areas_pages_are_not_stored_and_the_shops_may_be(app) {
+        let (guest, team, cadre) = (app.browser(), app.signed_in("team@example.com"), app.signed_in("cadre@example.com"));
+        for (who, path) in [(&team, "/team/stock"), (&team, "/team/households"), (&team, "/account"), (&cadre, "/reports")] {
+            let res = who.get(path);
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert_eq!(header(&res, "cache-control"), "no-store", "{path}");
+        }
+        for path in ["/", "/products"] {
+            let res = guest.get(path);
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert_ne!(header(&res, "cache-control"), "no-store", "{path}");
+        }
+    }
 }
 
 #[test]
