@@ -360,6 +360,19 @@ both_databases! {
         assert_eq!(stock(app, "huangmi-gaomian"), in_stock - 1);
     }
 
+    /// A flash sale starts with its first phones all at once, often after a quiet hour: a
+    /// server keeps every connection of its pool open, so that no buyer of the first wave
+    /// waits while one is opened (on PostgreSQL a new backend, its caches cold).
+    fn a_server_keeps_every_connection_of_its_pool_open_for_a_rush(app) {
+        let size = crate::support::test_config(&app.database).pool_size;
+        assert_eq!(app.pool.state().connections, size, "connections open in the pool");
+        if app.backend == village_market::db::Backend::Postgres {
+            let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()";
+            let backends = app.scalar(sql);
+            assert!(backends >= i64::from(size), "{backends} backends for a pool of {size}");
+        }
+    }
+
     /// A link order's statements are each prepared once on a connection and run prepared
     /// after that: in a flash sale on PostgreSQL, parsing and planning its `UPDATE`, its
     /// upsert and its multi-row `INSERT`s anew for every order was about a seventh of the
