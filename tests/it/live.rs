@@ -373,6 +373,46 @@ both_databases! {
         }
     }
 
+    /// An order's rows point at rows every order of a flash sale shares: the link's item,
+    /// its product, its village. On PostgreSQL those references are checked at commit, so
+    /// that an order in flight locks none of them (a dozen lockers of one row were kept as
+    /// one shared "multixact", rebuilt for each); on both databases a dangling reference
+    /// is still refused, and nothing of it is written.
+    fn an_order_in_flight_locks_no_shared_row_and_a_dangling_reference_is_refused(app) {
+        use diesel::{Connection, RunQueryDsl};
+        let (_, _, link) = on_air_with_flour(app, &app.signed_in("team@example.com"));
+        let res = app.browser().submit(&link, &link, &[
+            ("idempotency_key", "inflightorder000"), ("quantity", "1"), ("name", "观众"),
+            ("phone", "13900000000"), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
+        ]);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "a link order");
+        let (order, item) = (app.scalar("SELECT max(id) AS n FROM orders"), app.scalar("SELECT max(id) AS n FROM live_items"));
+        let line = |column: &str| app.scalar(&format!("SELECT {column} AS n FROM order_lines WHERE order_id = {order}"));
+        let (product, village) = (line("product_id"), line("village_id"));
+        let url = crate::support::test_config(&app.database).database_url;
+        let mut writer = village_market::db::open_connection(&url).expect("a connection");
+        let buyer = |item: i64| format!("INSERT INTO live_buyer_units (item_id, phone, units) VALUES ({item}, '13900000001', 1)");
+        let in_flight = writer.transaction(|w| -> diesel::QueryResult<()> {
+            diesel::sql_query(buyer(item)).execute(w)?;
+            diesel::sql_query(format!(
+                "INSERT INTO order_lines (order_id, product_id, village_id, quantity, unit_price_fen, line_total_fen, \
+                 product_name_zh, product_name_en, sale_unit_zh, sale_unit_en) VALUES ({order}, {product}, {village}, 1, 100, 100, '面', 'flour', '袋', 'bag')"
+            )).execute(w)?;
+            if app.backend == village_market::db::Backend::Postgres {
+                for (table, id) in [("live_items", item), ("products", product), ("villages", village)] {
+                    let sql = format!("SELECT id AS n FROM {table} WHERE id = {id} FOR UPDATE NOWAIT");
+                    assert_eq!(app.scalar(&sql), id, "{table}'s row is free while the order is in flight");
+                }
+            }
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(matches!(in_flight, Err(diesel::result::Error::RollbackTransaction)), "{in_flight:?}");
+        let dangling = item + 1_000_000;
+        let refused = writer.transaction(|w| diesel::sql_query(buyer(dangling)).execute(w));
+        assert!(matches!(refused, Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _))), "{refused:?}");
+        assert_eq!(app.count("live_buyer_units WHERE phone = '13900000001'"), 0);
+    }
+
     /// A link order's statements are each prepared once on a connection and run prepared
     /// after that: in a flash sale on PostgreSQL, parsing and planning its `UPDATE`, its
     /// upsert and its multi-row `INSERT`s anew for every order was about a seventh of the
