@@ -271,8 +271,8 @@ fn serve(config: Config, pool: db::Pool) -> Result<(), String> {
     let database = config.database_url.to_string();
     let state = AppState::new(Services::new(config, pool).map_err(|e| e.to_string())?);
     actix_web::rt::System::new().block_on(async move {
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let server = start_server(state, listener, workers).map_err(|e| e.to_string())?;
+        let server = start_server(state, listener, village_market::config::cores())
+            .map_err(|e| e.to_string())?;
         tracing::info!("serving on http://{bind} with {database}");
         server.await.map_err(|e| e.to_string())
     })

@@ -63,8 +63,8 @@ struct Cli {
     /// Buyers over HTTP beyond the quota, who must be refused.
     #[arg(long, default_value_t = 256)]
     extra_buyers: usize,
-    /// The baseline's pool: the servers' DATABASE_POOL_SIZE.
-    #[arg(long, default_value_t = 10)]
+    /// The baseline's pool: the servers' DATABASE_POOL_SIZE, and their default.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = village_market::config::default_pool_size())]
     pool_size: u32,
     /// A configuration over HTTP, `LABEL=PORT[,PORT…]`; repeatable.
     #[arg(long = "http")]
@@ -77,6 +77,10 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.header {
+        println!(
+            "database pool: {} connections a process, as the servers' (DATABASE_POOL_SIZE)",
+            cli.pool_size
+        );
         println!(
             "{:<24} {:>6} {:>9} {:>8} {:>8} {:>7} {:>10} {:>8} {:>7} {:>4} {:>14}  targets",
             "configuration",
