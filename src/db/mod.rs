@@ -295,12 +295,13 @@ fn pool_of(
     };
     r2d2::Pool::builder()
         .max_size(max_size)
-        // Every connection is kept open, the pool's size fixed (as HikariCP advises): a
+        // Every connection is kept open, however long idle, the pool's size fixed: a
         // flash sale starts with a thousand phones at once, after a quiet hour. With one
         // kept, its first buyers waited while the pool opened the rest, each a new
-        // PostgreSQL backend with cold caches (issue #11: p99 over 100 ms from that wave
-        // alone). `build` waits until they are open.
+        // PostgreSQL backend with cold caches and nothing prepared (issue #11: p99 over
+        // 100 ms from that wave alone). `build` waits until they are open.
         .min_idle(None)
+        .idle_timeout(None)
         // `checkout` asks a connection whether it still answers, when it has not lately.
         .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))

@@ -386,7 +386,8 @@ both_databases! {
             ("phone", "13900000000"), ("address", "大同市平城区"), ("payment_method", "bank_transfer"),
         ]);
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "a link order");
-        let (order, item) = (app.scalar("SELECT max(id) AS n FROM orders"), app.scalar("SELECT max(id) AS n FROM live_items"));
+        let order = app.scalar("SELECT id AS n FROM orders WHERE buyer_phone = '13900000000'");
+        let item = app.scalar(&format!("SELECT live_item_id AS n FROM orders WHERE id = {order}"));
         let line = |column: &str| app.scalar(&format!("SELECT {column} AS n FROM order_lines WHERE order_id = {order}"));
         let (product, village) = (line("product_id"), line("village_id"));
         let url = crate::support::test_config(&app.database).database_url;
