@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use ipnet::IpNet;
 
-use crate::db::{DatabaseUrl, DbSetupError};
+use crate::db::{Backend, DatabaseUrl, DbSetupError};
 
 /// The settings of ARCHITECTURE §10. Each has a default that is safe for a local run.
 #[derive(Debug, Clone, Args)]
@@ -92,9 +92,9 @@ pub struct ConfigArgs {
     /// Password of every demo account; generated into the data folder when unset.
     #[arg(long, global = true, env = "DEMO_PASSWORD", hide_env_values = true)]
     pub demo_password: Option<String>,
-    /// Database connections per process (default: `default_pool_size`).
-    #[arg(long, global = true, env = "DATABASE_POOL_SIZE", default_value_t = default_pool_size())]
-    pub pool_size: u32,
+    /// Database connections per process (default: `default_pool_size` of the backend).
+    #[arg(long, global = true, env = "DATABASE_POOL_SIZE")]
+    pub pool_size: Option<u32>,
     /// Proxies (addresses or CIDR ranges, comma-separated) whose `Forwarded` or
     /// `X-Forwarded-For` header names the client; from any other peer those headers are
     /// ignored.
@@ -178,7 +178,10 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
-        if args.pool_size == 0 {
+        let pool_size = args
+            .pool_size
+            .unwrap_or_else(|| default_pool_size(database_url.backend()));
+        if pool_size == 0 {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_POOL_SIZE",
                 reason: "must be at least 1".into(),
@@ -244,7 +247,7 @@ impl Config {
             approval_hold_hours: args.approval_hold_hours.clamp(1, 336),
             collective_share_bp: args.collective_share_bp,
             demo_password: args.demo_password.filter(|s| !s.is_empty()),
-            pool_size: args.pool_size,
+            pool_size,
             api_requests_per_minute: args.api_requests_per_minute,
             trusted_proxies: parse_networks(&args.trusted_proxies).map_err(|reason| {
                 ConfigError::Invalid {
@@ -272,16 +275,25 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// Twice the cores, at most 10. A database runs about twice its cores' worth of
-/// statements at once to good effect; more connections only queue inside it for the same
-/// cores. In the flash sale on two cores (issue #11), 4 connections a process against 10
-/// sold a tenth more orders a second with one process and a fifth more with two, and cut
-/// the p99 by a fifth or more. At most 10, as before: every connection is kept open, and
-/// a big machine's count would pass PostgreSQL's `max_connections` (100 by default). The
+/// A process's connections when `DATABASE_POOL_SIZE` does not say.
+///
+/// On PostgreSQL twice the cores, at most 10: a database runs about twice its cores' worth
+/// of statements at once to good effect, and more connections only queue inside it for the
+/// same cores. In the flash sale on two cores (issue #11), 4 connections a process against
+/// 10 sold a tenth more orders a second with one process and a fifth more with two, and cut
+/// the p99 by a fifth or more. At most 10, as before: every connection is kept open, and a
+/// big machine's count would pass PostgreSQL's `max_connections` (100 by default). The
 /// database's cores are the ones that count: with it on another machine, or several
 /// processes sharing one, `DATABASE_POOL_SIZE` says so.
-pub fn default_pool_size() -> u32 {
-    u32::try_from(2 * cores()).map_or(10, |n| n.min(10))
+///
+/// On SQLite 10: its writers share one commit (`db::write_together`), and the more
+/// connections write at once, the more orders a commit carries; in the same flash sale 4
+/// connections sold a third fewer orders a second than 10.
+pub fn default_pool_size(backend: Backend) -> u32 {
+    match backend {
+        Backend::Sqlite => 10,
+        Backend::Postgres => u32::try_from(2 * cores()).map_or(10, |n| n.min(10)),
+    }
 }
 
 /// `10.0.0.0/8, 192.168.1.7, ::1`: ranges, and single addresses as ranges of one.

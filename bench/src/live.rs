@@ -63,9 +63,9 @@ struct Cli {
     /// Buyers over HTTP beyond the quota, who must be refused.
     #[arg(long, default_value_t = 256)]
     extra_buyers: usize,
-    /// The baseline's pool: the servers' DATABASE_POOL_SIZE, and their default.
-    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = village_market::config::default_pool_size())]
-    pool_size: u32,
+    /// The baseline's pool: the servers' DATABASE_POOL_SIZE, or their default.
+    #[arg(long, env = "DATABASE_POOL_SIZE")]
+    pool_size: Option<u32>,
     /// A configuration over HTTP, `LABEL=PORT[,PORT…]`; repeatable.
     #[arg(long = "http")]
     http: Vec<String>,
@@ -77,10 +77,6 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.header {
-        println!(
-            "database pool: {} connections a process, as the servers' (DATABASE_POOL_SIZE)",
-            cli.pool_size
-        );
         println!(
             "{:<24} {:>6} {:>9} {:>8} {:>8} {:>7} {:>10} {:>8} {:>7} {:>4} {:>14}  targets",
             "configuration",
@@ -128,7 +124,11 @@ fn run(cli: &Cli) -> AnyResult<()> {
     };
     // The targets: the share of the raw baseline over HTTP, and the p99.
     let min_ratio = if backend == "postgres" { 0.8 } else { 0.5 };
-    let pool = open_pool(&url, cli.pool_size)?;
+    let pool_size = cli
+        .pool_size
+        .unwrap_or_else(|| village_market::config::default_pool_size(url.backend()));
+    println!("{backend}: {pool_size} connections a process, as the servers' (DATABASE_POOL_SIZE)");
+    let pool = open_pool(&url, pool_size)?;
 
     let link = new_link(&pool, cli.quota)?;
     let base = baseline(&pool, &link, cli.concurrency)?;

@@ -290,7 +290,7 @@ pub fn test_args(database: &FreshDatabase) -> ConfigArgs {
         approval_hold_hours: 48,
         collective_share_bp: 1000,
         demo_password: Some(PASSWORD.into()),
-        pool_size: 4,
+        pool_size: Some(4),
         trusted_proxies: String::new(),
         // Many tests call the API in a loop; `api` tests set their own limit.
         api_requests_per_minute: 100_000,
