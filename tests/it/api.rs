@@ -101,6 +101,32 @@ both_databases! {
         assert_eq!((status, body["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
     }
 
+    /// Retries of one order sent together (a client that timed out and resent, twice): one
+    /// order, and only the request that placed it answers `Idempotent-Replayed: false`,
+    /// whichever of them read the clock first.
+    fn retries_sent_together_place_one_order_and_only_its_placer_is_no_replay(app) {
+        let api = app.api(None);
+        let (product, stock) = product_in_stock(app);
+        let orders_before = app.count("orders");
+        let body = order_body(product, 1);
+        for round in 0..4 {
+            let key = format!("raceRetryKey{round:012}");
+            let answers: Vec<(StatusCode, String, String)> = std::thread::scope(|s| {
+                let sent: Vec<_> = (0..6).map(|_| s.spawn(|| {
+                    let res = api.request(Method::POST, "/api/v1/orders").header("Idempotency-Key", key.as_str()).json(&body).send().expect("POST");
+                    let replayed = res.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    let (status, answer) = read_json(res);
+                    (status, answer["number"].as_str().unwrap_or("").to_string(), replayed)
+                })).collect();
+                sent.into_iter().map(|h| h.join().expect("a request")).collect()
+            });
+            assert!(answers.iter().all(|(status, number, _)| *status == StatusCode::CREATED && *number == answers[0].1), "round {round}: {answers:?}");
+            assert_eq!(answers.iter().filter(|(_, _, replayed)| replayed == "false").count(), 1, "round {round}: {answers:?}");
+        }
+        assert_eq!(app.count("orders"), orders_before + 4);
+        assert_eq!(app.scalar(&format!("SELECT CAST(stock AS BIGINT) AS n FROM products WHERE id = {product}")), stock - 4);
+    }
+
     fn a_guests_order_is_placed_once_per_idempotency_key_and_read_by_its_key(app) {
         let api = app.api(None);
         let (product, stock) = product_in_stock(app);

@@ -416,7 +416,7 @@ pub async fn place(
         .db(
             move |conn| match ordering::place(conn, &who, &orderer, scope, &form, &rules, now)? {
                 Checkout::Placed(placed) => {
-                    let replayed = placed.order.created_at < now;
+                    let replayed = super::is_replay(placed.order.created_at, now);
                     Ok((canteen_orders::one(conn, scope, placed.order.id)?, replayed))
                 }
                 Checkout::Refused(refused) => Err(refusal(&asked, &refused)),

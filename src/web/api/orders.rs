@@ -320,8 +320,7 @@ pub async fn place(
             )?;
             match checkout {
                 Checkout::Placed(placed) => {
-                    // An order placed by this request was created at this request's `now`.
-                    let replayed = placed.order.created_at < now;
+                    let replayed = super::is_replay(placed.order.created_at, now);
                     Ok((orders::view(conn, placed.order)?, replayed))
                 }
                 Checkout::Refused(refused) => Err(refusal(&asked, &refused)),
