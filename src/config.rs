@@ -288,7 +288,7 @@ pub fn cores() -> usize {
 ///
 /// On SQLite 10: its writers share one commit (`db::write_together`), and the more
 /// connections write at once, the more orders a commit carries; in the same flash sale 4
-/// connections sold a third fewer orders a second than 10.
+/// connections sold over a quarter fewer orders a second than 10.
 pub fn default_pool_size(backend: Backend) -> u32 {
     match backend {
         Backend::Sqlite => 10,
