@@ -148,7 +148,7 @@ fn load_in(
                 idempotency_key: format!("democanteen{k:03}{n:03}"),
             };
             let placed = match ordering::place(conn, &member, &orderer, scope, &form, &rules, at) {
-                Ok(Checkout::Placed(placed)) => placed,
+                Ok(Checkout::Placed(placed) | Checkout::Repeated(placed)) => placed,
                 // Stock the demo's history bought up: that week the canteen ordered nothing.
                 Ok(Checkout::Refused(_)) => continue,
                 Err(e) => return Err(invalid(e)),

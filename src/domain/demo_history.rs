@@ -152,7 +152,7 @@ fn load_in(
             },
         };
         let order = match orders::place(conn, &items, &buyer, &form, &methods, 30, at) {
-            Ok(Checkout::Placed(placed)) => placed.order,
+            Ok(Checkout::Placed(placed) | Checkout::Repeated(placed)) => placed.order,
             // A product ran short in the demo's dice: that buyer bought nothing.
             Ok(Checkout::Refused(_)) => continue,
             Err(e) => return Err(invalid(e)),

@@ -120,7 +120,7 @@ fn load_in(
             idempotency_key: format!("demolivestream{i:04}"),
         };
         match live::buy(conn, &code, &form, &buyer, &methods, 10, at).map_err(invalid)? {
-            Checkout::Placed(order) => placed.push((order.order, at)),
+            Checkout::Placed(order) | Checkout::Repeated(order) => placed.push((order.order, at)),
             Checkout::Refused(_) => {
                 return Err(DemoError::Refused("the demo livestream sold short".into()));
             }

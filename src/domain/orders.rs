@@ -62,11 +62,13 @@ pub struct OrderLines {
     pub lines: Vec<OrderLine>,
 }
 
-/// How a checkout ended: the order placed (or found, for a repeated submit), or the
-/// lines that cannot be bought as they stand, with nothing reserved.
+/// How a checkout ended: the order placed, the order its key placed before (a repeated
+/// submit, a retry, a race's loser: nothing more written), or the lines that cannot be
+/// bought as they stand, with nothing reserved.
 #[derive(Debug)]
 pub enum Checkout {
     Placed(Box<OrderLines>),
+    Repeated(Box<OrderLines>),
     Refused(Vec<RefusedLine>),
 }
 
@@ -265,7 +267,7 @@ pub fn place_once(
 ) -> DomainResult<Checkout> {
     let result = write_transaction(conn, |conn| {
         if let Some(order) = q::by_idempotency_key(conn, stored_key)? {
-            return Ok(with_lines(conn, order)?);
+            return Err(Unplaced::Repeat(Box::new(with_lines(conn, order)?)));
         }
         place(conn)
     });
@@ -282,13 +284,13 @@ pub fn checkout_once(
     match placed {
         Ok(placed) => Ok(Checkout::Placed(Box::new(placed))),
         Err(Unplaced::Refused(lines)) => Ok(Checkout::Refused(lines)),
-        Err(Unplaced::Repeat(placed)) => Ok(Checkout::Placed(placed)),
+        Err(Unplaced::Repeat(placed)) => Ok(Checkout::Repeated(placed)),
         Err(Unplaced::Failed(DomainError::Database(DbError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             _,
         )))) => {
             let order = q::by_idempotency_key(conn, stored_key)?.ok_or(DomainError::NotFound)?;
-            Ok(Checkout::Placed(Box::new(with_lines(conn, order)?)))
+            Ok(Checkout::Repeated(Box::new(with_lines(conn, order)?)))
         }
         Err(Unplaced::Failed(e)) => Err(e),
     }

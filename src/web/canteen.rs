@@ -430,7 +430,7 @@ pub async fn place(
         .db(move |conn| ordering::place(conn, &who, &orderer, scope, &f, &rules, now_utc()))
         .await;
     let (status, errors, refused) = match result {
-        Ok(Checkout::Placed(placed)) => {
+        Ok(Checkout::Placed(placed) | Checkout::Repeated(placed)) => {
             let order = &placed.order;
             if order.status == OrderStatus::PendingPayment
                 && order.payment_method != PaymentMethod::OnAccount

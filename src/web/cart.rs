@@ -262,7 +262,7 @@ pub async fn checkout(
         .db(move |conn| orders::checkout(conn, &shopper, &items, &f, &methods, minutes, now_utc()))
         .await;
     let (status, errors, refused) = match result {
-        Ok(Checkout::Placed(placed)) => {
+        Ok(Checkout::Placed(placed) | Checkout::Repeated(placed)) => {
             save(&ctx.session, &[])?;
             return Ok(redirect(&super::payments::start(&state, &placed).await?));
         }

@@ -637,7 +637,7 @@ pub async fn buy(
         })
         .await;
     let (status, errors) = match result {
-        Ok(Checkout::Placed(placed)) => {
+        Ok(Checkout::Placed(placed) | Checkout::Repeated(placed)) => {
             return Ok(redirect(&super::payments::start(&state, &placed).await?));
         }
         Ok(Checkout::Refused(lines)) => {

@@ -114,7 +114,7 @@ both_databases! {
             let answers: Vec<(StatusCode, String, String)> = std::thread::scope(|s| {
                 let sent: Vec<_> = (0..6).map(|_| s.spawn(|| {
                     let res = api.request(Method::POST, "/api/v1/orders").header("Idempotency-Key", key.as_str()).json(&body).send().expect("POST");
-                    let replayed = res.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    let replayed = crate::support::replayed(&res).unwrap_or_default();
                     let (status, answer) = read_json(res);
                     (status, answer["number"].as_str().unwrap_or("").to_string(), replayed)
                 })).collect();
@@ -481,7 +481,7 @@ both_databases! {
         // With an Idempotency-Key a retry answers the lot the first request recorded.
         let send = |key: &str| {
             let res = team.request(Method::POST, "/api/v1/team/stock-lots").header("Idempotency-Key", key).json(&lot).send().expect("POST");
-            let replayed = res.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let replayed = crate::support::replayed(&res);
             let (status, body) = read_json(res);
             (status, body["id"].clone(), replayed)
         };

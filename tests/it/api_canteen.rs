@@ -52,11 +52,7 @@ fn place(api: &Api, key: &str, body: &Value) -> (StatusCode, Option<String>, Val
         .json(body)
         .send()
         .expect("POST");
-    let replayed = res
-        .headers()
-        .get("Idempotent-Replayed")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let replayed = crate::support::replayed(&res);
     let (status, body) = crate::support::read_json(res);
     (status, replayed, body)
 }
@@ -161,7 +157,7 @@ both_databases! {
         );
         let res = buyer.request(Method::POST, "/api/v1/canteen/orders").header("Idempotency-Key", KEY)
             .header("Content-Type", "application/json").body(respelled).send().expect("POST");
-        assert_eq!(res.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()), Some("true"));
+        assert_eq!(crate::support::replayed(&res).as_deref(), Some("true"));
         let (status, again) = crate::support::read_json(res);
         assert_eq!((status, again["id"].as_i64()), (StatusCode::CREATED, Some(id)));
         assert_eq!(app.count("orders"), orders_before + 1, "one order for the key");

@@ -491,6 +491,12 @@ impl Api {
     }
 }
 
+/// A response's `Idempotent-Replayed` header, if it has one.
+pub fn replayed(res: &Response) -> Option<String> {
+    let value = res.headers().get("Idempotent-Replayed")?;
+    value.to_str().ok().map(str::to_string)
+}
+
 /// A response's status and JSON body (null when the body is not JSON).
 pub fn read_json(res: Response) -> (StatusCode, serde_json::Value) {
     let status = res.status();

@@ -558,7 +558,9 @@ fn placed_or_why(
         client_addr: None,
     };
     match ordering::place(conn, &who, &orderer, scope, &form, rules, now) {
-        Ok(Checkout::Placed(placed)) => Ok(Ok((placed.order.id, placed.order.number.clone()))),
+        Ok(Checkout::Placed(placed) | Checkout::Repeated(placed)) => {
+            Ok(Ok((placed.order.id, placed.order.number.clone())))
+        }
         Ok(Checkout::Refused(_)) => Ok(Err(NotPlaced::because("standing-nothing-in-stock"))),
         Err(DomainError::Invalid(errors)) => Ok(Err(match errors.0.into_iter().next() {
             Some(first) => NotPlaced {

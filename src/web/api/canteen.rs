@@ -7,7 +7,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::SubsecRound;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -409,15 +408,16 @@ pub async fn place(
     let user = &area.actor.user;
     let orderer = Orderer::for_program(user.id, &user.email, user.lang.code(), &canonical);
     let (who, scope, rules) = (Who::from(&area.actor), area.scope, state.canteen_rules());
-    // To the microsecond, as both databases keep it (see the storefront's `place`).
-    let now = now_utc().trunc_subsecs(6);
+    let now = now_utc();
     let asked = lines.clone();
     let placed = state
         .db(
             move |conn| match ordering::place(conn, &who, &orderer, scope, &form, &rules, now)? {
                 Checkout::Placed(placed) => {
-                    let replayed = super::is_replay(placed.order.created_at, now);
-                    Ok((canteen_orders::one(conn, scope, placed.order.id)?, replayed))
+                    Ok((canteen_orders::one(conn, scope, placed.order.id)?, false))
+                }
+                Checkout::Repeated(found) => {
+                    Ok((canteen_orders::one(conn, scope, found.order.id)?, true))
                 }
                 Checkout::Refused(refused) => Err(refusal(&asked, &refused)),
             },

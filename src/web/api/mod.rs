@@ -336,14 +336,6 @@ pub fn renamed(e: AppError, from: &str, to: &str) -> AppError {
     fields_renamed(e, |field| (field == from).then(|| to.to_string()))
 }
 
-/// `Idempotent-Replayed` of an order answered to a request whose clock read `now` (to the
-/// microsecond, as both databases keep it): the order it placed itself was created at
-/// exactly that `now`, any other is a replay. Not "created before `now`": of retries sent
-/// together, the one that lost the race for the key may have read the clock first.
-pub fn is_replay(created_at: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> bool {
-    created_at != now
-}
-
 /// A refusal of the order's, part's or session's `status` is a conflict with things as
 /// they stand (a step out of turn, a change after the end), as the pages answer it.
 pub fn out_of_turn(e: AppError) -> AppError {

@@ -4,7 +4,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::SubsecRound;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -309,9 +308,7 @@ pub async fn place(
     };
     let minutes = state.config.reservation_minutes;
     let methods = state.payments.methods();
-    // To the microsecond, as both databases keep it: the order this request places is
-    // then created at exactly `now`, and one found from an earlier request before it.
-    let now = now_utc().trunc_subsecs(6);
+    let now = now_utc();
     let asked = lines.clone();
     let placed = state
         .db(move |conn| {
@@ -319,10 +316,8 @@ pub async fn place(
                 conn, &asked, &form, &canonical, locale, &methods, minutes, now,
             )?;
             match checkout {
-                Checkout::Placed(placed) => {
-                    let replayed = super::is_replay(placed.order.created_at, now);
-                    Ok((orders::view(conn, placed.order)?, replayed))
-                }
+                Checkout::Placed(placed) => Ok((orders::view(conn, placed.order)?, false)),
+                Checkout::Repeated(found) => Ok((orders::view(conn, found.order)?, true)),
                 Checkout::Refused(refused) => Err(refusal(&asked, &refused)),
             }
         })
