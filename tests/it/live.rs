@@ -339,6 +339,23 @@ both_databases! {
     }
 }
 
+/// Each piece of a shared commit on SQLite (`write_together`) is a savepoint, and a
+/// savepoint journals the pages it changes: every connection of a server's pool keeps
+/// that temporary data in memory, not in a temporary file written for every order of a
+/// flash sale (PostgreSQL's savepoints write no such file).
+#[test]
+fn on_sqlite_every_connection_keeps_its_temporary_data_in_memory() {
+    let app = TestApp::start(village_market::db::Backend::Sqlite);
+    let size = crate::support::test_config(&app.database).pool_size;
+    let all: Vec<_> = (0..size).map(|_| app.conn()).collect();
+    for mut conn in all {
+        // 2 is MEMORY; the default, 0, is a file in this build.
+        let memory =
+            crate::support::scalar(&mut conn, "SELECT temp_store AS n FROM pragma_temp_store");
+        assert_eq!(memory, 2, "PRAGMA temp_store");
+    }
+}
+
 both_databases! {
     /// The item's row alone refuses units the session has not taken from the stock, or
     /// has given back: before it goes live and after it ends, even to an order that read
