@@ -72,6 +72,18 @@ pub enum Checkout {
     Refused(Vec<RefusedLine>),
 }
 
+impl Checkout {
+    /// The order, and whether its key had placed it before (an API's
+    /// `Idempotent-Replayed`); or the lines refused.
+    pub fn order(self) -> Result<(Box<OrderLines>, bool), Vec<RefusedLine>> {
+        match self {
+            Checkout::Placed(placed) => Ok((placed, false)),
+            Checkout::Repeated(found) => Ok((found, true)),
+            Checkout::Refused(lines) => Err(lines),
+        }
+    }
+}
+
 /// Why a placement stopped inside its transaction; each rolls back what it reserved.
 pub enum Unplaced {
     Refused(Vec<RefusedLine>),

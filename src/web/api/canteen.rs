@@ -27,7 +27,6 @@ use crate::domain::canteen::statements::{self, Statement, StatementView};
 use crate::domain::cart;
 use crate::domain::catalog::season_months;
 use crate::domain::now_utc;
-use crate::domain::orders::Checkout;
 use crate::domain::team::delivery_weekdays;
 use crate::error::{AppError, AppResult};
 use crate::states::{OrderStatus, PaymentMethod, PaymentTerms, RejectionReason, ShipmentStatus};
@@ -408,20 +407,13 @@ pub async fn place(
     let user = &area.actor.user;
     let orderer = Orderer::for_program(user.id, &user.email, user.lang.code(), &canonical);
     let (who, scope, rules) = (Who::from(&area.actor), area.scope, state.canteen_rules());
-    let now = now_utc();
     let asked = lines.clone();
     let placed = state
-        .db(
-            move |conn| match ordering::place(conn, &who, &orderer, scope, &form, &rules, now)? {
-                Checkout::Placed(placed) => {
-                    Ok((canteen_orders::one(conn, scope, placed.order.id)?, false))
-                }
-                Checkout::Repeated(found) => {
-                    Ok((canteen_orders::one(conn, scope, found.order.id)?, true))
-                }
-                Checkout::Refused(refused) => Err(refusal(&asked, &refused)),
-            },
-        )
+        .db(move |conn| -> AppResult<_> {
+            let checkout = ordering::place(conn, &who, &orderer, scope, &form, &rules, now_utc())?;
+            let (placed, replayed) = checkout.order().map_err(|r| refusal(&asked, &r))?;
+            Ok((canteen_orders::one(conn, scope, placed.order.id)?, replayed))
+        })
         .await;
     let (page, replayed) = placed.map_err(|e| body_fields(e, &lines))?;
     let json = canteen_order_json(&page, &state.config.base_url)?;

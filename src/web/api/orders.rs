@@ -14,7 +14,7 @@ use super::{
 };
 use crate::domain::cart::LineProblem;
 use crate::domain::now_utc;
-use crate::domain::orders::{self, Checkout, CheckoutForm, OrderView, RefusedLine};
+use crate::domain::orders::{self, CheckoutForm, OrderView, RefusedLine};
 use crate::error::{AppError, AppResult};
 use crate::states::{Channel, OrderStatus, PaymentMethod, ShipmentStatus};
 use crate::web::AppState;
@@ -311,15 +311,12 @@ pub async fn place(
     let now = now_utc();
     let asked = lines.clone();
     let placed = state
-        .db(move |conn| {
+        .db(move |conn| -> AppResult<_> {
             let checkout = orders::place_for_program(
                 conn, &asked, &form, &canonical, locale, &methods, minutes, now,
             )?;
-            match checkout {
-                Checkout::Placed(placed) => Ok((orders::view(conn, placed.order)?, false)),
-                Checkout::Repeated(found) => Ok((orders::view(conn, found.order)?, true)),
-                Checkout::Refused(refused) => Err(refusal(&asked, &refused)),
-            }
+            let (placed, replayed) = checkout.order().map_err(|r| refusal(&asked, &r))?;
+            Ok((orders::view(conn, placed.order)?, replayed))
         })
         .await;
     let (view, replayed) = placed?;
